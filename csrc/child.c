@@ -1,0 +1,297 @@
+/* The child, from clone to execve, in crun's order (see shared/DESIGN-NOTES.md).
+ *
+ * This runs in a raw clone of a (possibly multi-threaded) Python process: glibc does not
+ * know it forked, so nothing here may allocate, take a lock or use a glibc wrapper that
+ * talks to other threads (set*id, which glibc broadcasts to every thread it knows of).
+ * Those calls go through syscall(2) directly. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "pyctr.h"
+#include "rootfs.h"
+#include "sync.h"
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* Python ignores SIGPIPE and installs handlers; ignored signals survive execve, so the
+ * container would inherit them.  Start from a clean slate. */
+static int reset_signals(struct pyctr_err *err)
+{
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP)
+            continue;
+        sigaction(sig, &dfl, NULL); /* EINVAL for glibc's internal signals: fine */
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_SIGNALS, errno, "unblock signals", NULL);
+    return 0;
+}
+
+static int wait_for_go(int sync_fd)
+{
+    struct pyctr_msg msg;
+    int r = pyctr_msg_recv(sync_fd, &msg, NULL);
+    if (r <= 0 || msg.type != PYCTR_MSG_GO)
+        _exit(1); /* the parent went away or gave up on us: nobody to report to */
+    return 0;
+}
+
+static int bring_up_loopback(struct pyctr_err *err)
+{
+    _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_NETWORK, errno, "socket", NULL);
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, "lo", 3);
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_NETWORK, errno, "get flags of lo", NULL);
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_NETWORK, errno, "bring up lo", NULL);
+    return 0;
+}
+
+/* Opens a pty in the container's own devpts, so that ttyname() inside works, makes
+ * /dev/console point at it and hands the master to the parent. Returns the slave. */
+static int open_tty(const struct pyctr_plan *plan, int sync_fd, struct pyctr_err *err)
+{
+    _cleanup_close_ int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_TTY, errno, "open /dev/ptmx", NULL);
+    int unlock = 0;
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_TTY, errno, "unlock pty", NULL);
+    int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+    if (slave < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_TTY, errno, "open pty peer", NULL);
+    if (plan->tty_rows && plan->tty_cols) {
+        struct winsize ws = {.ws_row = plan->tty_rows, .ws_col = plan->tty_cols};
+        ioctl(slave, TIOCSWINSZ, &ws);
+    }
+    char slave_path[32];
+    pyctr_fd_path(slave_path, slave);
+    _cleanup_close_ int console = open("/dev/console", O_CREAT | O_WRONLY | O_NOCTTY | O_CLOEXEC, 0600);
+    if (console < 0 && errno != EEXIST) {
+        close(slave);
+        return pyctr_set_err(err, PYCTR_STAGE_TTY, errno, "create /dev/console", NULL);
+    }
+    if (mount(slave_path, "/dev/console", NULL, MS_BIND, NULL) < 0) {
+        close(slave);
+        return pyctr_set_err(err, PYCTR_STAGE_TTY, errno, "bind /dev/console", NULL);
+    }
+    if (pyctr_msg_send(sync_fd, PYCTR_MSG_PTY, NULL, master) < 0) {
+        close(slave);
+        return pyctr_set_err(err, PYCTR_STAGE_TTY, errno, "send pty master", NULL);
+    }
+    return slave;
+}
+
+/* Places the container's std streams on 0, 1, 2 and closes everything else but the
+ * sync socket, before the chdir (CVE-2024-21626: a leaked host directory fd as cwd). */
+static int setup_stdio(const struct pyctr_plan *plan, int sync_fd, struct pyctr_err *err)
+{
+    int src[3];
+    if (plan->tty) {
+        int slave = open_tty(plan, sync_fd, err);
+        if (slave < 0)
+            return -1;
+        src[0] = src[1] = src[2] = slave;
+    } else {
+        /* Move them above 2 first so a source that is itself 0..2 is not overwritten. */
+        for (int i = 0; i < 3; i++) {
+            src[i] = fcntl(plan->stdio[i], F_DUPFD_CLOEXEC, 3);
+            if (src[i] < 0)
+                return pyctr_set_err(err, PYCTR_STAGE_STDIO, errno, "dup stdio", NULL);
+        }
+    }
+    for (int i = 0; i < 3; i++)
+        if (dup2(src[i], i) < 0)
+            return pyctr_set_err(err, PYCTR_STAGE_STDIO, errno, "dup2 stdio", NULL);
+    if (sync_fd > 3 && close_range(3, (unsigned)sync_fd - 1, 0) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_STDIO, errno, "close_range", NULL);
+    if (close_range((unsigned)sync_fd + 1, ~0U, 0) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_STDIO, errno, "close_range", NULL);
+    if (setsid() < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_STDIO, errno, "setsid", NULL);
+    if (plan->tty && ioctl(0, TIOCSCTTY, 0) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_TTY, errno, "set controlling terminal", NULL);
+    return 0;
+}
+
+static int enter_cwd(const struct pyctr_plan *plan, struct pyctr_err *err)
+{
+    const char *cwd = plan->cwd ? plan->cwd : "/";
+    if (chdir(cwd) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_CWD, errno, "chdir", cwd);
+    char buf[4096];
+    /* getcwd answers "(unreachable)/..." or fails for a directory outside our root. */
+    if (!getcwd(buf, sizeof buf) || buf[0] != '/')
+        return pyctr_set_err(err, PYCTR_STAGE_CWD, EPERM, "working directory is outside the container", cwd);
+    return 0;
+}
+
+static int set_rlimits(const struct pyctr_plan *plan, struct pyctr_err *err)
+{
+    for (size_t i = 0; i < plan->n_rlimits; i++) {
+        struct rlimit rl = {.rlim_cur = plan->rlimits[i].soft, .rlim_max = plan->rlimits[i].hard};
+        if (syscall(SYS_prlimit64, 0, plan->rlimits[i].resource, &rl, NULL) < 0)
+            return pyctr_set_err(err, PYCTR_STAGE_RLIMIT, errno, "setrlimit", NULL);
+    }
+    return 0;
+}
+
+static int set_user(const struct pyctr_plan *plan, struct pyctr_err *err)
+{
+    if (syscall(SYS_setgroups, plan->n_groups, plan->groups) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_USER, errno, "setgroups", NULL);
+    /* Keep the permitted set across the uid change; capabilities are set just after. */
+    if (plan->uid != 0 && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_USER, errno, "keep capabilities", NULL);
+    if (syscall(SYS_setresgid, plan->gid, plan->gid, plan->gid) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_USER, errno, "setresgid", NULL);
+    if (syscall(SYS_setresuid, plan->uid, plan->uid, plan->uid) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_USER, errno, "setresuid", NULL);
+    return 0;
+}
+
+static int set_caps(const struct pyctr_plan *plan, struct pyctr_err *err)
+{
+    if (!plan->apply_caps)
+        return 0;
+    const struct pyctr_caps *c = &plan->caps;
+    /* The bounding set must shrink while CAP_SETPCAP is still effective. */
+    for (int cap = 0; cap <= plan->cap_last_cap; cap++) {
+        if (!(c->bounding & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+            return pyctr_set_err(err, PYCTR_STAGE_CAPS, errno, "drop bounding capability", NULL);
+    }
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct data[2];
+    for (int i = 0; i < 2; i++) {
+        data[i].effective = (uint32_t)(c->effective >> (32 * i));
+        data[i].permitted = (uint32_t)(c->permitted >> (32 * i));
+        data[i].inheritable = (uint32_t)(c->inheritable >> (32 * i));
+    }
+    if (syscall(SYS_capset, &hdr, data) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_CAPS, errno, "capset", NULL);
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+        return pyctr_set_err(err, PYCTR_STAGE_CAPS, errno, "clear ambient capabilities", NULL);
+    for (int cap = 0; cap <= plan->cap_last_cap; cap++) {
+        if ((c->ambient & (1ULL << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+            return pyctr_set_err(err, PYCTR_STAGE_CAPS, errno, "raise ambient capability", NULL);
+    }
+    return 0;
+}
+
+static int load_seccomp(const struct pyctr_plan *plan, struct pyctr_err *err)
+{
+    if (!plan->seccomp_filter)
+        return 0;
+    struct sock_fprog prog = {
+        .len = (unsigned short)plan->seccomp_len,
+        .filter = (struct sock_filter *)plan->seccomp_filter,
+    };
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_SECCOMP, errno, "load seccomp filter", NULL);
+    return 0;
+}
+
+/* execvpe, but with the container's PATH and no allocation. */
+static int exec_command(const struct pyctr_plan *plan, struct pyctr_err *err)
+{
+    const char *file = plan->argv[0];
+    char *const *argv = (char *const *)plan->argv;
+    char *const *envp = (char *const *)plan->envp;
+    if (!file || !*file)
+        return pyctr_set_err(err, PYCTR_STAGE_EXEC, ENOENT, "no command given", NULL);
+    if (strchr(file, '/')) {
+        execve(file, argv, envp);
+        return pyctr_set_err(err, PYCTR_STAGE_EXEC, errno, "exec", file);
+    }
+    const char *path = pyctr_env_lookup(plan->envp, "PATH");
+    const char *cursor = path ? path : DEFAULT_PATH;
+    char candidate[4096];
+    int seen_eacces = 0;
+    while (pyctr_next_exec_candidate(&cursor, file, candidate, sizeof candidate)) {
+        execve(candidate, argv, envp);
+        if (errno == EACCES)
+            seen_eacces = 1;
+        else if (errno != ENOENT && errno != ENOTDIR)
+            return pyctr_set_err(err, PYCTR_STAGE_EXEC, errno, "exec", candidate);
+    }
+    if (seen_eacces)
+        return pyctr_set_err(err, PYCTR_STAGE_EXEC, EACCES, "exec", file);
+    return pyctr_set_err(err, PYCTR_STAGE_EXEC, ENOENT, "executable file not found in $PATH", file);
+}
+
+static int child_run(const struct pyctr_plan *plan, int sync_fd, struct pyctr_err *err)
+{
+    if (reset_signals(err) < 0)
+        return -1;
+    wait_for_go(sync_fd);
+    if (pyctr_setup_rootfs(plan, err) < 0)
+        return -1;
+    if (plan->hostname && sethostname(plan->hostname, strlen(plan->hostname)) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_HOSTNAME, errno, "sethostname", plan->hostname);
+    if (plan->loopback_up && bring_up_loopback(err) < 0)
+        return -1;
+    if (setup_stdio(plan, sync_fd, err) < 0)
+        return -1;
+    if (enter_cwd(plan, err) < 0)
+        return -1;
+    if (set_rlimits(plan, err) < 0)
+        return -1;
+    /* Without no_new_privs the kernel wants CAP_SYS_ADMIN to load a filter, so it goes in
+     * before the capabilities are dropped (as runc does); the filter must then allow the
+     * remaining steps. */
+    if (!plan->no_new_privs && load_seccomp(plan, err) < 0)
+        return -1;
+    if (set_user(plan, err) < 0)
+        return -1;
+    if (set_caps(plan, err) < 0)
+        return -1;
+    if (plan->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_NO_NEW_PRIVS, errno, "set no_new_privs", NULL);
+    if (plan->no_new_privs && load_seccomp(plan, err) < 0)
+        return -1;
+    return exec_command(plan, err);
+}
+
+void pyctr_child_main(const struct pyctr_plan *plan, int sync_fd)
+{
+    struct pyctr_err err;
+    memset(&err, 0, sizeof err);
+    if (sync_fd < 3) {
+        /* stdio setup takes 0..2; keep the socket out of its way */
+        int moved = fcntl(sync_fd, F_DUPFD_CLOEXEC, 3);
+        if (moved < 0)
+            _exit(1);
+        sync_fd = moved;
+    }
+    child_run(plan, sync_fd, &err);
+    pyctr_msg_send(sync_fd, PYCTR_MSG_ERROR, &err, -1);
+    _exit(127);
+}

@@ -1,0 +1,166 @@
+/* pyctr's C core: the part of starting a container that runs between clone and execve.
+ *
+ * Python resolves everything (paths, flags, argv, env, capabilities) into a `pyctr_plan`;
+ * C clones, and the child runs only this code until execve.  Every fallible function
+ * takes a `struct pyctr_err *` and returns < 0 with it filled in (crun's convention). */
+#ifndef PYCTR_H
+#define PYCTR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Where in the child path a failure happened; Python maps these to names. */
+enum pyctr_stage {
+    PYCTR_STAGE_NONE = 0,
+    PYCTR_STAGE_CLONE,
+    PYCTR_STAGE_SYNC,
+    PYCTR_STAGE_PROPAGATION,
+    PYCTR_STAGE_ROOTFS,
+    PYCTR_STAGE_MOUNT,
+    PYCTR_STAGE_DEVICE,
+    PYCTR_STAGE_SYMLINK,
+    PYCTR_STAGE_MASK,
+    PYCTR_STAGE_READONLY,
+    PYCTR_STAGE_PIVOT,
+    PYCTR_STAGE_HOSTNAME,
+    PYCTR_STAGE_NETWORK,
+    PYCTR_STAGE_STDIO,
+    PYCTR_STAGE_TTY,
+    PYCTR_STAGE_CWD,
+    PYCTR_STAGE_RLIMIT,
+    PYCTR_STAGE_USER,
+    PYCTR_STAGE_CAPS,
+    PYCTR_STAGE_NO_NEW_PRIVS,
+    PYCTR_STAGE_SECCOMP,
+    PYCTR_STAGE_EXEC,
+    PYCTR_STAGE_SIGNALS,
+};
+
+#define PYCTR_ERR_MSG 240
+
+struct pyctr_err {
+    int32_t stage;
+    int32_t errnum;
+    char message[PYCTR_ERR_MSG];
+};
+
+/* One mount inside the container.  `target` is relative to the rootfs and is resolved
+ * inside it (symlinks cannot point it out of the rootfs).  `flags` are MS_* flags;
+ * when MS_BIND is set the remaining flags are applied by a bind remount. */
+struct pyctr_mount {
+    const char *source;
+    const char *target;
+    const char *fstype;
+    const char *data;
+    unsigned long flags;
+    unsigned long propagation; /* MS_SHARED/MS_SLAVE/MS_PRIVATE (|MS_REC), or 0 */
+};
+
+struct pyctr_device {
+    const char *path; /* relative to the rootfs, e.g. "dev/null" */
+    mode_t mode;      /* S_IFCHR|0666 ... */
+    unsigned int major, minor;
+    uid_t uid;
+    gid_t gid;
+};
+
+struct pyctr_symlink {
+    const char *target;   /* what the link points to, e.g. "/proc/self/fd" */
+    const char *linkpath; /* relative to the rootfs, e.g. "dev/fd" */
+};
+
+struct pyctr_rlimit {
+    int resource;
+    uint64_t soft, hard;
+};
+
+struct pyctr_caps {
+    uint64_t bounding, effective, permitted, inheritable, ambient;
+};
+
+struct pyctr_plan {
+    unsigned long clone_flags; /* CLONE_NEW* */
+
+    /* rootfs: `rootfs` is a host directory.  With `rootfs_fstype` set (overlay), that
+     * filesystem is mounted on it inside the container's mount namespace only, so the host
+     * never sees it and it vanishes with the container.  Otherwise it is bind-mounted. */
+    const char *rootfs;
+    const char *rootfs_fstype;
+    const char *rootfs_source;
+    const char *rootfs_data;
+    int rootfs_readonly;
+    unsigned long root_propagation; /* applied to "/" first; MS_PRIVATE|MS_REC by default */
+
+    const struct pyctr_mount *mounts;
+    size_t n_mounts;
+    const struct pyctr_device *devices;
+    size_t n_devices;
+    const struct pyctr_symlink *symlinks;
+    size_t n_symlinks;
+    const char *const *masked_paths; /* relative to the rootfs */
+    size_t n_masked;
+    const char *const *readonly_paths;
+    size_t n_readonly;
+
+    const char *hostname; /* NULL: keep */
+    int loopback_up;      /* bring up "lo" in a new network namespace */
+
+    const char *const *argv; /* NULL-terminated */
+    const char *const *envp; /* NULL-terminated */
+    const char *cwd;         /* absolute, inside the container */
+
+    /* stdio: parent fds that become 0, 1, 2 in the child (ignored with `tty`). */
+    int stdio[3];
+    /* tty: the child opens a pty in the container's own devpts, makes it its controlling
+     * terminal and sends the master to the parent over the sync socket. */
+    int tty;
+    unsigned short tty_rows, tty_cols;
+
+    const struct pyctr_rlimit *rlimits;
+    size_t n_rlimits;
+
+    uid_t uid;
+    gid_t gid;
+    const gid_t *groups;
+    size_t n_groups;
+
+    int apply_caps;
+    struct pyctr_caps caps;
+    int cap_last_cap;
+
+    int no_new_privs;
+    const void *seccomp_filter; /* struct sock_filter[], NULL: none */
+    size_t seccomp_len;         /* number of instructions */
+};
+
+/* A cloned child that waits for `pyctr_release`. */
+struct pyctr_child {
+    pid_t pid;
+    int sync_fd; /* parent's end of the socketpair */
+};
+
+/* Parent side. */
+int pyctr_spawn(const struct pyctr_plan *plan, struct pyctr_child *child, struct pyctr_err *err);
+/* Lets the child go on and waits until it has exec'd (returns 0) or failed (returns < 0,
+ * child reaped, `err` holds its record).  With a tty, *master receives the pty master. */
+int pyctr_release(struct pyctr_child *child, int *master, struct pyctr_err *err);
+/* Kills and reaps a child that was never released. */
+void pyctr_abort(struct pyctr_child *child);
+
+/* Copies host input -> pty master and master -> host output until the master reports
+ * the far end closed (returns 0), or `wake_fd` becomes readable (returns 1: a signal
+ * arrived for the caller to handle).  `in_fd` < 0 means no input. */
+int pyctr_relay(int master, int in_fd, int out_fd, int wake_fd, int *in_open, struct pyctr_err *err);
+
+/* Child side (exposed for tests). */
+void pyctr_child_main(const struct pyctr_plan *plan, int sync_fd) __attribute__((noreturn));
+
+/* Helpers. */
+int pyctr_set_err(struct pyctr_err *err, int stage, int errnum, const char *what, const char *detail);
+/* Iterates over the candidates for `file` in a PATH string: writes the next one to `out`
+ * and advances *cursor.  Returns 1 while there is a candidate, 0 at the end. */
+int pyctr_next_exec_candidate(const char **cursor, const char *file, char *out, size_t outlen);
+const char *pyctr_env_lookup(const char *const *envp, const char *name);
+
+#endif

@@ -1,0 +1,363 @@
+#define _GNU_SOURCE
+#include "rootfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+
+void pyctr_fd_path(char buf[32], int fd)
+{
+    static const char prefix[] = "/proc/self/fd/";
+    char digits[12];
+    int n = 0;
+    unsigned int v = (unsigned int)fd;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    memcpy(buf, prefix, sizeof prefix - 1);
+    size_t pos = sizeof prefix - 1;
+    while (n)
+        buf[pos++] = digits[--n];
+    buf[pos] = '\0';
+}
+
+int pyctr_open_in_root(int rootfd, const char *path, int flags)
+{
+    struct open_how how = {
+        .flags = (uint64_t)(flags | O_CLOEXEC),
+        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    };
+    while (*path == '/')
+        path++;
+    if (!*path)
+        path = ".";
+    int fd;
+    do
+        fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+    while (fd < 0 && errno == EAGAIN); /* openat2 asks for a retry when a rename raced it */
+    return fd;
+}
+
+/* Splits "a/b/c" into parent "a/b" (in `parent`) and returns "c". */
+static const char *split_path(const char *path, char parent[PATH_MAX])
+{
+    while (*path == '/')
+        path++;
+    size_t len = strnlen(path, PATH_MAX - 1);
+    while (len > 1 && path[len - 1] == '/')
+        len--;
+    memcpy(parent, path, len);
+    parent[len] = '\0';
+    char *slash = strrchr(parent, '/');
+    if (!slash) {
+        parent[0] = '.';
+        parent[1] = '\0';
+        return path;
+    }
+    *slash = '\0';
+    return path + (slash - parent) + 1;
+}
+
+static int mkdir_in_root(int rootfd, const char *path, int depth, struct pyctr_err *err);
+
+/* `name` in `dfd` exists but did not open as a directory: if it is a dangling symlink,
+ * create what it points to (inside the root), as mkdir -p through a symlink would. */
+static int mkdir_through_symlink(int rootfd, int dfd, const char *parent, const char *name,
+                                 int depth, struct pyctr_err *err)
+{
+    char target[PATH_MAX];
+    ssize_t n = readlinkat(dfd, name, target, sizeof target - 1);
+    if (n < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_MOUNT, ENOTDIR, "not a directory in rootfs", name);
+    target[n] = '\0';
+    char next[PATH_MAX];
+    if (target[0] == '/')
+        memcpy(next, target, (size_t)n + 1);
+    else if ((size_t)snprintf(next, sizeof next, "%s/%s", parent, target) >= sizeof next)
+        return pyctr_set_err(err, PYCTR_STAGE_MOUNT, ENAMETOOLONG, "symlink target too long", name);
+    _cleanup_close_ int fd = mkdir_in_root(rootfd, next, depth + 1, err);
+    return fd < 0 ? -1 : 0;
+}
+
+int pyctr_mkdir_in_root(int rootfd, const char *path, struct pyctr_err *err)
+{
+    return mkdir_in_root(rootfd, path, 0, err);
+}
+
+static int mkdir_in_root(int rootfd, const char *path, int depth, struct pyctr_err *err)
+{
+    if (depth > 40)
+        return pyctr_set_err(err, PYCTR_STAGE_MOUNT, ELOOP, "too many symlinks in rootfs", path);
+    int fd = pyctr_open_in_root(rootfd, path, O_PATH | O_DIRECTORY);
+    if (fd >= 0 || errno != ENOENT) {
+        if (fd < 0)
+            pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "open directory in rootfs", path);
+        return fd;
+    }
+    char parent[PATH_MAX];
+    const char *name = split_path(path, parent);
+    char namebuf[NAME_MAX + 1];
+    size_t nlen = strcspn(name, "/");
+    if (nlen > NAME_MAX)
+        return pyctr_set_err(err, PYCTR_STAGE_MOUNT, ENAMETOOLONG, "path component too long", path);
+    memcpy(namebuf, name, nlen);
+    namebuf[nlen] = '\0';
+    _cleanup_close_ int pfd = mkdir_in_root(rootfd, parent, depth, err);
+    if (pfd < 0)
+        return -1;
+    /* mkdirat needs a real directory fd, not O_PATH, to create in. */
+    _cleanup_close_ int dfd = pyctr_open_in_root(rootfd, parent, O_RDONLY | O_DIRECTORY);
+    if (dfd < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "open directory in rootfs", parent);
+    if (mkdirat(dfd, namebuf, 0755) < 0) {
+        if (errno != EEXIST)
+            return pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "mkdir in rootfs", path);
+        if (mkdir_through_symlink(rootfd, dfd, parent, namebuf, depth, err) < 0)
+            return -1;
+    }
+    fd = pyctr_open_in_root(rootfd, path, O_PATH | O_DIRECTORY);
+    if (fd < 0)
+        pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "open directory in rootfs", path);
+    return fd;
+}
+
+int pyctr_touch_in_root(int rootfd, const char *path, struct pyctr_err *err)
+{
+    int fd = pyctr_open_in_root(rootfd, path, O_PATH);
+    if (fd >= 0 || errno != ENOENT) {
+        if (fd < 0)
+            pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "open file in rootfs", path);
+        return fd;
+    }
+    char parent[PATH_MAX];
+    const char *name = split_path(path, parent);
+    _cleanup_close_ int pfd = pyctr_mkdir_in_root(rootfd, parent, err);
+    if (pfd < 0)
+        return -1;
+    _cleanup_close_ int dfd = pyctr_open_in_root(rootfd, parent, O_RDONLY | O_DIRECTORY);
+    if (dfd < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "open directory in rootfs", parent);
+    int created = openat(dfd, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (created < 0 && errno != EEXIST)
+        return pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "create file in rootfs", path);
+    if (created >= 0)
+        close(created);
+    fd = pyctr_open_in_root(rootfd, path, O_PATH);
+    if (fd < 0)
+        pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "open file in rootfs", path);
+    return fd;
+}
+
+static int mount_root(const struct pyctr_plan *plan, struct pyctr_err *err)
+{
+    unsigned long prop = plan->root_propagation ? plan->root_propagation : MS_PRIVATE | MS_REC;
+    /* Without this, mounts below would propagate back to the host's namespace. */
+    if (mount(NULL, "/", NULL, prop, NULL) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_PROPAGATION, errno, "make / private", NULL);
+    int rc;
+    if (plan->rootfs_fstype)
+        rc = mount(plan->rootfs_source, plan->rootfs, plan->rootfs_fstype, 0, plan->rootfs_data);
+    else /* pivot_root needs the new root to be a mount point */
+        rc = mount(plan->rootfs, plan->rootfs, NULL, MS_BIND | MS_REC, NULL);
+    if (rc < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_ROOTFS, errno, "mount rootfs", plan->rootfs);
+    int fd = open(plan->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_ROOTFS, errno, "open rootfs", plan->rootfs);
+    return fd;
+}
+
+/* Bind mounts take their target's kind (file or directory) from the source. */
+static int mount_target(int rootfd, const struct pyctr_mount *m, struct pyctr_err *err)
+{
+    struct stat st;
+    if ((m->flags & MS_BIND) && stat(m->source, &st) == 0 && !S_ISDIR(st.st_mode))
+        return pyctr_touch_in_root(rootfd, m->target, err);
+    return pyctr_mkdir_in_root(rootfd, m->target, err);
+}
+
+static int do_mount(int rootfd, const struct pyctr_mount *m, struct pyctr_err *err)
+{
+    _cleanup_close_ int fd = mount_target(rootfd, m, err);
+    if (fd < 0)
+        return -1;
+    char where[32];
+    pyctr_fd_path(where, fd);
+    if (m->flags & MS_BIND) {
+        if (mount(m->source, where, NULL, MS_BIND | (m->flags & MS_REC), NULL) < 0)
+            return pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "bind mount", m->target);
+        /* A bind mount ignores other flags; they only take effect on a remount of the
+         * new mount, which the old fd does not refer to, so open it again. */
+        unsigned long extra = m->flags & ~(unsigned long)(MS_BIND | MS_REC);
+        if (extra) {
+            _cleanup_close_ int nfd = pyctr_open_in_root(rootfd, m->target, O_PATH);
+            if (nfd < 0)
+                return pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "reopen bind mount", m->target);
+            pyctr_fd_path(where, nfd);
+            if (mount(NULL, where, NULL, MS_BIND | MS_REMOUNT | extra, NULL) < 0)
+                return pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "remount bind mount", m->target);
+        }
+    } else if (mount(m->source, where, m->fstype, m->flags, m->data) < 0) {
+        return pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "mount", m->target);
+    }
+    if (m->propagation) {
+        _cleanup_close_ int pfd = pyctr_open_in_root(rootfd, m->target, O_PATH);
+        if (pfd < 0)
+            return pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "reopen mount", m->target);
+        pyctr_fd_path(where, pfd);
+        if (mount(NULL, where, NULL, m->propagation, NULL) < 0)
+            return pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "set propagation", m->target);
+    }
+    return 0;
+}
+
+static int make_device(int rootfd, const struct pyctr_device *d, struct pyctr_err *err)
+{
+    char parent[PATH_MAX];
+    const char *name = split_path(d->path, parent);
+    _cleanup_close_ int pfd = pyctr_mkdir_in_root(rootfd, parent, err);
+    if (pfd < 0)
+        return -1;
+    _cleanup_close_ int dfd = pyctr_open_in_root(rootfd, parent, O_RDONLY | O_DIRECTORY);
+    if (dfd < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_DEVICE, errno, "open device directory", parent);
+    if (mknodat(dfd, name, d->mode, makedev(d->major, d->minor)) == 0) {
+        if (fchownat(dfd, name, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0)
+            return pyctr_set_err(err, PYCTR_STAGE_DEVICE, errno, "chown device", d->path);
+        return 0;
+    }
+    if (errno == EEXIST)
+        return 0;
+    if (errno != EPERM)
+        return pyctr_set_err(err, PYCTR_STAGE_DEVICE, errno, "mknod", d->path);
+    /* No CAP_MKNOD (a user namespace): bind the host's node instead, as runc does. */
+    struct pyctr_mount bind = {.source = NULL, .target = d->path, .flags = MS_BIND};
+    char host[PATH_MAX];
+    host[0] = '/';
+    strncpy(host + 1, d->path, PATH_MAX - 2);
+    host[PATH_MAX - 1] = '\0';
+    bind.source = host;
+    if (do_mount(rootfd, &bind, err) < 0) {
+        err->stage = PYCTR_STAGE_DEVICE;
+        return -1;
+    }
+    return 0;
+}
+
+static int make_symlink(int rootfd, const struct pyctr_symlink *s, struct pyctr_err *err)
+{
+    char parent[PATH_MAX];
+    const char *name = split_path(s->linkpath, parent);
+    _cleanup_close_ int pfd = pyctr_mkdir_in_root(rootfd, parent, err);
+    if (pfd < 0)
+        return -1;
+    _cleanup_close_ int dfd = pyctr_open_in_root(rootfd, parent, O_RDONLY | O_DIRECTORY);
+    if (dfd < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_SYMLINK, errno, "open directory", parent);
+    if (symlinkat(s->target, dfd, name) < 0 && errno != EEXIST)
+        return pyctr_set_err(err, PYCTR_STAGE_SYMLINK, errno, "symlink", s->linkpath);
+    return 0;
+}
+
+/* Masking fails closed: a path that exists but cannot be masked aborts the start. */
+static int mask_path(int rootfd, const char *path, struct pyctr_err *err)
+{
+    _cleanup_close_ int fd = pyctr_open_in_root(rootfd, path, O_PATH);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        return pyctr_set_err(err, PYCTR_STAGE_MASK, errno, "open masked path", path);
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_MASK, errno, "stat masked path", path);
+    char where[32];
+    pyctr_fd_path(where, fd);
+    int rc = S_ISDIR(st.st_mode) ? mount("tmpfs", where, "tmpfs", MS_RDONLY, "size=0")
+                                 : mount("/dev/null", where, NULL, MS_BIND, NULL);
+    if (rc < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_MASK, errno, "mask", path);
+    return 0;
+}
+
+static int readonly_path(int rootfd, const char *path, struct pyctr_err *err)
+{
+    _cleanup_close_ int fd = pyctr_open_in_root(rootfd, path, O_PATH);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        return pyctr_set_err(err, PYCTR_STAGE_READONLY, errno, "open read-only path", path);
+    }
+    char where[32];
+    pyctr_fd_path(where, fd);
+    if (mount(where, where, NULL, MS_BIND | MS_REC, NULL) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_READONLY, errno, "bind read-only path", path);
+    _cleanup_close_ int nfd = pyctr_open_in_root(rootfd, path, O_PATH);
+    if (nfd < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_READONLY, errno, "reopen read-only path", path);
+    pyctr_fd_path(where, nfd);
+    unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    if (mount(NULL, where, NULL, flags, NULL) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_READONLY, errno, "remount read-only", path);
+    return 0;
+}
+
+static int pivot(int rootfd, const struct pyctr_plan *plan, struct pyctr_err *err)
+{
+    if (fchdir(rootfd) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_PIVOT, errno, "chdir to rootfs", plan->rootfs);
+    /* pivot_root(".", ".") stacks the old root on the new one; detaching "." then drops
+     * it without needing a directory for it inside the image (runc, crun do the same). */
+    if (syscall(SYS_pivot_root, ".", ".") < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_PIVOT, errno, "pivot_root", plan->rootfs);
+    if (umount2(".", MNT_DETACH) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_PIVOT, errno, "detach old root", NULL);
+    if (chdir("/") < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_PIVOT, errno, "chdir /", NULL);
+    if (plan->rootfs_readonly && mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_PIVOT, errno, "remount / read-only", NULL);
+    return 0;
+}
+
+int pyctr_setup_rootfs(const struct pyctr_plan *plan, struct pyctr_err *err)
+{
+    _cleanup_close_ int rootfd = mount_root(plan, err);
+    if (rootfd < 0)
+        return -1;
+    for (size_t i = 0; i < plan->n_mounts; i++)
+        if (do_mount(rootfd, &plan->mounts[i], err) < 0)
+            return -1;
+    for (size_t i = 0; i < plan->n_devices; i++)
+        if (make_device(rootfd, &plan->devices[i], err) < 0)
+            return -1;
+    for (size_t i = 0; i < plan->n_symlinks; i++)
+        if (make_symlink(rootfd, &plan->symlinks[i], err) < 0)
+            return -1;
+    for (size_t i = 0; i < plan->n_masked; i++)
+        if (mask_path(rootfd, plan->masked_paths[i], err) < 0)
+            return -1;
+    for (size_t i = 0; i < plan->n_readonly; i++)
+        if (readonly_path(rootfd, plan->readonly_paths[i], err) < 0)
+            return -1;
+    if (plan->cwd) {
+        /* docker creates a missing working directory; do it while paths are still
+         * resolved inside the root. */
+        _cleanup_close_ int cfd = pyctr_mkdir_in_root(rootfd, plan->cwd, err);
+        if (cfd < 0) {
+            err->stage = PYCTR_STAGE_CWD;
+            return -1;
+        }
+    }
+    return pivot(rootfd, plan, err);
+}

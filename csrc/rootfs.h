@@ -1,0 +1,22 @@
+/* Building the container's filesystem: everything from the rootfs mount to pivot_root.
+ * Paths are resolved inside the rootfs with openat2(RESOLVE_IN_ROOT), so a symlink in an
+ * image cannot send a mount, a device node or a mask outside it. */
+#ifndef PYCTR_ROOTFS_H
+#define PYCTR_ROOTFS_H
+
+#include "pyctr.h"
+
+/* Opens `path` (relative or absolute, both taken inside the root) as an O_PATH fd. */
+int pyctr_open_in_root(int rootfd, const char *path, int flags);
+/* mkdir -p inside the root; returns an O_PATH fd on the directory. */
+int pyctr_mkdir_in_root(int rootfd, const char *path, struct pyctr_err *err);
+/* Creates an empty file (and its parents) unless something exists there; returns an
+ * O_PATH fd on it. */
+int pyctr_touch_in_root(int rootfd, const char *path, struct pyctr_err *err);
+/* "/proc/self/fd/N" for mount(2), which takes paths, not fds. */
+void pyctr_fd_path(char buf[32], int fd);
+
+/* Runs the whole sequence and leaves the process chdir'd into the new root.  Returns 0. */
+int pyctr_setup_rootfs(const struct pyctr_plan *plan, struct pyctr_err *err);
+
+#endif

@@ -1,0 +1,113 @@
+/* The parent side: clone the child, let it go, learn whether it reached execve. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pyctr.h"
+#include "sync.h"
+
+/* clone3 leaves room for CLONE_INTO_CGROUP on cgroup v2; without a stack it behaves like
+ * fork, so the child simply returns 0 here and never comes back. */
+static pid_t clone_child(unsigned long flags)
+{
+    struct clone_args args;
+    memset(&args, 0, sizeof args);
+    args.flags = flags;
+    args.exit_signal = SIGCHLD;
+    pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+    if (pid < 0 && errno == ENOSYS)
+        pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+    return pid;
+}
+
+int pyctr_spawn(const struct pyctr_plan *plan, struct pyctr_child *child, struct pyctr_err *err)
+{
+    int sv[2];
+    child->pid = -1;
+    child->sync_fd = -1;
+    /* SEQPACKET keeps records whole; CLOEXEC makes the child's end vanish on execve. */
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_SYNC, errno, "socketpair", NULL);
+    pid_t pid = clone_child(plan->clone_flags);
+    if (pid < 0) {
+        int saved = errno;
+        close(sv[0]);
+        close(sv[1]);
+        return pyctr_set_err(err, PYCTR_STAGE_CLONE, saved, "clone", NULL);
+    }
+    if (pid == 0) {
+        close(sv[0]);
+        pyctr_child_main(plan, sv[1]);
+    }
+    close(sv[1]);
+    child->pid = pid;
+    child->sync_fd = sv[0];
+    return 0;
+}
+
+static void reap(pid_t pid)
+{
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
+void pyctr_abort(struct pyctr_child *child)
+{
+    if (child->pid > 0) {
+        kill(child->pid, SIGKILL);
+        reap(child->pid);
+        child->pid = -1;
+    }
+    if (child->sync_fd >= 0) {
+        close(child->sync_fd);
+        child->sync_fd = -1;
+    }
+}
+
+int pyctr_release(struct pyctr_child *child, int *master, struct pyctr_err *err)
+{
+    *master = -1;
+    if (pyctr_msg_send(child->sync_fd, PYCTR_MSG_GO, NULL, -1) < 0) {
+        pyctr_set_err(err, PYCTR_STAGE_SYNC, errno, "child died before start", NULL);
+        pyctr_abort(child);
+        return -1;
+    }
+    for (;;) {
+        struct pyctr_msg msg;
+        int fd = -1;
+        int r = pyctr_msg_recv(child->sync_fd, &msg, &fd);
+        if (r == 0)
+            break; /* EOF: the child's close-on-exec end went away in execve */
+        if (r < 0) {
+            pyctr_set_err(err, PYCTR_STAGE_SYNC, errno, "read from child", NULL);
+            goto fail;
+        }
+        if (msg.type == PYCTR_MSG_PTY && fd >= 0 && *master < 0) {
+            *master = fd;
+            continue;
+        }
+        if (fd >= 0)
+            close(fd);
+        if (msg.type == PYCTR_MSG_ERROR)
+            *err = msg.err;
+        else
+            pyctr_set_err(err, PYCTR_STAGE_SYNC, EPROTO, "unexpected message from child", NULL);
+        goto fail;
+    }
+    close(child->sync_fd);
+    child->sync_fd = -1;
+    return 0;
+fail:
+    if (*master >= 0) {
+        close(*master);
+        *master = -1;
+    }
+    pyctr_abort(child);
+    return -1;
+}

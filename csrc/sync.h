@@ -1,0 +1,34 @@
+/* The parent <-> child sync protocol over a SOCK_SEQPACKET socketpair.
+ *
+ *   parent                                  child (waits first thing)
+ *   clone ------------------------------->  read(GO)
+ *   cgroups, uid maps, network ...            |
+ *   write(GO) --------------------------->    v
+ *                                           mounts, pivot_root, stdio ...
+ *   recv(PTY + SCM_RIGHTS master)  <------  [tty only] send(PTY, master fd)
+ *   recv(ERROR)                    <------  on any failure: send(ERROR {stage, errno, msg}), _exit
+ *   recv() == 0 (EOF)              <------  execve succeeded: the child's end is close-on-exec
+ */
+#ifndef PYCTR_SYNC_H
+#define PYCTR_SYNC_H
+
+#include "pyctr.h"
+
+enum pyctr_msg_type {
+    PYCTR_MSG_GO = 1,
+    PYCTR_MSG_ERROR = 2,
+    PYCTR_MSG_PTY = 3,
+};
+
+struct pyctr_msg {
+    uint32_t type;
+    struct pyctr_err err;
+};
+
+/* Sends a message, with `fd` attached as SCM_RIGHTS when fd >= 0. */
+int pyctr_msg_send(int sock, uint32_t type, const struct pyctr_err *body, int fd);
+/* Receives one message.  Returns 1 on a message, 0 on EOF, -1 on error (errno set).
+ * A received fd lands in *fd (else -1). */
+int pyctr_msg_recv(int sock, struct pyctr_msg *msg, int *fd);
+
+#endif

@@ -1,0 +1,81 @@
+/* In-root path resolution on a scratch directory: needs no privileges. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../rootfs.h"
+#include "check.h"
+
+static char root[] = "/tmp/pyctr-test-rootfs-XXXXXX";
+
+static int exists(const char *rel)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", root, rel);
+    struct stat st;
+    return lstat(p, &st) == 0;
+}
+
+static void test_mkdir_creates_parents(int rootfd)
+{
+    struct pyctr_err err;
+    int fd = pyctr_mkdir_in_root(rootfd, "/a/b/c", &err);
+    CHECK(fd >= 0);
+    if (fd >= 0)
+        close(fd);
+    CHECK(exists("a/b/c"));
+}
+
+static void test_symlink_cannot_escape(int rootfd)
+{
+    /* An image's "evil -> /../../etc" must resolve inside the root, not on the host. */
+    char link[512];
+    snprintf(link, sizeof link, "%s/evil", root);
+    CHECK(symlink("/../../tmp/pyctr-escaped-by-test", link) == 0);
+    struct pyctr_err err;
+    int fd = pyctr_mkdir_in_root(rootfd, "evil/sub", &err);
+    CHECK(fd >= 0);
+    if (fd >= 0)
+        close(fd);
+    CHECK(exists("tmp/pyctr-escaped-by-test/sub"));
+    CHECK(access("/tmp/pyctr-escaped-by-test", F_OK) != 0);
+}
+
+static void test_touch_file(int rootfd)
+{
+    struct pyctr_err err;
+    int fd = pyctr_touch_in_root(rootfd, "dev/console", &err);
+    CHECK(fd >= 0);
+    struct stat st;
+    CHECK(fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode));
+    if (fd >= 0)
+        close(fd);
+}
+
+static void test_fd_path(void)
+{
+    char buf[32];
+    pyctr_fd_path(buf, 0);
+    CHECK_STR(buf, "/proc/self/fd/0");
+    pyctr_fd_path(buf, 1234);
+    CHECK_STR(buf, "/proc/self/fd/1234");
+}
+
+int main(void)
+{
+    if (!mkdtemp(root))
+        return 2;
+    int rootfd = open(root, O_PATH | O_DIRECTORY);
+    test_mkdir_creates_parents(rootfd);
+    test_symlink_cannot_escape(rootfd);
+    test_touch_file(rootfd);
+    test_fd_path();
+    close(rootfd);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+    if (system(cmd) != 0)
+        return 2;
+    return check_failures != 0;
+}

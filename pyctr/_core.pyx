@@ -1,0 +1,319 @@
+# cython: language_level=3
+"""The bridge to the C core: a plan (dict) in, a waiting child out.
+
+Everything the child needs is copied into C memory before clone; after clone the child
+owns a copy of it and runs only C until execve.
+"""
+from libc.stdint cimport uint64_t, uint32_t, int32_t
+from libc.stdlib cimport calloc, free
+from libc.string cimport memcpy, memset
+from posix.types cimport uid_t, gid_t, mode_t, pid_t
+from cpython.exc cimport PyErr_CheckSignals
+
+cdef extern from "pyctr.h" nogil:
+    enum: PYCTR_ERR_MSG
+    struct pyctr_err:
+        int32_t stage
+        int32_t errnum
+        char message[PYCTR_ERR_MSG]
+    struct pyctr_mount:
+        const char *source
+        const char *target
+        const char *fstype
+        const char *data
+        unsigned long flags
+        unsigned long propagation
+    struct pyctr_device:
+        const char *path
+        mode_t mode
+        unsigned int major, minor
+        uid_t uid
+        gid_t gid
+    struct pyctr_symlink:
+        const char *target
+        const char *linkpath
+    struct pyctr_rlimit:
+        int resource
+        uint64_t soft, hard
+    struct pyctr_caps:
+        uint64_t bounding, effective, permitted, inheritable, ambient
+    struct pyctr_plan:
+        unsigned long clone_flags
+        const char *rootfs
+        const char *rootfs_fstype
+        const char *rootfs_source
+        const char *rootfs_data
+        int rootfs_readonly
+        unsigned long root_propagation
+        const pyctr_mount *mounts
+        size_t n_mounts
+        const pyctr_device *devices
+        size_t n_devices
+        const pyctr_symlink *symlinks
+        size_t n_symlinks
+        const char *const *masked_paths
+        size_t n_masked
+        const char *const *readonly_paths
+        size_t n_readonly
+        const char *hostname
+        int loopback_up
+        const char *const *argv
+        const char *const *envp
+        const char *cwd
+        int stdio[3]
+        int tty
+        unsigned short tty_rows, tty_cols
+        const pyctr_rlimit *rlimits
+        size_t n_rlimits
+        uid_t uid
+        gid_t gid
+        const gid_t *groups
+        size_t n_groups
+        int apply_caps
+        pyctr_caps caps
+        int cap_last_cap
+        int no_new_privs
+        const void *seccomp_filter
+        size_t seccomp_len
+    struct pyctr_child:
+        pid_t pid
+        int sync_fd
+
+    int pyctr_spawn(const pyctr_plan *plan, pyctr_child *child, pyctr_err *err)
+    int pyctr_release(pyctr_child *child, int *master, pyctr_err *err)
+    void pyctr_abort(pyctr_child *child)
+    int pyctr_relay(int master, int in_fd, int out_fd, int wake_fd, int *in_open, pyctr_err *err)
+
+
+STAGES = (
+    "none", "clone", "sync", "propagation", "rootfs", "mount", "device", "symlink", "mask",
+    "readonly", "pivot", "hostname", "network", "stdio", "tty", "cwd", "rlimit", "user",
+    "caps", "no_new_privs", "seccomp", "exec", "signals",
+)
+
+
+class ChildError(Exception):
+    """A failure in the C core, in the child or the parent: where, errno and what."""
+
+    def __init__(self, stage, errno, message):
+        self.stage = stage
+        self.errno = errno
+        self.message = message
+        super().__init__(f"{stage}: {message}")
+
+
+cdef object _error(pyctr_err *err):
+    stage = STAGES[err.stage] if 0 <= err.stage < len(STAGES) else str(err.stage)
+    return ChildError(stage, err.errnum, err.message.decode("utf-8", "replace"))
+
+
+cdef class _Arena:
+    """Owns the C copies of a plan's strings and arrays until spawn has cloned."""
+    cdef list keep
+    cdef list blocks
+
+    def __cinit__(self):
+        self.keep = []
+        self.blocks = []
+
+    def __dealloc__(self):
+        cdef size_t addr
+        for addr in self.blocks:
+            free(<void *>addr)
+
+    cdef void *alloc(self, size_t n, size_t size) except NULL:
+        cdef void *p = calloc(n + 1, size)
+        if p == NULL:
+            raise MemoryError()
+        self.blocks.append(<size_t>p)
+        return p
+
+    cdef const char *s(self, value) except? NULL:
+        if value is None:
+            return NULL
+        b = value if isinstance(value, bytes) else str(value).encode()
+        if b"\0" in b:
+            raise ValueError(f"NUL byte in {value!r}")
+        self.keep.append(b)
+        return <const char *>b
+
+    cdef const char **strv(self, values) except NULL:
+        cdef const char **v = <const char **>self.alloc(len(values), sizeof(char *))
+        for i, value in enumerate(values):
+            v[i] = self.s(value)
+        return v
+
+
+cdef void _fill_mounts(_Arena a, pyctr_plan *p, list mounts) except *:
+    cdef pyctr_mount *m = <pyctr_mount *>a.alloc(len(mounts), sizeof(pyctr_mount))
+    for i, d in enumerate(mounts):
+        m[i].source = a.s(d.get("source"))
+        m[i].target = a.s(d["target"])
+        m[i].fstype = a.s(d.get("fstype"))
+        m[i].data = a.s(d.get("data"))
+        m[i].flags = d.get("flags", 0)
+        m[i].propagation = d.get("propagation", 0)
+    p.mounts = m
+    p.n_mounts = len(mounts)
+
+
+cdef void _fill_devices(_Arena a, pyctr_plan *p, list devices) except *:
+    cdef pyctr_device *d = <pyctr_device *>a.alloc(len(devices), sizeof(pyctr_device))
+    for i, dev in enumerate(devices):
+        d[i].path = a.s(dev["path"])
+        d[i].mode = dev["mode"]
+        d[i].major = dev["major"]
+        d[i].minor = dev["minor"]
+        d[i].uid = dev.get("uid", 0)
+        d[i].gid = dev.get("gid", 0)
+    p.devices = d
+    p.n_devices = len(devices)
+
+
+cdef void _fill_symlinks(_Arena a, pyctr_plan *p, list links) except *:
+    cdef pyctr_symlink *l = <pyctr_symlink *>a.alloc(len(links), sizeof(pyctr_symlink))
+    for i, (target, linkpath) in enumerate(links):
+        l[i].target = a.s(target)
+        l[i].linkpath = a.s(linkpath)
+    p.symlinks = l
+    p.n_symlinks = len(links)
+
+
+cdef void _fill_process(_Arena a, pyctr_plan *p, dict plan) except *:
+    p.argv = a.strv(plan["argv"])
+    p.envp = a.strv(plan.get("env", []))
+    p.cwd = a.s(plan.get("cwd", "/"))
+    stdio = plan.get("stdio", (0, 1, 2))
+    for i in range(3):
+        p.stdio[i] = stdio[i]
+    p.tty = bool(plan.get("tty", False))
+    p.tty_rows, p.tty_cols = plan.get("tty_size", (0, 0))
+    rlimits = plan.get("rlimits", [])
+    cdef pyctr_rlimit *r = <pyctr_rlimit *>a.alloc(len(rlimits), sizeof(pyctr_rlimit))
+    for i, (resource, soft, hard) in enumerate(rlimits):
+        r[i].resource = resource
+        r[i].soft = soft
+        r[i].hard = hard
+    p.rlimits = r
+    p.n_rlimits = len(rlimits)
+    p.uid = plan.get("uid", 0)
+    p.gid = plan.get("gid", 0)
+    groups = plan.get("groups", [])
+    cdef gid_t *g = <gid_t *>a.alloc(len(groups), sizeof(gid_t))
+    for i, gid in enumerate(groups):
+        g[i] = gid
+    p.groups = g
+    p.n_groups = len(groups)
+
+
+cdef void _fill_security(_Arena a, pyctr_plan *p, dict plan) except *:
+    caps = plan.get("caps")
+    p.apply_caps = caps is not None
+    if caps is not None:
+        p.caps.bounding = caps["bounding"]
+        p.caps.effective = caps["effective"]
+        p.caps.permitted = caps["permitted"]
+        p.caps.inheritable = caps["inheritable"]
+        p.caps.ambient = caps["ambient"]
+        p.cap_last_cap = plan["cap_last_cap"]
+    p.no_new_privs = bool(plan.get("no_new_privs", False))
+    seccomp = plan.get("seccomp")
+    cdef void *buf
+    if seccomp:
+        if len(seccomp) % 8:
+            raise ValueError("seccomp program is not a whole number of instructions")
+        buf = a.alloc(len(seccomp), 1)
+        memcpy(buf, <const char *>seccomp, len(seccomp))
+        p.seccomp_filter = buf
+        p.seccomp_len = len(seccomp) // 8
+
+
+cdef void _fill(_Arena a, pyctr_plan *p, dict plan) except *:
+    p.clone_flags = plan["clone_flags"]
+    p.rootfs = a.s(plan["rootfs"])
+    rootfs_mount = plan.get("rootfs_mount")
+    if rootfs_mount:
+        p.rootfs_fstype = a.s(rootfs_mount["fstype"])
+        p.rootfs_source = a.s(rootfs_mount["source"])
+        p.rootfs_data = a.s(rootfs_mount["data"])
+    p.rootfs_readonly = bool(plan.get("rootfs_readonly", False))
+    p.root_propagation = plan.get("root_propagation", 0)
+    _fill_mounts(a, p, plan.get("mounts", []))
+    _fill_devices(a, p, plan.get("devices", []))
+    _fill_symlinks(a, p, plan.get("symlinks", []))
+    masked = plan.get("masked_paths", [])
+    p.masked_paths = a.strv(masked)
+    p.n_masked = len(masked)
+    readonly = plan.get("readonly_paths", [])
+    p.readonly_paths = a.strv(readonly)
+    p.n_readonly = len(readonly)
+    p.hostname = a.s(plan.get("hostname"))
+    p.loopback_up = bool(plan.get("loopback_up", False))
+    _fill_process(a, p, plan)
+    _fill_security(a, p, plan)
+
+
+cdef class Child:
+    """A cloned child waiting at its start line: `release()` lets it run to execve."""
+    cdef pyctr_child c
+    cdef public int master
+
+    def __cinit__(self):
+        self.c.pid = -1
+        self.c.sync_fd = -1
+        self.master = -1
+
+    @property
+    def pid(self):
+        return self.c.pid
+
+    def release(self):
+        """Runs the child to execve; returns the pty master fd (or -1). Raises ChildError."""
+        cdef pyctr_err err
+        cdef int master = -1
+        cdef int rc
+        with nogil:
+            rc = pyctr_release(&self.c, &master, &err)
+        if rc < 0:
+            raise _error(&err)
+        self.master = master
+        return master
+
+    def abort(self):
+        """Kills and reaps a child that was not released."""
+        with nogil:
+            pyctr_abort(&self.c)
+
+    def __dealloc__(self):
+        if self.c.sync_fd >= 0:
+            pyctr_abort(&self.c)
+
+
+def spawn(dict plan):
+    """Clones a child for `plan`; it waits for `Child.release()`."""
+    cdef pyctr_plan p
+    cdef pyctr_err err
+    cdef int rc
+    cdef _Arena arena = _Arena()
+    cdef Child child = Child()
+    memset(&p, 0, sizeof(p))
+    _fill(arena, &p, plan)
+    with nogil:
+        rc = pyctr_spawn(&p, &child.c, &err)
+    if rc < 0:
+        raise _error(&err)
+    return child
+
+
+def relay(int master, int in_fd, int out_fd, int wake_fd, bint in_open):
+    """Copies terminal <-> pty until the container side closes (returns (False, in_open))
+    or a signal arrives (returns (True, in_open)) for the caller to handle."""
+    cdef pyctr_err err
+    cdef int is_open = in_open
+    cdef int rc
+    with nogil:
+        rc = pyctr_relay(master, in_fd, out_fd, wake_fd, &is_open, &err)
+    if rc < 0:
+        raise _error(&err)
+    PyErr_CheckSignals()
+    return rc == 1, bool(is_open)

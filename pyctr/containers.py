@@ -1,0 +1,116 @@
+"""The engine's container lifecycle: create (record, rootfs dirs, config.json), start in
+the foreground, record the exit, remove.
+
+A `run` that fails before the container's command starts leaves nothing behind: no row,
+no directory.
+"""
+
+import errno
+import json
+import os
+import shutil
+import time
+
+from . import attach, images, runtime
+from .errors import CANNOT_EXECUTE, NOT_FOUND, Conflict, NotFound, PyctrError
+from .names import new_id, random_name, valid_name
+from .paths import Paths
+from .spec import RootfsLayout, RunOptions, build_spec
+from .store import ContainerRecord, Store
+
+
+def layout_for(paths: Paths, container_id: str, lowers: list[str]) -> RootfsLayout:
+    cdir = paths.container_dir(container_id)
+    return RootfsLayout(lowers, os.path.join(cdir, "upper"), os.path.join(cdir, "work"),
+                        os.path.join(cdir, "rootfs"))
+
+
+def _write_atomic(path: str, data: str) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(data)
+    os.rename(tmp, path)
+
+
+def create(paths: Paths, store: Store, opts: RunOptions) -> tuple[ContainerRecord, dict]:
+    """Everything up to a startable container: its row, its dirs and its config.json."""
+    if opts.name is not None and not valid_name(opts.name):
+        raise PyctrError(f"invalid container name {opts.name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+    image = images.resolve(paths, store, opts.image)
+    container_id = new_id()
+    layout = layout_for(paths, container_id, images.lower_dirs(paths, image))
+    spec = build_spec(opts, image.config, container_id, layout)
+    name = opts.name or random_name(lambda n: bool(store.find_containers(n)))
+    record = ContainerRecord(container_id, name, image.id, opts.image, spec["process"]["args"], time.time())
+    store.add_container(record)
+    try:
+        for d in (layout.upper, layout.work, layout.mountpoint):
+            os.makedirs(d, mode=0o700)
+        _write_atomic(os.path.join(paths.container_dir(container_id), "config.json"), json.dumps(spec))
+    except BaseException:
+        discard(paths, store, container_id)
+        raise
+    return record, spec
+
+
+def discard(paths: Paths, store: Store, container_id: str) -> None:
+    """Removes a container's directory and row (the row last: a crash in between leaves a
+    row that `rm` can still find and clean)."""
+    shutil.rmtree(paths.container_dir(container_id), ignore_errors=True)
+    store.remove_container(container_id)
+
+
+def start_error(err: runtime.ChildError, argv0: str) -> PyctrError:
+    """A child failure as docker words it, with docker's exit code."""
+    reason = os.strerror(err.errno) if err.errno else ""
+    if err.stage == "exec":
+        if err.errno in (errno.ENOENT, errno.ENOTDIR):
+            if "not found in $PATH" in err.message:
+                return PyctrError(f'exec: "{argv0}": executable file not found in $PATH', NOT_FOUND)
+            return PyctrError(f'exec: "{argv0}": {reason.lower()}', NOT_FOUND)
+        return PyctrError(f'exec: "{argv0}": {reason.lower()}', CANNOT_EXECUTE)
+    return PyctrError(f"container start failed at {err.stage}: {err.message}: {reason}")
+
+
+def run(paths: Paths, store: Store, opts: RunOptions) -> int:
+    """`pyctr run` in the foreground: returns the container's exit code."""
+    record, spec = create(paths, store, opts)
+    try:
+        return _run_created(paths, store, record, spec, opts)
+    finally:
+        if opts.remove and store.get_container(record.id):
+            discard(paths, store, record.id)
+
+
+def _run_created(paths: Paths, store: Store, record: ContainerRecord, spec: dict, opts: RunOptions) -> int:
+    stdin = 0 if opts.interactive else os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+    tty_size = attach.terminal_size(0) if opts.tty else (0, 0)
+    proc = None
+    try:
+        proc = runtime.create(spec, stdio=(stdin, 1, 2), tty_size=tty_size)
+        store.update_container(record.id, status="running", pid=proc.pid,
+                               pid_start=runtime.start_time(proc.pid), started=time.time())
+        proc.start()
+    except runtime.ChildError as e:
+        discard(paths, store, record.id)
+        raise start_error(e, spec["process"]["args"][0]) from None
+    except BaseException:
+        if proc is not None:
+            proc.abort()
+        discard(paths, store, record.id)
+        raise
+    finally:
+        if stdin != 0:
+            os.close(stdin)
+    code = attach.run_tty(proc, opts.interactive) if opts.tty else attach.run_plain(proc)
+    store.update_container(record.id, status="exited", exit_code=code, finished=time.time())
+    return code
+
+
+def lookup(store: Store, name_or_id: str) -> ContainerRecord:
+    matches = store.find_containers(name_or_id)
+    if not matches:
+        raise NotFound(f"no such container: {name_or_id}")
+    if len(matches) > 1:
+        raise Conflict(f"{name_or_id} matches {len(matches)} containers: give more of the id")
+    return matches[0]

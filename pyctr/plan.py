@@ -1,0 +1,176 @@
+"""OCI config -> the C core's plan: names become numbers, options become flags.
+
+Pure data work, no I/O but the kernel's capability count, so it is cheap on the run path
+and testable without root.
+"""
+
+import stat
+
+from .spec import ROOTFS_OPTIONS, ROOTFS_TYPE
+
+CLONE_FLAGS = {
+    "mount": 0x00020000, "cgroup": 0x02000000, "uts": 0x04000000, "ipc": 0x08000000,
+    "user": 0x10000000, "pid": 0x20000000, "network": 0x40000000, "time": 0x00000080,
+}
+
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_SYNCHRONOUS, MS_REMOUNT, MS_MANDLOCK, MS_DIRSYNC = 16, 32, 64, 128
+MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_REC = 1024, 2048, 4096, 16384
+MS_UNBINDABLE, MS_PRIVATE, MS_SLAVE, MS_SHARED = 1 << 17, 1 << 18, 1 << 19, 1 << 20
+MS_RELATIME, MS_STRICTATIME = 1 << 21, 1 << 24
+
+# option -> (flags to set, flags to clear)
+MOUNT_OPTIONS = {
+    "ro": (MS_RDONLY, 0), "rw": (0, MS_RDONLY),
+    "nosuid": (MS_NOSUID, 0), "suid": (0, MS_NOSUID),
+    "nodev": (MS_NODEV, 0), "dev": (0, MS_NODEV),
+    "noexec": (MS_NOEXEC, 0), "exec": (0, MS_NOEXEC),
+    "sync": (MS_SYNCHRONOUS, 0), "async": (0, MS_SYNCHRONOUS),
+    "dirsync": (MS_DIRSYNC, 0), "remount": (MS_REMOUNT, 0),
+    "mand": (MS_MANDLOCK, 0), "nomand": (0, MS_MANDLOCK),
+    "noatime": (MS_NOATIME, 0), "atime": (0, MS_NOATIME),
+    "nodiratime": (MS_NODIRATIME, 0), "diratime": (0, MS_NODIRATIME),
+    "relatime": (MS_RELATIME, 0), "norelatime": (0, MS_RELATIME),
+    "strictatime": (MS_STRICTATIME, 0), "nostrictatime": (0, MS_STRICTATIME),
+    "bind": (MS_BIND, 0), "rbind": (MS_BIND | MS_REC, 0),
+}
+PROPAGATION = {
+    "private": MS_PRIVATE, "rprivate": MS_PRIVATE | MS_REC,
+    "shared": MS_SHARED, "rshared": MS_SHARED | MS_REC,
+    "slave": MS_SLAVE, "rslave": MS_SLAVE | MS_REC,
+    "unbindable": MS_UNBINDABLE, "runbindable": MS_UNBINDABLE | MS_REC,
+}
+
+CAPABILITIES = [
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+]
+CAP_NUMBERS = {name: i for i, name in enumerate(CAPABILITIES)}
+
+RLIMITS = {
+    "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
+    "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9,
+    "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
+    "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
+}
+
+# The devices every container gets (OCI "default devices"), as (path, major, minor).
+DEFAULT_DEVICES = [("dev/null", 1, 3), ("dev/zero", 1, 5), ("dev/full", 1, 7),
+                   ("dev/random", 1, 8), ("dev/urandom", 1, 9), ("dev/tty", 5, 0)]
+DEFAULT_SYMLINKS = [("/proc/self/fd", "dev/fd"), ("/proc/self/fd/0", "dev/stdin"),
+                    ("/proc/self/fd/1", "dev/stdout"), ("/proc/self/fd/2", "dev/stderr"),
+                    ("pts/ptmx", "dev/ptmx"), ("/proc/kcore", "dev/core")]
+DEVICE_TYPES = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
+
+_cap_last_cap: int | None = None
+
+
+def cap_last_cap() -> int:
+    global _cap_last_cap
+    if _cap_last_cap is None:
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            _cap_last_cap = int(f.read())
+    return _cap_last_cap
+
+
+def mount_flags(options: list[str]) -> tuple[int, int, str]:
+    """OCI mount options -> (MS_* flags, propagation flags, filesystem data string)."""
+    flags = propagation = 0
+    data = []
+    for opt in options:
+        if opt in MOUNT_OPTIONS:
+            on, off = MOUNT_OPTIONS[opt]
+            flags = (flags | on) & ~off
+        elif opt in PROPAGATION:
+            propagation = PROPAGATION[opt]
+        else:
+            data.append(opt)
+    return flags, propagation, ",".join(data)
+
+
+def plan_mount(m: dict) -> dict:
+    flags, propagation, data = mount_flags(m.get("options", []))
+    if m.get("type") == "bind":
+        flags |= MS_BIND
+    return {"source": m.get("source"), "target": m["destination"], "fstype": m.get("type"),
+            "data": data or None, "flags": flags, "propagation": propagation}
+
+
+def cap_mask(names: list[str]) -> int:
+    mask = 0
+    last = cap_last_cap()
+    for name in names:
+        bit = CAP_NUMBERS.get(name.upper() if name.upper().startswith("CAP_") else f"CAP_{name.upper()}")
+        if bit is None:
+            raise ValueError(f"unknown capability {name!r}")
+        if bit <= last:  # the kernel may be older than our table
+            mask |= 1 << bit
+    return mask
+
+
+def plan_caps(caps: dict | None) -> dict | None:
+    if caps is None:
+        return None
+    return {k: cap_mask(caps.get(k, [])) for k in ("bounding", "effective", "permitted", "inheritable", "ambient")}
+
+
+def plan_devices(devices: list[dict]) -> list[dict]:
+    planned = [{"path": p, "mode": stat.S_IFCHR | 0o666, "major": ma, "minor": mi}
+               for p, ma, mi in DEFAULT_DEVICES]
+    for d in devices:
+        planned.append({
+            "path": d["path"], "mode": DEVICE_TYPES[d["type"]] | d.get("fileMode", 0o666),
+            "major": d.get("major", 0), "minor": d.get("minor", 0),
+            "uid": d.get("uid", 0), "gid": d.get("gid", 0),
+        })
+    return planned
+
+
+def build_plan(spec: dict, stdio=(0, 1, 2), tty_size=(0, 0)) -> dict:
+    process = spec["process"]
+    linux = spec.get("linux", {})
+    user = process.get("user", {})
+    annotations = spec.get("annotations", {})
+    clone_flags = 0
+    for ns in linux.get("namespaces", []):
+        if ns.get("path"):
+            raise ValueError("joining an existing namespace is not supported yet")
+        clone_flags |= CLONE_FLAGS[ns["type"]]
+    plan = {
+        "clone_flags": clone_flags,
+        "rootfs": spec["root"]["path"],
+        "rootfs_readonly": spec["root"].get("readonly", False),
+        "root_propagation": PROPAGATION.get(linux.get("rootfsPropagation", "rprivate")),
+        "mounts": [plan_mount(m) for m in spec.get("mounts", [])],
+        "devices": plan_devices(linux.get("devices", [])),
+        "symlinks": DEFAULT_SYMLINKS,
+        "masked_paths": linux.get("maskedPaths", []),
+        "readonly_paths": linux.get("readonlyPaths", []),
+        "hostname": spec.get("hostname"),
+        "loopback_up": bool(clone_flags & CLONE_FLAGS["network"]),
+        "argv": process["args"],
+        "env": process.get("env", []),
+        "cwd": process.get("cwd", "/"),
+        "stdio": stdio,
+        "tty": process.get("terminal", False),
+        "tty_size": tty_size,
+        "rlimits": [(RLIMITS[r["type"]], r["soft"], r["hard"]) for r in process.get("rlimits", [])],
+        "uid": user.get("uid", 0),
+        "gid": user.get("gid", 0),
+        "groups": user.get("additionalGids", []),
+        "caps": plan_caps(process.get("capabilities")),
+        "no_new_privs": process.get("noNewPrivileges", False),
+    }
+    if plan["caps"] is not None:
+        plan["cap_last_cap"] = cap_last_cap()
+    if annotations.get(ROOTFS_TYPE):
+        plan["rootfs_mount"] = {"fstype": annotations[ROOTFS_TYPE], "source": annotations[ROOTFS_TYPE],
+                                "data": annotations.get(ROOTFS_OPTIONS, "")}
+    return plan

@@ -1,0 +1,168 @@
+"""The spec builder: `run` options + an image -> an OCI runtime-spec config (config.json).
+
+This config is the contract between the engine and the runtime: everything the runtime
+does to a container is written here first.
+"""
+
+import os
+from dataclasses import dataclass, field
+
+from .errors import PyctrError
+
+OCI_VERSION = "1.2.0"
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Annotation through which the engine asks pyctr's runtime to mount the rootfs itself,
+# inside the container's mount namespace, so the host never holds the overlay mount.
+ROOTFS_TYPE = "org.pyctr.rootfs.type"
+ROOTFS_OPTIONS = "org.pyctr.rootfs.options"
+
+# docker's default capability set
+DEFAULT_CAPS = [
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+    "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+]
+DEFAULT_NAMESPACES = ["pid", "network", "ipc", "uts", "mount", "cgroup"]
+DEFAULT_MOUNTS = [
+    {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
+    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+     "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+    {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+     "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+    {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+     "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+    {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
+    {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+]
+MASKED_PATHS = [
+    "/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+    "/proc/latency_stats", "/proc/sched_debug", "/proc/scsi", "/proc/timer_list",
+    "/proc/timer_stats", "/sys/devices/virtual/powercap", "/sys/firmware",
+]
+READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+
+
+@dataclass
+class RunOptions:
+    image: str
+    command: list[str] = field(default_factory=list)
+    name: str | None = None
+    env: list[str] = field(default_factory=list)
+    env_files: list[str] = field(default_factory=list)
+    workdir: str | None = None
+    hostname: str | None = None
+    tty: bool = False
+    interactive: bool = False
+    remove: bool = False
+    entrypoint: str | None = None
+
+
+@dataclass
+class RootfsLayout:
+    """Where a container's overlay lives on the host."""
+    lowers: list[str]
+    upper: str
+    work: str
+    mountpoint: str
+
+    def options(self) -> str:
+        return f"lowerdir={':'.join(self.lowers)},upperdir={self.upper},workdir={self.work}"
+
+
+def parse_env_line(line: str, host_env: dict) -> tuple[str, str] | None:
+    """'K=V' -> (K, V); a bare 'K' takes the host's value, or is dropped (as docker)."""
+    key, sep, value = line.partition("=")
+    if not key or any(c.isspace() for c in key):
+        raise PyctrError(f"invalid environment variable: {line!r}")
+    if sep:
+        return key, value
+    return (key, host_env[key]) if key in host_env else None
+
+
+def read_env_file(path: str, host_env: dict) -> list[tuple[str, str]]:
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        raise PyctrError(f"cannot read env file {path}: {e.strerror}") from None
+    pairs = []
+    for line in lines:
+        line = line.strip()
+        if line and not line.startswith("#"):
+            pair = parse_env_line(line, host_env)
+            if pair:
+                pairs.append(pair)
+    return pairs
+
+
+def build_env(opts: RunOptions, image_env: list[str], hostname: str, host_env: dict) -> list[str]:
+    """docker's order: defaults < image < --env-file < -e.  Nothing of the host's
+    environment comes in unless named."""
+    env: dict[str, str] = {"PATH": DEFAULT_PATH, "HOSTNAME": hostname}
+    if opts.tty:
+        env["TERM"] = "xterm"
+    for item in image_env:
+        key, _, value = item.partition("=")
+        env[key] = value
+    for path in opts.env_files:
+        env.update(read_env_file(path, host_env))
+    for line in opts.env:
+        pair = parse_env_line(line, host_env)
+        if pair:
+            env[pair[0]] = pair[1]
+    env.setdefault("HOME", "/root")
+    return [f"{k}={v}" for k, v in env.items()]
+
+
+def build_argv(opts: RunOptions, image_config: dict) -> list[str]:
+    """docker's rules: --entrypoint replaces the image's entrypoint and drops its Cmd."""
+    if opts.entrypoint is not None:
+        entrypoint = [opts.entrypoint] if opts.entrypoint else []
+        cmd = list(opts.command)
+    else:
+        entrypoint = list(image_config.get("Entrypoint") or [])
+        cmd = list(opts.command) or list(image_config.get("Cmd") or [])
+    argv = entrypoint + cmd
+    if not argv:
+        raise PyctrError("no command specified")
+    return argv
+
+
+def build_spec(opts: RunOptions, image_config: dict, container_id: str, layout: RootfsLayout,
+               host_env: dict | None = None) -> dict:
+    config = image_config.get("config") or {}
+    hostname = opts.hostname or container_id[:12]
+    if len(hostname) > 64 or "/" in hostname:
+        raise PyctrError(f"invalid hostname: {hostname!r}")
+    cwd = opts.workdir or config.get("WorkingDir") or "/"
+    if not cwd.startswith("/"):
+        raise PyctrError(f"the working directory {cwd!r} is invalid: it needs to be an absolute path")
+    env = build_env(opts, config.get("Env") or [], hostname, os.environ if host_env is None else host_env)
+    return {
+        "ociVersion": OCI_VERSION,
+        "process": {
+            "terminal": opts.tty,
+            "user": {"uid": 0, "gid": 0},
+            "args": build_argv(opts, config),
+            "env": env,
+            "cwd": cwd,
+            "capabilities": {
+                "bounding": list(DEFAULT_CAPS),
+                "effective": list(DEFAULT_CAPS),
+                "permitted": list(DEFAULT_CAPS),
+                "inheritable": [],  # empty, since CVE-2022-24769
+                "ambient": [],
+            },
+            "noNewPrivileges": False,
+        },
+        "root": {"path": layout.mountpoint, "readonly": False},
+        "hostname": hostname,
+        "mounts": [dict(m, options=list(m["options"])) for m in DEFAULT_MOUNTS],
+        "linux": {
+            "namespaces": [{"type": t} for t in DEFAULT_NAMESPACES],
+            "maskedPaths": list(MASKED_PATHS),
+            "readonlyPaths": list(READONLY_PATHS),
+            "resources": {},
+        },
+        "annotations": {ROOTFS_TYPE: "overlay", ROOTFS_OPTIONS: layout.options()},
+    }

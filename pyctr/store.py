@@ -1,0 +1,224 @@
+"""The state store: one SQLite database (WAL) for images, containers and, later, networks.
+
+Every change is one transaction, so a crash leaves either the old or the new state.
+"""
+
+import json
+import os
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from .errors import Conflict
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE images (
+    id TEXT PRIMARY KEY,          -- sha256 of the image config, hex
+    created REAL NOT NULL,
+    size INTEGER NOT NULL,
+    layers TEXT NOT NULL,         -- JSON list of layer digests (hex), lowest first
+    config TEXT NOT NULL          -- the OCI image config, JSON
+);
+CREATE TABLE image_tags (
+    repository TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    image_id TEXT NOT NULL REFERENCES images(id),
+    PRIMARY KEY (repository, tag)
+);
+CREATE TABLE containers (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    image_id TEXT NOT NULL,
+    image_ref TEXT NOT NULL,      -- as the user named it
+    command TEXT NOT NULL,        -- JSON argv
+    created REAL NOT NULL,
+    status TEXT NOT NULL,         -- created | running | exited
+    pid INTEGER,
+    pid_start INTEGER,            -- start time of pid (clock ticks), against pid reuse
+    exit_code INTEGER,
+    started REAL,
+    finished REAL
+);
+"""
+
+
+@dataclass
+class ImageRecord:
+    id: str
+    created: float
+    size: int
+    layers: list[str]
+    config: dict
+    repository: str = ""
+    tag: str = ""
+
+
+@dataclass
+class ContainerRecord:
+    id: str
+    name: str
+    image_id: str
+    image_ref: str
+    command: list[str]
+    created: float
+    status: str = "created"
+    pid: int | None = None
+    pid_start: int | None = None
+    exit_code: int | None = None
+    started: float | None = None
+    finished: float | None = None
+
+
+CONTAINER_COLUMNS = (
+    "id", "name", "image_id", "image_ref", "command", "created", "status", "pid",
+    "pid_start", "exit_code", "started", "finished",
+)
+
+
+class Store:
+    def __init__(self, path: str):
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        # isolation_level=None: we issue BEGIN ourselves, so a transaction is exactly
+        # what `transaction()` spans.
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self):
+        # IMMEDIATE takes the write lock up front: two pyctr processes serialise here
+        # instead of failing later on a lock upgrade.
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return
+        with self.transaction() as db:
+            if db.execute("PRAGMA user_version").fetchone()[0] == 0:
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    # images
+
+    def add_image(self, image: ImageRecord, repository: str, tag: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO images (id, created, size, layers, config) VALUES (?,?,?,?,?)",
+                (image.id, image.created, image.size, json.dumps(image.layers), json.dumps(image.config)),
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO image_tags (repository, tag, image_id) VALUES (?,?,?)",
+                (repository, tag, image.id),
+            )
+
+    def find_image(self, repository: str, tag: str) -> ImageRecord | None:
+        row = self.db.execute(
+            "SELECT i.id, i.created, i.size, i.layers, i.config, t.repository, t.tag"
+            " FROM image_tags t JOIN images i ON i.id = t.image_id"
+            " WHERE t.repository = ? AND t.tag = ?",
+            (repository, tag),
+        ).fetchone()
+        return _image(row) if row else None
+
+    def images_by_id_prefix(self, prefix: str) -> list[ImageRecord]:
+        rows = self.db.execute(
+            "SELECT id, created, size, layers, config, '', '' FROM images WHERE substr(id, 1, ?) = ?",
+            (len(prefix), prefix),
+        ).fetchall()
+        return [_image(r) for r in rows]
+
+    def list_images(self) -> list[ImageRecord]:
+        rows = self.db.execute(
+            "SELECT i.id, i.created, i.size, i.layers, i.config,"
+            " COALESCE(t.repository, '<none>'), COALESCE(t.tag, '<none>')"
+            " FROM images i LEFT JOIN image_tags t ON i.id = t.image_id"
+            " ORDER BY i.created DESC, t.repository, t.tag"
+        ).fetchall()
+        return [_image(r) for r in rows]
+
+    # containers
+
+    def add_container(self, c: ContainerRecord) -> None:
+        try:
+            with self.transaction() as db:
+                db.execute(
+                    f"INSERT INTO containers ({', '.join(CONTAINER_COLUMNS)})"
+                    f" VALUES ({', '.join('?' * len(CONTAINER_COLUMNS))})",
+                    _container_row(c),
+                )
+        except sqlite3.IntegrityError as e:
+            if "name" in str(e):
+                raise Conflict(f'the container name "{c.name}" is already in use') from None
+            raise
+
+    def update_container(self, container_id: str, **changes) -> None:
+        unknown = set(changes) - set(CONTAINER_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown container fields: {sorted(unknown)}")
+        assignments = ", ".join(f"{k} = ?" for k in changes)
+        with self.transaction() as db:
+            db.execute(
+                f"UPDATE containers SET {assignments} WHERE id = ?",
+                (*changes.values(), container_id),
+            )
+
+    def remove_container(self, container_id: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM containers WHERE id = ?", (container_id,))
+
+    def get_container(self, container_id: str) -> ContainerRecord | None:
+        row = self.db.execute(
+            f"SELECT {', '.join(CONTAINER_COLUMNS)} FROM containers WHERE id = ?", (container_id,)
+        ).fetchone()
+        return _container(row) if row else None
+
+    def find_containers(self, name_or_prefix: str) -> list[ContainerRecord]:
+        """An exact name, else every id starting with the given prefix."""
+        cols = ", ".join(CONTAINER_COLUMNS)
+        row = self.db.execute(f"SELECT {cols} FROM containers WHERE name = ?", (name_or_prefix,)).fetchone()
+        if row:
+            return [_container(row)]
+        rows = self.db.execute(
+            f"SELECT {cols} FROM containers WHERE substr(id, 1, ?) = ?",
+            (len(name_or_prefix), name_or_prefix),
+        ).fetchall()
+        return [_container(r) for r in rows]
+
+    def list_containers(self) -> list[ContainerRecord]:
+        rows = self.db.execute(
+            f"SELECT {', '.join(CONTAINER_COLUMNS)} FROM containers ORDER BY created DESC"
+        ).fetchall()
+        return [_container(r) for r in rows]
+
+
+def _image(row) -> ImageRecord:
+    id_, created, size, layers, config, repository, tag = row
+    return ImageRecord(id_, created, size, json.loads(layers), json.loads(config), repository, tag)
+
+
+def _container_row(c: ContainerRecord) -> tuple:
+    values = {name: getattr(c, name) for name in CONTAINER_COLUMNS}
+    values["command"] = json.dumps(c.command)
+    return tuple(values[name] for name in CONTAINER_COLUMNS)
+
+
+def _container(row) -> ContainerRecord:
+    values = dict(zip(CONTAINER_COLUMNS, row))
+    values["command"] = json.loads(values["command"])
+    return ContainerRecord(**values)
