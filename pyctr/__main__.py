@@ -20,6 +20,8 @@ def main(argv=None) -> int:
     except typer.Abort:
         return 130
     except typer.TyperException as e:  # bad flags and arguments: docker says 125
+        if not e.format_message():  # `pyctr` alone: help was shown, as docker does
+            return 0
         print_error(e.format_message())
         return ENGINE_ERROR
     except PyctrError as e:

@@ -1,0 +1,115 @@
+"""Fixtures: a temp root per test, a `pyctr` runner, and a leak check around every test."""
+
+import glob
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+HOST_STATE = ("/var/lib/pyctr", "/run/pyctr")
+
+
+def _mounts() -> set[str]:
+    with open("/proc/self/mountinfo") as f:
+        # drop the mount id and parent id: they are not what identifies a leaked mount
+        return {line.split(" ", 2)[2] for line in f}
+
+
+def _foreign_namespace_pids() -> set[int]:
+    """Processes in a pid namespace other than ours: containers."""
+    mine = os.readlink("/proc/self/ns/pid")
+    pids = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.readlink(f"/proc/{entry}/ns/pid") != mine:
+                    pids.add(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+def _our_children() -> set[int]:
+    me = str(os.getpid())
+    children = set()
+    for path in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            with open(path, "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(b")") + 2:].split()
+        if fields[1].decode() == me and fields[0] != b"Z":
+            children.add(int(path.split("/")[2]))
+    return children
+
+
+def _cgroups() -> set[str]:
+    return set(glob.glob("/sys/fs/cgroup/*/pyctr*")) | set(glob.glob("/sys/fs/cgroup/*/*/pyctr*"))
+
+
+def _tmp_entries() -> set[str]:
+    return {e for e in os.listdir("/tmp") if not e.startswith("pytest-of-")}
+
+
+def snapshot() -> dict:
+    return {
+        "mounts": _mounts(),
+        "container processes": _foreign_namespace_pids(),
+        "child processes": _our_children(),
+        "cgroups": _cgroups(),
+        "host state dirs": {p for p in HOST_STATE if os.path.exists(p)},
+        "files in /tmp": _tmp_entries(),
+    }
+
+
+def leaks(before: dict, after: dict) -> dict:
+    return {k: sorted(after[k] - before[k]) for k in before if after[k] - before[k]}
+
+
+@pytest.fixture(autouse=True)
+def no_leaks():
+    """Fails a test that leaves mounts, processes, cgroups or files outside its temp root."""
+    before = snapshot()
+    yield
+    deadline = time.monotonic() + 3  # a killed namespace takes a moment to be reaped
+    while True:
+        found = leaks(before, snapshot())
+        if not found or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    if found:
+        pytest.fail(f"test left things behind: {found}", pytrace=False)
+
+
+class Pyctr:
+    """Runs the real `pyctr` command against one temp root."""
+
+    def __init__(self, root: str):
+        self.root = root
+        self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYCTR_ROOT": root}
+
+    def argv(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "pyctr", *args]
+
+    def __call__(self, *args: str, input: str | None = None, timeout: float = 60, env=None):
+        return subprocess.run(self.argv(*args), input=input, capture_output=True, text=True,
+                              timeout=timeout, env={**self.env, **(env or {})})
+
+    def popen(self, *args: str, **kwargs) -> subprocess.Popen:
+        return subprocess.Popen(self.argv(*args), env=self.env, **kwargs)
+
+    def store(self):
+        from pyctr.store import Store
+        return Store(os.path.join(self.root, "pyctr.db"))
+
+    def container_dirs(self) -> list[str]:
+        d = os.path.join(self.root, "containers")
+        return os.listdir(d) if os.path.isdir(d) else []
+
+
+@pytest.fixture
+def pyctr(tmp_path) -> Pyctr:
+    return Pyctr(str(tmp_path / "root"))

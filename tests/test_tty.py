@@ -1,0 +1,58 @@
+"""`run -t -i`, driven from a real pty as a person's terminal would."""
+
+import os
+import select
+import struct
+import subprocess
+import termios
+import fcntl
+import time
+
+
+def _read_until(fd: int, needle: bytes, timeout: float = 15) -> bytes:
+    out = b""
+    deadline = time.monotonic() + timeout
+    while needle not in out and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the other side closed
+                break
+            if not chunk:
+                break
+            out += chunk
+    return out
+
+
+def test_tty_interactive_shell(pyctr):
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
+    before = termios.tcgetattr(slave)
+    proc = pyctr.popen("run", "--rm", "-t", "-i", "busybox", "sh", stdin=slave, stdout=slave,
+                       stderr=slave, start_new_session=True)
+    try:
+        assert b"# " in _read_until(master, b"# ")
+        os.write(master, b"tty; echo pid=$$; stty size; echo $TERM; exit 7\r")
+        out = _read_until(master, b"xterm")
+        assert proc.wait(timeout=15) == 7
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        after = termios.tcgetattr(slave)
+        os.close(slave)
+        os.close(master)
+    lines = out.decode().replace("\r", "").splitlines()
+    assert "/dev/pts/0" in lines  # ttyname works: the pty lives in the container's devpts
+    assert "pid=1" in lines
+    assert "33 101" in lines  # the host terminal's size reached the container
+    assert "xterm" in lines
+    assert after == before  # raw mode was undone
+
+
+def test_tty_without_interactive_still_gets_a_terminal(pyctr):
+    r = subprocess.run(pyctr.argv("run", "--rm", "-t", "busybox", "sh", "-c", "tty; exit 5"),
+                       capture_output=True, env=pyctr.env, stdin=subprocess.DEVNULL, timeout=30)
+    assert r.returncode == 5
+    assert r.stdout.replace(b"\r", b"") == b"/dev/pts/0\n"
