@@ -9,6 +9,8 @@ import time
 import pytest
 
 HOST_STATE = ("/var/lib/pyctr", "/run/pyctr")
+# The installed command, as a user runs it (beside the interpreter running the tests).
+PYCTR = os.path.join(os.path.dirname(sys.executable), "pyctr")
 
 
 def _mounts() -> set[str]:
@@ -92,7 +94,7 @@ class Pyctr:
         self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYCTR_ROOT": root}
 
     def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "pyctr", *args]
+        return [PYCTR, *args]
 
     def __call__(self, *args: str, input: str | None = None, timeout: float = 60, env=None):
         return subprocess.run(self.argv(*args), input=input, capture_output=True, text=True,

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Sets pyctr up on a fresh Debian 12 machine (run as root), then runs the main job:
+# a container on the built-in busybox image.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# busybox-static: the built-in image; gcc, python3-dev, cmake: the C core; strace: a test;
+# runc, crun: the benchmark's comparison runtimes.
+apt-get install -y -qq --no-install-recommends \
+    busybox-static python3 python3-venv python3-dev gcc libc6-dev cmake make \
+    strace iproute2 runc crun >/dev/null
+
+python3 -m venv .venv
+.venv/bin/pip install -q --disable-pip-version-check '.[test]'
+ln -sf "$PWD/.venv/bin/pyctr" /usr/local/bin/pyctr
+
+pyctr run --rm busybox echo hello
+pyctr images
