@@ -82,6 +82,7 @@ def _drain(fd: int) -> None:
 
 
 def run_tty(proc: runtime.Process, interactive: bool) -> int:
+    """Relays the pty until the container closes it; the caller forwards signals."""
     master = proc.master
     in_fd = 0 if interactive else -1
 
@@ -92,7 +93,7 @@ def run_tty(proc: runtime.Process, interactive: bool) -> int:
 
     old_winch = signal.signal(signal.SIGWINCH, resize)
     try:
-        with forwarding_signals(proc.pid), wakeup_pipe() as wake, raw_mode(0 if interactive else None):
+        with wakeup_pipe() as wake, raw_mode(0 if interactive else None):
             in_open = interactive
             while True:
                 signalled, in_open = _core.relay(master, in_fd, 1, wake, in_open)
@@ -103,8 +104,3 @@ def run_tty(proc: runtime.Process, interactive: bool) -> int:
     finally:
         signal.signal(signal.SIGWINCH, old_winch)
         os.close(master)
-
-
-def run_plain(proc: runtime.Process) -> int:
-    with forwarding_signals(proc.pid):
-        return runtime.wait(proc.pid)

@@ -85,9 +85,25 @@ def run(paths: Paths, store: Store, opts: RunOptions) -> int:
 def _run_created(paths: Paths, store: Store, record: ContainerRecord, spec: dict, opts: RunOptions) -> int:
     stdin = 0 if opts.interactive else os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
     tty_size = attach.terminal_size(0) if opts.tty else (0, 0)
-    proc = None
     try:
         proc = runtime.create(spec, stdio=(stdin, 1, 2), tty_size=tty_size)
+    except runtime.ChildError as e:
+        discard(paths, store, record.id)
+        raise start_error(e, spec["process"]["args"][0]) from None
+    finally:
+        if stdin != 0:
+            os.close(stdin)
+    # Forward signals from the moment the pid exists: the command may run before start()
+    # returns here.
+    with attach.forwarding_signals(proc.pid):
+        _start(paths, store, record, spec, proc)
+        code = attach.run_tty(proc, opts.interactive) if opts.tty else runtime.wait(proc.pid)
+    store.update_container(record.id, status="exited", exit_code=code, finished=time.time())
+    return code
+
+
+def _start(paths: Paths, store: Store, record: ContainerRecord, spec: dict, proc: runtime.Process) -> None:
+    try:
         store.update_container(record.id, status="running", pid=proc.pid,
                                pid_start=runtime.start_time(proc.pid), started=time.time())
         proc.start()
@@ -95,16 +111,9 @@ def _run_created(paths: Paths, store: Store, record: ContainerRecord, spec: dict
         discard(paths, store, record.id)
         raise start_error(e, spec["process"]["args"][0]) from None
     except BaseException:
-        if proc is not None:
-            proc.abort()
+        proc.abort()
         discard(paths, store, record.id)
         raise
-    finally:
-        if stdin != 0:
-            os.close(stdin)
-    code = attach.run_tty(proc, opts.interactive) if opts.tty else attach.run_plain(proc)
-    store.update_container(record.id, status="exited", exit_code=code, finished=time.time())
-    return code
 
 
 def lookup(store: Store, name_or_id: str) -> ContainerRecord:

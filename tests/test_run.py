@@ -200,3 +200,13 @@ def test_startup_is_not_slowed_by_image_build_after_first_use(pyctr):
     ids = {pyctr("images", "-q").stdout for _ in range(2)}
     assert len(ids) == 1
     assert len(os.listdir(os.path.join(pyctr.root, "layers"))) == 1
+
+
+def test_stdin_only_with_interactive(pyctr):
+    assert pyctr("run", "-i", "--rm", "busybox", "cat", input="piped\n").stdout == "piped\n"
+    assert pyctr("run", "--rm", "busybox", "cat", input="piped\n").stdout == ""
+
+
+def test_no_fd_leaks_into_the_container(pyctr):
+    r = pyctr("run", "--rm", "busybox", "ls", "/proc/self/fd")
+    assert r.stdout.split() == ["0", "1", "2", "3"]  # 3: the directory ls itself opened

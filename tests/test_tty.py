@@ -1,6 +1,7 @@
 """`run -t -i`, driven from a real pty as a person's terminal would."""
 
 import os
+import signal
 import select
 import struct
 import subprocess
@@ -33,8 +34,14 @@ def test_tty_interactive_shell(pyctr):
                        stderr=slave, start_new_session=True)
     try:
         assert b"# " in _read_until(master, b"# ")
-        os.write(master, b"tty; echo pid=$$; stty size; echo $TERM; exit 7\r")
+        os.write(master, b"tty; echo pid=$$; stty size; echo $TERM\r")
         out = _read_until(master, b"xterm")
+        # a resized window reaches the container through SIGWINCH
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 44, 120, 0, 0))
+        proc.send_signal(signal.SIGWINCH)
+        time.sleep(0.3)
+        os.write(master, b"stty size; exit 7\r")
+        out += _read_until(master, b"44 120")
         assert proc.wait(timeout=15) == 7
     finally:
         if proc.poll() is None:
@@ -48,6 +55,7 @@ def test_tty_interactive_shell(pyctr):
     assert "pid=1" in lines
     assert "33 101" in lines  # the host terminal's size reached the container
     assert "xterm" in lines
+    assert "44 120" in lines
     assert after == before  # raw mode was undone
 
 
