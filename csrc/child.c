@@ -11,6 +11,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -252,6 +253,8 @@ static int child_run(const struct pyctr_plan *plan, int sync_fd, struct pyctr_er
     if (reset_signals(err) < 0)
         return -1;
     wait_for_go(sync_fd);
+    if (plan->unshare_flags && unshare((int)plan->unshare_flags) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_NAMESPACE, errno, "unshare", NULL);
     if (pyctr_setup_rootfs(plan, err) < 0)
         return -1;
     if (plan->hostname && sethostname(plan->hostname, strlen(plan->hostname)) < 0)

@@ -35,6 +35,7 @@ enum pyctr_stage {
     PYCTR_STAGE_SECCOMP,
     PYCTR_STAGE_EXEC,
     PYCTR_STAGE_SIGNALS,
+    PYCTR_STAGE_NAMESPACE,
 };
 
 #define PYCTR_ERR_MSG 240
@@ -81,6 +82,12 @@ struct pyctr_caps {
 
 struct pyctr_plan {
     unsigned long clone_flags; /* CLONE_NEW* */
+    /* Namespaces the child unshares after the parent's go-ahead.  The cgroup namespace
+     * goes here: its root is the cgroup the process is in when it is made, and the child
+     * is only placed in its own cgroup after clone (on v1). */
+    unsigned long unshare_flags;
+    /* A cgroup v2 directory fd to clone straight into (CLONE_INTO_CGROUP), or -1. */
+    int cgroup_fd;
 
     /* rootfs: `rootfs` is a host directory.  With `rootfs_fstype` set (overlay), that
      * filesystem is mounted on it inside the container's mount namespace only, so the host
@@ -137,7 +144,8 @@ struct pyctr_plan {
 /* A cloned child that waits for `pyctr_release`. */
 struct pyctr_child {
     pid_t pid;
-    int sync_fd; /* parent's end of the socketpair */
+    int sync_fd;   /* parent's end of the socketpair */
+    int in_cgroup; /* clone3 placed it in plan->cgroup_fd; else the caller must */
 };
 
 /* Parent side. */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <linux/sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -12,17 +13,36 @@
 #include "pyctr.h"
 #include "sync.h"
 
-/* clone3 leaves room for CLONE_INTO_CGROUP on cgroup v2; without a stack it behaves like
- * fork, so the child simply returns 0 here and never comes back. */
-static pid_t clone_child(unsigned long flags)
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+/* Without a stack clone3 behaves like fork: the child returns 0 here and never comes
+ * back.  With a cgroup fd the child starts life inside its cgroup (v2); kernels or
+ * hierarchies that refuse that get a plain clone and the caller places the child. */
+static pid_t clone_child(const struct pyctr_plan *plan, int *in_cgroup)
 {
     struct clone_args args;
     memset(&args, 0, sizeof args);
-    args.flags = flags;
+    args.flags = plan->clone_flags;
     args.exit_signal = SIGCHLD;
+    *in_cgroup = 0;
+    if (plan->cgroup_fd >= 0) {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = (uint64_t)plan->cgroup_fd;
+        pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+        if (pid >= 0) {
+            *in_cgroup = 1;
+            return pid;
+        }
+        if (errno != EINVAL && errno != ENOSYS && errno != E2BIG && errno != EOPNOTSUPP)
+            return pid;
+        args.flags &= ~CLONE_INTO_CGROUP;
+        args.cgroup = 0;
+    }
     pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
     if (pid < 0 && errno == ENOSYS)
-        pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+        pid = (pid_t)syscall(SYS_clone, plan->clone_flags | SIGCHLD, NULL, NULL, NULL, NULL);
     return pid;
 }
 
@@ -34,7 +54,7 @@ int pyctr_spawn(const struct pyctr_plan *plan, struct pyctr_child *child, struct
     /* SEQPACKET keeps records whole; CLOEXEC makes the child's end vanish on execve. */
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return pyctr_set_err(err, PYCTR_STAGE_SYNC, errno, "socketpair", NULL);
-    pid_t pid = clone_child(plan->clone_flags);
+    pid_t pid = clone_child(plan, &child->in_cgroup);
     if (pid < 0) {
         int saved = errno;
         close(sv[0]);

@@ -39,6 +39,8 @@ cdef extern from "pyctr.h" nogil:
         uint64_t bounding, effective, permitted, inheritable, ambient
     struct pyctr_plan:
         unsigned long clone_flags
+        unsigned long unshare_flags
+        int cgroup_fd
         const char *rootfs
         const char *rootfs_fstype
         const char *rootfs_source
@@ -78,6 +80,7 @@ cdef extern from "pyctr.h" nogil:
     struct pyctr_child:
         pid_t pid
         int sync_fd
+        int in_cgroup
 
     int pyctr_spawn(const pyctr_plan *plan, pyctr_child *child, pyctr_err *err)
     int pyctr_release(pyctr_child *child, int *master, pyctr_err *err)
@@ -88,7 +91,7 @@ cdef extern from "pyctr.h" nogil:
 STAGES = (
     "none", "clone", "sync", "propagation", "rootfs", "mount", "device", "symlink", "mask",
     "readonly", "pivot", "hostname", "network", "stdio", "tty", "cwd", "rlimit", "user",
-    "caps", "no_new_privs", "seccomp", "exec", "signals",
+    "caps", "no_new_privs", "seccomp", "exec", "signals", "namespace",
 )
 
 
@@ -230,6 +233,8 @@ cdef void _fill_security(_Arena a, pyctr_plan *p, dict plan) except *:
 
 cdef void _fill(_Arena a, pyctr_plan *p, dict plan) except *:
     p.clone_flags = plan["clone_flags"]
+    p.unshare_flags = plan.get("unshare_flags", 0)
+    p.cgroup_fd = plan.get("cgroup_fd", -1)
     p.rootfs = a.s(plan["rootfs"])
     rootfs_mount = plan.get("rootfs_mount")
     if rootfs_mount:
@@ -266,6 +271,11 @@ cdef class Child:
     @property
     def pid(self):
         return self.c.pid
+
+    @property
+    def in_cgroup(self):
+        """True when clone3 put the child straight into the plan's cgroup."""
+        return bool(self.c.in_cgroup)
 
     def release(self):
         """Runs the child to execve; returns the pty master fd (or -1). Raises ChildError."""

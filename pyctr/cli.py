@@ -18,6 +18,23 @@ app = typer.Typer(
 )
 
 
+# Resource flags, shared by `run` and `update` (docker's spelling, mydocker's aliases).
+MEMORY = typer.Option(None, "-m", "--memory", help="Memory limit, e.g. 64m (b, k, m, g units).")
+MEMORY_SWAP = typer.Option(None, "--memory-swap", help="Memory plus swap limit; -1 for unlimited swap.")
+MEMORY_RESERVATION = typer.Option(None, "--memory-reservation", help="Memory soft limit.")
+CPUS = typer.Option(None, "--cpus", help="Number of CPUs, e.g. 0.5 (CFS quota over a 100 ms period).")
+CPU_SHARES = typer.Option(None, "-c", "--cpu-shares", "--cpushare", help="CPU shares (relative weight, 2-262144).")
+CPUSET_CPUS = typer.Option(None, "--cpuset-cpus", "--cpuset", help="CPUs to run on, e.g. 0-1,3.")
+CPUSET_MEMS = typer.Option(None, "--cpuset-mems", help="Memory nodes to allocate from, e.g. 0.")
+PIDS_LIMIT = typer.Option(None, "--pids-limit", help="Maximum number of processes; -1 for unlimited.")
+
+
+def _resources(memory, memory_swap, memory_reservation, cpus, cpu_shares, cpuset_cpus, cpuset_mems, pids_limit):
+    from .resources import ResourceOptions
+    return ResourceOptions(memory, memory_swap, memory_reservation, cpus, cpu_shares, cpuset_cpus,
+                           cpuset_mems, pids_limit)
+
+
 class State:
     paths: Paths = None  # type: ignore[assignment]
 
@@ -49,16 +66,29 @@ def run(
     interactive: bool = typer.Option(False, "-i", "--interactive", help="Keep STDIN open."),
     rm: bool = typer.Option(False, "--rm", help="Remove the container when it exits."),
     entrypoint: Optional[str] = typer.Option(None, "--entrypoint", help="Override the image's entrypoint."),
+    memory: Optional[str] = MEMORY,
+    memory_swap: Optional[str] = MEMORY_SWAP,
+    memory_reservation: Optional[str] = MEMORY_RESERVATION,
+    cpus: Optional[str] = CPUS,
+    cpu_shares: Optional[int] = CPU_SHARES,
+    cpuset_cpus: Optional[str] = CPUSET_CPUS,
+    cpuset_mems: Optional[str] = CPUSET_MEMS,
+    pids_limit: Optional[int] = PIDS_LIMIT,
+    cgroup_parent: Optional[str] = typer.Option(None, "--cgroup-parent", envvar="PYCTR_CGROUP_PARENT",
+                                                help="Parent cgroup of the container's (default pyctr)."),
 ):
     """Run a command in a new container.
 
-    Example: pyctr run --rm -ti busybox sh
+    Example: pyctr run --rm -ti --cpuset-cpus 0-1 -m 64m busybox sh
     """
     from . import containers
     from .spec import RunOptions
     opts = RunOptions(image=image, command=command or [], name=name, env=env or [],
                       env_files=env_file or [], workdir=workdir, hostname=hostname, tty=tty,
-                      interactive=interactive, remove=rm, entrypoint=entrypoint)
+                      interactive=interactive, remove=rm, entrypoint=entrypoint,
+                      resources=_resources(memory, memory_swap, memory_reservation, cpus, cpu_shares,
+                                           cpuset_cpus, cpuset_mems, pids_limit),
+                      cgroup_parent=cgroup_parent)
     raise typer.Exit(containers.run(State.paths, _store(), opts))
 
 
@@ -81,3 +111,73 @@ def images(
     else:
         from . import render
         render.print_table(render.images_table(records))
+
+
+@app.command()
+def stats(
+    names: Optional[List[str]] = typer.Argument(None, metavar="[CONTAINER]...", help="Containers (default: all running)."),
+    no_stream: bool = typer.Option(False, "--no-stream", help="Print one sample and exit."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="'json' for machine-readable output (implies --no-stream)."),
+):
+    """Live resource usage of running containers: CPU %, memory, pids.
+
+    Example: pyctr stats --no-stream
+    """
+    from . import stats as usage
+    store = _store()
+    if fmt == "json":
+        typer.echo(json.dumps([row.as_dict() for row in usage.sample(State.paths, store, names)], indent=2))
+    elif no_stream:
+        from . import render
+        render.print_table(render.stats_table(usage.sample(State.paths, store, names)))
+    else:
+        usage.live(State.paths, store, names)
+
+
+@app.command()
+def update(
+    names: List[str] = typer.Argument(..., metavar="CONTAINER...", help="Running containers to change."),
+    memory: Optional[str] = MEMORY,
+    memory_swap: Optional[str] = MEMORY_SWAP,
+    memory_reservation: Optional[str] = MEMORY_RESERVATION,
+    cpus: Optional[str] = CPUS,
+    cpu_shares: Optional[int] = CPU_SHARES,
+    cpuset_cpus: Optional[str] = CPUSET_CPUS,
+    cpuset_mems: Optional[str] = CPUSET_MEMS,
+    pids_limit: Optional[int] = PIDS_LIMIT,
+):
+    """Change the resource limits of running containers.
+
+    Example: pyctr update -m 128m --cpus 1 web
+    """
+    from . import containers
+    options = _resources(memory, memory_swap, memory_reservation, cpus, cpu_shares, cpuset_cpus,
+                         cpuset_mems, pids_limit)
+    store = _store()
+    for name in names:
+        containers.update_resources(State.paths, store, name, options)
+        typer.echo(name)
+
+
+@app.command()
+def rm(
+    names: List[str] = typer.Argument(..., metavar="CONTAINER...", help="Containers to remove."),
+    force: bool = typer.Option(False, "-f", "--force", help="Kill a running container first."),
+):
+    """Remove containers: their rootfs changes, cgroup and record.
+
+    Example: pyctr rm -f web
+    """
+    from . import containers
+    from .errors import PyctrError
+    store = _store()
+    failed = 0
+    for name in names:
+        try:
+            containers.remove(State.paths, store, name, force)
+            typer.echo(name)
+        except PyctrError as e:
+            from .render import print_error
+            print_error(str(e))
+            failed = 1
+    raise typer.Exit(failed)

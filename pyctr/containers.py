@@ -15,6 +15,7 @@ from . import attach, images, runtime
 from .errors import CANNOT_EXECUTE, NOT_FOUND, Conflict, NotFound, PyctrError
 from .names import new_id, random_name, valid_name
 from .paths import Paths
+from .render import print_error
 from .spec import RootfsLayout, RunOptions, build_spec
 from .store import ContainerRecord, Store
 
@@ -53,9 +54,21 @@ def create(paths: Paths, store: Store, opts: RunOptions) -> tuple[ContainerRecor
     return record, spec
 
 
+def read_spec(paths: Paths, container_id: str) -> dict | None:
+    try:
+        with open(os.path.join(paths.container_dir(container_id), "config.json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
 def discard(paths: Paths, store: Store, container_id: str) -> None:
-    """Removes a container's directory and row (the row last: a crash in between leaves a
-    row that `rm` can still find and clean)."""
+    """Removes a container's cgroup, directory and row, in that order: the row goes last,
+    so a crash in between leaves something `rm` can still find and clean."""
+    spec = read_spec(paths, container_id)
+    cgroup = runtime.cgroup_of(spec) if spec else None
+    if cgroup is not None:
+        cgroup.destroy()
     shutil.rmtree(paths.container_dir(container_id), ignore_errors=True)
     store.remove_container(container_id)
 
@@ -90,6 +103,9 @@ def _run_created(paths: Paths, store: Store, record: ContainerRecord, spec: dict
     except runtime.ChildError as e:
         discard(paths, store, record.id)
         raise start_error(e, spec["process"]["args"][0]) from None
+    except runtime.CgroupError as e:
+        discard(paths, store, record.id)
+        raise PyctrError(f"cannot apply resource limits: {e}") from None
     finally:
         if stdin != 0:
             os.close(stdin)
@@ -98,7 +114,14 @@ def _run_created(paths: Paths, store: Store, record: ContainerRecord, spec: dict
     with attach.forwarding_signals(proc.pid):
         _start(paths, store, record, spec, proc)
         code = attach.run_tty(proc, opts.interactive) if opts.tty else runtime.wait(proc.pid)
-    store.update_container(record.id, status="exited", exit_code=code, finished=time.time())
+    stats = proc.finish()
+    oom = bool(stats and stats.oom_kills)
+    store.update_container(record.id, status="exited", exit_code=code, finished=time.time(),
+                           oom_killed=int(oom), final_stats=json.dumps(vars(stats)) if stats else None)
+    if oom:
+        limit = (spec["linux"]["resources"].get("memory") or {}).get("limit")
+        print_error(f"container {record.id[:12]} was OOM-killed"
+                    + (f" (memory limit {limit // (1 << 20)} MiB)" if limit else ""))
     return code
 
 
@@ -123,3 +146,47 @@ def lookup(store: Store, name_or_id: str) -> ContainerRecord:
     if len(matches) > 1:
         raise Conflict(f"{name_or_id} matches {len(matches)} containers: give more of the id")
     return matches[0]
+
+
+def is_running(record: ContainerRecord) -> bool:
+    """True only while the recorded pid is the same process (pid and start time): a reused
+    pid does not make a dead container look alive."""
+    return (record.status == "running" and record.pid is not None
+            and runtime.start_time(record.pid) == record.pid_start)
+
+
+def update_resources(paths: Paths, store: Store, name: str, options) -> None:
+    """`update`: new limits onto a running container's cgroup and into its config.json."""
+    from .resources import build_resources, merge
+    record = lookup(store, name)
+    if not is_running(record):
+        raise Conflict(f"container {name} is not running")
+    changes = build_resources(options)
+    spec = read_spec(paths, record.id)
+    if spec is None:
+        raise PyctrError(f"container {name} has no config.json")
+    resources = merge(spec["linux"].get("resources") or {}, changes)
+    cgroup = runtime.cgroup_of(spec)
+    try:
+        # the whole memory section, so limit and swap move together
+        cgroup.apply({**changes, **({"memory": resources["memory"]} if "memory" in changes else {})})
+    except runtime.CgroupError as e:
+        raise PyctrError(f"cannot update {name}: {e}") from None
+    spec["linux"]["resources"] = resources
+    _write_atomic(os.path.join(paths.container_dir(record.id), "config.json"), json.dumps(spec))
+
+
+def remove(paths: Paths, store: Store, name: str, force: bool = False) -> str:
+    """`rm`: a stopped container goes; a running one only with `force` (killed first)."""
+    record = lookup(store, name)
+    if is_running(record):
+        if not force:
+            raise Conflict(f"you cannot remove a running container {record.id[:12]}: stop it first or use -f")
+        spec = read_spec(paths, record.id)
+        cgroup = runtime.cgroup_of(spec) if spec else None
+        if cgroup is not None:
+            cgroup.kill_all()
+        else:
+            os.kill(record.pid, 9)
+    discard(paths, store, record.id)
+    return record.id

@@ -143,8 +143,11 @@ def build_plan(spec: dict, stdio=(0, 1, 2), tty_size=(0, 0)) -> dict:
         if ns.get("path"):
             raise ValueError("joining an existing namespace is not supported yet")
         clone_flags |= CLONE_FLAGS[ns["type"]]
+    # The cgroup namespace is made by the child once it sits in its own cgroup.
+    unshare_flags = clone_flags & CLONE_FLAGS["cgroup"]
     plan = {
-        "clone_flags": clone_flags,
+        "clone_flags": clone_flags & ~unshare_flags,
+        "unshare_flags": unshare_flags,
         "rootfs": spec["root"]["path"],
         "rootfs_readonly": spec["root"].get("readonly", False),
         "root_propagation": PROPAGATION.get(linux.get("rootfsPropagation", "rprivate")),

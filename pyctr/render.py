@@ -3,12 +3,15 @@
 import time
 
 
-def human_size(n: float) -> str:
-    """docker's style: 4.19MB (decimal units)."""
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.3g}{unit}"
-        n /= 1000
+def human_size(n: float, binary: bool = False) -> str:
+    """docker's styles: 4.19MB for image sizes (decimal), 1.50MiB for stats (binary)."""
+    base, units = (1024, ("B", "KiB", "MiB", "GiB", "TiB")) if binary else (1000, ("B", "kB", "MB", "GB", "TB"))
+    for unit in units:
+        if n < base or unit == units[-1]:
+            if unit == "B":
+                return f"{n:.0f}{unit}"
+            return f"{n:.2f}{unit}" if binary else f"{n:.3g}{unit}"
+        n /= base
     return f"{n}"
 
 
@@ -44,3 +47,17 @@ def print_table(table) -> None:
 def print_error(message: str) -> None:
     import sys
     sys.stderr.write(f"pyctr: {message}\n")
+
+
+
+def stats_table(rows) -> "object":
+    from rich.table import Table
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS"):
+        table.add_column(column)
+    for r in rows:
+        mem_pct = f"{r.memory_percent:.2f}%" if r.memory_percent is not None else "--"
+        limit = human_size(r.memory_limit, binary=True) if r.memory_limit else "--"
+        table.add_row(r.id[:12], r.name, f"{r.cpu_percent:.2f}%",
+                      f"{human_size(r.memory_usage, binary=True)} / {limit}", mem_pct, str(r.pids))
+    return table

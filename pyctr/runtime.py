@@ -6,17 +6,19 @@ podman hand one to runc.
 
 import os
 
-from . import _core
+from . import _core, cgroups
 from .plan import build_plan
 
 ChildError = _core.ChildError
+CgroupError = cgroups.CgroupError
 
 
 class Process:
     """A container's first process, cloned and waiting until `start()`."""
 
-    def __init__(self, child: "_core.Child"):
+    def __init__(self, child: "_core.Child", cgroup=None):
         self._child = child
+        self.cgroup = cgroup
         self.master = -1
 
     @property
@@ -30,10 +32,50 @@ class Process:
 
     def abort(self) -> None:
         self._child.abort()
+        self.finish()
+
+    def finish(self) -> "cgroups.Stats | None":
+        """After the exit: the cgroup's last figures (OOM kills included), then its removal."""
+        if self.cgroup is None:
+            return None
+        stats = self.cgroup.stats()
+        self.cgroup.destroy()
+        self.cgroup = None
+        return stats
+
+
+def cgroup_of(spec: dict):
+    path = spec.get("linux", {}).get("cgroupsPath")
+    return cgroups.open_cgroup(path) if path else None
 
 
 def create(spec: dict, stdio=(0, 1, 2), tty_size=(0, 0)) -> Process:
-    return Process(_core.spawn(build_plan(spec, stdio, tty_size)))
+    """Clones the container's process, placed in its cgroup before it runs a single
+    instruction of its own (it waits for `start()`)."""
+    plan = build_plan(spec, stdio, tty_size)
+    cgroup = cgroup_of(spec)
+    if cgroup is None:
+        return Process(_core.spawn(plan))
+    fd = -1
+    try:
+        cgroup.create()
+        cgroup.apply(spec["linux"].get("resources") or {})
+        if cgroups.mode() == "v2":
+            fd = plan["cgroup_fd"] = cgroup.open_fd()
+        child = _core.spawn(plan)
+        if not child.in_cgroup:
+            try:
+                cgroup.add(child.pid)
+            except BaseException:
+                child.abort()
+                raise
+    except BaseException:
+        cgroup.destroy()
+        raise
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    return Process(child, cgroup)
 
 
 def exit_code(status: int) -> int:

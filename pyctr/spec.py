@@ -7,7 +7,9 @@ does to a container is written here first.
 import os
 from dataclasses import dataclass, field
 
+from .cgroups import DEFAULT_PARENT
 from .errors import PyctrError
+from .resources import ResourceOptions, build_resources
 
 OCI_VERSION = "1.2.0"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -55,6 +57,8 @@ class RunOptions:
     interactive: bool = False
     remove: bool = False
     entrypoint: str | None = None
+    resources: ResourceOptions = field(default_factory=ResourceOptions)
+    cgroup_parent: str | None = None
 
 
 @dataclass
@@ -128,6 +132,14 @@ def build_argv(opts: RunOptions, image_config: dict) -> list[str]:
     return argv
 
 
+def cgroup_path(parent: str | None, container_id: str) -> str:
+    """`<parent>/<id>`, relative to the cgroup root(s); the parent defaults to `pyctr`."""
+    parent = (parent or DEFAULT_PARENT).strip("/")
+    if not parent or any(part in ("", ".", "..") for part in parent.split("/")):
+        raise PyctrError(f"invalid cgroup parent: {parent!r}")
+    return f"{parent}/{container_id}"
+
+
 def build_spec(opts: RunOptions, image_config: dict, container_id: str, layout: RootfsLayout,
                host_env: dict | None = None) -> dict:
     config = image_config.get("config") or {}
@@ -162,7 +174,8 @@ def build_spec(opts: RunOptions, image_config: dict, container_id: str, layout: 
             "namespaces": [{"type": t} for t in DEFAULT_NAMESPACES],
             "maskedPaths": list(MASKED_PATHS),
             "readonlyPaths": list(READONLY_PATHS),
-            "resources": {},
+            "resources": build_resources(opts.resources),
+            "cgroupsPath": cgroup_path(opts.cgroup_parent, container_id),
         },
         "annotations": {ROOTFS_TYPE: "overlay", ROOTFS_OPTIONS: layout.options()},
     }

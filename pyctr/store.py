@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .errors import Conflict
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE images (
@@ -42,6 +42,13 @@ CREATE TABLE containers (
     finished REAL
 );
 """
+# Each step takes the schema from version i+1 to i+2.
+MIGRATIONS = [
+    """
+    ALTER TABLE containers ADD COLUMN oom_killed INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE containers ADD COLUMN final_stats TEXT;
+    """,
+]
 
 
 @dataclass
@@ -69,11 +76,13 @@ class ContainerRecord:
     exit_code: int | None = None
     started: float | None = None
     finished: float | None = None
+    oom_killed: int = 0
+    final_stats: str | None = None  # JSON: the cgroup's last figures
 
 
 CONTAINER_COLUMNS = (
     "id", "name", "image_id", "image_ref", "command", "created", "status", "pid",
-    "pid_start", "exit_code", "started", "finished",
+    "pid_start", "exit_code", "started", "finished", "oom_killed", "final_stats",
 )
 
 
@@ -108,11 +117,13 @@ class Store:
         if version == SCHEMA_VERSION:
             return
         with self.transaction() as db:
-            if db.execute("PRAGMA user_version").fetchone()[0] == 0:
-                for statement in SCHEMA.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            version = db.execute("PRAGMA user_version").fetchone()[0]  # again, under the lock
+            if version == 0:
+                _run_script(db, SCHEMA)
+                version = 1
+            for script in MIGRATIONS[version - 1:]:
+                _run_script(db, script)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # images
 
@@ -205,6 +216,13 @@ class Store:
             f"SELECT {', '.join(CONTAINER_COLUMNS)} FROM containers ORDER BY created DESC"
         ).fetchall()
         return [_container(r) for r in rows]
+
+
+def _run_script(db, script: str) -> None:
+    # executescript would COMMIT our transaction; statements one by one stay inside it
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
 
 
 def _image(row) -> ImageRecord:

@@ -49,7 +49,8 @@ def _our_children() -> set[int]:
 
 
 def _cgroups() -> set[str]:
-    return set(glob.glob("/sys/fs/cgroup/*/pyctr*")) | set(glob.glob("/sys/fs/cgroup/*/*/pyctr*"))
+    return {d for pattern in ("/sys/fs/cgroup/pyctr*", "/sys/fs/cgroup/*/pyctr*", "/sys/fs/cgroup/*/*/pyctr*")
+            for d in glob.glob(pattern)}
 
 
 def _tmp_entries() -> set[str]:
@@ -87,11 +88,27 @@ def no_leaks():
 
 
 class Pyctr:
-    """Runs the real `pyctr` command against one temp root."""
+    """Runs the real `pyctr` command against one temp root, with containers' cgroups under
+    a parent of the test's own (removed afterwards: a container cgroup left inside keeps it,
+    and the leak check reports it)."""
 
     def __init__(self, root: str):
         self.root = root
-        self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYCTR_ROOT": root}
+        self.cgroup_parent = f"pyctr-test-{os.urandom(4).hex()}"
+        self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYCTR_ROOT": root,
+                    "PYCTR_CGROUP_PARENT": self.cgroup_parent}
+
+    def cgroup_dirs(self, container_id: str) -> list[str]:
+        """The container's cgroup directories on this host (v1: one per controller)."""
+        return glob.glob(f"/sys/fs/cgroup/{self.cgroup_parent}/{container_id}") + \
+            glob.glob(f"/sys/fs/cgroup/*/{self.cgroup_parent}/{container_id}")
+
+    def remove_cgroup_parent(self) -> None:
+        for d in glob.glob(f"/sys/fs/cgroup/{self.cgroup_parent}") + glob.glob(f"/sys/fs/cgroup/*/{self.cgroup_parent}"):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
 
     def argv(self, *args: str) -> list[str]:
         return [PYCTR, *args]
@@ -113,5 +130,7 @@ class Pyctr:
 
 
 @pytest.fixture
-def pyctr(tmp_path) -> Pyctr:
-    return Pyctr(str(tmp_path / "root"))
+def pyctr(tmp_path):
+    p = Pyctr(str(tmp_path / "root"))
+    yield p
+    p.remove_cgroup_parent()

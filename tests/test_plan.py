@@ -36,7 +36,8 @@ def test_build_plan_from_spec():
     layout = RootfsLayout(["/l"], "/u", "/w", "/r")
     spec = build_spec(RunOptions(image="b", command=["true"]), {}, "c" * 64, layout, host_env={})
     p = plan.build_plan(spec, stdio=(5, 1, 2))
-    assert p["clone_flags"] == sum(plan.CLONE_FLAGS[n] for n in ("pid", "network", "ipc", "uts", "mount", "cgroup"))
+    assert p["clone_flags"] == sum(plan.CLONE_FLAGS[n] for n in ("pid", "network", "ipc", "uts", "mount"))
+    assert p["unshare_flags"] == plan.CLONE_FLAGS["cgroup"]  # made once inside its cgroup
     assert p["rootfs_mount"] == {"fstype": "overlay", "source": "overlay", "data": "lowerdir=/l,upperdir=/u,workdir=/w"}
     assert p["loopback_up"] and p["stdio"] == (5, 1, 2)
     assert [d["path"] for d in p["devices"]][:3] == ["dev/null", "dev/zero", "dev/full"]

@@ -1,0 +1,91 @@
+"""One cgroup interface, two drivers (v1 and v2).  The mode is detected once per process
+(a cgroup2 root has cgroup.controllers at its top); nothing else asks again.
+
+A container's cgroup path is relative, e.g. `pyctr/<id>`: on v2 it lives under
+/sys/fs/cgroup, on v1 under each controller's mount point.
+"""
+
+import os
+from dataclasses import dataclass
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+DEFAULT_PARENT = "pyctr"
+
+_mode: str | None = None
+
+
+def mode() -> str:
+    """'v2' on a unified host, 'v1' on a legacy or hybrid one (this machine)."""
+    global _mode
+    if _mode is None:
+        _mode = "v2" if os.path.exists(os.path.join(CGROUP_ROOT, "cgroup.controllers")) else "v1"
+    return _mode
+
+
+@dataclass
+class Stats:
+    cpu_usage_ns: int = 0
+    memory_usage: int = 0  # without inactive file cache, as docker shows it
+    memory_limit: int | None = None
+    memory_max_usage: int | None = None
+    pids: int = 0
+    pids_limit: int | None = None
+    oom_kills: int = 0
+
+
+class CgroupError(Exception):
+    """A cgroup file could not be written: the kernel refused a value or a controller."""
+
+
+def open_cgroup(path: str, root: str | None = None):
+    """The driver object for relative cgroup `path` on this host."""
+    if mode() == "v2":
+        from .v2 import CgroupV2
+        return CgroupV2(path, root or CGROUP_ROOT)
+    from .v1 import CgroupV1
+    return CgroupV1(path, root)
+
+
+def kill_pids(pids: list[int]) -> None:
+    import signal
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def write(path: str, value) -> None:
+    try:
+        with open(path, "w") as f:
+            f.write(str(value))
+    except OSError as e:
+        name = os.path.basename(path)
+        raise CgroupError(f"cannot set {name} to {value}: {e.strerror}") from None
+
+
+def read(path: str) -> str:
+    with open(path) as f:
+        return f.read().strip()
+
+
+def read_int(path: str, default: int | None = None) -> int | None:
+    try:
+        text = read(path)
+    except OSError:
+        return default
+    return None if text == "max" else int(text)
+
+
+def read_keyed(path: str) -> dict[str, int]:
+    """A flat keyed file (memory.stat, cpu.stat, memory.events, memory.oom_control)."""
+    out = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                key, _, value = line.partition(" ")
+                if value.strip().lstrip("-").isdigit():
+                    out[key] = int(value)
+    except OSError:
+        pass
+    return out

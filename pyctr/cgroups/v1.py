@@ -1,0 +1,177 @@
+"""cgroup v1: one directory per controller hierarchy."""
+
+import errno
+import os
+import time
+
+from . import CgroupError, Stats, kill_pids, read, read_int, read_keyed, write
+
+CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "pids", "freezer")
+UNLIMITED = -1
+
+
+def controller_mounts(root: str | None = None) -> dict[str, str]:
+    """controller -> mount point, from mountinfo (a mount may carry several controllers,
+    as `cpu,cpuacct` does on many hosts).  With `root`, a fake tree root/<controller>."""
+    if root is not None:
+        return {c: os.path.join(root, c) for c in CONTROLLERS}
+    mounts: dict[str, str] = {}
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            fstype, _, super_opts = post.split()[:3]
+            if fstype != "cgroup":
+                continue
+            for opt in super_opts.split(","):
+                if opt in CONTROLLERS and opt not in mounts:
+                    mounts[opt] = pre.split()[4]
+    return mounts
+
+
+class CgroupV1:
+    def __init__(self, path: str, root: str | None = None):
+        self.path = path.strip("/")
+        self.mounts = controller_mounts(root)
+        missing = [c for c in ("memory", "cpu", "cpuset", "pids") if c not in self.mounts]
+        if missing:
+            raise CgroupError(f"cgroup v1 controllers not mounted: {', '.join(missing)}")
+
+    def dir(self, controller: str) -> str:
+        return os.path.join(self.mounts[controller], self.path)
+
+    def _file(self, controller: str, name: str) -> str:
+        return os.path.join(self.dir(controller), name)
+
+    def exists(self) -> bool:
+        return os.path.isdir(self.dir("memory"))
+
+    def create(self) -> None:
+        for controller, mount in self.mounts.items():
+            current = mount
+            for part in self.path.split("/"):
+                parent, current = current, os.path.join(current, part)
+                try:
+                    os.mkdir(current, 0o755)
+                except FileExistsError:
+                    continue
+                if controller == "cpuset":
+                    _inherit_cpuset(parent, current)
+
+    def apply(self, resources: dict) -> None:
+        memory = resources.get("memory") or {}
+        cpu = resources.get("cpu") or {}
+        self._apply_memory(memory)
+        if cpu.get("shares"):
+            write(self._file("cpu", "cpu.shares"), cpu["shares"])
+        if cpu.get("period"):
+            write(self._file("cpu", "cpu.cfs_period_us"), cpu["period"])
+        if cpu.get("quota"):
+            write(self._file("cpu", "cpu.cfs_quota_us"), cpu["quota"])
+        if cpu.get("cpus"):
+            write(self._file("cpuset", "cpuset.cpus"), cpu["cpus"])
+        if cpu.get("mems"):
+            write(self._file("cpuset", "cpuset.mems"), cpu["mems"])
+        pids = (resources.get("pids") or {}).get("limit")
+        if pids is not None:
+            write(self._file("pids", "pids.max"), "max" if pids <= 0 else pids)
+
+    def _apply_memory(self, memory: dict) -> None:
+        limit, swap = memory.get("limit"), memory.get("swap")
+        memsw = self._file("memory", "memory.memsw.limit_in_bytes")
+        has_memsw = os.path.exists(memsw)
+        # The kernel keeps memsw >= limit at every step, so which goes first depends on
+        # whether the new memsw is above or below the current limit.
+        if swap is not None and has_memsw and (swap == UNLIMITED or swap > (self._current_limit() or 0)):
+            write(memsw, swap)
+            swap = None
+        if limit is not None:
+            write(self._file("memory", "memory.limit_in_bytes"), limit)
+        if swap is not None and has_memsw:
+            write(memsw, swap)
+        if memory.get("reservation") is not None:
+            write(self._file("memory", "memory.soft_limit_in_bytes"), memory["reservation"])
+
+    def _current_limit(self) -> int | None:
+        return read_int(self._file("memory", "memory.limit_in_bytes"))
+
+    def add(self, pid: int) -> None:
+        for controller in self.mounts:
+            write(self._file(controller, "cgroup.procs"), pid)
+
+    def procs(self) -> list[int]:
+        try:
+            return [int(p) for p in read(self._file("memory", "cgroup.procs")).split()]
+        except OSError:
+            return []
+
+    def stats(self) -> Stats:
+        mem = read_keyed(self._file("memory", "memory.stat"))
+        usage = read_int(self._file("memory", "memory.usage_in_bytes"), 0)
+        limit = read_int(self._file("memory", "memory.limit_in_bytes"))
+        pids_limit = read_int(self._file("pids", "pids.max"))
+        return Stats(
+            cpu_usage_ns=read_int(self._file("cpuacct", "cpuacct.usage"), 0) if "cpuacct" in self.mounts else 0,
+            memory_usage=max(0, usage - mem.get("total_inactive_file", 0)),
+            memory_limit=None if limit is None or limit >= 1 << 62 else limit,
+            memory_max_usage=read_int(self._file("memory", "memory.max_usage_in_bytes")),
+            pids=read_int(self._file("pids", "pids.current"), 0),
+            pids_limit=pids_limit,
+            oom_kills=self.oom_kills(),
+        )
+
+    def oom_kills(self) -> int:
+        return read_keyed(self._file("memory", "memory.oom_control")).get("oom_kill", 0)
+
+    def freeze(self) -> None:
+        state = self._file("freezer", "freezer.state")
+        write(state, "FROZEN")
+        for _ in range(200):
+            if read(state) == "FROZEN":
+                return
+            time.sleep(0.005)
+        raise CgroupError("the container did not freeze")
+
+    def thaw(self) -> None:
+        write(self._file("freezer", "freezer.state"), "THAWED")
+
+    def kill_all(self) -> None:
+        """SIGKILL to everything inside; frozen first so nothing forks in between."""
+        pids = self.procs()
+        if not pids:
+            return
+        frozen = "freezer" in self.mounts
+        if frozen:
+            self.freeze()
+        kill_pids(self.procs())
+        if frozen:
+            self.thaw()
+
+    def destroy(self) -> None:
+        """Kills what is left and removes the directories (a missing one is fine)."""
+        if not self.exists():
+            return
+        self.kill_all()
+        for controller in self.mounts:
+            _rmdir_retry(self.dir(controller))
+
+
+def _inherit_cpuset(parent: str, child: str) -> None:
+    """A new v1 cpuset starts empty and refuses tasks until given cpus and mems."""
+    for name in ("cpuset.cpus", "cpuset.mems"):
+        if not read(os.path.join(child, name)):
+            write(os.path.join(child, name), read(os.path.join(parent, name)))
+
+
+def _rmdir_retry(path: str) -> None:
+    """rmdir a cgroup, waiting briefly while its last tasks finish exiting."""
+    for _ in range(200):
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            if e.errno != errno.EBUSY:
+                raise CgroupError(f"cannot remove cgroup {path}: {e.strerror}") from None
+            time.sleep(0.01)
+    raise CgroupError(f"cannot remove cgroup {path}: still busy")

@@ -1,0 +1,125 @@
+"""cgroup v2: one unified tree; limits on leaves, controllers enabled from above."""
+
+import os
+import time
+
+from . import CgroupError, Stats, kill_pids, read, read_int, read_keyed, write
+from .convert import limit_text, shares_to_weight, swap_v2
+from .v1 import _rmdir_retry
+
+WANTED = ("cpu", "cpuset", "memory", "pids", "io")
+
+
+class CgroupV2:
+    def __init__(self, path: str, root: str):
+        self.path = path.strip("/")
+        self.root = root
+
+    @property
+    def dir(self) -> str:
+        return os.path.join(self.root, self.path)
+
+    def _file(self, name: str) -> str:
+        return os.path.join(self.dir, name)
+
+    def exists(self) -> bool:
+        return os.path.isdir(self.dir)
+
+    def create(self) -> None:
+        """mkdir -p, enabling our controllers in every ancestor's subtree_control: v2 only
+        lets a cgroup use a controller its parent delegates."""
+        current = self.root
+        for part in self.path.split("/"):
+            _enable_controllers(current)
+            current = os.path.join(current, part)
+            try:
+                os.mkdir(current, 0o755)
+            except FileExistsError:
+                pass
+
+    def open_fd(self) -> int:
+        """An fd on the directory, for clone3(CLONE_INTO_CGROUP)."""
+        return os.open(self.dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+
+    def apply(self, resources: dict) -> None:
+        memory = resources.get("memory") or {}
+        cpu = resources.get("cpu") or {}
+        if memory.get("limit") is not None:
+            write(self._file("memory.max"), limit_text(memory["limit"]))
+        if memory.get("reservation") is not None:
+            write(self._file("memory.low"), memory["reservation"])
+        swap = swap_v2(memory.get("swap"), memory.get("limit"))
+        if swap is not None and os.path.exists(self._file("memory.swap.max")):
+            write(self._file("memory.swap.max"), "max" if swap == -1 else swap)
+        if cpu.get("shares"):
+            write(self._file("cpu.weight"), shares_to_weight(cpu["shares"]))
+        if cpu.get("quota") or cpu.get("period"):
+            quota = cpu.get("quota")
+            write(self._file("cpu.max"), f"{quota if quota and quota > 0 else 'max'} {cpu.get('period') or 100000}")
+        if cpu.get("cpus"):
+            write(self._file("cpuset.cpus"), cpu["cpus"])
+        if cpu.get("mems"):
+            write(self._file("cpuset.mems"), cpu["mems"])
+        pids = (resources.get("pids") or {}).get("limit")
+        if pids is not None:
+            write(self._file("pids.max"), limit_text(pids))
+
+    def add(self, pid: int) -> None:
+        write(self._file("cgroup.procs"), pid)
+
+    def procs(self) -> list[int]:
+        try:
+            return [int(p) for p in read(self._file("cgroup.procs")).split()]
+        except OSError:
+            return []
+
+    def stats(self) -> Stats:
+        mem = read_keyed(self._file("memory.stat"))
+        usage = read_int(self._file("memory.current"), 0)
+        return Stats(
+            cpu_usage_ns=read_keyed(self._file("cpu.stat")).get("usage_usec", 0) * 1000,
+            memory_usage=max(0, usage - mem.get("inactive_file", 0)),
+            memory_limit=read_int(self._file("memory.max")),
+            memory_max_usage=read_int(self._file("memory.peak")),
+            pids=read_int(self._file("pids.current"), 0),
+            pids_limit=read_int(self._file("pids.max")),
+            oom_kills=self.oom_kills(),
+        )
+
+    def oom_kills(self) -> int:
+        return read_keyed(self._file("memory.events")).get("oom_kill", 0)
+
+    def freeze(self) -> None:
+        write(self._file("cgroup.freeze"), 1)
+        for _ in range(200):
+            if read_keyed(self._file("cgroup.events")).get("frozen") == 1:
+                return
+            time.sleep(0.005)
+        raise CgroupError("the container did not freeze")
+
+    def thaw(self) -> None:
+        write(self._file("cgroup.freeze"), 0)
+
+    def kill_all(self) -> None:
+        if not self.procs():
+            return
+        if os.path.exists(self._file("cgroup.kill")):  # 5.14+: atomic, no fork races
+            write(self._file("cgroup.kill"), 1)
+            return
+        self.freeze()
+        kill_pids(self.procs())
+        self.thaw()
+
+    def destroy(self) -> None:
+        if not self.exists():
+            return
+        self.kill_all()
+        _rmdir_retry(self.dir)
+
+
+def _enable_controllers(directory: str) -> None:
+    available = read(os.path.join(directory, "cgroup.controllers")).split()
+    enabled = read(os.path.join(directory, "cgroup.subtree_control")).split()
+    wanted = [c for c in WANTED if c in available and c not in enabled]
+    if wanted:
+        write(os.path.join(directory, "cgroup.subtree_control"), " ".join(f"+{c}" for c in wanted))

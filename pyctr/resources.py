@@ -1,0 +1,110 @@
+"""Resource flags (docker's spelling) -> OCI linux.resources, checked before anything starts."""
+
+import os
+from dataclasses import dataclass
+
+from .cgroups.convert import SHARES_MAX, SHARES_MIN, cpus_to_quota
+from .errors import PyctrError
+from .units import format_cpu_list, parse_cpu_list, parse_size, read_online
+
+MIN_MEMORY = 6 * 1024 * 1024  # docker's floor: below it the container cannot even start
+
+
+@dataclass
+class ResourceOptions:
+    memory: str | None = None
+    memory_swap: str | None = None
+    memory_reservation: str | None = None
+    cpus: str | None = None
+    cpu_shares: int | None = None
+    cpuset_cpus: str | None = None
+    cpuset_mems: str | None = None
+    pids_limit: int | None = None
+
+    def given(self) -> bool:
+        return any(v is not None for v in vars(self).values())
+
+
+def online_cpus() -> set[int]:
+    return read_online("/sys/devices/system/cpu/online")
+
+
+def online_mems() -> set[int]:
+    return read_online("/sys/devices/system/node/online") if os.path.exists("/sys/devices/system/node/online") else {0}
+
+
+def _memory(opts: ResourceOptions) -> dict:
+    out: dict = {}
+    if opts.memory is not None:
+        limit = parse_size(opts.memory, "memory limit")
+        if limit < MIN_MEMORY:
+            raise PyctrError("minimum memory limit allowed is 6MB")
+        out["limit"] = limit
+    if opts.memory_swap is not None:
+        if opts.memory_swap.strip() == "-1":
+            out["swap"] = -1
+        else:
+            swap = parse_size(opts.memory_swap, "memory swap")
+            if "limit" not in out:
+                raise PyctrError("you should always set a memory limit when using the memory swap limit")
+            if swap < out["limit"]:
+                raise PyctrError("minimum memory swap limit should be larger than the memory limit")
+            out["swap"] = swap
+    elif "limit" in out:
+        out["swap"] = 2 * out["limit"]  # docker: as much swap as memory
+    if opts.memory_reservation is not None:
+        reservation = parse_size(opts.memory_reservation, "memory reservation")
+        if "limit" in out and reservation > out["limit"]:
+            raise PyctrError("minimum memory limit can not be less than memory reservation limit")
+        out["reservation"] = reservation
+    return out
+
+
+def _cpu(opts: ResourceOptions) -> dict:
+    out: dict = {}
+    if opts.cpus is not None:
+        try:
+            cpus = float(opts.cpus)
+        except ValueError:
+            raise PyctrError(f"invalid --cpus: {opts.cpus!r}") from None
+        available = len(online_cpus())
+        if not 0.01 <= cpus <= available:
+            raise PyctrError(f"range of CPUs is from 0.01 to {available}.00, as there are only {available} CPUs available")
+        out["quota"], out["period"] = cpus_to_quota(cpus)
+    if opts.cpu_shares:
+        if not SHARES_MIN <= opts.cpu_shares <= SHARES_MAX:
+            raise PyctrError(f"--cpu-shares must be between {SHARES_MIN} and {SHARES_MAX}")
+        out["shares"] = opts.cpu_shares
+    for value, online, key, flag in ((opts.cpuset_cpus, online_cpus, "cpus", "--cpuset-cpus"),
+                                     (opts.cpuset_mems, online_mems, "mems", "--cpuset-mems")):
+        if value is not None:
+            wanted = parse_cpu_list(value, flag)
+            unavailable = wanted - online()
+            if unavailable:
+                raise PyctrError(f"{flag} {value}: {format_cpu_list(unavailable)} not available "
+                                 f"(this host has {format_cpu_list(online())})")
+            out[key] = format_cpu_list(wanted)
+    return out
+
+
+def build_resources(opts: ResourceOptions) -> dict:
+    """OCI linux.resources for the flags given; every value checked."""
+    resources: dict = {}
+    memory, cpu = _memory(opts), _cpu(opts)
+    if memory:
+        resources["memory"] = memory
+    if cpu:
+        resources["cpu"] = cpu
+    if opts.pids_limit is not None:
+        if opts.pids_limit == 0 or opts.pids_limit < -1:
+            raise PyctrError("--pids-limit must be a positive number, or -1 for unlimited")
+        resources["pids"] = {"limit": opts.pids_limit}
+    return resources
+
+
+def merge(current: dict, changes: dict) -> dict:
+    """`update`: new values over the container's present ones, per section."""
+    merged = {k: dict(v) for k, v in current.items()}
+    for section, values in changes.items():
+        merged.setdefault(section, {}).update(values)
+    return merged
