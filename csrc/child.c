@@ -54,7 +54,10 @@ static int reset_signals(struct pyctr_err *err)
 static int wait_for_go(int sync_fd)
 {
     struct pyctr_msg msg;
-    int r = pyctr_msg_recv(sync_fd, &msg, NULL);
+    int r;
+    do
+        r = pyctr_msg_recv(sync_fd, &msg, NULL);
+    while (r < 0 && errno == EINTR);
     if (r <= 0 || msg.type != PYCTR_MSG_GO)
         _exit(1); /* the parent went away or gave up on us: nobody to report to */
     return 0;
@@ -179,16 +182,25 @@ static int set_user(const struct pyctr_plan *plan, struct pyctr_err *err)
     return 0;
 }
 
+/* The bounding set must shrink while CAP_SETPCAP is still effective, i.e. before the
+ * uid change clears the effective set of a non-root user. */
+static int drop_bounding(const struct pyctr_plan *plan, struct pyctr_err *err)
+{
+    if (!plan->apply_caps)
+        return 0;
+    for (int cap = 0; cap <= plan->cap_last_cap; cap++) {
+        if (!(plan->caps.bounding & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+            return pyctr_set_err(err, PYCTR_STAGE_CAPS, errno, "drop bounding capability", NULL);
+    }
+    return 0;
+}
+
+/* After the uid change: PR_SET_KEEPCAPS kept the permitted set, capset picks from it. */
 static int set_caps(const struct pyctr_plan *plan, struct pyctr_err *err)
 {
     if (!plan->apply_caps)
         return 0;
     const struct pyctr_caps *c = &plan->caps;
-    /* The bounding set must shrink while CAP_SETPCAP is still effective. */
-    for (int cap = 0; cap <= plan->cap_last_cap; cap++) {
-        if (!(c->bounding & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
-            return pyctr_set_err(err, PYCTR_STAGE_CAPS, errno, "drop bounding capability", NULL);
-    }
     struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
     struct __user_cap_data_struct data[2];
     for (int i = 0; i < 2; i++) {
@@ -221,13 +233,17 @@ static int load_seccomp(const struct pyctr_plan *plan, struct pyctr_err *err)
 }
 
 /* execvpe, but with the container's PATH and no allocation. */
-static int exec_command(const struct pyctr_plan *plan, struct pyctr_err *err)
+static int exec_command(const struct pyctr_plan *plan, int sync_fd, struct pyctr_err *err)
 {
     const char *file = plan->argv[0];
     char *const *argv = (char *const *)plan->argv;
     char *const *envp = (char *const *)plan->envp;
     if (!file || !*file)
         return pyctr_set_err(err, PYCTR_STAGE_EXEC, ENOENT, "no command given", NULL);
+    /* Tells the parent that an EOF from here on means execve succeeded; an EOF before it
+     * means the child died during setup. */
+    if (pyctr_msg_send(sync_fd, PYCTR_MSG_EXEC, NULL, -1) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_SYNC, errno, "announce exec", NULL);
     if (strchr(file, '/')) {
         execve(file, argv, envp);
         return pyctr_set_err(err, PYCTR_STAGE_EXEC, errno, "exec", file);
@@ -272,6 +288,8 @@ static int child_run(const struct pyctr_plan *plan, int sync_fd, struct pyctr_er
      * remaining steps. */
     if (!plan->no_new_privs && load_seccomp(plan, err) < 0)
         return -1;
+    if (drop_bounding(plan, err) < 0)
+        return -1;
     if (set_user(plan, err) < 0)
         return -1;
     if (set_caps(plan, err) < 0)
@@ -280,7 +298,7 @@ static int child_run(const struct pyctr_plan *plan, int sync_fd, struct pyctr_er
         return pyctr_set_err(err, PYCTR_STAGE_NO_NEW_PRIVS, errno, "set no_new_privs", NULL);
     if (plan->no_new_privs && load_seccomp(plan, err) < 0)
         return -1;
-    return exec_command(plan, err);
+    return exec_command(plan, sync_fd, err);
 }
 
 void pyctr_child_main(const struct pyctr_plan *plan, int sync_fd)

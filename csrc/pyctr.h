@@ -146,20 +146,32 @@ struct pyctr_child {
     pid_t pid;
     int sync_fd;   /* parent's end of the socketpair */
     int in_cgroup; /* clone3 placed it in plan->cgroup_fd; else the caller must */
+    /* pyctr_release's progress, so that it can be called again after EINTR */
+    int go_sent;
+    int exec_seen;
+    int master;
 };
 
 /* Parent side. */
 int pyctr_spawn(const struct pyctr_plan *plan, struct pyctr_child *child, struct pyctr_err *err);
 /* Lets the child go on and waits until it has exec'd (returns 0) or failed (returns < 0,
- * child reaped, `err` holds its record).  With a tty, *master receives the pty master. */
+ * child reaped, `err` holds its record).  Returns 1 when a signal interrupted the wait:
+ * run the handlers and call again.  With a tty, *master receives the pty master. */
 int pyctr_release(struct pyctr_child *child, int *master, struct pyctr_err *err);
 /* Kills and reaps a child that was never released. */
 void pyctr_abort(struct pyctr_child *child);
 
+/* Relay state that survives a return to the caller: input read but not yet written. */
+struct pyctr_relay {
+    char buf[4096];
+    size_t len, off;
+    int in_open;
+};
+
 /* Copies host input -> pty master and master -> host output until the master reports
- * the far end closed (returns 0), or `wake_fd` becomes readable (returns 1: a signal
- * arrived for the caller to handle).  `in_fd` < 0 means no input. */
-int pyctr_relay(int master, int in_fd, int out_fd, int wake_fd, int *in_open, struct pyctr_err *err);
+ * the far end closed (returns 0), or `wake_fd` becomes readable or a signal interrupts
+ * (returns 1: the caller handles it and calls again).  `in_fd` < 0 means no input. */
+int pyctr_relay(struct pyctr_relay *r, int master, int in_fd, int out_fd, int wake_fd, struct pyctr_err *err);
 
 /* Child side (exposed for tests). */
 void pyctr_child_main(const struct pyctr_plan *plan, int sync_fd) __attribute__((noreturn));

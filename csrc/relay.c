@@ -1,6 +1,11 @@
-/* Copies between the host terminal and a container's pty master. */
+/* Copies between the host terminal and a container's pty master.
+ *
+ * The master is non-blocking and input waits in a buffer until the master can take it:
+ * a container that does not read its input must neither stop its output from flowing
+ * nor keep us from returning to Python to handle signals. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -22,7 +27,7 @@ static int write_all(int fd, const char *buf, size_t len)
 }
 
 /* Returns 1 while the master has more to say, 0 once the container side is closed. */
-static int pump_master(int master, int out_fd, struct pyctr_err *err)
+static int pump_output(int master, int out_fd, struct pyctr_err *err)
 {
     char buf[16384];
     ssize_t n = read(master, buf, sizeof buf);
@@ -38,38 +43,63 @@ static int pump_master(int master, int out_fd, struct pyctr_err *err)
     return pyctr_set_err(err, PYCTR_STAGE_TTY, errno, "read from pty", NULL);
 }
 
-static int pump_input(int in_fd, int master, int *in_open, struct pyctr_err *err)
+static void read_input(struct pyctr_relay *r, int in_fd)
 {
-    char buf[4096];
-    ssize_t n = read(in_fd, buf, sizeof buf);
-    if (n > 0)
-        return write_all(master, buf, (size_t)n) < 0
-                   ? pyctr_set_err(err, PYCTR_STAGE_TTY, errno, "write to pty", NULL)
-                   : 0;
-    if (n < 0 && (errno == EINTR || errno == EAGAIN))
-        return 0;
-    *in_open = 0; /* EOF or error on our input: stop reading it, keep showing output */
-    return 0;
+    ssize_t n = read(in_fd, r->buf, sizeof r->buf);
+    if (n > 0) {
+        r->len = (size_t)n;
+        r->off = 0;
+    } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+        r->in_open = 0; /* EOF or error on our input: stop reading it, keep showing output */
+    }
 }
 
-int pyctr_relay(int master, int in_fd, int out_fd, int wake_fd, int *in_open, struct pyctr_err *err)
+/* Returns 1 while the container side is open, 0 once it is closed. */
+static int flush_input(struct pyctr_relay *r, int master, struct pyctr_err *err)
 {
+    ssize_t n = write(master, r->buf + r->off, r->len - r->off);
+    if (n > 0) {
+        r->off += (size_t)n;
+        if (r->off == r->len)
+            r->len = r->off = 0;
+        return 1;
+    }
+    if (errno == EAGAIN || errno == EINTR)
+        return 1;
+    if (errno == EIO)
+        return 0;
+    return pyctr_set_err(err, PYCTR_STAGE_TTY, errno, "write to pty", NULL);
+}
+
+int pyctr_relay(struct pyctr_relay *r, int master, int in_fd, int out_fd, int wake_fd, struct pyctr_err *err)
+{
+    int flags = fcntl(master, F_GETFL);
+    if (flags < 0 || fcntl(master, F_SETFL, flags | O_NONBLOCK) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_TTY, errno, "make pty non-blocking", NULL);
     for (;;) {
-        struct pollfd p[3] = {{.fd = master, .events = POLLIN},
-                              {.fd = wake_fd, .events = POLLIN},
-                              {.fd = (in_fd >= 0 && *in_open) ? in_fd : -1, .events = POLLIN}};
+        int pending = r->len > r->off;
+        struct pollfd p[3] = {
+            {.fd = master, .events = (short)(POLLIN | (pending ? POLLOUT : 0))},
+            {.fd = wake_fd, .events = POLLIN},
+            {.fd = (in_fd >= 0 && r->in_open && !pending) ? in_fd : -1, .events = POLLIN},
+        };
         if (poll(p, 3, -1) < 0) {
             if (errno == EINTR)
                 return 1;
             return pyctr_set_err(err, PYCTR_STAGE_TTY, errno, "poll", NULL);
         }
-        if (p[0].revents) {
-            int r = pump_master(master, out_fd, err);
-            if (r <= 0)
-                return r;
+        if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            int rc = pump_output(master, out_fd, err);
+            if (rc <= 0)
+                return rc;
         }
-        if (p[2].revents && pump_input(in_fd, master, in_open, err) < 0)
-            return -1;
+        if ((p[0].revents & POLLOUT) && pending) {
+            int rc = flush_input(r, master, err);
+            if (rc <= 0)
+                return rc;
+        }
+        if (p[2].revents)
+            read_input(r, in_fd);
         if (p[1].revents)
             return 1;
     }

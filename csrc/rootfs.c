@@ -42,10 +42,14 @@ int pyctr_open_in_root(int rootfd, const char *path, int flags)
         path++;
     if (!*path)
         path = ".";
-    int fd;
-    do
+    int fd = -1;
+    /* openat2 asks for a retry when a rename raced the lookup; bounded, as runc does, so a
+     * rename loop in another container cannot spin us forever */
+    for (int tries = 0; tries < 32; tries++) {
         fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
-    while (fd < 0 && errno == EAGAIN); /* openat2 asks for a retry when a rename raced it */
+        if (fd >= 0 || errno != EAGAIN)
+            break;
+    }
     return fd;
 }
 
@@ -69,67 +73,87 @@ static const char *split_path(const char *path, char parent[PATH_MAX])
     return path + (slash - parent) + 1;
 }
 
-static int mkdir_in_root(int rootfd, const char *path, int depth, struct pyctr_err *err);
-
-/* `name` in `dfd` exists but did not open as a directory: if it is a dangling symlink,
- * create what it points to (inside the root), as mkdir -p through a symlink would. */
-static int mkdir_through_symlink(int rootfd, int dfd, const char *parent, const char *name,
-                                 int depth, struct pyctr_err *err)
+/* Copies `len` bytes of `src` to `dst` as a string: "." for nothing. */
+static void copy_prefix(char dst[PATH_MAX], const char *src, size_t len)
 {
-    char target[PATH_MAX];
-    ssize_t n = readlinkat(dfd, name, target, sizeof target - 1);
+    while (len > 0 && src[len - 1] == '/')
+        len--;
+    if (len == 0) {
+        dst[0] = '.';
+        dst[1] = '\0';
+        return;
+    }
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
+/* want = target of the symlink `name` in directory `dir` (the path `parent`), followed by
+ * the components that remained after it. */
+static int redirect(char want[PATH_MAX], int dirfd, const char *parent, const char *name,
+                    const char *rest, struct pyctr_err *err)
+{
+    char target[PATH_MAX], next[PATH_MAX];
+    ssize_t n = readlinkat(dirfd, name, target, sizeof target - 1);
     if (n < 0)
         return pyctr_set_err(err, PYCTR_STAGE_MOUNT, ENOTDIR, "not a directory in rootfs", name);
     target[n] = '\0';
-    char next[PATH_MAX];
-    if (target[0] == '/')
-        memcpy(next, target, (size_t)n + 1);
-    else if ((size_t)snprintf(next, sizeof next, "%s/%s", parent, target) >= sizeof next)
-        return pyctr_set_err(err, PYCTR_STAGE_MOUNT, ENAMETOOLONG, "symlink target too long", name);
-    _cleanup_close_ int fd = mkdir_in_root(rootfd, next, depth + 1, err);
-    return fd < 0 ? -1 : 0;
+    int len = target[0] == '/' ? snprintf(next, sizeof next, "%s/%s", target, rest)
+                               : snprintf(next, sizeof next, "%s/%s/%s", parent, target, rest);
+    if (len < 0 || (size_t)len >= sizeof next)
+        return pyctr_set_err(err, PYCTR_STAGE_MOUNT, ENAMETOOLONG, "path too long in rootfs", name);
+    memcpy(want, next, (size_t)len + 1);
+    return 0;
 }
 
+/* mkdir -p inside the root, one component at a time in a single frame (an image's long
+ * WorkingDir must not exhaust the stack).  A dangling symlink on the way gets its target
+ * created, as mkdir -p through a symlink would: the walk restarts on the link's target,
+ * at most 40 times. */
 int pyctr_mkdir_in_root(int rootfd, const char *path, struct pyctr_err *err)
 {
-    return mkdir_in_root(rootfd, path, 0, err);
-}
-
-static int mkdir_in_root(int rootfd, const char *path, int depth, struct pyctr_err *err)
-{
-    if (depth > 40)
-        return pyctr_set_err(err, PYCTR_STAGE_MOUNT, ELOOP, "too many symlinks in rootfs", path);
-    int fd = pyctr_open_in_root(rootfd, path, O_PATH | O_DIRECTORY);
-    if (fd >= 0 || errno != ENOENT) {
-        if (fd < 0)
-            pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "open directory in rootfs", path);
-        return fd;
+    char want[PATH_MAX], parent[PATH_MAX], name[NAME_MAX + 1];
+    if (strlen(path) >= sizeof want)
+        return pyctr_set_err(err, PYCTR_STAGE_MOUNT, ENAMETOOLONG, "path too long in rootfs", path);
+    strcpy(want, path);
+    for (int hops = 0; hops <= 40; hops++) {
+        int fd = pyctr_open_in_root(rootfd, want, O_PATH | O_DIRECTORY);
+        if (fd >= 0 || errno != ENOENT) {
+            if (fd < 0)
+                pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "open directory in rootfs", path);
+            return fd;
+        }
+        int redirected = 0;
+        size_t len = strlen(want);
+        for (size_t pos = 0, end; pos < len && !redirected; pos = end + 1) {
+            for (end = pos; end < len && want[end] != '/'; end++)
+                ;
+            if (end == pos || end - pos > NAME_MAX)
+                continue; /* an empty component; an overlong one fails at the final open */
+            copy_prefix(parent, want, pos);
+            memcpy(name, want + pos, end - pos);
+            name[end - pos] = '\0';
+            _cleanup_close_ int dfd = pyctr_open_in_root(rootfd, parent, O_RDONLY | O_DIRECTORY);
+            if (dfd < 0)
+                return pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "open directory in rootfs", parent);
+            if (mkdirat(dfd, name, 0755) == 0)
+                continue;
+            if (errno != EEXIST)
+                return pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "mkdir in rootfs", path);
+            char saved = want[end];
+            want[end] = '\0';
+            _cleanup_close_ int probe = pyctr_open_in_root(rootfd, want, O_PATH | O_DIRECTORY);
+            int probe_errno = errno;
+            want[end] = saved;
+            if (probe >= 0)
+                continue;
+            if (probe_errno != ENOENT)
+                return pyctr_set_err(err, PYCTR_STAGE_MOUNT, probe_errno, "open directory in rootfs", path);
+            if (redirect(want, dfd, parent, name, end < len ? want + end + 1 : "", err) < 0)
+                return -1;
+            redirected = 1;
+        }
     }
-    char parent[PATH_MAX];
-    const char *name = split_path(path, parent);
-    char namebuf[NAME_MAX + 1];
-    size_t nlen = strcspn(name, "/");
-    if (nlen > NAME_MAX)
-        return pyctr_set_err(err, PYCTR_STAGE_MOUNT, ENAMETOOLONG, "path component too long", path);
-    memcpy(namebuf, name, nlen);
-    namebuf[nlen] = '\0';
-    _cleanup_close_ int pfd = mkdir_in_root(rootfd, parent, depth, err);
-    if (pfd < 0)
-        return -1;
-    /* mkdirat needs a real directory fd, not O_PATH, to create in. */
-    _cleanup_close_ int dfd = pyctr_open_in_root(rootfd, parent, O_RDONLY | O_DIRECTORY);
-    if (dfd < 0)
-        return pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "open directory in rootfs", parent);
-    if (mkdirat(dfd, namebuf, 0755) < 0) {
-        if (errno != EEXIST)
-            return pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "mkdir in rootfs", path);
-        if (mkdir_through_symlink(rootfd, dfd, parent, namebuf, depth, err) < 0)
-            return -1;
-    }
-    fd = pyctr_open_in_root(rootfd, path, O_PATH | O_DIRECTORY);
-    if (fd < 0)
-        pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "open directory in rootfs", path);
-    return fd;
+    return pyctr_set_err(err, PYCTR_STAGE_MOUNT, ELOOP, "too many symlinks in rootfs", path);
 }
 
 int pyctr_touch_in_root(int rootfd, const char *path, struct pyctr_err *err)

@@ -4,6 +4,7 @@
 #include <linux/sched.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -51,6 +52,8 @@ int pyctr_spawn(const struct pyctr_plan *plan, struct pyctr_child *child, struct
     int sv[2];
     child->pid = -1;
     child->sync_fd = -1;
+    child->go_sent = child->exec_seen = 0;
+    child->master = -1;
     /* SEQPACKET keeps records whole; CLOEXEC makes the child's end vanish on execve. */
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return pyctr_set_err(err, PYCTR_STAGE_SYNC, errno, "socketpair", NULL);
@@ -71,10 +74,12 @@ int pyctr_spawn(const struct pyctr_plan *plan, struct pyctr_child *child, struct
     return 0;
 }
 
-static void reap(pid_t pid)
+static int reap(pid_t pid)
 {
-    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
+    return status;
 }
 
 void pyctr_abort(struct pyctr_child *child)
@@ -88,46 +93,73 @@ void pyctr_abort(struct pyctr_child *child)
         close(child->sync_fd);
         child->sync_fd = -1;
     }
+    if (child->master >= 0) {
+        close(child->master);
+        child->master = -1;
+    }
+}
+
+/* EOF before the EXEC record: the child died in setup without a word (a signal, a crash). */
+static int died_in_setup(struct pyctr_child *child, struct pyctr_err *err)
+{
+    int status = reap(child->pid);
+    child->pid = -1;
+    char detail[32];
+    if (WIFSIGNALED(status))
+        snprintf(detail, sizeof detail, "killed by signal %d", WTERMSIG(status));
+    else
+        snprintf(detail, sizeof detail, "exit status %d", WEXITSTATUS(status));
+    pyctr_set_err(err, PYCTR_STAGE_SYNC, 0, "the container's process died before exec", detail);
+    pyctr_abort(child);
+    return -1;
 }
 
 int pyctr_release(struct pyctr_child *child, int *master, struct pyctr_err *err)
 {
     *master = -1;
-    if (pyctr_msg_send(child->sync_fd, PYCTR_MSG_GO, NULL, -1) < 0) {
-        pyctr_set_err(err, PYCTR_STAGE_SYNC, errno, "child died before start", NULL);
-        pyctr_abort(child);
-        return -1;
+    if (!child->go_sent) {
+        if (pyctr_msg_send(child->sync_fd, PYCTR_MSG_GO, NULL, -1) < 0)
+            return died_in_setup(child, err);
+        child->go_sent = 1;
     }
     for (;;) {
         struct pyctr_msg msg;
         int fd = -1;
         int r = pyctr_msg_recv(child->sync_fd, &msg, &fd);
-        if (r == 0)
-            break; /* EOF: the child's close-on-exec end went away in execve */
-        if (r < 0) {
-            pyctr_set_err(err, PYCTR_STAGE_SYNC, errno, "read from child", NULL);
-            goto fail;
+        if (r < 0 && errno == ECONNRESET)
+            r = 0; /* the child died with our GO unread: the same as EOF */
+        if (r == 0) {
+            if (!child->exec_seen)
+                return died_in_setup(child, err);
+            break; /* EOF after EXEC: the child's close-on-exec end went away in execve */
         }
-        if (msg.type == PYCTR_MSG_PTY && fd >= 0 && *master < 0) {
-            *master = fd;
+        if (r < 0) {
+            if (errno == EINTR)
+                return 1;
+            pyctr_set_err(err, PYCTR_STAGE_SYNC, errno, "read from child", NULL);
+            pyctr_abort(child);
+            return -1;
+        }
+        if (msg.type == PYCTR_MSG_PTY && fd >= 0 && child->master < 0) {
+            child->master = fd;
             continue;
         }
         if (fd >= 0)
             close(fd);
+        if (msg.type == PYCTR_MSG_EXEC) {
+            child->exec_seen = 1;
+            continue;
+        }
         if (msg.type == PYCTR_MSG_ERROR)
             *err = msg.err;
         else
             pyctr_set_err(err, PYCTR_STAGE_SYNC, EPROTO, "unexpected message from child", NULL);
-        goto fail;
+        pyctr_abort(child);
+        return -1;
     }
     close(child->sync_fd);
     child->sync_fd = -1;
+    *master = child->master;
+    child->master = -1;
     return 0;
-fail:
-    if (*master >= 0) {
-        close(*master);
-        *master = -1;
-    }
-    pyctr_abort(child);
-    return -1;
 }

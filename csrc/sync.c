@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 int pyctr_msg_send(int sock, uint32_t type, const struct pyctr_err *body, int fd)
 {
@@ -53,10 +54,8 @@ int pyctr_msg_recv(int sock, struct pyctr_msg *msg, int *fd)
                          .msg_controllen = sizeof ctl.buf};
     if (fd)
         *fd = -1;
-    ssize_t n;
-    do
-        n = recvmsg(sock, &hdr, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
+    /* EINTR is returned, not retried: the parent's caller must get to run signal handlers */
+    ssize_t n = recvmsg(sock, &hdr, MSG_CMSG_CLOEXEC);
     if (n < 0)
         return -1;
     if (n == 0)
@@ -66,6 +65,10 @@ int pyctr_msg_recv(int sock, struct pyctr_msg *msg, int *fd)
             memcpy(fd, CMSG_DATA(c), sizeof(int));
     }
     if ((size_t)n != sizeof *msg) {
+        if (fd && *fd >= 0) {
+            close(*fd);
+            *fd = -1;
+        }
         errno = EPROTO;
         return -1;
     }

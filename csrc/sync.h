@@ -6,8 +6,10 @@
  *   write(GO) --------------------------->    v
  *                                           mounts, pivot_root, stdio ...
  *   recv(PTY + SCM_RIGHTS master)  <------  [tty only] send(PTY, master fd)
+ *   recv(EXEC)                     <------  setup done, about to execve
  *   recv(ERROR)                    <------  on any failure: send(ERROR {stage, errno, msg}), _exit
- *   recv() == 0 (EOF)              <------  execve succeeded: the child's end is close-on-exec
+ *   recv() == 0 (EOF) after EXEC   <------  execve succeeded: the child's end is close-on-exec
+ *   recv() == 0 (EOF) before EXEC  <------  the child died during setup (a signal, a crash)
  */
 #ifndef PYCTR_SYNC_H
 #define PYCTR_SYNC_H
@@ -18,6 +20,7 @@ enum pyctr_msg_type {
     PYCTR_MSG_GO = 1,
     PYCTR_MSG_ERROR = 2,
     PYCTR_MSG_PTY = 3,
+    PYCTR_MSG_EXEC = 4,
 };
 
 struct pyctr_msg {
@@ -27,8 +30,8 @@ struct pyctr_msg {
 
 /* Sends a message, with `fd` attached as SCM_RIGHTS when fd >= 0. */
 int pyctr_msg_send(int sock, uint32_t type, const struct pyctr_err *body, int fd);
-/* Receives one message.  Returns 1 on a message, 0 on EOF, -1 on error (errno set).
- * A received fd lands in *fd (else -1). */
+/* Receives one message.  Returns 1 on a message, 0 on EOF, -1 on error (errno set;
+ * EINTR included).  A received fd lands in *fd (else -1). */
 int pyctr_msg_recv(int sock, struct pyctr_msg *msg, int *fd);
 
 #endif

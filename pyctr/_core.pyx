@@ -10,6 +10,8 @@ from libc.string cimport memcpy, memset
 from posix.types cimport uid_t, gid_t, mode_t, pid_t
 from cpython.exc cimport PyErr_CheckSignals
 
+import os
+
 cdef extern from "pyctr.h" nogil:
     enum: PYCTR_ERR_MSG
     struct pyctr_err:
@@ -81,11 +83,17 @@ cdef extern from "pyctr.h" nogil:
         pid_t pid
         int sync_fd
         int in_cgroup
+        int go_sent
+        int exec_seen
+        int master
 
     int pyctr_spawn(const pyctr_plan *plan, pyctr_child *child, pyctr_err *err)
     int pyctr_release(pyctr_child *child, int *master, pyctr_err *err)
     void pyctr_abort(pyctr_child *child)
-    int pyctr_relay(int master, int in_fd, int out_fd, int wake_fd, int *in_open, pyctr_err *err)
+    struct relay_state "pyctr_relay":  # C has a function of the same name
+        size_t len, off
+        int in_open
+    int pyctr_relay(relay_state *r, int master, int in_fd, int out_fd, int wake_fd, pyctr_err *err)
 
 
 STAGES = (
@@ -134,7 +142,7 @@ cdef class _Arena:
     cdef const char *s(self, value) except? NULL:
         if value is None:
             return NULL
-        b = value if isinstance(value, bytes) else str(value).encode()
+        b = value if isinstance(value, bytes) else os.fsencode(str(value))
         if b"\0" in b:
             raise ValueError(f"NUL byte in {value!r}")
         self.keep.append(b)
@@ -225,6 +233,8 @@ cdef void _fill_security(_Arena a, pyctr_plan *p, dict plan) except *:
     if seccomp:
         if len(seccomp) % 8:
             raise ValueError("seccomp program is not a whole number of instructions")
+        if len(seccomp) // 8 > 4096:  # BPF_MAXINSNS: the kernel's limit for one filter
+            raise ValueError("seccomp program is longer than 4096 instructions")
         buf = a.alloc(len(seccomp), 1)
         memcpy(buf, <const char *>seccomp, len(seccomp))
         p.seccomp_filter = buf
@@ -266,6 +276,7 @@ cdef class Child:
     def __cinit__(self):
         self.c.pid = -1
         self.c.sync_fd = -1
+        self.c.master = -1
         self.master = -1
 
     @property
@@ -281,9 +292,12 @@ cdef class Child:
         """Runs the child to execve; returns the pty master fd (or -1). Raises ChildError."""
         cdef pyctr_err err
         cdef int master = -1
-        cdef int rc
-        with nogil:
-            rc = pyctr_release(&self.c, &master, &err)
+        cdef int rc = 1
+        while rc == 1:  # interrupted: let Python's signal handlers (forwarding) run
+            with nogil:
+                rc = pyctr_release(&self.c, &master, &err)
+            if rc == 1:
+                PyErr_CheckSignals()
         if rc < 0:
             raise _error(&err)
         self.master = master
@@ -315,15 +329,23 @@ def spawn(dict plan):
     return child
 
 
-def relay(int master, int in_fd, int out_fd, int wake_fd, bint in_open):
-    """Copies terminal <-> pty until the container side closes (returns (False, in_open))
-    or a signal arrives (returns (True, in_open)) for the caller to handle."""
-    cdef pyctr_err err
-    cdef int is_open = in_open
-    cdef int rc
-    with nogil:
-        rc = pyctr_relay(master, in_fd, out_fd, wake_fd, &is_open, &err)
-    if rc < 0:
-        raise _error(&err)
-    PyErr_CheckSignals()
-    return rc == 1, bool(is_open)
+cdef class Relay:
+    """Copies terminal <-> pty master; keeps pending input between calls."""
+    cdef relay_state state
+
+    def __cinit__(self, bint in_open):
+        self.state.len = 0
+        self.state.off = 0
+        self.state.in_open = in_open
+
+    def run(self, int master, int in_fd, int out_fd, int wake_fd):
+        """Returns False once the container side closed, True when a signal arrived
+        (handlers have run when this returns)."""
+        cdef pyctr_err err
+        cdef int rc
+        with nogil:
+            rc = pyctr_relay(&self.state, master, in_fd, out_fd, wake_fd, &err)
+        if rc < 0:
+            raise _error(&err)
+        PyErr_CheckSignals()
+        return rc == 1

@@ -94,11 +94,8 @@ def run_tty(proc: runtime.Process, interactive: bool) -> int:
     old_winch = signal.signal(signal.SIGWINCH, resize)
     try:
         with wakeup_pipe() as wake, raw_mode(0 if interactive else None):
-            in_open = interactive
-            while True:
-                signalled, in_open = _core.relay(master, in_fd, 1, wake, in_open)
-                if not signalled:
-                    break
+            relay = _core.Relay(interactive)
+            while relay.run(master, in_fd, 1, wake):
                 _drain(wake)
             return runtime.wait(proc.pid)
     finally:

@@ -143,6 +143,14 @@ def build_plan(spec: dict, stdio=(0, 1, 2), tty_size=(0, 0)) -> dict:
         if ns.get("path"):
             raise ValueError("joining an existing namespace is not supported yet")
         clone_flags |= CLONE_FLAGS[ns["type"]]
+    # Without these the child's mounts, pivot_root and hostname would hit the host's own.
+    if not clone_flags & CLONE_FLAGS["mount"]:
+        raise ValueError("a container needs its own mount namespace")
+    if spec.get("hostname") and not clone_flags & CLONE_FLAGS["uts"]:
+        raise ValueError("setting a hostname needs a uts namespace")
+    propagation = linux.get("rootfsPropagation", "rprivate")
+    if propagation not in PROPAGATION:
+        raise ValueError(f"unknown rootfsPropagation {propagation!r}")
     # The cgroup namespace is made by the child once it sits in its own cgroup.
     unshare_flags = clone_flags & CLONE_FLAGS["cgroup"]
     plan = {
@@ -150,7 +158,7 @@ def build_plan(spec: dict, stdio=(0, 1, 2), tty_size=(0, 0)) -> dict:
         "unshare_flags": unshare_flags,
         "rootfs": spec["root"]["path"],
         "rootfs_readonly": spec["root"].get("readonly", False),
-        "root_propagation": PROPAGATION.get(linux.get("rootfsPropagation", "rprivate")),
+        "root_propagation": PROPAGATION[propagation],
         "mounts": [plan_mount(m) for m in spec.get("mounts", [])],
         "devices": plan_devices(linux.get("devices", [])),
         "symlinks": DEFAULT_SYMLINKS,

@@ -2,6 +2,7 @@
 
 import glob
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -129,8 +130,35 @@ class Pyctr:
         return os.listdir(d) if os.path.isdir(d) else []
 
 
+@pytest.fixture(scope="session")
+def image_template(tmp_path_factory) -> str:
+    """A root holding only the built-in busybox image, built once per session (building
+    it is slow under the cgroup v2 guest's emulation)."""
+    from pyctr import builtin
+    from pyctr.paths import Paths
+    from pyctr.store import Store
+    paths = Paths.resolve(str(tmp_path_factory.mktemp("template") / "root"))
+    store = Store(paths.db)
+    builtin.build(paths, store)
+    store.close()
+    return paths.root
+
+
+def _seed(template: str, root: str) -> None:
+    """A test root with the template's image: layers hard-linked, the database copied."""
+    import sqlite3
+    os.makedirs(root)
+    shutil.copytree(os.path.join(template, "layers"), os.path.join(root, "layers"), symlinks=True,
+                    copy_function=os.link)
+    src, dst = sqlite3.connect(os.path.join(template, "pyctr.db")), sqlite3.connect(os.path.join(root, "pyctr.db"))
+    src.backup(dst)
+    src.close()
+    dst.close()
+
+
 @pytest.fixture
-def pyctr(tmp_path):
+def pyctr(tmp_path, image_template):
     p = Pyctr(str(tmp_path / "root"))
+    _seed(image_template, p.root)
     yield p
     p.remove_cgroup_parent()

@@ -210,3 +210,9 @@ def test_stdin_only_with_interactive(pyctr):
 def test_no_fd_leaks_into_the_container(pyctr):
     r = pyctr("run", "--rm", "busybox", "ls", "/proc/self/fd")
     assert r.stdout.split() == ["0", "1", "2", "3"]  # 3: the directory ls itself opened
+
+
+def test_a_very_deep_workdir(pyctr):
+    deep = "/a" * 800
+    r = pyctr("run", "--rm", "-w", deep, "busybox", "pwd")
+    assert (r.returncode, r.stdout) == (0, deep + "\n")

@@ -68,3 +68,32 @@ def test_abort_kills_a_waiting_child(bundle_spec):
     assert os.path.exists(f"/proc/{pid}")
     proc.abort()
     assert not os.path.exists(f"/proc/{pid}")
+
+
+def test_non_root_user_gets_capabilities_only_in_its_bounding_set(bundle_spec, tmp_path):
+    spec = bundle_spec("sh", "-c", "id -u; grep -E 'CapEff|CapBnd' /proc/self/status")
+    spec["process"]["user"] = {"uid": 1000, "gid": 1000}
+    out = tmp_path / "out"
+    with open(out, "w") as f:
+        assert run_to_exit(spec, f.fileno()) == 0
+    uid, _, eff, _, bnd = out.read_text().split()
+    assert uid == "1000"
+    assert eff == "0000000000000000"  # a non-root user's effective set is empty after exec
+    assert bnd == "00000000a80425fb"
+
+
+def test_a_child_killed_before_exec_is_reported_not_started(bundle_spec):
+    import signal
+    proc = runtime.create(bundle_spec("true"))
+    os.kill(proc.pid, signal.SIGKILL)
+    with pytest.raises(runtime.ChildError) as e:
+        proc.start()
+    assert e.value.stage == "sync"
+    assert "died before exec" in e.value.message and "signal 9" in e.value.message
+
+
+def test_spec_without_mount_namespace_is_refused(bundle_spec):
+    spec = bundle_spec("true")
+    spec["linux"]["namespaces"] = [n for n in spec["linux"]["namespaces"] if n["type"] != "mount"]
+    with pytest.raises(ValueError, match="mount namespace"):
+        runtime.create(spec)

@@ -64,3 +64,18 @@ def test_tty_without_interactive_still_gets_a_terminal(pyctr):
                        capture_output=True, env=pyctr.env, stdin=subprocess.DEVNULL, timeout=30)
     assert r.returncode == 5
     assert r.stdout.replace(b"\r", b"") == b"/dev/pts/0\n"
+
+
+def test_tty_relay_survives_input_the_container_never_reads(pyctr):
+    """Endless input to a container that does not read it, and output while input is
+    pending: neither side may block the other, and pyctr must return."""
+    yes = subprocess.Popen(["yes"], stdout=subprocess.PIPE)
+    try:
+        r = subprocess.run(pyctr.argv("run", "--rm", "-i", "-t", "busybox", "sh", "-c", "sleep 1; seq 100000 | tail -1"),
+                           stdin=yes.stdout, capture_output=True, env=pyctr.env, timeout=30)
+    finally:
+        yes.kill()
+        yes.wait()
+        yes.stdout.close()
+    assert r.returncode == 0
+    assert r.stdout.rstrip().endswith(b"100000")

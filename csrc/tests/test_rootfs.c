@@ -1,5 +1,6 @@
 /* In-root path resolution on a scratch directory: needs no privileges. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -54,6 +55,33 @@ static void test_touch_file(int rootfd)
         close(fd);
 }
 
+static void test_deep_path_does_not_exhaust_the_stack(int rootfd)
+{
+    /* 1000 components used to mean 1000 recursive frames of ~12 KB each */
+    char path[2100];
+    size_t n = 0;
+    for (int i = 0; i < 1000; i++) {
+        path[n++] = 'd';
+        path[n++] = '/';
+    }
+    path[n - 1] = '\0';
+    struct pyctr_err err;
+    int fd = pyctr_mkdir_in_root(rootfd, path, &err);
+    CHECK(fd >= 0);
+    if (fd >= 0)
+        close(fd);
+}
+
+static void test_symlink_loop_is_refused(int rootfd)
+{
+    char link[512];
+    snprintf(link, sizeof link, "%s/loop", root);
+    CHECK(symlink("/loop/x", link) == 0);
+    struct pyctr_err err;
+    CHECK(pyctr_mkdir_in_root(rootfd, "loop/y", &err) < 0);
+    CHECK(err.errnum == ELOOP);
+}
+
 static void test_fd_path(void)
 {
     char buf[32];
@@ -71,6 +99,8 @@ int main(void)
     test_mkdir_creates_parents(rootfd);
     test_symlink_cannot_escape(rootfd);
     test_touch_file(rootfd);
+    test_deep_path_does_not_exhaust_the_stack(rootfd);
+    test_symlink_loop_is_refused(rootfd);
     test_fd_path();
     close(rootfd);
     char cmd[600];
