@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/mount.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
@@ -211,6 +212,50 @@ static int mount_target(int rootfd, const struct pyctr_mount *m, struct pyctr_er
     return pyctr_mkdir_in_root(rootfd, m->target, err);
 }
 
+/* MS_* flags -> mount_setattr attributes: returns the set and fills *clear. */
+static __u64 mount_attrs(unsigned long flags, __u64 *clear)
+{
+    __u64 set = 0;
+    *clear = 0;
+    if (flags & MS_RDONLY)
+        set |= MOUNT_ATTR_RDONLY;
+    if (flags & MS_NOSUID)
+        set |= MOUNT_ATTR_NOSUID;
+    if (flags & MS_NODEV)
+        set |= MOUNT_ATTR_NODEV;
+    if (flags & MS_NOEXEC)
+        set |= MOUNT_ATTR_NOEXEC;
+    if (flags & MS_NODIRATIME)
+        set |= MOUNT_ATTR_NODIRATIME;
+    if (flags & (MS_NOATIME | MS_RELATIME | MS_STRICTATIME)) {
+        *clear = MOUNT_ATTR__ATIME; /* the atime modes are one field: clear, then set one */
+        set |= (flags & MS_NOATIME) ? MOUNT_ATTR_NOATIME
+             : (flags & MS_STRICTATIME) ? MOUNT_ATTR_STRICTATIME : MOUNT_ATTR_RELATIME;
+    }
+    return set;
+}
+
+/* Binds `source_fd` (an O_PATH fd, or AT_FDCWD with `source`) onto `target_fd` with
+ * `flags` applied to the new mount and, with MS_REC, to every submount: a remount only
+ * reaches the top mount, and would look the target up again by name.  Returns -1 with
+ * errno set (ENOSYS before Linux 5.12). */
+static int bind_with_attrs(int source_fd, const char *source, int target_fd, unsigned long flags)
+{
+    unsigned int rec = (flags & MS_REC) ? AT_RECURSIVE : 0;
+    unsigned int empty = *source ? 0 : AT_EMPTY_PATH;
+    _cleanup_close_ int tree = (int)syscall(SYS_open_tree, source_fd, source,
+                                            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec | empty);
+    if (tree < 0)
+        return -1;
+    struct mount_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.attr_set = mount_attrs(flags, &attr.attr_clr);
+    if ((attr.attr_set || attr.attr_clr) &&
+        syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | rec, &attr, sizeof attr) < 0)
+        return -1;
+    return (int)syscall(SYS_move_mount, tree, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+}
+
 static int do_mount(int rootfd, const struct pyctr_mount *m, struct pyctr_err *err)
 {
     _cleanup_close_ int fd = mount_target(rootfd, m, err);
@@ -219,19 +264,8 @@ static int do_mount(int rootfd, const struct pyctr_mount *m, struct pyctr_err *e
     char where[32];
     pyctr_fd_path(where, fd);
     if (m->flags & MS_BIND) {
-        if (mount(m->source, where, NULL, MS_BIND | (m->flags & MS_REC), NULL) < 0)
+        if (bind_with_attrs(AT_FDCWD, m->source, fd, m->flags) < 0)
             return pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "bind mount", m->target);
-        /* A bind mount ignores other flags; they only take effect on a remount of the
-         * new mount, which the old fd does not refer to, so open it again. */
-        unsigned long extra = m->flags & ~(unsigned long)(MS_BIND | MS_REC);
-        if (extra) {
-            _cleanup_close_ int nfd = pyctr_open_in_root(rootfd, m->target, O_PATH);
-            if (nfd < 0)
-                return pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "reopen bind mount", m->target);
-            pyctr_fd_path(where, nfd);
-            if (mount(NULL, where, NULL, MS_BIND | MS_REMOUNT | extra, NULL) < 0)
-                return pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "remount bind mount", m->target);
-        }
     } else if (mount(m->source, where, m->fstype, m->flags, m->data) < 0) {
         return pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "mount", m->target);
     }
@@ -323,17 +357,10 @@ static int readonly_path(int rootfd, const char *path, struct pyctr_err *err)
             return 0;
         return pyctr_set_err(err, PYCTR_STAGE_READONLY, errno, "open read-only path", path);
     }
-    char where[32];
-    pyctr_fd_path(where, fd);
-    if (mount(where, where, NULL, MS_BIND | MS_REC, NULL) < 0)
-        return pyctr_set_err(err, PYCTR_STAGE_READONLY, errno, "bind read-only path", path);
-    _cleanup_close_ int nfd = pyctr_open_in_root(rootfd, path, O_PATH);
-    if (nfd < 0)
-        return pyctr_set_err(err, PYCTR_STAGE_READONLY, errno, "reopen read-only path", path);
-    pyctr_fd_path(where, nfd);
-    unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
-    if (mount(NULL, where, NULL, flags, NULL) < 0)
-        return pyctr_set_err(err, PYCTR_STAGE_READONLY, errno, "remount read-only", path);
+    /* A read-only copy of the subtree, submounts included, laid over itself. */
+    unsigned long flags = MS_REC | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    if (bind_with_attrs(fd, "", fd, flags) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_READONLY, errno, "make read-only", path);
     return 0;
 }
 

@@ -97,3 +97,21 @@ def test_spec_without_mount_namespace_is_refused(bundle_spec):
     spec["linux"]["namespaces"] = [n for n in spec["linux"]["namespaces"] if n["type"] != "mount"]
     with pytest.raises(ValueError, match="mount namespace"):
         runtime.create(spec)
+
+
+def test_recursive_read_only_bind_covers_submounts(bundle_spec, tmp_path):
+    import subprocess
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(src / "sub")], check=True)
+    try:
+        spec = bundle_spec("sh", "-c", "touch /mnt/v/x 2>/dev/null && echo top-writable; "
+                                       "touch /mnt/v/sub/y 2>/dev/null && echo sub-writable; "
+                                       "grep -c ' /mnt/v' /proc/self/mountinfo")
+        spec["mounts"].append({"destination": "/mnt/v", "type": "bind", "source": str(src), "options": ["rbind", "ro"]})
+        out = tmp_path / "out"
+        with open(out, "w") as f:
+            assert run_to_exit(spec, f.fileno()) == 0
+    finally:
+        subprocess.run(["umount", str(src / "sub")], check=True)
+    assert out.read_text() == "2\n"  # both mounts there, neither writable
