@@ -25,6 +25,11 @@ class Process:
     def pid(self) -> int:
         return self._child.pid
 
+    @property
+    def cloned_into_cgroup(self) -> bool:
+        """True when clone3(CLONE_INTO_CGROUP) created it inside its cgroup (v2)."""
+        return self._child.in_cgroup
+
     def start(self) -> int:
         """Runs it to execve; returns the pty master (or -1). Raises ChildError."""
         self.master = self._child.release()

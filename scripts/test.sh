@@ -10,10 +10,9 @@ cmake --build build-c -j2 >/dev/null
 ctest --test-dir build-c --output-on-failure
 
 if [ "${PYCTR_SKIP_V2:-0}" != 1 ]; then
-  # The real interpreter, not a shim, and no plugin autoload: Python is 10-15x slower
-  # under the guest's emulation.
+  # The venv's pytest (not `python -m`, which would import the uncompiled source tree),
+  # no plugin autoload: Python is 10-15x slower under the guest's emulation.
   scripts/cgroupv2-vm.sh --rw "$PWD" --cwd "$PWD" --timeout 1500 -- \
-    env PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 "$PWD/.venv/bin/python" -m pytest -p no:cacheprovider \
-    -q -m cgroups tests
+    env PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 "$PWD/.venv/bin/pytest" -p no:cacheprovider -q -m cgroups tests
 fi
 .venv/bin/pytest tests "$@"

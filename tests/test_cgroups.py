@@ -168,3 +168,23 @@ def test_rm_f_cleans_up_after_a_killed_pyctr(pyctr):
     assert pyctr.store().list_containers() == []
     held.proc.stdin.close()
     held.proc.stdout.close()
+
+
+def test_the_child_sits_in_its_cgroup_before_it_runs(pyctr):
+    """On v2 clone3(CLONE_INTO_CGROUP) creates it there; on v1 it is placed while it still
+    waits at the sync socket.  Either way it is inside before its first instruction."""
+    from pyctr import runtime
+    from pyctr.spec import RootfsLayout, RunOptions, build_spec
+    [layer] = os.listdir(os.path.join(pyctr.root, "layers"))
+    rootfs = os.path.join(pyctr.root, "layers", layer, "diff")
+    spec = build_spec(RunOptions(image="busybox", command=["true"], cgroup_parent=pyctr.cgroup_parent),
+                      {}, os.urandom(32).hex(), RootfsLayout([], "", "", rootfs), host_env={})
+    del spec["annotations"]
+    spec["root"]["readonly"] = True  # the layer itself is the rootfs here: keep it intact
+    proc = runtime.create(spec)
+    try:
+        assert proc.cloned_into_cgroup == V2
+        assert proc.pid in proc.cgroup.procs()
+    finally:
+        proc.abort()
+    assert pyctr.cgroup_dirs(spec["linux"]["cgroupsPath"].split("/")[-1]) == []
