@@ -188,3 +188,38 @@ def test_the_child_sits_in_its_cgroup_before_it_runs(pyctr):
     finally:
         proc.abort()
     assert pyctr.cgroup_dirs(spec["linux"]["cgroupsPath"].split("/")[-1]) == []
+
+
+def _drain(fd: int) -> bytes:
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            return out
+        if not chunk:
+            return out
+        out += chunk
+
+
+def test_freeze_and_thaw(pyctr):
+    """A frozen container makes no progress; thawed, it goes on."""
+    held = Held(pyctr, command="echo ready; while :; do echo tick; sleep 0.05; done")
+    cgroup = cgroups.open_cgroup(f"{pyctr.cgroup_parent}/{held.record.id}")
+    fd = held.proc.stdout.fileno()
+    os.set_blocking(fd, False)
+    try:
+        cgroup.freeze()
+        time.sleep(0.2)
+        _drain(fd)  # what was written before the freeze took hold
+        time.sleep(0.5)
+        assert _drain(fd) == b""
+        cgroup.thaw()
+        time.sleep(0.5)
+        assert b"tick" in _drain(fd)
+    finally:
+        held.proc.kill()  # kill -9 of pyctr: rm -f then removes the container and its cgroup
+        held.proc.wait()
+        pyctr("rm", "-f", held.record.id)
+        held.proc.stdin.close()
+        held.proc.stdout.close()
