@@ -31,8 +31,13 @@ class Process:
         return self._child.in_cgroup
 
     def start(self) -> int:
-        """Runs it to execve; returns the pty master (or -1). Raises ChildError."""
-        self.master = self._child.release()
+        """Runs it to execve; returns the pty master (or -1). Raises ChildError, with the
+        child reaped and its cgroup gone."""
+        try:
+            self.master = self._child.release()
+        except BaseException:
+            self.abort()
+            raise
         return self.master
 
     def abort(self) -> None:

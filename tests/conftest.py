@@ -50,8 +50,10 @@ def _our_children() -> set[int]:
 
 
 def _cgroups() -> set[str]:
-    return {d for pattern in ("/sys/fs/cgroup/pyctr*", "/sys/fs/cgroup/*/pyctr*", "/sys/fs/cgroup/*/*/pyctr*")
-            for d in glob.glob(pattern)}
+    # the parents and the containers' cgroups inside them (v2: one level less)
+    patterns = ("/sys/fs/cgroup/pyctr*", "/sys/fs/cgroup/pyctr*/*/", "/sys/fs/cgroup/*/pyctr*",
+                "/sys/fs/cgroup/*/pyctr*/*/")
+    return {d.rstrip("/") for pattern in patterns for d in glob.glob(pattern)}
 
 
 def _tmp_entries() -> set[str]:

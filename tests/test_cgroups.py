@@ -1,6 +1,7 @@
 """Resource limits on real containers.  Marked `cgroups`: .ci/run runs these on the host
 (cgroup v1 here) and again in a QEMU guest with a pure cgroup v2 hierarchy."""
 
+import glob
 import json
 import os
 import subprocess
@@ -223,3 +224,11 @@ def test_freeze_and_thaw(pyctr):
         pyctr("rm", "-f", held.record.id)
         held.proc.stdin.close()
         held.proc.stdout.close()
+
+
+def test_the_default_parent_goes_when_its_last_container_does(pyctr):
+    existed = bool(glob.glob("/sys/fs/cgroup/pyctr") + glob.glob("/sys/fs/cgroup/*/pyctr"))
+    r = pyctr("run", "--rm", "busybox", "true", env={"PYCTR_CGROUP_PARENT": ""})
+    assert r.returncode == 0, r.stderr
+    if not existed:  # another container of the default parent would rightly keep it
+        assert glob.glob("/sys/fs/cgroup/pyctr") + glob.glob("/sys/fs/cgroup/*/pyctr") == []

@@ -20,8 +20,8 @@ def bundle_spec(pyctr, tmp_path):
     shutil.copytree(os.path.join(pyctr.root, "layers", layer, "diff"), rootfs, symlinks=True)
 
     def make(*argv, **spec_changes):
-        spec = build_spec(RunOptions(image="busybox", command=list(argv)), {}, "f" * 64,
-                          RootfsLayout([], "", "", str(rootfs)), host_env={})
+        spec = build_spec(RunOptions(image="busybox", command=list(argv), cgroup_parent=pyctr.cgroup_parent),
+                          {}, "f" * 64, RootfsLayout([], "", "", str(rootfs)), host_env={})
         del spec["annotations"]
         spec.update(spec_changes)
         return spec
@@ -31,7 +31,9 @@ def bundle_spec(pyctr, tmp_path):
 def run_to_exit(spec, stdout) -> int:
     proc = runtime.create(spec, stdio=(0, stdout, 2))
     proc.start()
-    return runtime.wait(proc.pid)
+    code = runtime.wait(proc.pid)
+    proc.finish()
+    return code
 
 
 def test_plain_rootfs_is_bind_mounted(bundle_spec, tmp_path):

@@ -46,6 +46,31 @@ def open_cgroup(path: str, root: str | None = None):
     return CgroupV1(path, root)
 
 
+def owned_parent(path: str) -> str | None:
+    """The parent of `path` when it is pyctr's own default parent, which pyctr removes
+    once empty; a parent the user named (--cgroup-parent) is theirs and stays."""
+    parent = os.path.dirname(path.strip("/"))
+    return parent if parent == DEFAULT_PARENT else None
+
+
+def remove_if_empty(directory: str) -> None:
+    try:
+        os.rmdir(directory)
+    except OSError:  # not empty (another container), busy, or gone: all fine
+        pass
+
+
+def mkdir_racing_removal(make) -> None:
+    """Runs `make()` (an mkdir walk) again when a concurrent pyctr removed the empty
+    default parent between our steps."""
+    for attempt in range(5):
+        try:
+            return make()
+        except FileNotFoundError:
+            if attempt == 4:
+                raise
+
+
 def kill_pids(pids: list[int]) -> None:
     import signal
     for pid in pids:

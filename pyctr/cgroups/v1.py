@@ -4,7 +4,8 @@ import errno
 import os
 import time
 
-from . import CgroupError, Stats, kill_pids, read, read_int, read_keyed, write
+from . import (CgroupError, Stats, kill_pids, mkdir_racing_removal, owned_parent, read, read_int,
+               read_keyed, remove_if_empty, write)
 
 CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "pids", "freezer")
 UNLIMITED = -1
@@ -47,15 +48,18 @@ class CgroupV1:
 
     def create(self) -> None:
         for controller, mount in self.mounts.items():
-            current = mount
-            for part in self.path.split("/"):
-                parent, current = current, os.path.join(current, part)
-                try:
-                    os.mkdir(current, 0o755)
-                except FileExistsError:
-                    continue
-                if controller == "cpuset":
-                    _inherit_cpuset(parent, current)
+            mkdir_racing_removal(lambda: self._mkdirs(controller, mount))
+
+    def _mkdirs(self, controller: str, mount: str) -> None:
+        current = mount
+        for part in self.path.split("/"):
+            parent, current = current, os.path.join(current, part)
+            try:
+                os.mkdir(current, 0o755)
+            except FileExistsError:
+                continue
+            if controller == "cpuset":
+                _inherit_cpuset(parent, current)
 
     def apply(self, resources: dict) -> None:
         memory = resources.get("memory") or {}
@@ -151,8 +155,11 @@ class CgroupV1:
         if not self.exists():
             return
         self.kill_all()
-        for controller in self.mounts:
+        parent = owned_parent(self.path)
+        for controller, mount in self.mounts.items():
             _rmdir_retry(self.dir(controller))
+            if parent:
+                remove_if_empty(os.path.join(mount, parent))
 
 
 def _inherit_cpuset(parent: str, child: str) -> None:

@@ -3,7 +3,8 @@
 import os
 import time
 
-from . import CgroupError, Stats, kill_pids, read, read_int, read_keyed, write
+from . import (CgroupError, Stats, kill_pids, mkdir_racing_removal, owned_parent, read, read_int,
+               read_keyed, remove_if_empty, write)
 from .convert import limit_text, shares_to_weight, swap_v2
 from .v1 import _rmdir_retry
 
@@ -28,6 +29,9 @@ class CgroupV2:
     def create(self) -> None:
         """mkdir -p, enabling our controllers in every ancestor's subtree_control: v2 only
         lets a cgroup use a controller its parent delegates."""
+        mkdir_racing_removal(self._mkdirs)
+
+    def _mkdirs(self) -> None:
         current = self.root
         for part in self.path.split("/"):
             _enable_controllers(current)
@@ -115,6 +119,9 @@ class CgroupV2:
             return
         self.kill_all()
         _rmdir_retry(self.dir)
+        parent = owned_parent(self.path)
+        if parent:
+            remove_if_empty(os.path.join(self.root, parent))
 
 
 def _enable_controllers(directory: str) -> None:
