@@ -191,8 +191,10 @@ static int mount_root(const struct pyctr_plan *plan, struct pyctr_err *err)
     if (mount(NULL, "/", NULL, prop, NULL) < 0)
         return pyctr_set_err(err, PYCTR_STAGE_PROPAGATION, errno, "make / private", NULL);
     int rc;
+    /* nodev: device nodes belong in /dev (its own tmpfs); one shipped in an image layer
+     * or made elsewhere in the rootfs does not open */
     if (plan->rootfs_fstype)
-        rc = mount(plan->rootfs_source, plan->rootfs, plan->rootfs_fstype, 0, plan->rootfs_data);
+        rc = mount(plan->rootfs_source, plan->rootfs, plan->rootfs_fstype, MS_NODEV, plan->rootfs_data);
     else /* pivot_root needs the new root to be a mount point */
         rc = mount(plan->rootfs, plan->rootfs, NULL, MS_BIND | MS_REC, NULL);
     if (rc < 0)

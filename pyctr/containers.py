@@ -62,13 +62,20 @@ def read_spec(paths: Paths, container_id: str) -> dict | None:
         return None
 
 
-def discard(paths: Paths, store: Store, container_id: str) -> None:
+def discard(paths: Paths, store: Store, container_id: str, best_effort: bool = True) -> None:
     """Removes a container's cgroup, directory and row, in that order: the row goes last,
-    so a crash in between leaves something `rm` can still find and clean."""
+    so a crash in between leaves something `rm` can still find and clean.  On a failed
+    start (`best_effort`) a cgroup that will not go is reported and the rest removed;
+    `rm` instead stops there and keeps the row for another try."""
     spec = read_spec(paths, container_id)
-    cgroup = runtime.cgroup_of(spec) if spec else None
-    if cgroup is not None:
-        cgroup.destroy()
+    try:
+        cgroup = runtime.cgroup_of(spec) if spec else None
+        if cgroup is not None:
+            cgroup.destroy()
+    except PyctrError as e:
+        if not best_effort:
+            raise
+        print_error(f"warning: {e}")
     shutil.rmtree(paths.container_dir(container_id), ignore_errors=True)
     store.remove_container(container_id)
 
@@ -100,12 +107,15 @@ def _run_created(paths: Paths, store: Store, record: ContainerRecord, spec: dict
     tty_size = attach.terminal_size(0) if opts.tty else (0, 0)
     try:
         proc = runtime.create(spec, stdio=(stdin, 1, 2), tty_size=tty_size)
-    except runtime.ChildError as e:
+    except BaseException as e:
         discard(paths, store, record.id)
-        raise start_error(e, spec["process"]["args"][0]) from None
-    except runtime.CgroupError as e:
-        discard(paths, store, record.id)
-        raise PyctrError(f"cannot apply resource limits: {e}") from None
+        if isinstance(e, runtime.ChildError):
+            raise start_error(e, spec["process"]["args"][0]) from None
+        if isinstance(e, runtime.CgroupError):
+            raise PyctrError(f"cannot apply resource limits: {e}") from None
+        if isinstance(e, ValueError):  # a config the runtime cannot carry out
+            raise PyctrError(f"invalid container config: {e}") from None
+        raise
     finally:
         if stdin != 0:
             os.close(stdin)
@@ -114,15 +124,27 @@ def _run_created(paths: Paths, store: Store, record: ContainerRecord, spec: dict
     with attach.forwarding_signals(proc.pid):
         _start(paths, store, record, spec, proc)
         code = attach.run_tty(proc, opts.interactive) if opts.tty else runtime.wait(proc.pid)
-    stats = proc.finish()
-    oom = bool(stats and stats.oom_kills)
-    store.update_container(record.id, status="exited", exit_code=code, finished=time.time(),
-                           oom_killed=int(oom), final_stats=json.dumps(vars(stats)) if stats else None)
+    # the exit code first: whatever happens to the cgroup next, it is on record
+    store.update_container(record.id, status="exited", exit_code=code, finished=time.time())
+    _record_cgroup_end(store, record, spec, proc)
+    return code
+
+
+def _record_cgroup_end(store: Store, record: ContainerRecord, spec: dict, proc: runtime.Process) -> None:
+    """The cgroup's last word (OOM kills, final stats) into the store, then its removal."""
+    try:
+        stats = proc.finish()
+    except PyctrError as e:
+        print_error(f"warning: {e}")
+        return
+    if stats is None:
+        return
+    oom = stats.oom_kills > 0
+    store.update_container(record.id, oom_killed=int(oom), final_stats=json.dumps(vars(stats)))
     if oom:
         limit = (spec["linux"]["resources"].get("memory") or {}).get("limit")
         print_error(f"container {record.id[:12]} was OOM-killed"
-                    + (f" (memory limit {limit // (1 << 20)} MiB)" if limit else ""))
-    return code
+                    + (f" (memory limit {limit // (1 << 20)} MiB)" if limit and limit > 0 else ""))
 
 
 def _start(paths: Paths, store: Store, record: ContainerRecord, spec: dict, proc: runtime.Process) -> None:
@@ -151,7 +173,7 @@ def lookup(store: Store, name_or_id: str) -> ContainerRecord:
 def is_running(record: ContainerRecord) -> bool:
     """True only while the recorded pid is the same process (pid and start time): a reused
     pid does not make a dead container look alive."""
-    return (record.status == "running" and record.pid is not None
+    return (record.status == "running" and record.pid is not None and record.pid_start is not None
             and runtime.start_time(record.pid) == record.pid_start)
 
 
@@ -161,10 +183,12 @@ def update_resources(paths: Paths, store: Store, name: str, options) -> None:
     record = lookup(store, name)
     if not is_running(record):
         raise Conflict(f"container {name} is not running")
-    changes = build_resources(options)
+    if not options.given():
+        raise PyctrError("you must provide one or more flags when using this command")
     spec = read_spec(paths, record.id)
     if spec is None:
         raise PyctrError(f"container {name} has no config.json")
+    changes = build_resources(options, current=spec["linux"].get("resources") or {})
     resources = merge(spec["linux"].get("resources") or {}, changes)
     cgroup = runtime.cgroup_of(spec)
     try:
@@ -188,5 +212,5 @@ def remove(paths: Paths, store: Store, name: str, force: bool = False) -> str:
             cgroup.kill_all()
         else:
             os.kill(record.pid, 9)
-    discard(paths, store, record.id)
+    discard(paths, store, record.id, best_effort=False)
     return record.id

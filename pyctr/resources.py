@@ -33,28 +33,39 @@ def online_mems() -> set[int]:
     return read_online("/sys/devices/system/node/online") if os.path.exists("/sys/devices/system/node/online") else {0}
 
 
-def _memory(opts: ResourceOptions) -> dict:
+def _memory(opts: ResourceOptions, current: dict | None) -> dict:
+    """`current`: the container's memory section for `update` (None when creating)."""
     out: dict = {}
     if opts.memory is not None:
         limit = parse_size(opts.memory, "memory limit")
-        if limit < MIN_MEMORY:
+        if limit == 0:
+            out["limit"] = -1  # docker: 0 means no limit
+        elif limit < MIN_MEMORY:
             raise PyctrError("minimum memory limit allowed is 6MB")
-        out["limit"] = limit
-    if opts.memory_swap is not None:
-        if opts.memory_swap.strip() == "-1":
-            out["swap"] = -1
         else:
-            swap = parse_size(opts.memory_swap, "memory swap")
-            if "limit" not in out:
-                raise PyctrError("you should always set a memory limit when using the memory swap limit")
-            if swap < out["limit"]:
-                raise PyctrError("minimum memory swap limit should be larger than the memory limit")
-            out["swap"] = swap
-    elif "limit" in out:
-        out["swap"] = 2 * out["limit"]  # docker: as much swap as memory
+            out["limit"] = limit
+    limit = out.get("limit", (current or {}).get("limit"))
+    limited = limit is not None and limit > 0
+    swap_text = (opts.memory_swap or "").strip()
+    if swap_text == "-1":
+        out["swap"] = -1
+    elif swap_text and swap_text != "0":  # docker: 0 means unset
+        swap = parse_size(swap_text, "memory swap")
+        if not limited:
+            raise PyctrError("you should always set a memory limit when using the memory swap limit")
+        if swap < limit:
+            raise PyctrError("minimum memory swap limit should be larger than the memory limit")
+        out["swap"] = swap
+    elif current is None and limited:
+        out["swap"] = 2 * limit  # docker, on create: as much swap as memory
+    elif current is not None and "limit" in out:
+        # update: keep the swap the container has, raised if the new limit passes it
+        swap = current.get("swap")
+        if swap is not None and swap != -1 and limited and swap < limit:
+            out["swap"] = limit
     if opts.memory_reservation is not None:
         reservation = parse_size(opts.memory_reservation, "memory reservation")
-        if "limit" in out and reservation > out["limit"]:
+        if limited and reservation > limit:
             raise PyctrError("minimum memory limit can not be less than memory reservation limit")
         out["reservation"] = reservation
     return out
@@ -87,24 +98,28 @@ def _cpu(opts: ResourceOptions) -> dict:
     return out
 
 
-def build_resources(opts: ResourceOptions) -> dict:
-    """OCI linux.resources for the flags given; every value checked."""
+def build_resources(opts: ResourceOptions, current: dict | None = None) -> dict:
+    """OCI linux.resources for the flags given, every value checked; with `current` (the
+    container's resources, for `update`), checked against what it already has."""
     resources: dict = {}
-    memory, cpu = _memory(opts), _cpu(opts)
+    memory, cpu = _memory(opts, None if current is None else current.get("memory") or {}), _cpu(opts)
     if memory:
         resources["memory"] = memory
     if cpu:
         resources["cpu"] = cpu
     if opts.pids_limit is not None:
-        if opts.pids_limit == 0 or opts.pids_limit < -1:
-            raise PyctrError("--pids-limit must be a positive number, or -1 for unlimited")
-        resources["pids"] = {"limit": opts.pids_limit}
+        if opts.pids_limit < -1:
+            raise PyctrError("--pids-limit must be a positive number, or 0 or -1 for unlimited")
+        resources["pids"] = {"limit": opts.pids_limit if opts.pids_limit > 0 else -1}
     return resources
 
 
 def merge(current: dict, changes: dict) -> dict:
     """`update`: new values over the container's present ones, per section."""
-    merged = {k: dict(v) for k, v in current.items()}
+    merged = {k: dict(v) if isinstance(v, dict) else v for k, v in current.items()}
     for section, values in changes.items():
-        merged.setdefault(section, {}).update(values)
+        if isinstance(values, dict):
+            merged.setdefault(section, {}).update(values)
+        else:  # a list section (device rules) is replaced whole
+            merged[section] = values
     return merged

@@ -42,6 +42,15 @@ MASKED_PATHS = [
     "/proc/timer_stats", "/sys/devices/virtual/powercap", "/sys/firmware",
 ]
 READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+# docker's device cgroup: nothing but mknod, and the default devices, a tty and ptys.
+# Without it CAP_MKNOD would let a container make and read the host's disks.
+DEFAULT_DEVICE_RULES = [
+    {"allow": False, "access": "rwm"},
+    {"allow": True, "type": "c", "access": "m"},
+    {"allow": True, "type": "b", "access": "m"},
+    *({"allow": True, "type": "c", "major": major, "minor": minor, "access": "rwm"}
+      for major, minor in ((1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2), (136, None))),
+]
 
 
 @dataclass
@@ -174,7 +183,7 @@ def build_spec(opts: RunOptions, image_config: dict, container_id: str, layout: 
             "namespaces": [{"type": t} for t in DEFAULT_NAMESPACES],
             "maskedPaths": list(MASKED_PATHS),
             "readonlyPaths": list(READONLY_PATHS),
-            "resources": build_resources(opts.resources),
+            "resources": {**build_resources(opts.resources), "devices": [dict(r) for r in DEFAULT_DEVICE_RULES]},
             "cgroupsPath": cgroup_path(opts.cgroup_parent, container_id),
         },
         "annotations": {ROOTFS_TYPE: "overlay", ROOTFS_OPTIONS: layout.options()},

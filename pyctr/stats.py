@@ -45,21 +45,25 @@ def _memory_limit(stats) -> int | None:
 def sample(paths: Paths, store: Store, names: list[str] | None = None, interval: float = 0.5,
            previous: dict | None = None) -> list[Row]:
     """One row per running container.  CPU % is usage over wall time between two reads,
-    100% being one whole CPU (as docker shows it); `previous` carries the last reads."""
+    100% being one whole CPU (as docker shows it).  `previous` carries the last reads from
+    call to call; without it (or for a container new to it) a first read is taken
+    `interval` seconds before."""
+    previous = {} if previous is None else previous
     targets = _running(paths, store, names)
-    if previous is None:
-        previous = {r.id: (time.monotonic(), c.stats().cpu_usage_ns) for r, c in targets}
+    if any(r.id not in previous for r, _ in targets):
+        for record, cgroup in targets:
+            previous.setdefault(record.id, (time.monotonic(), cgroup.stats().cpu_usage_ns))
         time.sleep(interval)
     rows = []
     for record, cgroup in targets:
-        try:
-            s = cgroup.stats()
-        except OSError:  # exited between the two reads
+        if not cgroup.exists():  # exited between the two reads
             continue
+        s = cgroup.stats()
         now = time.monotonic()
-        then, cpu_then = previous.get(record.id, (now, s.cpu_usage_ns))
-        percent = 100.0 * (s.cpu_usage_ns - cpu_then) / ((now - then) * 1e9) if now > then else 0.0
+        then, cpu_then = previous[record.id]
         previous[record.id] = (now, s.cpu_usage_ns)
+        used = s.cpu_usage_ns - cpu_then
+        percent = 100.0 * used / ((now - then) * 1e9) if now > then and used >= 0 else 0.0
         rows.append(Row(record.id, record.name, percent, s.memory_usage, _memory_limit(s), s.pids))
     return rows
 
@@ -70,7 +74,7 @@ def live(paths: Paths, store: Store, names: list[str] | None) -> None:
 
     from . import render
     previous: dict = {}
-    with Live(render.stats_table(sample(paths, store, names, previous=None)), auto_refresh=False) as view:
+    with Live(render.stats_table(sample(paths, store, names, previous=previous)), auto_refresh=False) as view:
         try:
             while True:
                 time.sleep(1)

@@ -9,7 +9,7 @@ import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from .errors import Conflict
+from .errors import Conflict, PyctrError
 
 SCHEMA_VERSION = 2
 
@@ -88,6 +88,7 @@ CONTAINER_COLUMNS = (
 
 class Store:
     def __init__(self, path: str):
+        self.path = path
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         # isolation_level=None: we issue BEGIN ourselves, so a transaction is exactly
         # what `transaction()` spans.
@@ -116,6 +117,9 @@ class Store:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version == SCHEMA_VERSION:
             return
+        if version > SCHEMA_VERSION:
+            raise PyctrError(f"the state database {self.path} is from a newer pyctr (schema {version}); "
+                             f"this one knows schema {SCHEMA_VERSION}")
         with self.transaction() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]  # again, under the lock
             if version == 0:
@@ -201,6 +205,8 @@ class Store:
 
     def find_containers(self, name_or_prefix: str) -> list[ContainerRecord]:
         """An exact name, else every id starting with the given prefix."""
+        if not name_or_prefix:
+            return []
         cols = ", ".join(CONTAINER_COLUMNS)
         row = self.db.execute(f"SELECT {cols} FROM containers WHERE name = ?", (name_or_prefix,)).fetchone()
         if row:

@@ -33,8 +33,11 @@ class Stats:
     oom_kills: int = 0
 
 
-class CgroupError(Exception):
-    """A cgroup file could not be written: the kernel refused a value or a controller."""
+from ..errors import PyctrError
+
+
+class CgroupError(PyctrError):
+    """A cgroup operation failed: the kernel refused a value, a controller or a directory."""
 
 
 def open_cgroup(path: str, root: str | None = None):
@@ -46,29 +49,15 @@ def open_cgroup(path: str, root: str | None = None):
     return CgroupV1(path, root)
 
 
-def owned_parent(path: str) -> str | None:
-    """The parent of `path` when it is pyctr's own default parent, which pyctr removes
-    once empty; a parent the user named (--cgroup-parent) is theirs and stays."""
-    parent = os.path.dirname(path.strip("/"))
-    return parent if parent == DEFAULT_PARENT else None
-
-
-def remove_if_empty(directory: str) -> None:
+def mkdir(path: str) -> bool:
+    """mkdir that says whether it made the directory; other failures are CgroupErrors."""
     try:
-        os.rmdir(directory)
-    except OSError:  # not empty (another container), busy, or gone: all fine
-        pass
-
-
-def mkdir_racing_removal(make) -> None:
-    """Runs `make()` (an mkdir walk) again when a concurrent pyctr removed the empty
-    default parent between our steps."""
-    for attempt in range(5):
-        try:
-            return make()
-        except FileNotFoundError:
-            if attempt == 4:
-                raise
+        os.mkdir(path, 0o755)
+        return True
+    except FileExistsError:
+        return False
+    except OSError as e:
+        raise CgroupError(f"cannot create cgroup {path}: {e.strerror}") from None
 
 
 def kill_pids(pids: list[int]) -> None:

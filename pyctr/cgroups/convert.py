@@ -31,8 +31,7 @@ def shares_to_weight(shares: int) -> int:
         return WEIGHT_MAX
     l = math.log2(shares)
     exponent = (l * l + 125 * l) / 612.0 - 7.0 / 34.0
-    # rounding as runc's ConvertCPUSharesToCgroupV2Value: up, unless a hair above a whole number
-    return min(WEIGHT_MAX, int(10 ** exponent + 0.99))
+    return min(WEIGHT_MAX, math.ceil(10 ** exponent))  # as runc's ConvertCPUSharesToCgroupV2Value
 
 
 def swap_v2(swap: int | None, limit: int | None) -> int | None:

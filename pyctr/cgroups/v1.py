@@ -4,18 +4,25 @@ import errno
 import os
 import time
 
-from . import (CgroupError, Stats, kill_pids, mkdir_racing_removal, owned_parent, read, read_int,
-               read_keyed, remove_if_empty, write)
+from . import CgroupError, Stats, kill_pids, mkdir, read, read_int, read_keyed, write
 
-CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "pids", "freezer")
+CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "pids", "freezer", "devices")
 UNLIMITED = -1
+_host_mounts: dict[str, str] | None = None
 
 
 def controller_mounts(root: str | None = None) -> dict[str, str]:
     """controller -> mount point, from mountinfo (a mount may carry several controllers,
-    as `cpu,cpuacct` does on many hosts).  With `root`, a fake tree root/<controller>."""
+    as `cpu,cpuacct` does on many hosts), read once.  With `root`, a fake tree."""
+    global _host_mounts
     if root is not None:
         return {c: os.path.join(root, c) for c in CONTROLLERS}
+    if _host_mounts is None:
+        _host_mounts = _read_mountinfo()
+    return _host_mounts
+
+
+def _read_mountinfo() -> dict[str, str]:
     mounts: dict[str, str] = {}
     with open("/proc/self/mountinfo") as f:
         for line in f:
@@ -36,6 +43,8 @@ class CgroupV1:
         missing = [c for c in ("memory", "cpu", "cpuset", "pids") if c not in self.mounts]
         if missing:
             raise CgroupError(f"cgroup v1 controllers not mounted: {', '.join(missing)}")
+        # co-mounted controllers (cpu,cpuacct) share one directory: visit each once
+        self.hierarchies = sorted(set(self.mounts.values()))
 
     def dir(self, controller: str) -> str:
         return os.path.join(self.mounts[controller], self.path)
@@ -43,25 +52,27 @@ class CgroupV1:
     def _file(self, controller: str, name: str) -> str:
         return os.path.join(self.dir(controller), name)
 
+    def _dirs(self) -> list[str]:
+        return [os.path.join(m, self.path) for m in self.hierarchies]
+
     def exists(self) -> bool:
-        return os.path.isdir(self.dir("memory"))
+        return any(os.path.isdir(d) for d in self._dirs())
 
     def create(self) -> None:
-        for controller, mount in self.mounts.items():
-            mkdir_racing_removal(lambda: self._mkdirs(controller, mount))
-
-    def _mkdirs(self, controller: str, mount: str) -> None:
-        current = mount
-        for part in self.path.split("/"):
-            parent, current = current, os.path.join(current, part)
-            try:
-                os.mkdir(current, 0o755)
-            except FileExistsError:
-                continue
-            if controller == "cpuset":
-                _inherit_cpuset(parent, current)
+        cpuset = self.mounts["cpuset"]
+        for mount in self.hierarchies:
+            current = mount
+            for part in self.path.split("/"):
+                parent, current = current, os.path.join(current, part)
+                mkdir(current)
+                # at every level, made now or not: another pyctr may have made it a moment
+                # ago and not filled it in yet
+                if mount == cpuset:
+                    _inherit_cpuset(parent, current)
 
     def apply(self, resources: dict) -> None:
+        if "devices" in resources:
+            self._apply_devices(resources["devices"])
         memory = resources.get("memory") or {}
         cpu = resources.get("cpu") or {}
         self._apply_memory(memory)
@@ -95,12 +106,20 @@ class CgroupV1:
         if memory.get("reservation") is not None:
             write(self._file("memory", "memory.soft_limit_in_bytes"), memory["reservation"])
 
+    def _apply_devices(self, rules: list[dict]) -> None:
+        """OCI device rules in order: a deny-all first, then what is allowed (docker's)."""
+        if "devices" not in self.mounts:
+            raise CgroupError("the devices controller is not mounted: device rules cannot be enforced")
+        for rule in rules:
+            name = "devices.allow" if rule.get("allow") else "devices.deny"
+            write(self._file("devices", name), device_rule(rule))
+
     def _current_limit(self) -> int | None:
         return read_int(self._file("memory", "memory.limit_in_bytes"))
 
     def add(self, pid: int) -> None:
-        for controller in self.mounts:
-            write(self._file(controller, "cgroup.procs"), pid)
+        for d in self._dirs():
+            write(os.path.join(d, "cgroup.procs"), pid)
 
     def procs(self) -> list[int]:
         try:
@@ -155,18 +174,26 @@ class CgroupV1:
         if not self.exists():
             return
         self.kill_all()
-        parent = owned_parent(self.path)
-        for controller, mount in self.mounts.items():
-            _rmdir_retry(self.dir(controller))
-            if parent:
-                remove_if_empty(os.path.join(mount, parent))
+        for d in self._dirs():
+            _rmdir_retry(d)
+
+
+def device_rule(rule: dict) -> str:
+    """{"type": "c", "major": 1, "minor": 3, "access": "rwm"} -> "c 1:3 rwm"."""
+    def number(key):
+        value = rule.get(key)
+        return "*" if value is None or value == -1 else str(value)
+    return f"{rule.get('type') or 'a'} {number('major')}:{number('minor')} {rule.get('access') or 'rwm'}"
 
 
 def _inherit_cpuset(parent: str, child: str) -> None:
     """A new v1 cpuset starts empty and refuses tasks until given cpus and mems."""
     for name in ("cpuset.cpus", "cpuset.mems"):
         if not read(os.path.join(child, name)):
-            write(os.path.join(child, name), read(os.path.join(parent, name)))
+            value = read(os.path.join(parent, name))
+            if not value:
+                raise CgroupError(f"{parent}/{name} is empty")
+            write(os.path.join(child, name), value)
 
 
 def _rmdir_retry(path: str) -> None:

@@ -3,8 +3,7 @@
 import os
 import time
 
-from . import (CgroupError, Stats, kill_pids, mkdir_racing_removal, owned_parent, read, read_int,
-               read_keyed, remove_if_empty, write)
+from . import CgroupError, Stats, kill_pids, mkdir, read, read_int, read_keyed, write
 from .convert import limit_text, shares_to_weight, swap_v2
 from .v1 import _rmdir_retry
 
@@ -29,23 +28,18 @@ class CgroupV2:
     def create(self) -> None:
         """mkdir -p, enabling our controllers in every ancestor's subtree_control: v2 only
         lets a cgroup use a controller its parent delegates."""
-        mkdir_racing_removal(self._mkdirs)
-
-    def _mkdirs(self) -> None:
         current = self.root
         for part in self.path.split("/"):
             _enable_controllers(current)
             current = os.path.join(current, part)
-            try:
-                os.mkdir(current, 0o755)
-            except FileExistsError:
-                pass
+            mkdir(current)
 
     def open_fd(self) -> int:
         """An fd on the directory, for clone3(CLONE_INTO_CGROUP)."""
         return os.open(self.dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
 
     def apply(self, resources: dict) -> None:
+        # resources["devices"] needs an eBPF program on v2; the runtime drops CAP_MKNOD instead
         memory = resources.get("memory") or {}
         cpu = resources.get("cpu") or {}
         if memory.get("limit") is not None:
@@ -119,14 +113,14 @@ class CgroupV2:
             return
         self.kill_all()
         _rmdir_retry(self.dir)
-        parent = owned_parent(self.path)
-        if parent:
-            remove_if_empty(os.path.join(self.root, parent))
 
 
 def _enable_controllers(directory: str) -> None:
-    available = read(os.path.join(directory, "cgroup.controllers")).split()
-    enabled = read(os.path.join(directory, "cgroup.subtree_control")).split()
+    try:
+        available = read(os.path.join(directory, "cgroup.controllers")).split()
+        enabled = read(os.path.join(directory, "cgroup.subtree_control")).split()
+    except OSError as e:
+        raise CgroupError(f"cannot read the controllers of {directory}: {e.strerror}") from None
     wanted = [c for c in WANTED if c in available and c not in enabled]
     if wanted:
         write(os.path.join(directory, "cgroup.subtree_control"), " ".join(f"+{c}" for c in wanted))
