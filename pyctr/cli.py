@@ -181,3 +181,104 @@ def rm(
             print_error(str(e))
             failed = 1
     raise typer.Exit(failed)
+
+
+@app.command()
+def ps(
+    all_: bool = typer.Option(False, "-a", "--all", help="Show all containers (default: running)."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Only show ids."),
+    no_trunc: bool = typer.Option(False, "--no-trunc", help="Do not shorten ids and commands."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="'json' for machine-readable output."),
+):
+    """List containers, with their true state (pid and start time checked).
+
+    Example: pyctr ps -a
+    """
+    from . import views
+    store = _store()
+    records = [views.refresh(store, r) for r in store.list_containers()]
+    if not all_:
+        records = [r for r in records if r.status == "running"]
+    if quiet:
+        for r in records:
+            typer.echo(r.id if no_trunc else r.id[:12])
+    elif fmt == "json":
+        typer.echo(json.dumps([views.inspect(State.paths, r) for r in records], indent=2))
+    else:
+        from . import render
+        render.print_table(render.ps_table([(r, views.status_text(r)) for r in records], no_trunc))
+
+
+@app.command()
+def inspect(names: List[str] = typer.Argument(..., metavar="CONTAINER...", help="Containers to describe.")):
+    """Describe containers as JSON: state, pid, exit code, OOMKilled, times, config, mounts.
+
+    Example: pyctr inspect web
+    """
+    from . import containers, views
+    store = _store()
+    out = [views.inspect(State.paths, views.refresh(store, containers.lookup(store, n))) for n in names]
+    typer.echo(json.dumps(out, indent=2))
+
+
+@app.command()
+def stop(
+    names: List[str] = typer.Argument(..., metavar="CONTAINER...", help="Running containers to stop."),
+    time_: float = typer.Option(10, "-t", "--time", help="Seconds to wait before SIGKILL."),
+    sig: str = typer.Option("SIGTERM", "-s", "--signal", help="Signal to send first."),
+):
+    """Stop containers: a signal, a grace period, then SIGKILL.
+
+    Example: pyctr stop -t 2 web
+    """
+    from . import control
+    number = control.parse_signal(sig)
+    store = _store()
+    for name in names:
+        control.stop(State.paths, store, name, time_, number)
+        typer.echo(name)
+
+
+@app.command()
+def kill(
+    names: List[str] = typer.Argument(..., metavar="CONTAINER...", help="Running containers to signal."),
+    sig: str = typer.Option("SIGKILL", "-s", "--signal", help="Signal to send."),
+):
+    """Send a signal to containers' first process (SIGKILL: to all of them).
+
+    Example: pyctr kill -s HUP web
+    """
+    from . import control
+    number = control.parse_signal(sig)
+    store = _store()
+    for name in names:
+        if number == 9:  # the whole cgroup: nothing inside gets to fork on
+            control.kill_all(State.paths, control.running(store, name))
+        else:
+            control.send(store, name, number)
+        typer.echo(name)
+
+
+@app.command()
+def wait(names: List[str] = typer.Argument(..., metavar="CONTAINER...", help="Containers to wait for.")):
+    """Block until containers stop, then print their exit codes.
+
+    Example: pyctr wait web
+    """
+    from . import control
+    store = _store()
+    for name in names:
+        code = control.wait(store, name)
+        typer.echo("unknown" if code is None else code)
+
+
+@app.command()
+def top(name: str = typer.Argument(..., metavar="CONTAINER", help="A running container.")):
+    """The processes of a container.
+
+    Example: pyctr top web
+    """
+    from . import control
+    typer.echo(f"{'PID':>8}  {'TIME':8}  CMD")
+    for pid, cpu, cmd in control.top(State.paths, _store(), name):
+        typer.echo(f"{pid:>8}  {cpu:8}  {cmd}")

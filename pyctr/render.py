@@ -40,8 +40,10 @@ def images_table(records) -> "object":
 
 
 def print_table(table) -> None:
+    """On a terminal, fitted to its width; piped, whole lines (as docker prints them)."""
+    import sys
     from rich.console import Console
-    Console(soft_wrap=True).print(table)
+    Console(soft_wrap=True, width=None if sys.stdout.isatty() else 100_000).print(table)
 
 
 def print_error(message: str) -> None:
@@ -60,4 +62,19 @@ def stats_table(rows) -> "object":
         limit = human_size(r.memory_limit, binary=True) if r.memory_limit else "--"
         table.add_row(r.id[:12], r.name, f"{r.cpu_percent:.2f}%",
                       f"{human_size(r.memory_usage, binary=True)} / {limit}", mem_pct, str(r.pids))
+    return table
+
+
+def ps_table(rows, no_trunc: bool = False) -> "object":
+    """rows: (record, status text)."""
+    from rich.table import Table
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"):
+        table.add_column(column, no_wrap=True)
+    for record, status in rows:
+        command = " ".join(record.command)
+        if not no_trunc and len(command) > 20:
+            command = command[:19] + "…"
+        table.add_row(record.id if no_trunc else record.id[:12], record.image_ref, f'"{command}"',
+                      human_age(record.created), status, "", record.name)
     return table

@@ -132,6 +132,23 @@ class Pyctr:
         return os.listdir(d) if os.path.isdir(d) else []
 
 
+class Held:
+    """A foreground `pyctr run` whose container runs until the test lets it go (closes its
+    stdin), or is stopped."""
+
+    def __init__(self, pyctr, *flags: str, command: str = "echo ready; read x"):
+        self.proc = pyctr.popen("run", "-i", "--rm", *flags, "busybox", "sh", "-c", command,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout.readline() == "ready\n"
+        [self.record] = [c for c in pyctr.store().list_containers() if c.status == "running"]
+
+    def release(self) -> int:
+        self.proc.stdin.close()
+        code = self.proc.wait(timeout=30)
+        self.proc.stdout.close()
+        return code
+
+
 @pytest.fixture(scope="session")
 def image_template(tmp_path_factory) -> str:
     """A root holding only the built-in busybox image, built once per session (building

@@ -12,6 +12,8 @@ import pytest
 from pyctr import cgroups
 from pyctr.cgroups.convert import shares_to_weight
 
+from conftest import Held
+
 pytestmark = pytest.mark.cgroups
 V2 = cgroups.mode() == "v2"
 
@@ -19,22 +21,6 @@ V2 = cgroups.mode() == "v2"
 def cgroup_file(pyctr, container_id: str, v1_controller: str, name: str) -> str:
     [d] = [d for d in pyctr.cgroup_dirs(container_id) if V2 or f"/{v1_controller}/" in d]
     return os.path.join(d, name)
-
-
-class Held:
-    """A container that runs until the test lets it go (closes its stdin)."""
-
-    def __init__(self, pyctr, *flags: str, command: str = "echo ready; read x"):
-        self.proc = pyctr.popen("run", "-i", "--rm", *flags, "busybox", "sh", "-c", command,
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout.readline() == "ready\n"
-        [self.record] = [c for c in pyctr.store().list_containers() if c.status == "running"]
-
-    def release(self) -> int:
-        self.proc.stdin.close()
-        code = self.proc.wait(timeout=30)
-        self.proc.stdout.close()
-        return code
 
 
 def test_memory_limit_kills_a_hog_with_137_and_says_so(pyctr):

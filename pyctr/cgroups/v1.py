@@ -158,16 +158,20 @@ class CgroupV1:
         write(self._file("freezer", "freezer.state"), "THAWED")
 
     def kill_all(self) -> None:
-        """SIGKILL to everything inside; frozen first so nothing forks in between."""
-        pids = self.procs()
-        if not pids:
+        """SIGKILL to everything inside; frozen first so nothing forks in between.  A
+        cgroup removed meanwhile (its container died and was cleaned up) is done."""
+        if not self.procs():
             return
         frozen = "freezer" in self.mounts
-        if frozen:
-            self.freeze()
-        kill_pids(self.procs())
-        if frozen:
-            self.thaw()
+        try:
+            if frozen:
+                self.freeze()
+            kill_pids(self.procs())
+            if frozen:
+                self.thaw()
+        except (OSError, CgroupError):
+            if self.exists():
+                raise
 
     def destroy(self) -> None:
         """Kills what is left and removes the directories (a missing one is fine)."""

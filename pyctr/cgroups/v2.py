@@ -99,14 +99,19 @@ class CgroupV2:
         write(self._file("cgroup.freeze"), 0)
 
     def kill_all(self) -> None:
+        """SIGKILL to everything inside.  A cgroup removed meanwhile is done."""
         if not self.procs():
             return
-        if os.path.exists(self._file("cgroup.kill")):  # 5.14+: atomic, no fork races
-            write(self._file("cgroup.kill"), 1)
-            return
-        self.freeze()
-        kill_pids(self.procs())
-        self.thaw()
+        try:
+            if os.path.exists(self._file("cgroup.kill")):  # 5.14+: atomic, no fork races
+                write(self._file("cgroup.kill"), 1)
+                return
+            self.freeze()
+            kill_pids(self.procs())
+            self.thaw()
+        except (OSError, CgroupError):
+            if self.exists():
+                raise
 
     def destroy(self) -> None:
         if not self.exists():
