@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/sched.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
@@ -79,6 +80,19 @@ static int bring_up_loopback(struct pyctr_err *err)
     return 0;
 }
 
+/* /dev/console of a new container is its pty. */
+static int bind_console(int slave, struct pyctr_err *err)
+{
+    char slave_path[32];
+    pyctr_fd_path(slave_path, slave);
+    _cleanup_close_ int console = open("/dev/console", O_CREAT | O_WRONLY | O_NOCTTY | O_CLOEXEC, 0600);
+    if (console < 0 && errno != EEXIST)
+        return pyctr_set_err(err, PYCTR_STAGE_TTY, errno, "create /dev/console", NULL);
+    if (mount(slave_path, "/dev/console", NULL, MS_BIND, NULL) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_TTY, errno, "bind /dev/console", NULL);
+    return 0;
+}
+
 /* Opens a pty in the container's own devpts, so that ttyname() inside works, makes
  * /dev/console point at it and hands the master to the parent. Returns the slave. */
 static int open_tty(const struct pyctr_plan *plan, int sync_fd, struct pyctr_err *err)
@@ -96,16 +110,9 @@ static int open_tty(const struct pyctr_plan *plan, int sync_fd, struct pyctr_err
         struct winsize ws = {.ws_row = plan->tty_rows, .ws_col = plan->tty_cols};
         ioctl(slave, TIOCSWINSZ, &ws);
     }
-    char slave_path[32];
-    pyctr_fd_path(slave_path, slave);
-    _cleanup_close_ int console = open("/dev/console", O_CREAT | O_WRONLY | O_NOCTTY | O_CLOEXEC, 0600);
-    if (console < 0 && errno != EEXIST) {
+    if (plan->join_pidfd < 0 && bind_console(slave, err) < 0) { /* exec: keep the container's */
         close(slave);
-        return pyctr_set_err(err, PYCTR_STAGE_TTY, errno, "create /dev/console", NULL);
-    }
-    if (mount(slave_path, "/dev/console", NULL, MS_BIND, NULL) < 0) {
-        close(slave);
-        return pyctr_set_err(err, PYCTR_STAGE_TTY, errno, "bind /dev/console", NULL);
+        return -1;
     }
     if (pyctr_msg_send(sync_fd, PYCTR_MSG_PTY, NULL, master) < 0) {
         close(slave);
@@ -264,19 +271,9 @@ static int exec_command(const struct pyctr_plan *plan, int sync_fd, struct pyctr
     return pyctr_set_err(err, PYCTR_STAGE_EXEC, ENOENT, "executable file not found in $PATH", file);
 }
 
-static int child_run(const struct pyctr_plan *plan, int sync_fd, struct pyctr_err *err)
+/* From the std streams to execve: the same for a new container and for exec. */
+static int finish_process(const struct pyctr_plan *plan, int sync_fd, struct pyctr_err *err)
 {
-    if (reset_signals(err) < 0)
-        return -1;
-    wait_for_go(sync_fd);
-    if (plan->unshare_flags && unshare((int)plan->unshare_flags) < 0)
-        return pyctr_set_err(err, PYCTR_STAGE_NAMESPACE, errno, "unshare", NULL);
-    if (pyctr_setup_rootfs(plan, err) < 0)
-        return -1;
-    if (plan->hostname && sethostname(plan->hostname, strlen(plan->hostname)) < 0)
-        return pyctr_set_err(err, PYCTR_STAGE_HOSTNAME, errno, "sethostname", plan->hostname);
-    if (plan->loopback_up && bring_up_loopback(err) < 0)
-        return -1;
     if (setup_stdio(plan, sync_fd, err) < 0)
         return -1;
     if (enter_cwd(plan, err) < 0)
@@ -301,18 +298,85 @@ static int child_run(const struct pyctr_plan *plan, int sync_fd, struct pyctr_er
     return exec_command(plan, sync_fd, err);
 }
 
+static int child_run(const struct pyctr_plan *plan, int sync_fd, struct pyctr_err *err)
+{
+    if (reset_signals(err) < 0)
+        return -1;
+    wait_for_go(sync_fd);
+    if (plan->unshare_flags && unshare((int)plan->unshare_flags) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_NAMESPACE, errno, "unshare", NULL);
+    if (pyctr_setup_rootfs(plan, err) < 0)
+        return -1;
+    if (plan->hostname && sethostname(plan->hostname, strlen(plan->hostname)) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_HOSTNAME, errno, "sethostname", plan->hostname);
+    if (plan->loopback_up && bring_up_loopback(err) < 0)
+        return -1;
+    return finish_process(plan, sync_fd, err);
+}
+
+static int move_sync_fd(int sync_fd)
+{
+    if (sync_fd >= 3)
+        return sync_fd;
+    /* stdio setup takes 0..2; keep the socket out of its way */
+    int moved = fcntl(sync_fd, F_DUPFD_CLOEXEC, 3);
+    if (moved < 0)
+        _exit(1);
+    return moved;
+}
+
 void pyctr_child_main(const struct pyctr_plan *plan, int sync_fd)
 {
     struct pyctr_err err;
     memset(&err, 0, sizeof err);
-    if (sync_fd < 3) {
-        /* stdio setup takes 0..2; keep the socket out of its way */
-        int moved = fcntl(sync_fd, F_DUPFD_CLOEXEC, 3);
-        if (moved < 0)
-            _exit(1);
-        sync_fd = moved;
-    }
+    sync_fd = move_sync_fd(sync_fd);
     child_run(plan, sync_fd, &err);
+    pyctr_msg_send(sync_fd, PYCTR_MSG_ERROR, &err, -1);
+    _exit(127);
+}
+
+#ifndef CLONE_PARENT
+#define CLONE_PARENT 0x00008000
+#endif
+
+/* exec.  Joining a pid namespace only places the caller's *children* in it, so this
+ * process joins, then clones the real one with CLONE_PARENT: that one lives in the
+ * container's pid namespace yet is the child of our caller, which waits for it. */
+void pyctr_join_main(const struct pyctr_plan *plan, int sync_fd)
+{
+    struct pyctr_err err;
+    memset(&err, 0, sizeof err);
+    sync_fd = move_sync_fd(sync_fd);
+    /* First: our host binary is the Python interpreter, and from here on we share the
+     * container's namespaces; nothing in it may reach us through /proc (ptrace, fds). */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+        pyctr_set_err(&err, PYCTR_STAGE_NAMESPACE, errno, "set not dumpable", NULL);
+        goto fail;
+    }
+    if (reset_signals(&err) < 0)
+        goto fail;
+    if (setns(plan->join_pidfd, (int)plan->join_flags) < 0) {
+        pyctr_set_err(&err, PYCTR_STAGE_NAMESPACE, errno, "join the container's namespaces", NULL);
+        goto fail;
+    }
+    struct clone_args args;
+    memset(&args, 0, sizeof args);
+    args.flags = CLONE_PARENT;
+    pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+    if (pid < 0) {
+        pyctr_set_err(&err, PYCTR_STAGE_CLONE, errno, "clone into the container", NULL);
+        goto fail;
+    }
+    if (pid == 0) {
+        wait_for_go(sync_fd);
+        finish_process(plan, sync_fd, &err);
+        pyctr_msg_send(sync_fd, PYCTR_MSG_ERROR, &err, -1);
+        _exit(127);
+    }
+    if (pyctr_msg_send_pid(sync_fd, pid) < 0)
+        _exit(1);
+    _exit(0);
+fail:
     pyctr_msg_send(sync_fd, PYCTR_MSG_ERROR, &err, -1);
     _exit(127);
 }

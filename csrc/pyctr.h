@@ -88,6 +88,10 @@ struct pyctr_plan {
     unsigned long unshare_flags;
     /* A cgroup v2 directory fd to clone straight into (CLONE_INTO_CGROUP), or -1. */
     int cgroup_fd;
+    /* exec: a pidfd of a container's process whose namespaces (join_flags, CLONE_NEW*)
+     * the new process joins instead of making its own; -1 for a new container. */
+    int join_pidfd;
+    unsigned long join_flags;
 
     /* rootfs: `rootfs` is a host directory.  With `rootfs_fstype` set (overlay), that
      * filesystem is mounted on it inside the container's mount namespace only, so the host
@@ -175,6 +179,9 @@ int pyctr_relay(struct pyctr_relay *r, int master, int in_fd, int out_fd, int wa
 
 /* Child side (exposed for tests). */
 void pyctr_child_main(const struct pyctr_plan *plan, int sync_fd) __attribute__((noreturn));
+/* exec: joins plan->join_pidfd's namespaces, then clones the process (CLONE_PARENT, so
+ * the caller's parent waits for it), reports its pid and exits. */
+void pyctr_join_main(const struct pyctr_plan *plan, int sync_fd) __attribute__((noreturn));
 
 /* Helpers. */
 int pyctr_set_err(struct pyctr_err *err, int stage, int errnum, const char *what, const char *detail);

@@ -47,6 +47,33 @@ static pid_t clone_child(const struct pyctr_plan *plan, int *in_cgroup)
     return pid;
 }
 
+static int reap(pid_t pid);
+
+/* exec: the intermediate child reports the pid of the process it made in the container
+ * (our child too, through CLONE_PARENT) and exits; that process becomes `child`. */
+static int adopt_joined(struct pyctr_child *child, struct pyctr_err *err)
+{
+    struct pyctr_msg msg;
+    int r;
+    do
+        r = pyctr_msg_recv(child->sync_fd, &msg, NULL);
+    while (r < 0 && errno == EINTR);
+    pid_t intermediate = child->pid;
+    if (r == 1 && msg.type == PYCTR_MSG_PID && msg.pid > 0) {
+        reap(intermediate);
+        child->pid = msg.pid;
+        return 0;
+    }
+    if (r == 1 && msg.type == PYCTR_MSG_ERROR)
+        *err = msg.err;
+    else
+        pyctr_set_err(err, PYCTR_STAGE_SYNC, r < 0 ? errno : EPROTO, "no pid from the exec helper", NULL);
+    child->pid = -1;
+    reap(intermediate);
+    pyctr_abort(child);
+    return -1;
+}
+
 int pyctr_spawn(const struct pyctr_plan *plan, struct pyctr_child *child, struct pyctr_err *err)
 {
     int sv[2];
@@ -66,11 +93,15 @@ int pyctr_spawn(const struct pyctr_plan *plan, struct pyctr_child *child, struct
     }
     if (pid == 0) {
         close(sv[0]);
+        if (plan->join_pidfd >= 0)
+            pyctr_join_main(plan, sv[1]);
         pyctr_child_main(plan, sv[1]);
     }
     close(sv[1]);
     child->pid = pid;
     child->sync_fd = sv[0];
+    if (plan->join_pidfd >= 0)
+        return adopt_joined(child, err);
     return 0;
 }
 

@@ -43,6 +43,19 @@ int pyctr_msg_send(int sock, uint32_t type, const struct pyctr_err *body, int fd
     return 0;
 }
 
+int pyctr_msg_send_pid(int sock, pid_t pid)
+{
+    struct pyctr_msg msg;
+    memset(&msg, 0, sizeof msg);
+    msg.type = PYCTR_MSG_PID;
+    msg.pid = pid;
+    ssize_t n;
+    do
+        n = send(sock, &msg, sizeof msg, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    return n == (ssize_t)sizeof msg ? 0 : -1;
+}
+
 int pyctr_msg_recv(int sock, struct pyctr_msg *msg, int *fd)
 {
     struct iovec iov = {.iov_base = msg, .iov_len = sizeof *msg};

@@ -21,15 +21,18 @@ enum pyctr_msg_type {
     PYCTR_MSG_ERROR = 2,
     PYCTR_MSG_PTY = 3,
     PYCTR_MSG_EXEC = 4,
+    PYCTR_MSG_PID = 5, /* exec: the pid of the process made inside the container */
 };
 
 struct pyctr_msg {
     uint32_t type;
+    int32_t pid; /* PYCTR_MSG_PID */
     struct pyctr_err err;
 };
 
 /* Sends a message, with `fd` attached as SCM_RIGHTS when fd >= 0. */
 int pyctr_msg_send(int sock, uint32_t type, const struct pyctr_err *body, int fd);
+int pyctr_msg_send_pid(int sock, pid_t pid);
 /* Receives one message.  Returns 1 on a message, 0 on EOF, -1 on error (errno set;
  * EINTR included).  A received fd lands in *fd (else -1). */
 int pyctr_msg_recv(int sock, struct pyctr_msg *msg, int *fd);

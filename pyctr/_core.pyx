@@ -43,6 +43,8 @@ cdef extern from "pyctr.h" nogil:
         unsigned long clone_flags
         unsigned long unshare_flags
         int cgroup_fd
+        int join_pidfd
+        unsigned long join_flags
         const char *rootfs
         const char *rootfs_fstype
         const char *rootfs_source
@@ -245,6 +247,8 @@ cdef void _fill(_Arena a, pyctr_plan *p, dict plan) except *:
     p.clone_flags = plan["clone_flags"]
     p.unshare_flags = plan.get("unshare_flags", 0)
     p.cgroup_fd = plan.get("cgroup_fd", -1)
+    p.join_pidfd = plan.get("join_pidfd", -1)
+    p.join_flags = plan.get("join_flags", 0)
     p.rootfs = a.s(plan["rootfs"])
     rootfs_mount = plan.get("rootfs_mount")
     if rootfs_mount:

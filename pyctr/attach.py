@@ -81,6 +81,13 @@ def _drain(fd: int) -> None:
         pass
 
 
+def foreground(proc: runtime.Process, tty: bool, interactive: bool) -> int:
+    """Starts `proc` and stays with it until it exits: signals forwarded, the pty relayed."""
+    with forwarding_signals(proc.pid):
+        proc.start()
+        return run_tty(proc, interactive) if tty else runtime.wait(proc.pid)
+
+
 def run_tty(proc: runtime.Process, interactive: bool) -> int:
     """Relays the pty until the container closes it; the caller forwards signals."""
     master = proc.master

@@ -92,6 +92,27 @@ def run(
     raise typer.Exit(containers.run(State.paths, _store(), opts))
 
 
+@app.command("exec", context_settings={"allow_interspersed_args": False})
+def exec_(
+    name: str = typer.Argument(..., metavar="CONTAINER", help="A running container."),
+    command: List[str] = typer.Argument(..., help="Command and arguments."),
+    tty: bool = typer.Option(False, "-t", "--tty", help="Allocate a pseudo-TTY."),
+    interactive: bool = typer.Option(False, "-i", "--interactive", help="Keep STDIN open."),
+    detach: bool = typer.Option(False, "-d", "--detach", help="Run in the background."),
+    env: Optional[List[str]] = typer.Option(None, "-e", "--env", help="Set an environment variable."),
+    workdir: Optional[str] = typer.Option(None, "-w", "--workdir", help="Working directory inside the container."),
+    user: Optional[str] = typer.Option(None, "-u", "--user", help="user[:group], names or numbers."),
+):
+    """Run a command in a running container: its namespaces, cgroup and capabilities.
+
+    Example: pyctr exec -ti web sh
+    """
+    from .execute import ExecOptions, exec_in
+    opts = ExecOptions(command=command, tty=tty, interactive=interactive, detach=detach,
+                       env=env or [], workdir=workdir, user=user)
+    raise typer.Exit(exec_in(State.paths, _store(), name, opts))
+
+
 @app.command()
 def images(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Only show image ids."),

@@ -133,10 +133,32 @@ def plan_devices(devices: list[dict]) -> list[dict]:
     return planned
 
 
+def process_fields(process: dict, stdio, tty_size) -> dict:
+    """The plan's part that an OCI process section decides, for run and exec alike."""
+    user = process.get("user", {})
+    caps = plan_caps(process.get("capabilities"))
+    fields = {
+        "argv": process["args"],
+        "env": process.get("env", []),
+        "cwd": process.get("cwd", "/"),
+        "stdio": stdio,
+        "tty": process.get("terminal", False),
+        "tty_size": tty_size,
+        "rlimits": [(RLIMITS[r["type"]], r["soft"], r["hard"]) for r in process.get("rlimits", [])],
+        "uid": user.get("uid", 0),
+        "gid": user.get("gid", 0),
+        "groups": user.get("additionalGids", []),
+        "caps": caps,
+        "no_new_privs": process.get("noNewPrivileges", False),
+    }
+    if caps is not None:
+        fields["cap_last_cap"] = cap_last_cap()
+    return fields
+
+
 def build_plan(spec: dict, stdio=(0, 1, 2), tty_size=(0, 0)) -> dict:
     process = spec["process"]
     linux = spec.get("linux", {})
-    user = process.get("user", {})
     annotations = spec.get("annotations", {})
     clone_flags = 0
     for ns in linux.get("namespaces", []):
@@ -166,22 +188,24 @@ def build_plan(spec: dict, stdio=(0, 1, 2), tty_size=(0, 0)) -> dict:
         "readonly_paths": linux.get("readonlyPaths", []),
         "hostname": spec.get("hostname"),
         "loopback_up": bool(clone_flags & CLONE_FLAGS["network"]),
-        "argv": process["args"],
-        "env": process.get("env", []),
-        "cwd": process.get("cwd", "/"),
-        "stdio": stdio,
-        "tty": process.get("terminal", False),
-        "tty_size": tty_size,
-        "rlimits": [(RLIMITS[r["type"]], r["soft"], r["hard"]) for r in process.get("rlimits", [])],
-        "uid": user.get("uid", 0),
-        "gid": user.get("gid", 0),
-        "groups": user.get("additionalGids", []),
-        "caps": plan_caps(process.get("capabilities")),
-        "no_new_privs": process.get("noNewPrivileges", False),
+        **process_fields(process, stdio, tty_size),
     }
-    if plan["caps"] is not None:
-        plan["cap_last_cap"] = cap_last_cap()
     if annotations.get(ROOTFS_TYPE):
         plan["rootfs_mount"] = {"fstype": annotations[ROOTFS_TYPE], "source": annotations[ROOTFS_TYPE],
                                 "data": annotations.get(ROOTFS_OPTIONS, "")}
     return plan
+
+
+def build_exec_plan(spec: dict, process: dict, pidfd: int, stdio=(0, 1, 2), tty_size=(0, 0)) -> dict:
+    """exec: `process` (OCI process) run inside the namespaces of the container `spec`
+    describes, joined through `pidfd`; capabilities and the like are the container's."""
+    joined = 0
+    for ns in spec.get("linux", {}).get("namespaces", []):
+        joined |= CLONE_FLAGS[ns["type"]]
+    return {
+        "clone_flags": 0,
+        "join_pidfd": pidfd,
+        "join_flags": joined,
+        "rootfs": "/",
+        **process_fields(process, stdio, tty_size),
+    }

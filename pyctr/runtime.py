@@ -99,6 +99,31 @@ def create(spec: dict, stdio=(0, 1, 2), tty_size=(0, 0)) -> Process:
     return Process(child, cgroup)
 
 
+def exec_process(spec: dict, pid: int, pid_start: int, process: dict, stdio=(0, 1, 2), tty_size=(0, 0)) -> Process:
+    """A new process in the running container `spec` describes (its first process is
+    `pid`, started at `pid_start`), in its namespaces and cgroup; waiting for start()."""
+    from .plan import build_exec_plan
+    pidfd = os.pidfd_open(pid)
+    try:
+        # the pidfd pins the process; the start time says it is still the container's
+        if start_time(pid) != pid_start:
+            raise ProcessLookupError(pid)
+        plan = build_exec_plan(spec, process, pidfd, stdio, tty_size)
+        if cgroups.mode() == "v2" and (spec.get("linux", {}).get("resources") or {}).get("devices"):
+            _without_mknod(plan)
+        child = _core.spawn(plan)
+    finally:
+        os.close(pidfd)
+    cgroup = cgroup_of(spec)
+    try:
+        if cgroup is not None:
+            cgroup.add(child.pid)  # counted with the container, before it runs
+    except BaseException:
+        child.abort()
+        raise
+    return Process(child)
+
+
 def exit_code(status: int) -> int:
     """A wait status as a shell reports it: the code, or 128 + the signal."""
     if os.WIFSIGNALED(status):

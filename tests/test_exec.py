@@ -1,0 +1,88 @@
+"""`pyctr exec` into a running container: its namespaces, filesystem, cgroup, exit codes."""
+
+import os
+import subprocess
+import time
+
+from conftest import Held
+from test_tty import _read_until
+
+
+def test_exec_sees_the_containers_world(pyctr):
+    held = Held(pyctr, "--hostname", "inside", command="echo mine > /marker; echo ready; read x")
+    try:
+        r = pyctr("exec", held.record.name, "sh", "-c", "hostname; cat /marker; echo $$; ps -o pid,args | sed -n 2p")
+        assert r.returncode == 0, r.stderr
+        hostname, marker, pid, first = r.stdout.splitlines()
+        assert (hostname, marker) == ("inside", "mine")
+        assert pid != "1" and first.split()[0] == "1"  # the container's pid 1 is visible
+        assert "read x" in first or "sh -c" in first
+    finally:
+        held.release()
+
+
+def test_exec_exit_codes(pyctr):
+    held = Held(pyctr)
+    try:
+        assert pyctr("exec", held.record.id[:12], "sh", "-c", "exit 7").returncode == 7
+        r = pyctr("exec", held.record.name, "no-such-command")
+        assert r.returncode == 127 and "executable file not found" in r.stderr
+        assert pyctr("exec", held.record.name, "/etc/passwd").returncode == 126
+    finally:
+        held.release()
+    r = pyctr("exec", "nosuch", "true")
+    assert r.returncode == 125 and r.stderr == "pyctr: no such container: nosuch\n"
+
+
+def test_exec_is_counted_in_the_containers_cgroup(pyctr):
+    held = Held(pyctr)
+    try:
+        proc = pyctr.popen("exec", held.record.name, "sh", "-c", "echo started; exec sleep 30",
+                           stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline() == "started\n"
+        top = pyctr("top", held.record.name).stdout
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        assert "sleep 30" in top
+    finally:
+        held.release()
+
+
+def test_exec_user_workdir_env_and_detach(pyctr):
+    held = Held(pyctr)
+    try:
+        r = pyctr("exec", "-u", "nobody", "-w", "/tmp", "-e", "X=1", held.record.name, "sh", "-c", "id -u; pwd; echo $X")
+        assert r.stdout.split() == ["65534", "/tmp", "1"]
+        assert pyctr("exec", "-d", held.record.name, "sh", "-c", "echo bg > /from-detached").returncode == 0
+        deadline = time.monotonic() + 5
+        while pyctr("exec", held.record.name, "cat", "/from-detached").stdout != "bg\n":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        r = pyctr("exec", "-u", "nosuchuser", held.record.name, "true")
+        assert r.returncode == 125 and "unable to find user" in r.stderr
+    finally:
+        held.release()
+
+
+def test_exec_with_a_tty(pyctr):
+    held = Held(pyctr)
+    master, slave = os.openpty()
+    try:
+        proc = pyctr.popen("exec", "-t", "-i", held.record.name, "sh", stdin=slave, stdout=slave, stderr=slave,
+                           start_new_session=True)
+        assert b"# " in _read_until(master, b"# ")
+        os.write(master, b"tty; exit 3\r")
+        out = _read_until(master, b"pts/")
+        assert proc.wait(timeout=15) == 3
+        assert b"/dev/pts/" in out
+    finally:
+        os.close(slave)
+        os.close(master)
+        held.release()
+
+
+def test_exec_into_a_stopped_container_is_refused(pyctr):
+    pyctr("run", "--name", "done", "busybox", "true")
+    r = pyctr("exec", "done", "true")
+    assert r.returncode == 125 and "is not running" in r.stderr
