@@ -86,3 +86,28 @@ def test_exec_into_a_stopped_container_is_refused(pyctr):
     pyctr("run", "--name", "done", "busybox", "true")
     r = pyctr("exec", "done", "true")
     assert r.returncode == 125 and "is not running" in r.stderr
+
+
+def test_the_exec_helper_is_not_dumpable_before_it_joins(pyctr, tmp_path):
+    """Anything that joins a container first makes itself undumpable: a process inside
+    must not reach our interpreter through /proc."""
+    import re
+    import shutil
+    import pytest
+    if not shutil.which("strace"):
+        pytest.skip("needs strace")
+    held = Held(pyctr)
+    out = tmp_path / "strace.out"
+    try:
+        r = subprocess.run(["strace", "-f", "-qq", "-o", str(out), "-e", "trace=prctl,setns",
+                            *pyctr.argv("exec", held.record.name, "true")], env=pyctr.env,
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+    finally:
+        held.release()
+    calls = [line for line in out.read_text().splitlines() if re.search(r"prctl\(PR_SET_DUMPABLE, (0|SUID_DUMP_DISABLE)\)|setns\(", line)]
+    setns = [i for i, line in enumerate(calls) if "setns(" in line]
+    assert setns, calls
+    pid = calls[setns[0]].split()[0]
+    dumpable = [i for i, line in enumerate(calls) if line.startswith(pid) and "PR_SET_DUMPABLE" in line]
+    assert dumpable and dumpable[0] < setns[0]
