@@ -64,6 +64,7 @@ def run(
     hostname: Optional[str] = typer.Option(None, "-h", "--hostname", help="Container host name."),
     tty: bool = typer.Option(False, "-t", "--tty", help="Allocate a pseudo-TTY."),
     interactive: bool = typer.Option(False, "-i", "--interactive", help="Keep STDIN open."),
+    detach: bool = typer.Option(False, "-d", "--detach", help="Run in the background and print the id."),
     rm: bool = typer.Option(False, "--rm", help="Remove the container when it exits."),
     entrypoint: Optional[str] = typer.Option(None, "--entrypoint", help="Override the image's entrypoint."),
     memory: Optional[str] = MEMORY,
@@ -89,6 +90,10 @@ def run(
                       resources=_resources(memory, memory_swap, memory_reservation, cpus, cpu_shares,
                                            cpuset_cpus, cpuset_mems, pids_limit),
                       cgroup_parent=cgroup_parent)
+    if detach:
+        from .detach import run_detached
+        typer.echo(run_detached(State.paths, _store(), opts))
+        return
     raise typer.Exit(containers.run(State.paths, _store(), opts))
 
 
@@ -303,3 +308,34 @@ def top(name: str = typer.Argument(..., metavar="CONTAINER", help="A running con
     typer.echo(f"{'PID':>8}  {'TIME':8}  CMD")
     for pid, cpu, cmd in control.top(State.paths, _store(), name):
         typer.echo(f"{pid:>8}  {cpu:8}  {cmd}")
+
+
+@app.command("_cleanup", hidden=True)
+def cleanup_(container_id: str):
+    """Run by pyctr-monitor when its container exits (not for people).
+
+    Example: pyctr _cleanup ID
+    """
+    import os
+    from .detach import cleanup
+    if not os.path.isdir(State.paths.container_dir(container_id)):
+        return  # removed already (rm -f): create nothing, not even a store
+    cleanup(State.paths, _store(), container_id)
+
+
+@app.command()
+def logs(
+    name: str = typer.Argument(..., metavar="CONTAINER", help="A container started with -d."),
+    follow: bool = typer.Option(False, "-f", "--follow", help="Keep printing until the container exits."),
+    tail: Optional[int] = typer.Option(None, "-n", "--tail", help="Only the last N lines."),
+    timestamps: bool = typer.Option(False, "-t", "--timestamps", help="Show each line's time."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only lines since a time: 2026-11-28T10:00:00 or 10m."),
+):
+    """Print a detached container's output (stdout and stderr, as written).
+
+    Example: pyctr logs -f --tail 3 web
+    """
+    from . import containers, logs as container_logs
+    store = _store()
+    record = containers.lookup(store, name)
+    container_logs.show(State.paths, store, record, follow=follow, tail=tail, timestamps=timestamps, since=since)

@@ -26,6 +26,10 @@ def layout_for(paths: Paths, container_id: str, lowers: list[str]) -> RootfsLayo
                         os.path.join(cdir, "rootfs"))
 
 
+def write_spec(paths: Paths, container_id: str, spec: dict) -> None:
+    _write_atomic(os.path.join(paths.container_dir(container_id), "config.json"), json.dumps(spec))
+
+
 def _write_atomic(path: str, data: str) -> None:
     tmp = f"{path}.tmp"
     with open(tmp, "w") as f:
@@ -212,5 +216,23 @@ def remove(paths: Paths, store: Store, name: str, force: bool = False) -> str:
             cgroup.kill_all()
         else:
             os.kill(record.pid, 9)
+        _wait_for_monitor(paths, record)
     discard(paths, store, record.id, best_effort=False)
     return record.id
+
+
+def _wait_for_monitor(paths: Paths, record: ContainerRecord) -> None:
+    """A detached container's monitor writes its log and exit file into the container's
+    directory until the end: let it finish (it drains for 0.2 s after the exit) before
+    that directory goes.  A killed monitor never writes: then give up after 1.5 s."""
+    cdir = paths.container_dir(record.id)
+    if not os.path.exists(os.path.join(cdir, "container.log")):
+        return
+    dead_since = None
+    deadline = time.monotonic() + 10
+    while not os.path.exists(os.path.join(cdir, "exit")) and time.monotonic() < deadline:
+        if runtime.start_time(record.pid) != record.pid_start:
+            dead_since = dead_since or time.monotonic()
+            if time.monotonic() - dead_since > 1.5:
+                return
+        time.sleep(0.02)

@@ -49,6 +49,22 @@ def _our_children() -> set[int]:
     return children
 
 
+def _monitors() -> set[int]:
+    """pyctr-monitor processes (detached containers' parents) and the `pyctr _cleanup`
+    they end in: both gone soon after their containers."""
+    found = set()
+    for path in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            with open(path, "rb") as f:
+                argv = f.read().split(b"\0")
+                # the monitor, and the cleanup it becomes at the end
+                if argv[0].endswith(b"pyctr-monitor") or b"_cleanup" in argv:
+                    found.add(int(path.split("/")[2]))
+        except OSError:
+            pass
+    return found
+
+
 def _cgroups() -> set[str]:
     # the parents and the containers' cgroups inside them (v2: one level less)
     patterns = ("/sys/fs/cgroup/pyctr*", "/sys/fs/cgroup/pyctr*/*/", "/sys/fs/cgroup/*/pyctr*",
@@ -65,6 +81,7 @@ def snapshot() -> dict:
         "mounts": _mounts(),
         "container processes": _foreign_namespace_pids(),
         "child processes": _our_children(),
+        "monitors": _monitors(),
         "cgroups": _cgroups(),
         "host state dirs": {p for p in HOST_STATE if os.path.exists(p)},
         "files in /tmp": _tmp_entries(),
