@@ -1,5 +1,5 @@
 """Builds the C core (csrc/) into the `pyctr._core` extension through Cython, and the
-detached containers' monitor (csrc/monitor.c) into the `pyctr/pyctr-monitor` program."""
+programs pyctr-monitor (csrc/monitor.c) and pyctr-init (csrc/init.c) beside it."""
 import os
 from glob import glob
 
@@ -7,7 +7,8 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-CORE_SOURCES = sorted(set(glob("csrc/*.c")) - {"csrc/monitor.c"})
+PROGRAMS = {"pyctr-monitor": ("csrc/monitor.c", []), "pyctr-init": ("csrc/init.c", ["-static"])}
+CORE_SOURCES = sorted(set(glob("csrc/*.c")) - {source for source, _ in PROGRAMS.values()})
 
 core = Extension(
     "pyctr._core",
@@ -17,15 +18,17 @@ core = Extension(
 )
 
 
-class BuildWithMonitor(build_ext):
-    """build_ext, plus the monitor program beside the extension (in-place builds too)."""
+class BuildWithPrograms(build_ext):
+    """build_ext, plus pyctr's small C programs beside the extension (in-place builds too):
+    the monitor of detached containers and the --init pid 1 (static: it runs inside
+    any image)."""
 
     def run(self):
         super().run()
         out_dir = os.path.dirname(self.get_ext_fullpath("pyctr._core"))
-        objects = self.compiler.compile(["csrc/monitor.c"], output_dir=self.build_temp,
-                                        extra_postargs=["-O2", "-Wall"])
-        self.compiler.link_executable(objects, "pyctr-monitor", output_dir=out_dir)
+        for name, (source, link_args) in PROGRAMS.items():
+            objects = self.compiler.compile([source], output_dir=self.build_temp, extra_postargs=["-O2", "-Wall"])
+            self.compiler.link_executable(objects, name, output_dir=out_dir, extra_postargs=link_args)
 
 
-setup(ext_modules=cythonize([core], language_level=3), cmdclass={"build_ext": BuildWithMonitor})
+setup(ext_modules=cythonize([core], language_level=3), cmdclass={"build_ext": BuildWithPrograms})

@@ -65,6 +65,7 @@ def run(
     tty: bool = typer.Option(False, "-t", "--tty", help="Allocate a pseudo-TTY."),
     interactive: bool = typer.Option(False, "-i", "--interactive", help="Keep STDIN open."),
     detach: bool = typer.Option(False, "-d", "--detach", help="Run in the background and print the id."),
+    init: bool = typer.Option(False, "--init", help="Run a tiny init as pid 1: forwards signals, reaps zombies."),
     rm: bool = typer.Option(False, "--rm", help="Remove the container when it exits."),
     entrypoint: Optional[str] = typer.Option(None, "--entrypoint", help="Override the image's entrypoint."),
     memory: Optional[str] = MEMORY,
@@ -89,7 +90,7 @@ def run(
                       interactive=interactive, remove=rm, entrypoint=entrypoint,
                       resources=_resources(memory, memory_swap, memory_reservation, cpus, cpu_shares,
                                            cpuset_cpus, cpuset_mems, pids_limit),
-                      cgroup_parent=cgroup_parent)
+                      cgroup_parent=cgroup_parent, init=init)
     if detach:
         from .detach import run_detached
         typer.echo(run_detached(State.paths, _store(), opts))

@@ -26,7 +26,8 @@ from .paths import Paths
 from .spec import RunOptions
 from .store import Store
 
-MONITOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyctr-monitor")
+from .programs import MONITOR
+
 AUTOREMOVE = "org.pyctr.autoremove"
 
 

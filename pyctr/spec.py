@@ -41,6 +41,7 @@ MASKED_PATHS = [
     "/proc/latency_stats", "/proc/sched_debug", "/proc/scsi", "/proc/timer_list",
     "/proc/timer_stats", "/sys/devices/virtual/powercap", "/sys/firmware",
 ]
+INIT_PATH = "/dev/init"  # where --init's pid 1 is bound, as docker's /sbin/docker-init
 READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 # docker's device cgroup: nothing but mknod, and the default devices, a tty and ptys.
 # Without it CAP_MKNOD would let a container make and read the host's disks.
@@ -68,6 +69,7 @@ class RunOptions:
     entrypoint: str | None = None
     resources: ResourceOptions = field(default_factory=ResourceOptions)
     cgroup_parent: str | None = None
+    init: bool = False
 
 
 @dataclass
@@ -159,12 +161,20 @@ def build_spec(opts: RunOptions, image_config: dict, container_id: str, layout: 
     if not cwd.startswith("/"):
         raise PyctrError(f"the working directory {cwd!r} is invalid: it needs to be an absolute path")
     env = build_env(opts, config.get("Env") or [], hostname, os.environ if host_env is None else host_env)
+    argv = build_argv(opts, config)
+    mounts = [dict(m, options=list(m["options"])) for m in DEFAULT_MOUNTS]
+    if opts.init:
+        from .programs import INIT
+        if not os.access(INIT, os.X_OK):
+            raise PyctrError(f"pyctr-init is missing ({INIT}): reinstall pyctr")
+        mounts.append({"destination": INIT_PATH, "type": "bind", "source": INIT, "options": ["bind", "ro"]})
+        argv = [INIT_PATH, "--", *argv]
     return {
         "ociVersion": OCI_VERSION,
         "process": {
             "terminal": opts.tty,
             "user": {"uid": 0, "gid": 0},
-            "args": build_argv(opts, config),
+            "args": argv,
             "env": env,
             "cwd": cwd,
             "capabilities": {
@@ -178,7 +188,7 @@ def build_spec(opts: RunOptions, image_config: dict, container_id: str, layout: 
         },
         "root": {"path": layout.mountpoint, "readonly": False},
         "hostname": hostname,
-        "mounts": [dict(m, options=list(m["options"])) for m in DEFAULT_MOUNTS],
+        "mounts": mounts,
         "linux": {
             "namespaces": [{"type": t} for t in DEFAULT_NAMESPACES],
             "maskedPaths": list(MASKED_PATHS),
