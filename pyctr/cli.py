@@ -199,6 +199,13 @@ def rm(
     from .errors import PyctrError
     store = _store()
     failed = 0
+    if force:  # kill them all first, then wait for each: their monitors end in parallel
+        from . import control
+        for name in names:
+            try:
+                control.kill_all(State.paths, control.running(store, name))
+            except Exception:  # noqa: BLE001 - not running, or no such container: rm says so below
+                pass
     for name in names:
         try:
             containers.remove(State.paths, store, name, force)
@@ -340,3 +347,36 @@ def logs(
     store = _store()
     record = containers.lookup(store, name)
     container_logs.show(State.paths, store, record, follow=follow, tail=tail, timestamps=timestamps, since=since)
+
+
+@app.command()
+def start(names: List[str] = typer.Argument(..., metavar="CONTAINER...", help="Stopped containers to start.")):
+    """Start stopped containers again, in the background, with their files as they left them.
+
+    Example: pyctr start web
+    """
+    from .detach import start as start_container
+    store = _store()
+    for name in names:
+        start_container(State.paths, store, name)
+        typer.echo(name)
+
+
+@app.command()
+def restart(
+    names: List[str] = typer.Argument(..., metavar="CONTAINER...", help="Containers to restart."),
+    time_: float = typer.Option(10, "-t", "--time", help="Seconds to wait before SIGKILL."),
+):
+    """Stop containers (if running) and start them again.
+
+    Example: pyctr restart -t 2 web
+    """
+    import signal as signals
+
+    from . import control
+    from .detach import start as start_container
+    store = _store()
+    for name in names:
+        control.stop(State.paths, store, name, time_, signals.SIGTERM)
+        start_container(State.paths, store, name)  # waits for the old run's cleanup
+        typer.echo(name)

@@ -216,23 +216,9 @@ def remove(paths: Paths, store: Store, name: str, force: bool = False) -> str:
             cgroup.kill_all()
         else:
             os.kill(record.pid, 9)
-        _wait_for_monitor(paths, record)
+    # a detached container's monitor (and the cleanup it ends in) writes into the
+    # container's directory to the end, even after a plain stop
+    from .detach import wait_monitor_gone
+    wait_monitor_gone(paths, record.id)
     discard(paths, store, record.id, best_effort=False)
     return record.id
-
-
-def _wait_for_monitor(paths: Paths, record: ContainerRecord) -> None:
-    """A detached container's monitor writes its log and exit file into the container's
-    directory until the end: let it finish (it drains for 0.2 s after the exit) before
-    that directory goes.  A killed monitor never writes: then give up after 1.5 s."""
-    cdir = paths.container_dir(record.id)
-    if not os.path.exists(os.path.join(cdir, "container.log")):
-        return
-    dead_since = None
-    deadline = time.monotonic() + 10
-    while not os.path.exists(os.path.join(cdir, "exit")) and time.monotonic() < deadline:
-        if runtime.start_time(record.pid) != record.pid_start:
-            dead_since = dead_since or time.monotonic()
-            if time.monotonic() - dead_since > 1.5:
-                return
-        time.sleep(0.02)

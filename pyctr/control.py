@@ -129,3 +129,4 @@ def top(paths: Paths, store: Store, name: str) -> list[tuple[int, str, str]]:
         cpu = (int(fields[11]) + int(fields[12])) // ticks
         rows.append((pid, f"{cpu // 3600:02d}:{cpu // 60 % 60:02d}:{cpu % 60:02d}", cmd or "[" + stat.split(b"(")[1].split(b")")[0].decode() + "]"))
     return rows
+

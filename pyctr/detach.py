@@ -20,7 +20,7 @@ import os
 import sys
 import time
 
-from . import containers, runtime
+from . import containers, runtime, views
 from .errors import PyctrError
 from .paths import Paths
 from .spec import RunOptions
@@ -37,6 +37,25 @@ def log_path(paths: Paths, container_id: str) -> str:
 
 def exit_path(paths: Paths, container_id: str) -> str:
     return os.path.join(paths.container_dir(container_id), "exit")
+
+
+def monitor_path(paths: Paths, container_id: str) -> str:
+    return os.path.join(paths.container_dir(container_id), "monitor")
+
+
+def wait_monitor_gone(paths: Paths, container_id: str, timeout: float = 15) -> None:
+    """Until the last run's monitor, and the cleanup it ends in, has finished: a new run
+    must not have its cgroup removed by the old run's cleanup."""
+    try:
+        with open(monitor_path(paths, container_id)) as f:
+            pid, started = (int(x) for x in f.read().split())
+    except (OSError, ValueError):
+        return
+    deadline = time.monotonic() + timeout
+    while runtime.start_time(pid) == started:
+        if time.monotonic() > deadline:
+            raise PyctrError(f"the last monitor of {container_id[:12]} is still running")
+        time.sleep(0.02)
 
 
 def read_exit(paths: Paths, container_id: str) -> int | None:
@@ -60,40 +79,76 @@ def _receive(stream) -> dict:
 
 
 def run_detached(paths: Paths, store: Store, opts: RunOptions) -> str:
-    """Starts the container under its monitor; returns its id once it runs."""
-    if not os.access(MONITOR, os.X_OK):
-        raise PyctrError(f"pyctr-monitor is missing ({MONITOR}): reinstall pyctr")
+    """Creates the container and starts it under its monitor; returns its id once it runs."""
+    _check_monitor()
     record, spec = containers.create(paths, store, opts)
     if opts.remove:
         spec.setdefault("annotations", {})[AUTOREMOVE] = "true"
         containers.write_spec(paths, record.id, spec)
+    try:
+        launch(paths, store, record.id, spec)
+    except BaseException:
+        containers.discard(paths, store, record.id)
+        raise
+    return record.id
+
+
+def start(paths: Paths, store: Store, name: str) -> str:
+    """`start`: a stopped container runs again under a new monitor, with its filesystem
+    changes kept and its log continued."""
+    _check_monitor()
+    record = views.refresh(store, containers.lookup(store, name))
+    if record.status == "running":
+        return record.id  # docker: starting a running container is not an error
+    spec = containers.read_spec(paths, record.id)
+    if spec is None:
+        raise PyctrError(f"container {record.name} has no config.json")
+    wait_monitor_gone(paths, record.id)
+    try:
+        os.unlink(exit_path(paths, record.id))  # the last run's word
+    except FileNotFoundError:
+        pass
+    store.update_container(record.id, exit_code=None, finished=None, oom_killed=0, final_stats=None)
+    try:
+        launch(paths, store, record.id, spec)
+    except BaseException:
+        store.update_container(record.id, status="exited")
+        raise
+    return record.id
+
+
+def _check_monitor() -> None:
+    if not os.access(MONITOR, os.X_OK):
+        raise PyctrError(f"pyctr-monitor is missing ({MONITOR}): reinstall pyctr")
+
+
+def launch(paths: Paths, store: Store, container_id: str, spec: dict) -> None:
+    """Forks; the fork starts the container and becomes its monitor (see above)."""
     up_r, up_w = os.pipe()
     go_r, go_w = os.pipe()
     child = os.fork()
     if child == 0:  # pragma: no cover - becomes the monitor, measured by the tests
         os.close(up_r)
         os.close(go_w)
-        _monitor_side(paths, record.id, spec, opts, up_w, go_r)
+        _monitor_side(paths, container_id, spec, up_w, go_r)
     os.close(up_w)
     os.close(go_r)
+    with open(monitor_path(paths, container_id), "w") as f:
+        f.write(f"{child} {runtime.start_time(child)}\n")
     try:
         with os.fdopen(up_r) as up:
             started = _receive(up)
             if "error" in started:
                 raise _error(started, spec)
             pid = started["pid"]
-            store.update_container(record.id, status="running", pid=pid,
+            store.update_container(container_id, status="running", pid=pid,
                                    pid_start=runtime.start_time(pid), started=time.time())
             _send(go_w, {"go": True})
             outcome = _receive(up)
             if "error" in outcome:
                 raise _error(outcome, spec)
-    except BaseException:
-        containers.discard(paths, store, record.id)
-        raise
     finally:
         os.close(go_w)
-    return record.id
 
 
 def _error(message: dict, spec: dict) -> PyctrError:
@@ -104,7 +159,7 @@ def _error(message: dict, spec: dict) -> PyctrError:
     return PyctrError(e["message"])
 
 
-def _monitor_side(paths: Paths, container_id: str, spec: dict, opts: RunOptions, up: int, go: int) -> None:
+def _monitor_side(paths: Paths, container_id: str, spec: dict, up: int, go: int) -> None:
     """In the fork: start the container, then become its monitor.  Never returns."""
     try:
         os.setsid()  # off the terminal's session: ^C in that shell is not for us

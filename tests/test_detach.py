@@ -100,3 +100,20 @@ def test_twenty_in_parallel(pyctr):
     finally:
         pyctr("rm", "-f", *[f"p{i}" for i in range(20)])
     assert pyctr("ps", "-a", "-q").stdout == ""
+
+
+def test_stop_start_restart_keep_files_and_logs(pyctr):
+    script = "echo run >> /runs; echo runs=$(wc -l < /runs); " + TICK
+    assert pyctr("run", "-d", "--name", "r", "busybox", "sh", "-c", script).returncode == 0
+    try:
+        wait_for(lambda: "runs=1" in pyctr("logs", "r").stdout)
+        assert pyctr("stop", "r").returncode == 0
+        wait_for(exited(pyctr, "r"))
+        assert pyctr("start", "r").returncode == 0
+        wait_for(lambda: "runs=2" in pyctr("logs", "r").stdout)
+        assert "Up" in pyctr("ps").stdout
+        assert pyctr("restart", "-t", "2", "r").returncode == 0
+        wait_for(lambda: "runs=3" in pyctr("logs", "r").stdout)
+        assert "runs=1" in pyctr("logs", "r").stdout  # the log goes on across runs
+    finally:
+        pyctr("rm", "-f", "r")
