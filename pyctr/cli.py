@@ -203,7 +203,7 @@ def rm(
         from . import control
         for name in names:
             try:
-                control.kill_all(State.paths, control.running(store, name))
+                control.kill_all(State.paths, control.running(State.paths, store, name))
             except Exception:  # noqa: BLE001 - not running, or no such container: rm says so below
                 pass
     for name in names:
@@ -230,7 +230,7 @@ def ps(
     """
     from . import views
     store = _store()
-    records = [views.refresh(store, r) for r in store.list_containers()]
+    records = [views.refresh(State.paths, store, r) for r in store.list_containers()]
     if not all_:
         records = [r for r in records if r.status == "running"]
     if quiet:
@@ -251,7 +251,7 @@ def inspect(names: List[str] = typer.Argument(..., metavar="CONTAINER...", help=
     """
     from . import containers, views
     store = _store()
-    out = [views.inspect(State.paths, views.refresh(store, containers.lookup(store, n))) for n in names]
+    out = [views.inspect(State.paths, views.refresh(State.paths, store, containers.lookup(store, n))) for n in names]
     typer.echo(json.dumps(out, indent=2))
 
 
@@ -287,9 +287,9 @@ def kill(
     store = _store()
     for name in names:
         if number == 9:  # the whole cgroup: nothing inside gets to fork on
-            control.kill_all(State.paths, control.running(store, name))
+            control.kill_all(State.paths, control.running(State.paths, store, name))
         else:
-            control.send(store, name, number)
+            control.send(State.paths, store, name, number)
         typer.echo(name)
 
 
@@ -302,7 +302,7 @@ def wait(names: List[str] = typer.Argument(..., metavar="CONTAINER...", help="Co
     from . import control
     store = _store()
     for name in names:
-        code = control.wait(store, name)
+        code = control.wait(State.paths, store, name)
         typer.echo("unknown" if code is None else code)
 
 

@@ -29,15 +29,15 @@ def parse_signal(text: str) -> int:
     raise PyctrError(f"invalid signal: {text}")
 
 
-def running(store: Store, name: str) -> ContainerRecord:
-    record = views.refresh(store, containers.lookup(store, name))
+def running(paths: Paths, store: Store, name: str) -> ContainerRecord:
+    record = views.refresh(paths, store, containers.lookup(store, name))
     if record.status != "running":
         raise Conflict(f"container {record.name} is not running")
     return record
 
 
-def send(store: Store, name: str, sig: int) -> ContainerRecord:
-    record = running(store, name)
+def send(paths: Paths, store: Store, name: str, sig: int) -> ContainerRecord:
+    record = running(paths, store, name)
     try:
         os.kill(record.pid, sig)
     except ProcessLookupError:
@@ -72,7 +72,7 @@ def stop(paths: Paths, store: Store, name: str, timeout: float = 10, sig: int = 
     """The signal, up to `timeout` seconds to go, then SIGKILL; returns once it is gone
     and its exit is on record (by the `pyctr run` that waits for it, or here when nobody
     waits any more)."""
-    record = views.refresh(store, containers.lookup(store, name))
+    record = views.refresh(paths, store, containers.lookup(store, name))
     if record.status != "running":
         return record
     try:
@@ -82,10 +82,10 @@ def stop(paths: Paths, store: Store, name: str, timeout: float = 10, sig: int = 
     if not _wait_dead(record, timeout):
         kill_all(paths, record)
         _wait_dead(record, 10)
-    return wait_recorded(store, record, 2)
+    return wait_recorded(paths, store, record, 2)
 
 
-def wait_recorded(store: Store, record: ContainerRecord, grace: float) -> ContainerRecord:
+def wait_recorded(paths: Paths, store: Store, record: ContainerRecord, grace: float) -> ContainerRecord:
     """The record once its exit is written: give the waiting `pyctr run` `grace`
     seconds, then record it ourselves (an orphan's exit code is unknown)."""
     deadline = time.monotonic() + grace
@@ -94,24 +94,24 @@ def wait_recorded(store: Store, record: ContainerRecord, grace: float) -> Contai
         if current is None or current.status != "running":
             return current or record
         if time.monotonic() >= deadline:
-            return views.refresh(store, current)
+            return views.refresh(paths, store, current)
         time.sleep(0.02)
 
 
-def wait(store: Store, name: str) -> int | None:
+def wait(paths: Paths, store: Store, name: str) -> int | None:
     """Blocks until the container is no longer running; its exit code (None: unknown)."""
     record = containers.lookup(store, name)
     while True:
-        record = views.refresh(store, store.get_container(record.id) or record)
+        record = views.refresh(paths, store, store.get_container(record.id) or record)
         if record.status != "running":
-            record = wait_recorded(store, record, 2)
+            record = wait_recorded(paths, store, record, 2)
             return record.exit_code
         time.sleep(0.05)
 
 
 def top(paths: Paths, store: Store, name: str) -> list[tuple[int, str, str]]:
     """(pid, elapsed-ish CPU time, command) of every process in the container's cgroup."""
-    record = running(store, name)
+    record = running(paths, store, name)
     spec = containers.read_spec(paths, record.id)
     cgroup = runtime.cgroup_of(spec) if spec else None
     pids = cgroup.procs() if cgroup is not None else [record.pid]

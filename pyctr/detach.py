@@ -97,7 +97,7 @@ def start(paths: Paths, store: Store, name: str) -> str:
     """`start`: a stopped container runs again under a new monitor, with its filesystem
     changes kept and its log continued."""
     _check_monitor()
-    record = views.refresh(store, containers.lookup(store, name))
+    record = views.refresh(paths, store, containers.lookup(store, name))
     if record.status == "running":
         return record.id  # docker: starting a running container is not an error
     spec = containers.read_spec(paths, record.id)

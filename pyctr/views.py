@@ -14,19 +14,14 @@ from .paths import Paths
 from .store import ContainerRecord, Store
 
 
-def refresh(store: Store, record: ContainerRecord) -> ContainerRecord:
+def refresh(paths: Paths, store: Store, record: ContainerRecord) -> ContainerRecord:
     """The record made true: a dead "running" container becomes "exited"."""
     if record.status == "running" and not containers.is_running(record):
         from .detach import read_exit  # the monitor's word, when it had its say
-        store.update_container(record.id, status="exited", exit_code=read_exit(paths_of(store), record.id),
+        store.update_container(record.id, status="exited", exit_code=read_exit(paths, record.id),
                                finished=record.finished or time.time())
         record = store.get_container(record.id) or record
     return record
-
-
-def paths_of(store: Store) -> Paths:
-    """The store lives at <root>/pyctr.db."""
-    return Paths.resolve(os.path.dirname(store.path))
 
 
 def status_text(record: ContainerRecord, now: float | None = None) -> str:

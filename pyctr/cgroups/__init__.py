@@ -60,6 +60,18 @@ def mkdir(path: str) -> bool:
         raise CgroupError(f"cannot create cgroup {path}: {e.strerror}") from None
 
 
+def kill_all_tolerating_removal(cgroup, kill) -> None:
+    """Runs `kill()` on a cgroup with processes in it.  The cgroup being removed meanwhile
+    (its container died and its cleanup ran) counts as done, not as an error."""
+    if not cgroup.procs():
+        return
+    try:
+        kill()
+    except (OSError, CgroupError):
+        if cgroup.exists():
+            raise
+
+
 def kill_pids(pids: list[int]) -> None:
     import signal
     for pid in pids:

@@ -4,7 +4,7 @@ import errno
 import os
 import time
 
-from . import CgroupError, Stats, kill_pids, mkdir, read, read_int, read_keyed, write
+from . import CgroupError, Stats, kill_all_tolerating_removal, kill_pids, mkdir, read, read_int, read_keyed, write
 
 CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "pids", "freezer", "devices")
 UNLIMITED = -1
@@ -158,20 +158,16 @@ class CgroupV1:
         write(self._file("freezer", "freezer.state"), "THAWED")
 
     def kill_all(self) -> None:
-        """SIGKILL to everything inside; frozen first so nothing forks in between.  A
-        cgroup removed meanwhile (its container died and was cleaned up) is done."""
-        if not self.procs():
-            return
+        kill_all_tolerating_removal(self, self._freeze_and_kill)
+
+    def _freeze_and_kill(self) -> None:
+        """SIGKILL to everything inside; frozen first so nothing forks in between."""
         frozen = "freezer" in self.mounts
-        try:
-            if frozen:
-                self.freeze()
-            kill_pids(self.procs())
-            if frozen:
-                self.thaw()
-        except (OSError, CgroupError):
-            if self.exists():
-                raise
+        if frozen:
+            self.freeze()
+        kill_pids(self.procs())
+        if frozen:
+            self.thaw()
 
     def destroy(self) -> None:
         """Kills what is left and removes the directories (a missing one is fine)."""

@@ -3,7 +3,7 @@
 import os
 import time
 
-from . import CgroupError, Stats, kill_pids, mkdir, read, read_int, read_keyed, write
+from . import CgroupError, Stats, kill_all_tolerating_removal, kill_pids, mkdir, read, read_int, read_keyed, write
 from .convert import limit_text, shares_to_weight, swap_v2
 from .v1 import _rmdir_retry
 
@@ -99,19 +99,15 @@ class CgroupV2:
         write(self._file("cgroup.freeze"), 0)
 
     def kill_all(self) -> None:
-        """SIGKILL to everything inside.  A cgroup removed meanwhile is done."""
-        if not self.procs():
+        kill_all_tolerating_removal(self, self._kill)
+
+    def _kill(self) -> None:
+        if os.path.exists(self._file("cgroup.kill")):  # 5.14+: atomic, no fork races
+            write(self._file("cgroup.kill"), 1)
             return
-        try:
-            if os.path.exists(self._file("cgroup.kill")):  # 5.14+: atomic, no fork races
-                write(self._file("cgroup.kill"), 1)
-                return
-            self.freeze()
-            kill_pids(self.procs())
-            self.thaw()
-        except (OSError, CgroupError):
-            if self.exists():
-                raise
+        self.freeze()
+        kill_pids(self.procs())
+        self.thaw()
 
     def destroy(self) -> None:
         if not self.exists():
