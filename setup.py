@@ -1,5 +1,5 @@
 """Builds the C core (csrc/) into the `pyctr._core` extension through Cython, and the
-programs pyctr-monitor (csrc/monitor.c) and pyctr-init (csrc/init.c) beside it."""
+programs pyctr-monitor (csrc/monitor/) and pyctr-init (csrc/init.c) beside it."""
 import os
 from glob import glob
 
@@ -7,8 +7,8 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-PROGRAMS = {"pyctr-monitor": ("csrc/monitor.c", []), "pyctr-init": ("csrc/init.c", ["-static"])}
-CORE_SOURCES = sorted(set(glob("csrc/*.c")) - {source for source, _ in PROGRAMS.values()})
+PROGRAMS = {"pyctr-monitor": (sorted(glob("csrc/monitor/*.c")), []), "pyctr-init": (["csrc/init.c"], ["-static"])}
+CORE_SOURCES = sorted(set(glob("csrc/*.c")) - {"csrc/init.c"})
 
 core = Extension(
     "pyctr._core",
@@ -26,8 +26,8 @@ class BuildWithPrograms(build_ext):
     def run(self):
         super().run()
         out_dir = os.path.dirname(self.get_ext_fullpath("pyctr._core"))
-        for name, (source, link_args) in PROGRAMS.items():
-            objects = self.compiler.compile([source], output_dir=self.build_temp, extra_postargs=["-O2", "-Wall"])
+        for name, (sources, link_args) in PROGRAMS.items():
+            objects = self.compiler.compile(sources, output_dir=self.build_temp, extra_postargs=["-O2", "-Wall"])
             self.compiler.link_executable(objects, name, output_dir=out_dir, extra_postargs=link_args)
 
 
