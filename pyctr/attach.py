@@ -73,7 +73,7 @@ def wakeup_pipe():
         os.close(w)
 
 
-def _drain(fd: int) -> None:
+def drain(fd: int) -> None:
     try:
         while os.read(fd, 256):
             pass
@@ -103,7 +103,7 @@ def run_tty(proc: runtime.Process, interactive: bool) -> int:
         with wakeup_pipe() as wake, raw_mode(0 if interactive else None):
             relay = _core.Relay(interactive)
             while relay.run(master, in_fd, 1, wake):
-                _drain(wake)
+                drain(wake)
             return runtime.wait(proc.pid)
     finally:
         signal.signal(signal.SIGWINCH, old_winch)

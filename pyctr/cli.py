@@ -83,7 +83,6 @@ def run(
 
     Example: pyctr run --rm -ti --cpuset-cpus 0-1 -m 64m busybox sh
     """
-    from . import containers
     from .spec import RunOptions
     opts = RunOptions(image=image, command=command or [], name=name, env=env or [],
                       env_files=env_file or [], workdir=workdir, hostname=hostname, tty=tty,
@@ -91,11 +90,11 @@ def run(
                       resources=_resources(memory, memory_swap, memory_reservation, cpus, cpu_shares,
                                            cpuset_cpus, cpuset_mems, pids_limit),
                       cgroup_parent=cgroup_parent, init=init)
+    from . import running
     if detach:
-        from .detach import run_detached
-        typer.echo(run_detached(State.paths, _store(), opts))
+        typer.echo(running.run_detached(State.paths, _store(), opts))
         return
-    raise typer.Exit(containers.run(State.paths, _store(), opts))
+    raise typer.Exit(running.run_attached(State.paths, _store(), opts))
 
 
 @app.command("exec", context_settings={"allow_interspersed_args": False})
@@ -325,7 +324,7 @@ def cleanup_(container_id: str):
     Example: pyctr _cleanup ID
     """
     import os
-    from .detach import cleanup
+    from .monitor import cleanup
     if not os.path.isdir(State.paths.container_dir(container_id)):
         return  # removed already (rm -f): create nothing, not even a store
     cleanup(State.paths, _store(), container_id)
@@ -350,16 +349,40 @@ def logs(
 
 
 @app.command()
-def start(names: List[str] = typer.Argument(..., metavar="CONTAINER...", help="Stopped containers to start.")):
-    """Start stopped containers again, in the background, with their files as they left them.
+def start(
+    names: List[str] = typer.Argument(..., metavar="CONTAINER...", help="Stopped containers to start."),
+    attach: bool = typer.Option(False, "-a", "--attach", help="Stay attached: output, signals, the exit code."),
+    interactive: bool = typer.Option(False, "-i", "--interactive", help="With -a: our stdin to the container's."),
+):
+    """Start stopped containers again, with their files as they left them: in the
+    background, or attached with -a (one container).
 
-    Example: pyctr start web
+    Example: pyctr start -ai web
     """
-    from .detach import start as start_container
+    from .running import start as start_container
+    if attach and len(names) > 1:
+        from .errors import PyctrError
+        raise PyctrError("you cannot start and attach multiple containers at once")
     store = _store()
+    if attach:
+        raise typer.Exit(start_container(State.paths, store, names[0], attach=True, interactive=interactive))
     for name in names:
         start_container(State.paths, store, name)
         typer.echo(name)
+
+
+@app.command()
+def attach(
+    name: str = typer.Argument(..., metavar="CONTAINER", help="A running container."),
+    no_stdin: bool = typer.Option(False, "--no-stdin", help="Do not pass our stdin on."),
+):
+    """Attach this terminal to a running container: its output, its input (when run with
+    -i) and signals, until it exits; ctrl-p ctrl-q detaches from a -t container.
+
+    Example: pyctr attach web
+    """
+    from .running import attach_to
+    raise typer.Exit(attach_to(State.paths, _store(), name, interactive=not no_stdin))
 
 
 @app.command()
@@ -374,7 +397,7 @@ def restart(
     import signal as signals
 
     from . import control
-    from .detach import start as start_container
+    from .running import start as start_container
     store = _store()
     for name in names:
         control.stop(State.paths, store, name, time_, signals.SIGTERM)

@@ -1,5 +1,5 @@
-"""The engine's container lifecycle: create (record, rootfs dirs, config.json), start in
-the foreground, record the exit, remove.
+"""The engine's container records: create (record, rootfs dirs, config.json), look up,
+update, remove.  Starting one is running.py's, under the monitor (monitor.py).
 
 A `run` that fails before the container's command starts leaves nothing behind: no row,
 no directory.
@@ -11,7 +11,7 @@ import os
 import shutil
 import time
 
-from . import attach, images, runtime
+from . import images, runtime
 from .errors import CANNOT_EXECUTE, NOT_FOUND, Conflict, NotFound, PyctrError
 from .names import new_id, random_name, valid_name
 from .paths import Paths
@@ -46,7 +46,10 @@ def create(paths: Paths, store: Store, opts: RunOptions) -> tuple[ContainerRecor
     layout = layout_for(paths, container_id, images.lower_dirs(paths, image))
     spec = build_spec(opts, image.config, container_id, layout)
     name = opts.name or random_name(lambda n: bool(store.find_containers(n)))
-    record = ContainerRecord(container_id, name, image.id, opts.image, spec["process"]["args"], time.time())
+    # "starting", held by this process, until the container runs (or the row says why not)
+    me = os.getpid()
+    record = ContainerRecord(container_id, name, image.id, opts.image, spec["process"]["args"], time.time(),
+                             status="starting", pid=me, pid_start=runtime.start_time(me))
     store.add_container(record)
     try:
         for d in (layout.upper, layout.work, layout.mountpoint):
@@ -96,75 +99,6 @@ def start_error(err: runtime.ChildError, argv0: str) -> PyctrError:
     return PyctrError(f"container start failed at {err.stage}: {err.message}: {reason}")
 
 
-def run(paths: Paths, store: Store, opts: RunOptions) -> int:
-    """`pyctr run` in the foreground: returns the container's exit code."""
-    record, spec = create(paths, store, opts)
-    try:
-        return _run_created(paths, store, record, spec, opts)
-    finally:
-        if opts.remove and store.get_container(record.id):
-            discard(paths, store, record.id)
-
-
-def _run_created(paths: Paths, store: Store, record: ContainerRecord, spec: dict, opts: RunOptions) -> int:
-    stdin = 0 if opts.interactive else os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
-    tty_size = attach.terminal_size(0) if opts.tty else (0, 0)
-    try:
-        proc = runtime.create(spec, stdio=(stdin, 1, 2), tty_size=tty_size)
-    except BaseException as e:
-        discard(paths, store, record.id)
-        if isinstance(e, runtime.ChildError):
-            raise start_error(e, spec["process"]["args"][0]) from None
-        if isinstance(e, runtime.CgroupError):
-            raise PyctrError(f"cannot apply resource limits: {e}") from None
-        if isinstance(e, ValueError):  # a config the runtime cannot carry out
-            raise PyctrError(f"invalid container config: {e}") from None
-        raise
-    finally:
-        if stdin != 0:
-            os.close(stdin)
-    # Forward signals from the moment the pid exists: the command may run before start()
-    # returns here.
-    with attach.forwarding_signals(proc.pid):
-        _start(paths, store, record, spec, proc)
-        code = attach.run_tty(proc, opts.interactive) if opts.tty else runtime.wait(proc.pid)
-    # the exit code first: whatever happens to the cgroup next, it is on record
-    store.update_container(record.id, status="exited", exit_code=code, finished=time.time())
-    _record_cgroup_end(store, record, spec, proc)
-    return code
-
-
-def _record_cgroup_end(store: Store, record: ContainerRecord, spec: dict, proc: runtime.Process) -> None:
-    """The cgroup's last word (OOM kills, final stats) into the store, then its removal."""
-    try:
-        stats = proc.finish()
-    except PyctrError as e:
-        print_error(f"warning: {e}")
-        return
-    if stats is None:
-        return
-    oom = stats.oom_kills > 0
-    store.update_container(record.id, oom_killed=int(oom), final_stats=json.dumps(vars(stats)))
-    if oom:
-        limit = (spec["linux"]["resources"].get("memory") or {}).get("limit")
-        print_error(f"container {record.id[:12]} was OOM-killed"
-                    + (f" (memory limit {limit // (1 << 20)} MiB)" if limit and limit > 0 else ""))
-
-
-def _start(paths: Paths, store: Store, record: ContainerRecord, spec: dict, proc: runtime.Process) -> None:
-    try:
-        store.update_container(record.id, status="running", pid=proc.pid,
-                               pid_start=runtime.start_time(proc.pid), started=time.time())
-        proc.start()
-    except runtime.ChildError as e:
-        discard(paths, store, record.id)
-        raise start_error(e, spec["process"]["args"][0]) from None
-    except BaseException:
-        proc.abort()
-        discard(paths, store, record.id)
-        raise
-
-
 def lookup(store: Store, name_or_id: str) -> ContainerRecord:
     matches = store.find_containers(name_or_id)
     if not matches:
@@ -177,8 +111,22 @@ def lookup(store: Store, name_or_id: str) -> ContainerRecord:
 def is_running(record: ContainerRecord) -> bool:
     """True only while the recorded pid is the same process (pid and start time): a reused
     pid does not make a dead container look alive."""
-    return (record.status == "running" and record.pid is not None and record.pid_start is not None
+    return record.status == "running" and pid_alive(record)
+
+
+def pid_alive(record: ContainerRecord) -> bool:
+    """The row's pid (the container's, or while "starting" the pyctr starting it) is still
+    the process it was."""
+    return (record.pid is not None and record.pid_start is not None
             and runtime.start_time(record.pid) == record.pid_start)
+
+
+def claim(store: Store, record: ContainerRecord) -> bool:
+    """A stopped container becomes "starting", held by this process; False when another
+    pyctr changed the row first (it started it, or removed it)."""
+    me = os.getpid()
+    return store.update_container(record.id, expect={"status": record.status, "pid": record.pid},
+                                  status="starting", pid=me, pid_start=runtime.start_time(me))
 
 
 def update_resources(paths: Paths, store: Store, name: str, options) -> None:
@@ -207,6 +155,8 @@ def update_resources(paths: Paths, store: Store, name: str, options) -> None:
 def remove(paths: Paths, store: Store, name: str, force: bool = False) -> str:
     """`rm`: a stopped container goes; a running one only with `force` (killed first)."""
     record = lookup(store, name)
+    if record.status == "starting" and pid_alive(record):
+        raise Conflict(f"container {record.id[:12]} is starting: try again once it runs")
     if is_running(record):
         if not force:
             raise Conflict(f"you cannot remove a running container {record.id[:12]}: stop it first or use -f")
@@ -218,7 +168,7 @@ def remove(paths: Paths, store: Store, name: str, force: bool = False) -> str:
             os.kill(record.pid, 9)
     # a detached container's monitor (and the cleanup it ends in) writes into the
     # container's directory to the end, even after a plain stop
-    from .detach import wait_monitor_gone
+    from .monitor import wait_monitor_gone
     wait_monitor_gone(paths, record.id)
     discard(paths, store, record.id, best_effort=False)
     return record.id

@@ -7,7 +7,7 @@ import sys
 import time
 from collections import deque
 
-from . import containers, detach
+from . import containers, monitor
 from .errors import PyctrError
 from .paths import Paths
 from .store import ContainerRecord, Store
@@ -39,7 +39,7 @@ def _emit(line: str, timestamps: bool, since: str | None) -> None:
 
 
 def _finished(paths: Paths, store: Store, record: ContainerRecord) -> bool:
-    if os.path.exists(detach.exit_path(paths, record.id)):
+    if os.path.exists(monitor.exit_path(paths, record.id)):
         return True
     current = store.get_container(record.id)
     return current is None or not containers.is_running(current)
@@ -48,7 +48,7 @@ def _finished(paths: Paths, store: Store, record: ContainerRecord) -> bool:
 def show(paths: Paths, store: Store, record: ContainerRecord, follow=False, tail=None, timestamps=False,
          since=None) -> None:
     since_text = parse_since(since) if since else None
-    path = detach.log_path(paths, record.id)
+    path = monitor.log_path(paths, record.id)
     if not os.path.exists(path):
         if os.path.isdir(paths.container_dir(record.id)):
             return  # nothing written yet, or not a detached container

@@ -140,10 +140,12 @@ def wait(pid: int) -> int:
 
 def start_time(pid: int) -> int | None:
     """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat):
-    with the pid, it names a process uniquely, whatever pid reuse does."""
+    with the pid, it names a process uniquely, whatever pid reuse does.  None once it is
+    gone, a zombie included: it has exited, only its parent has not looked yet."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
     except OSError:
         return None
-    return int(stat[stat.rindex(b")") + 2:].split()[19])
+    fields = stat[stat.rindex(b")") + 2:].split()
+    return None if fields[0] == b"Z" else int(fields[19])

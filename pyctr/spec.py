@@ -16,6 +16,10 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Annotation through which the engine asks pyctr's runtime to mount the rootfs itself,
 # inside the container's mount namespace, so the host never holds the overlay mount.
 ROOTFS_TYPE = "org.pyctr.rootfs.type"
+# read by the monitor's side of pyctr: remove the container after its exit (--rm), and
+# keep its stdin open for attached clients (-i)
+AUTOREMOVE = "org.pyctr.autoremove"
+OPEN_STDIN = "org.pyctr.openstdin"
 ROOTFS_OPTIONS = "org.pyctr.rootfs.options"
 
 # docker's default capability set
@@ -196,5 +200,7 @@ def build_spec(opts: RunOptions, image_config: dict, container_id: str, layout: 
             "resources": {**build_resources(opts.resources), "devices": [dict(r) for r in DEFAULT_DEVICE_RULES]},
             "cgroupsPath": cgroup_path(opts.cgroup_parent, container_id),
         },
-        "annotations": {ROOTFS_TYPE: "overlay", ROOTFS_OPTIONS: layout.options()},
+        "annotations": {ROOTFS_TYPE: "overlay", ROOTFS_OPTIONS: layout.options(),
+                        **({AUTOREMOVE: "true"} if opts.remove else {}),
+                        **({OPEN_STDIN: "true"} if opts.interactive else {})},
     }

@@ -34,7 +34,7 @@ CREATE TABLE containers (
     image_ref TEXT NOT NULL,      -- as the user named it
     command TEXT NOT NULL,        -- JSON argv
     created REAL NOT NULL,
-    status TEXT NOT NULL,         -- created | running | exited
+    status TEXT NOT NULL,         -- created | starting | running | exited
     pid INTEGER,
     pid_start INTEGER,            -- start time of pid (clock ticks), against pid reuse
     exit_code INTEGER,
@@ -182,16 +182,22 @@ class Store:
                 raise Conflict(f'the container name "{c.name}" is already in use') from None
             raise
 
-    def update_container(self, container_id: str, **changes) -> None:
-        unknown = set(changes) - set(CONTAINER_COLUMNS)
+    def update_container(self, container_id: str, expect: dict | None = None, **changes) -> bool:
+        """Sets `changes`; with `expect`, only if the row still has those values (a
+        compare-and-set: of two pyctr commands racing on one container, one wins).
+        Returns whether the row changed."""
+        expect = expect or {}
+        unknown = (set(changes) | set(expect)) - set(CONTAINER_COLUMNS)
         if unknown:
             raise ValueError(f"unknown container fields: {sorted(unknown)}")
         assignments = ", ".join(f"{k} = ?" for k in changes)
+        conditions = "".join(f" AND {k} IS ?" for k in expect)
         with self.transaction() as db:
-            db.execute(
-                f"UPDATE containers SET {assignments} WHERE id = ?",
-                (*changes.values(), container_id),
+            cursor = db.execute(
+                f"UPDATE containers SET {assignments} WHERE id = ?{conditions}",
+                (*changes.values(), container_id, *expect.values()),
             )
+            return cursor.rowcount == 1
 
     def remove_container(self, container_id: str) -> None:
         with self.transaction() as db:

@@ -15,13 +15,19 @@ from .store import ContainerRecord, Store
 
 
 def refresh(paths: Paths, store: Store, record: ContainerRecord) -> ContainerRecord:
-    """The record made true: a dead "running" container becomes "exited"."""
-    if record.status == "running" and not containers.is_running(record):
-        from .detach import read_exit  # the monitor's word, when it had its say
-        store.update_container(record.id, status="exited", exit_code=read_exit(paths, record.id),
+    """The record made true: a dead "running" container becomes "exited"; one "starting"
+    whose pyctr died becomes "created" again (or "exited", if it ran before).  Each only
+    if the row is still what was read: another pyctr may have moved on since."""
+    if record.status not in ("running", "starting") or containers.pid_alive(record):
+        return record
+    expect = {"status": record.status, "pid": record.pid}
+    if record.status == "running":
+        from .monitor import read_exit  # the monitor's word, when it had its say
+        store.update_container(record.id, expect, status="exited", exit_code=read_exit(paths, record.id),
                                finished=record.finished or time.time())
-        record = store.get_container(record.id) or record
-    return record
+    else:
+        store.update_container(record.id, expect, status="exited" if record.started else "created")
+    return store.get_container(record.id) or record
 
 
 def status_text(record: ContainerRecord, now: float | None = None) -> str:

@@ -137,8 +137,8 @@ class Pyctr:
         return subprocess.run(self.argv(*args), input=input, capture_output=True, text=True,
                               timeout=timeout, env={**self.env, **(env or {})})
 
-    def popen(self, *args: str, **kwargs) -> subprocess.Popen:
-        return subprocess.Popen(self.argv(*args), env=self.env, **kwargs)
+    def popen(self, *args: str, env=None, **kwargs) -> subprocess.Popen:
+        return subprocess.Popen(self.argv(*args), env={**self.env, **(env or {})}, **kwargs)
 
     def store(self):
         from pyctr.store import Store

@@ -1,6 +1,7 @@
 """ps, inspect, stop, kill, wait, top on real containers, and an honest status."""
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -90,15 +91,18 @@ def test_top_lists_the_containers_processes(pyctr):
     assert len(out) >= 3  # sh and sleep
 
 
-def test_status_stays_honest_after_pyctr_and_container_die(pyctr):
-    """kill -9 of `pyctr run`, then of the container: nobody recorded the exit, and ps
-    must not say "Up"."""
-    held = Held(pyctr, "--name", "orphan")
+def test_status_stays_honest_after_pyctr_its_monitor_and_the_container_die(pyctr):
+    """kill -9 of `pyctr run` and of the monitor, then of the container: nobody recorded
+    the exit, and ps must not say "Up"."""
+    from test_detach import monitor_of
+    held = Held(pyctr, "--name", "orphan", command="echo ready; sleep 600")
     held.proc.kill()
     held.proc.wait()
     held.proc.stdin.close()
     held.proc.stdout.close()
     assert "Up" in pyctr("ps").stdout  # the container outlived its pyctr
+    os.kill(monitor_of(held.record.pid), signal.SIGKILL)
+    assert "Up" in pyctr("ps").stdout  # and its monitor
     assert pyctr("kill", "orphan").returncode == 0
     deadline = time.monotonic() + 5
     while "orphan" in pyctr("ps").stdout and time.monotonic() < deadline:

@@ -1,9 +1,10 @@
-"""`run -d`: a container under pyctr-monitor, and what happens when it exits.
+"""Every container runs under pyctr-monitor, in the foreground or detached (-d).
 
 pyctr forks.  The fork creates the container (so the container is its child), reports
 the pid, waits for the go-ahead (the row is written by then), starts it, reports the
 outcome, and execs pyctr-monitor: the same pid, now a small C program that stays the
-container's parent, writes its log and, at the exit, runs `pyctr _cleanup ID`.
+container's parent, writes its log, serves its attach socket and, at the exit, runs
+`pyctr _cleanup ID`, unless its owner recorded the exit (see running.py).
 
     pyctr (CLI)                      fork
     create row, dirs, config.json
@@ -12,23 +13,23 @@ container's parent, writes its log and, at the exit, runs `pyctr _cleanup ID`.
     row: running, pid, start time
     go ----------------------------> start (execve of the command)
     <------------------------------- {"ok": true} | {"error": ...}
-    print the id, exit               exec pyctr-monitor --pid N ... -- pyctr _cleanup ID
+    -d: print the id, exit           exec pyctr-monitor --pid N ... -- pyctr _cleanup ID
+    else: the owner of the monitor's attach socket until the exit
 """
 
 import json
 import os
+import socket
 import sys
 import time
+from dataclasses import dataclass
 
-from . import containers, runtime, views
+from . import containers, runtime, stages
 from .errors import PyctrError
 from .paths import Paths
-from .spec import RunOptions
-from .store import Store
-
 from .programs import MONITOR
-
-AUTOREMOVE = "org.pyctr.autoremove"
+from .spec import AUTOREMOVE, OPEN_STDIN
+from .store import Store
 
 
 def log_path(paths: Paths, container_id: str) -> str:
@@ -37,6 +38,10 @@ def log_path(paths: Paths, container_id: str) -> str:
 
 def exit_path(paths: Paths, container_id: str) -> str:
     return os.path.join(paths.container_dir(container_id), "exit")
+
+
+def socket_path(paths: Paths, container_id: str) -> str:
+    return os.path.join(paths.container_dir(container_id), "attach")
 
 
 def monitor_path(paths: Paths, container_id: str) -> str:
@@ -67,6 +72,27 @@ def read_exit(paths: Paths, container_id: str) -> int | None:
         return None
 
 
+def check_installed() -> None:
+    if not os.access(MONITOR, os.X_OK):
+        raise PyctrError(f"pyctr-monitor is missing ({MONITOR}): reinstall pyctr")
+
+
+def start_anew(paths: Paths, store: Store, container_id: str) -> None:
+    """Before a stopped container starts again: the last run's word cleared."""
+    try:
+        os.unlink(exit_path(paths, container_id))
+    except FileNotFoundError:
+        pass
+    store.update_container(container_id, exit_code=None, finished=None, oom_killed=0, final_stats=None)
+
+
+@dataclass
+class Launched:
+    monitor: int  # its pid; our child, to reap, when we stay with it
+    pid: int  # the container's
+    owner: socket.socket | None  # our end of the owner socket
+
+
 def _send(fd: int, message: dict) -> None:
     os.write(fd, (json.dumps(message) + "\n").encode())
 
@@ -78,75 +104,52 @@ def _receive(stream) -> dict:
     return json.loads(line)
 
 
-def run_detached(paths: Paths, store: Store, opts: RunOptions) -> str:
-    """Creates the container and starts it under its monitor; returns its id once it runs."""
-    _check_monitor()
-    record, spec = containers.create(paths, store, opts)
-    if opts.remove:
-        spec.setdefault("annotations", {})[AUTOREMOVE] = "true"
-        containers.write_spec(paths, record.id, spec)
-    try:
-        launch(paths, store, record.id, spec)
-    except BaseException:
-        containers.discard(paths, store, record.id)
-        raise
-    return record.id
-
-
-def start(paths: Paths, store: Store, name: str) -> str:
-    """`start`: a stopped container runs again under a new monitor, with its filesystem
-    changes kept and its log continued."""
-    _check_monitor()
-    record = views.refresh(paths, store, containers.lookup(store, name))
-    if record.status == "running":
-        return record.id  # docker: starting a running container is not an error
-    spec = containers.read_spec(paths, record.id)
-    if spec is None:
-        raise PyctrError(f"container {record.name} has no config.json")
-    wait_monitor_gone(paths, record.id)
-    try:
-        os.unlink(exit_path(paths, record.id))  # the last run's word
-    except FileNotFoundError:
-        pass
-    store.update_container(record.id, exit_code=None, finished=None, oom_killed=0, final_stats=None)
-    try:
-        launch(paths, store, record.id, spec)
-    except BaseException:
-        store.update_container(record.id, status="exited")
-        raise
-    return record.id
-
-
-def _check_monitor() -> None:
-    if not os.access(MONITOR, os.X_OK):
-        raise PyctrError(f"pyctr-monitor is missing ({MONITOR}): reinstall pyctr")
-
-
-def launch(paths: Paths, store: Store, container_id: str, spec: dict) -> None:
-    """Forks; the fork starts the container and becomes its monitor (see above)."""
+def launch(paths: Paths, store: Store, container_id: str, spec: dict, tty_size=(24, 80),
+           owner: bool = False) -> Launched:
+    """Forks; the fork starts the container and becomes its monitor (see above).  With
+    `owner`, we keep one end of a socket the monitor serves from its first moment."""
     up_r, up_w = os.pipe()
     go_r, go_w = os.pipe()
+    pair = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET) if owner else None
     child = os.fork()
     if child == 0:  # pragma: no cover - becomes the monitor, measured by the tests
         os.close(up_r)
         os.close(go_w)
-        _monitor_side(paths, container_id, spec, up_w, go_r)
+        if pair:
+            pair[0].close()
+        _monitor_side(paths, container_id, spec, up_w, go_r, tty_size, pair[1].detach() if pair else -1)
     os.close(up_w)
     os.close(go_r)
+    if pair:
+        pair[1].close()
     with open(monitor_path(paths, container_id), "w") as f:
         f.write(f"{child} {runtime.start_time(child)}\n")
+    try:
+        pid = _start(store, container_id, spec, up_r, go_w)
+    except BaseException:
+        if pair:
+            pair[0].close()
+        os.waitpid(child, 0)  # it exits as soon as it has reported
+        raise
+    return Launched(child, pid, pair[0] if pair else None)
+
+
+def _start(store: Store, container_id: str, spec: dict, up_r: int, go_w: int) -> int:
+    """The CLI's side of the start: record the pid, give the go-ahead, hear the outcome."""
     try:
         with os.fdopen(up_r) as up:
             started = _receive(up)
             if "error" in started:
                 raise _error(started, spec)
             pid = started["pid"]
+            stages.reached(stages.CLONED)
             store.update_container(container_id, status="running", pid=pid,
                                    pid_start=runtime.start_time(pid), started=time.time())
             _send(go_w, {"go": True})
             outcome = _receive(up)
             if "error" in outcome:
                 raise _error(outcome, spec)
+            return pid
     finally:
         os.close(go_w)
 
@@ -159,7 +162,7 @@ def _error(message: dict, spec: dict) -> PyctrError:
     return PyctrError(e["message"])
 
 
-def _monitor_side(paths: Paths, container_id: str, spec: dict, up: int, go: int) -> None:
+def _monitor_side(paths: Paths, container_id: str, spec: dict, up: int, go: int, tty_size, owner: int) -> None:
     """In the fork: start the container, then become its monitor.  Never returns."""
     try:
         os.setsid()  # off the terminal's session: ^C in that shell is not for us
@@ -170,8 +173,9 @@ def _monitor_side(paths: Paths, container_id: str, spec: dict, up: int, go: int)
             os.dup2(devnull, fd)
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
-        proc = runtime.create(spec, stdio=(devnull, out_w, err_w), tty_size=(24, 80))
-        for fd in (devnull, out_w, err_w):
+        in_r, in_w = os.pipe() if _open_stdin(spec) else (devnull, -1)
+        proc = _create(spec, (in_r, out_w, err_w), tty_size)
+        for fd in {devnull, in_r, out_w, err_w}:
             os.close(fd)
         _send(up, {"pid": proc.pid})
         if not os.read(go, 4096):  # pyctr went away: nobody wants this container
@@ -180,15 +184,21 @@ def _monitor_side(paths: Paths, container_id: str, spec: dict, up: int, go: int)
         master = proc.start()
         _send(up, {"ok": True})
         os.close(up)
-        streams = ["--stdout-fd", str(master)] if master >= 0 else \
-            ["--stdout-fd", str(out_r), "--stderr-fd", str(err_r)]
-        for fd in (master, out_r, err_r):
+        if master >= 0:
+            fds = {"--stdout-fd": master}
+        else:
+            fds = {"--stdout-fd": out_r, "--stderr-fd": err_r, "--stdin-fd": in_w}
+        fds["--attach-fd"] = owner
+        args = [MONITOR, "--pid", str(proc.pid)] + ["--tty"] * (master >= 0)
+        for flag, fd in fds.items():
             if fd >= 0:
                 os.set_inheritable(fd, True)
-        cleanup = [sys.executable, "-m", "pyctr", "--root", paths.root, "--runroot", paths.runroot,
-                   "_cleanup", container_id]
-        os.execv(MONITOR, [MONITOR, "--pid", str(proc.pid), *streams, "--log", log_path(paths, container_id),
-                           "--exit-file", exit_path(paths, container_id), "--", *cleanup])
+                args += [flag, str(fd)]
+        cleanup_command = [sys.executable, "-m", "pyctr", "--root", paths.root, "--runroot", paths.runroot,
+                           "_cleanup", container_id]
+        os.execv(MONITOR, [*args, "--socket", socket_path(paths, container_id), "--log",
+                           log_path(paths, container_id), "--exit-file", exit_path(paths, container_id),
+                           "--", *cleanup_command])
     except runtime.ChildError as e:
         _send(up, {"error": {"stage": e.stage, "errno": e.errno, "message": e.message}})
     except BaseException as e:  # noqa: BLE001 - everything goes back to the CLI as one line
@@ -199,19 +209,36 @@ def _monitor_side(paths: Paths, container_id: str, spec: dict, up: int, go: int)
     os._exit(1)
 
 
-def cleanup(paths: Paths, store: Store, container_id: str) -> None:
-    """Run by the monitor once the container exited: the exit code into the store, the
-    cgroup's last figures read and the cgroup removed, and the container too with --rm."""
+def _open_stdin(spec: dict) -> bool:
+    return (spec.get("annotations") or {}).get(OPEN_STDIN) == "true"
+
+
+def _create(spec: dict, stdio, tty_size) -> runtime.Process:
+    """runtime.create, its failures in the words `run` uses for them."""
+    try:
+        return runtime.create(spec, stdio=stdio, tty_size=tty_size)
+    except runtime.CgroupError as e:
+        raise PyctrError(f"cannot apply resource limits: {e}") from None
+    except ValueError as e:  # a config the runtime cannot carry out
+        raise PyctrError(f"invalid container config: {e}") from None
+
+
+def cleanup(paths: Paths, store: Store, container_id: str):
+    """Once the container exited (by the monitor, or the owner that stayed with it): the
+    exit code into the store, the cgroup's last figures read and the cgroup removed, and
+    the container too with --rm.  Returns those figures (or None)."""
     record = store.get_container(container_id)
     spec = containers.read_spec(paths, container_id)
     if record is None or spec is None:
-        return
+        return None
     store.update_container(container_id, status="exited", exit_code=read_exit(paths, container_id),
                            finished=time.time())
     cgroup = runtime.cgroup_of(spec)
+    stats = None
     if cgroup is not None and cgroup.exists():
         stats = cgroup.stats()
         cgroup.destroy()
         store.update_container(container_id, oom_killed=int(stats.oom_kills > 0), final_stats=json.dumps(vars(stats)))
     if (spec.get("annotations") or {}).get(AUTOREMOVE) == "true":
         containers.discard(paths, store, container_id)
+    return stats
