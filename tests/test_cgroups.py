@@ -142,9 +142,9 @@ def test_every_container_gets_a_cgroup_removed_with_it(pyctr):
 
 
 def test_rm_f_cleans_up_after_a_killed_pyctr(pyctr):
-    """kill -9 of `pyctr run` orphans the container; `rm -f` removes it, its processes
-    and its cgroup."""
-    held = Held(pyctr)
+    """kill -9 of `pyctr run` leaves the container to its monitor; `rm -f` removes it,
+    its processes and its cgroup."""
+    held = Held(pyctr, command="echo ready; sleep 600")
     held.proc.kill()
     held.proc.wait()
     dirs = pyctr.cgroup_dirs(held.record.id)
