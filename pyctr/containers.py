@@ -8,7 +8,6 @@ no directory.
 import errno
 import json
 import os
-import shutil
 import time
 
 from . import images, runtime
@@ -83,6 +82,7 @@ def discard(paths: Paths, store: Store, container_id: str, best_effort: bool = T
         if not best_effort:
             raise
         print_error(f"warning: {e}")
+    import shutil  # here: `run` without --rm does not need it
     shutil.rmtree(paths.container_dir(container_id), ignore_errors=True)
     store.remove_container(container_id)
 

@@ -1,7 +1,7 @@
 """`pyctr exec`: a command inside a running container, in its namespaces and cgroup."""
 
 import os
-from dataclasses import dataclass, field
+from .records import record
 
 from . import attach, containers, runtime
 from .errors import CANNOT_EXECUTE, Conflict, PyctrError
@@ -10,13 +10,13 @@ from .spec import parse_env_line
 from .store import Store
 
 
-@dataclass
+@record
 class ExecOptions:
     command: list[str]
     tty: bool = False
     interactive: bool = False
     detach: bool = False
-    env: list[str] = field(default_factory=list)
+    env: list[str] = []
     workdir: str | None = None
     user: str | None = None
 

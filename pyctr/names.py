@@ -1,8 +1,6 @@
 """Container ids (64 hex, as docker) and random names (adjective_scientist)."""
 
 import os
-import random
-import re
 
 ADJECTIVES = (
     "agile brave calm clever cosy crisp eager fond gentle happy jolly keen kind lucid merry "
@@ -13,7 +11,10 @@ SURNAMES = (
     "hypatia kepler knuth lamarr lovelace meitner newton noether pascal ritchie shannon "
     "thompson torvalds turing wozniak yonath zhukovsky"
 ).split()
-NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+# docker's [a-zA-Z0-9][a-zA-Z0-9_.-]*, checked without `re` (not imported on run's path)
+ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+NAME_CHARS = ALNUM | frozenset("_.-")
+HEX = frozenset("0123456789abcdef")
 
 
 def new_id() -> str:
@@ -24,14 +25,21 @@ def short_id(container_id: str) -> str:
     return container_id[:12]
 
 
+def _choice(words: list[str]) -> str:
+    return words[int.from_bytes(os.urandom(4), "big") % len(words)]
+
+
 def random_name(taken) -> str:
     """A free adjective_surname; `taken(name)` says whether a name is in use."""
     for _ in range(20):
-        name = f"{random.choice(ADJECTIVES)}_{random.choice(SURNAMES)}"
+        name = f"{_choice(ADJECTIVES)}_{_choice(SURNAMES)}"
         if not taken(name):
             return name
-    return f"{random.choice(ADJECTIVES)}_{random.choice(SURNAMES)}_{os.urandom(3).hex()}"
+    return f"{_choice(ADJECTIVES)}_{_choice(SURNAMES)}_{os.urandom(3).hex()}"
 
 
 def valid_name(name: str) -> bool:
-    return bool(NAME_RE.match(name)) and len(name) <= 128 and not re.fullmatch(r"[0-9a-f]{64}", name)
+    """docker's rule; and a name must not look like an id."""
+    if not name or len(name) > 128 or name[0] not in ALNUM or not set(name) <= NAME_CHARS:
+        return False
+    return not (len(name) == 64 and set(name) <= HEX)

@@ -2,13 +2,13 @@
 only while the machine is up (podman's split)."""
 
 import os
-from dataclasses import dataclass
+from .records import record
 
 DEFAULT_ROOT = "/var/lib/pyctr"
 DEFAULT_RUNROOT = "/run/pyctr"
 
 
-@dataclass(frozen=True)
+@record
 class Paths:
     root: str
     runroot: str

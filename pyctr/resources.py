@@ -1,7 +1,7 @@
 """Resource flags (docker's spelling) -> OCI linux.resources, checked before anything starts."""
 
 import os
-from dataclasses import dataclass
+from .records import as_dict, record
 
 from .cgroups.convert import SHARES_MAX, SHARES_MIN, cpus_to_quota
 from .errors import PyctrError
@@ -10,7 +10,7 @@ from .units import format_cpu_list, parse_cpu_list, parse_size, read_online
 MIN_MEMORY = 6 * 1024 * 1024  # docker's floor: below it the container cannot even start
 
 
-@dataclass
+@record
 class ResourceOptions:
     memory: str | None = None
     memory_swap: str | None = None
@@ -22,7 +22,7 @@ class ResourceOptions:
     pids_limit: int | None = None
 
     def given(self) -> bool:
-        return any(v is not None for v in vars(self).values())
+        return any(v is not None for v in as_dict(self).values())
 
 
 def online_cpus() -> set[int]:

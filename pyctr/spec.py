@@ -5,7 +5,7 @@ does to a container is written here first.
 """
 
 import os
-from dataclasses import dataclass, field
+from .records import factory, record
 
 from .cgroups import DEFAULT_PARENT
 from .errors import PyctrError
@@ -58,25 +58,25 @@ DEFAULT_DEVICE_RULES = [
 ]
 
 
-@dataclass
+@record
 class RunOptions:
     image: str
-    command: list[str] = field(default_factory=list)
+    command: list[str] = []
     name: str | None = None
-    env: list[str] = field(default_factory=list)
-    env_files: list[str] = field(default_factory=list)
+    env: list[str] = []
+    env_files: list[str] = []
     workdir: str | None = None
     hostname: str | None = None
     tty: bool = False
     interactive: bool = False
     remove: bool = False
     entrypoint: str | None = None
-    resources: ResourceOptions = field(default_factory=ResourceOptions)
+    resources: ResourceOptions = factory(ResourceOptions)
     cgroup_parent: str | None = None
     init: bool = False
 
 
-@dataclass
+@record
 class RootfsLayout:
     """Where a container's overlay lives on the host."""
     lowers: list[str]

@@ -1,14 +1,14 @@
 """`pyctr stats`: resource usage of running containers, read from their cgroups."""
 
 import time
-from dataclasses import dataclass
+from .records import as_dict, record
 
 from . import containers, runtime
 from .paths import Paths
 from .store import ContainerRecord, Store
 
 
-@dataclass
+@record
 class Row:
     id: str
     name: str
@@ -22,7 +22,7 @@ class Row:
         return 100.0 * self.memory_usage / self.memory_limit if self.memory_limit else None
 
     def as_dict(self) -> dict:
-        return {**vars(self), "memory_percent": self.memory_percent}
+        return {**as_dict(self), "memory_percent": self.memory_percent}
 
 
 def _running(paths: Paths, store: Store, names: list[str] | None) -> list[tuple[ContainerRecord, object]]:

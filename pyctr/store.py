@@ -7,7 +7,7 @@ import json
 import os
 import sqlite3
 from contextlib import contextmanager
-from dataclasses import dataclass
+from .records import record
 
 from .errors import Conflict, PyctrError
 
@@ -51,7 +51,7 @@ MIGRATIONS = [
 ]
 
 
-@dataclass
+@record
 class ImageRecord:
     id: str
     created: float
@@ -62,7 +62,7 @@ class ImageRecord:
     tag: str = ""
 
 
-@dataclass
+@record
 class ContainerRecord:
     id: str
     name: str

@@ -6,7 +6,7 @@ A container's cgroup path is relative, e.g. `pyctr/<id>`: on v2 it lives under
 """
 
 import os
-from dataclasses import dataclass
+from ..records import record
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 DEFAULT_PARENT = "pyctr"
@@ -22,7 +22,7 @@ def mode() -> str:
     return _mode
 
 
-@dataclass
+@record
 class Stats:
     cpu_usage_ns: int = 0
     memory_usage: int = 0  # without inactive file cache, as docker shows it
