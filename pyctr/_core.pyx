@@ -353,3 +353,22 @@ cdef class Relay:
             raise _error(&err)
         PyErr_CheckSignals()
         return rc == 1
+
+
+from libc.errno cimport errno as c_errno
+
+
+cdef extern from "<sys/socket.h>" nogil:
+    int socketpair(int domain, int type, int protocol, int sv[2])
+    int AF_UNIX
+    int SOCK_SEQPACKET
+    int SOCK_CLOEXEC
+
+
+def seqpacket_pair():
+    """Two connected AF_UNIX SOCK_SEQPACKET fds (close-on-exec): what the monitor's owner
+    talks over.  Here, not through the `socket` module, which `pyctr run` does not import."""
+    cdef int sv[2]
+    if socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0:
+        raise OSError(c_errno, os.strerror(c_errno))
+    return sv[0], sv[1]

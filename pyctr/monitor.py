@@ -19,15 +19,14 @@ container's parent, writes its log, serves its attach socket and, at the exit, r
 
 import json
 import os
-import socket
 import sys
 import time
-from dataclasses import dataclass
 
-from . import containers, runtime, stages
+from . import _core, containers, runtime, stages
 from .errors import PyctrError
 from .paths import Paths
 from .programs import MONITOR
+from .records import as_dict, record
 from .spec import AUTOREMOVE, OPEN_STDIN
 from .store import Store
 
@@ -86,11 +85,11 @@ def start_anew(paths: Paths, store: Store, container_id: str) -> None:
     store.update_container(container_id, exit_code=None, finished=None, oom_killed=0, final_stats=None)
 
 
-@dataclass
+@record
 class Launched:
     monitor: int  # its pid; our child, to reap, when we stay with it
     pid: int  # the container's
-    owner: socket.socket | None  # our end of the owner socket
+    owner: int  # our end of the owner socket (SOCK_SEQPACKET), or -1
 
 
 def _send(fd: int, message: dict) -> None:
@@ -110,28 +109,28 @@ def launch(paths: Paths, store: Store, container_id: str, spec: dict, tty_size=(
     `owner`, we keep one end of a socket the monitor serves from its first moment."""
     up_r, up_w = os.pipe()
     go_r, go_w = os.pipe()
-    pair = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET) if owner else None
+    ours, theirs = _core.seqpacket_pair() if owner else (-1, -1)
     child = os.fork()
     if child == 0:  # pragma: no cover - becomes the monitor, measured by the tests
         os.close(up_r)
         os.close(go_w)
-        if pair:
-            pair[0].close()
-        _monitor_side(paths, container_id, spec, up_w, go_r, tty_size, pair[1].detach() if pair else -1)
+        if owner:
+            os.close(ours)
+        _monitor_side(paths, container_id, spec, up_w, go_r, tty_size, theirs)
     os.close(up_w)
     os.close(go_r)
-    if pair:
-        pair[1].close()
+    if owner:
+        os.close(theirs)
     with open(monitor_path(paths, container_id), "w") as f:
         f.write(f"{child} {runtime.start_time(child)}\n")
     try:
         pid = _start(store, container_id, spec, up_r, go_w)
     except BaseException:
-        if pair:
-            pair[0].close()
+        if owner:
+            os.close(ours)
         os.waitpid(child, 0)  # it exits as soon as it has reported
         raise
-    return Launched(child, pid, pair[0] if pair else None)
+    return Launched(child, pid, ours)
 
 
 def _start(store: Store, container_id: str, spec: dict, up_r: int, go_w: int) -> int:
@@ -238,7 +237,7 @@ def cleanup(paths: Paths, store: Store, container_id: str):
     if cgroup is not None and cgroup.exists():
         stats = cgroup.stats()
         cgroup.destroy()
-        store.update_container(container_id, oom_killed=int(stats.oom_kills > 0), final_stats=json.dumps(vars(stats)))
+        store.update_container(container_id, oom_killed=int(stats.oom_kills > 0), final_stats=json.dumps(as_dict(stats)))
     if (spec.get("annotations") or {}).get(AUTOREMOVE) == "true":
         containers.discard(paths, store, container_id)
     return stats

@@ -5,7 +5,6 @@ until the exit, records the exit itself (faster than the monitor's `pyctr _clean
 and tells the monitor so.  Killed before that, it leaves the cleanup to the monitor."""
 
 import os
-import socket
 
 from . import containers, views
 from .errors import Conflict, PyctrError
@@ -86,7 +85,8 @@ def follow(paths: Paths, store: Store, container_id: str, launched: Launched, tt
     records; the monitor waits for the word, then ends without a cleanup of its own."""
     from . import attach, session
     stages.reached(stages.STARTED)
-    with launched.owner as sock:
+    sock = launched.owner
+    try:
         with attach.forwarding_signals(launched.pid):
             try:
                 code = session.relay(sock, tty, interactive)
@@ -97,11 +97,12 @@ def follow(paths: Paths, store: Store, container_id: str, launched: Launched, tt
                 raise PyctrError(f"the monitor of {container_id[:12]} went away") from None
         spec = containers.read_spec(paths, container_id)
         _report_oom(container_id, spec, cleanup(paths, store, container_id))
-        sock.setblocking(True)
-        sock.send(b"d")
-        sock.shutdown(socket.SHUT_WR)
-        while sock.recv(64):  # until the monitor has closed its end: it is done
+        os.set_blocking(sock, True)
+        os.write(sock, b"d")
+        while os.read(sock, 64):  # until the monitor has closed its end: it is done
             pass
+    finally:
+        os.close(sock)
     os.waitpid(launched.monitor, 0)
     return code
 
@@ -129,7 +130,7 @@ def attach_to(paths: Paths, store: Store, name: str, interactive: bool = True) -
         raise PyctrError(f"cannot attach to {record.id[:12]}: {e.strerror}") from None
     with sock, attach.forwarding_signals(record.pid):
         try:
-            return session.relay(sock, tty, interactive and _open_stdin(spec))
+            return session.relay(sock.fileno(), tty, interactive and _open_stdin(spec))
         except session.Detached:
             return 0
         except ConnectionError:

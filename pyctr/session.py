@@ -7,7 +7,6 @@ The frames are SOCK_SEQPACKET messages; csrc/monitor/attach.h describes them.
 import os
 import select
 import signal
-import socket
 import struct
 
 from .attach import drain, raw_mode, terminal_size, wakeup_pipe
@@ -20,9 +19,10 @@ class Detached(Exception):
     """The user typed the detach keys, or our stdout went away: the container runs on."""
 
 
-def connect(path: str) -> socket.socket:
-    """The monitor's socket; through /proc/self/fd of its directory, since the path can be
-    longer than a socket address holds."""
+def connect(path: str):
+    """The monitor's socket (a socket.socket); through /proc/self/fd of its directory, since
+    the path can be longer than a socket address holds."""
+    import socket
     dirfd = os.open(os.path.dirname(path), os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
@@ -62,10 +62,11 @@ class _Input:
         return [b"i" + data] if data else []
 
 
-def relay(sock: socket.socket, tty: bool, interactive: bool) -> int:
-    """Relays until the container exits; returns its exit code.  Raises Detached when the
-    user detaches, ConnectionError when the monitor goes away without a word."""
-    sock.setblocking(False)
+def relay(sock: int, tty: bool, interactive: bool) -> int:
+    """Relays between our stdio and `sock` (a SOCK_SEQPACKET fd: one read, one frame)
+    until the container exits; returns its exit code.  Raises Detached when the user
+    detaches, ConnectionError when the monitor goes away without a word."""
+    os.set_blocking(sock, False)
     frames: list[bytes] = []
     stdin = _Input(0, tty) if interactive else None
     resized = []
@@ -103,17 +104,17 @@ def _loop(sock, tty, stdin, frames, wake, resized) -> int:
                 frames.append(b"w" + struct.pack("HH", rows, cols))
         if reading and ready.get(stdin.fd):
             frames.extend(stdin.read())
-        if ready.get(sock.fileno()):
+        if ready.get(sock):
             code = _receive(sock, tty)
             if code is not None:
                 return code
         _send(sock, frames)
 
 
-def _send(sock: socket.socket, frames: list[bytes]) -> None:
+def _send(sock: int, frames: list[bytes]) -> None:
     while frames:
         try:
-            sock.send(frames[0])
+            os.write(sock, frames[0])
         except BlockingIOError:
             return
         except (BrokenPipeError, ConnectionResetError):
@@ -122,11 +123,11 @@ def _send(sock: socket.socket, frames: list[bytes]) -> None:
         frames.pop(0)
 
 
-def _receive(sock: socket.socket, tty: bool) -> int | None:
+def _receive(sock: int, tty: bool) -> int | None:
     """Takes what the monitor sent; returns the exit code once it came."""
     while True:
         try:
-            frame = sock.recv(FRAME_MAX + 1)
+            frame = os.read(sock, FRAME_MAX + 1)
         except BlockingIOError:
             return None
         except ConnectionResetError:

@@ -184,7 +184,10 @@ int attach_finish(struct attach *a, int code)
             continue;
         if (n <= 0)
             break;
-        done |= frame[0] == 'd';
+        if (frame[0] == 'd') {
+            done = 1;
+            break;
+        }
     }
     close(a->owner);
     return done;

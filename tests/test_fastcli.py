@@ -1,0 +1,90 @@
+"""The lean `run` path: it reads command lines exactly as the typer CLI does, hands it
+everything it is unsure of, and starts a container without importing what it must not."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from pyctr import fastcli, running
+
+LINES = [
+    ["busybox"],
+    ["busybox", "echo", "-t", "--rm"],  # after the image, everything is the command
+    ["-ti", "--rm", "busybox", "sh"],
+    ["-dit", "--name=web", "busybox"],
+    ["-e", "A=1", "-eB=2", "--env", "C=3", "--env=D=4", "--env-file", "f", "busybox", "env"],
+    ["-w", "/srv", "-h", "host", "--hostname=h2", "--entrypoint", "sh", "busybox", "-c", "x"],
+    ["-m", "64m", "--memory-swap", "-1", "--memory-reservation=32m", "--cpus", "0.5", "-c", "512",
+     "--cpuset", "0", "--cpuset-mems", "0", "--pids-limit", "-1", "busybox"],
+    ["--cpu-shares=100", "--cpushare", "200", "--cpuset-cpus", "0-1", "busybox"],
+    ["--init", "--cgroup-parent", "p", "-i", "-d", "--", "busybox", "true"],
+    ["--name", "-odd", "busybox"],  # a value may start with a dash
+]
+UNSURE = [["--help", "busybox"], ["--bogus", "busybox"], ["--pids-limit", "many", "busybox"], [],
+          ["-t"], ["-x", "busybox"], ["--tty=yes", "busybox"], ["--name"]]
+
+
+def _typer_reads(tmp_path, monkeypatch, line):
+    """What cli.run hands on, with the start itself replaced."""
+    from pyctr.__main__ import _typer_main
+    seen = {}
+
+    def attached(paths, store, opts):
+        seen.update(opts=opts, detach=False)
+        return 0
+
+    def detached(paths, store, opts):
+        seen.update(opts=opts, detach=True)
+        return "id"
+
+    monkeypatch.setattr(running, "run_attached", attached)
+    monkeypatch.setattr(running, "run_detached", detached)
+    assert _typer_main(["--root", str(tmp_path), "run", *line]) == 0
+    return seen["opts"], seen["detach"]
+
+
+@pytest.mark.parametrize("line", LINES)
+def test_both_parsers_read_a_line_alike(tmp_path, monkeypatch, line):
+    monkeypatch.delenv("PYCTR_CGROUP_PARENT", raising=False)
+    values, image, command = fastcli.parse_run(line)
+    assert (fastcli.run_options(values, image, command), bool(values.get("detach"))) == \
+        _typer_reads(tmp_path, monkeypatch, line)
+
+
+@pytest.mark.parametrize("line", UNSURE)
+def test_what_it_is_unsure_of_goes_to_typer(line):
+    assert fastcli.dispatch(["run", *line]) is None
+
+
+def test_other_commands_go_to_typer():
+    assert fastcli.dispatch(["ps", "-a"]) is None
+    assert fastcli.dispatch(["--root", "/x", "images"]) is None
+
+
+def test_it_knows_every_flag_of_run():
+    """A flag added to cli.run must be added here too: this fails until it is."""
+    from typer.main import get_command
+
+    from pyctr.cli import app
+    run = get_command(app).commands["run"]
+    declared = {opt for p in run.params if p.param_type_name == "option" for opt in p.opts}
+    assert declared == set(fastcli.VALUES) | set(fastcli.SWITCHES)
+
+
+# Modules `pyctr run` must not load: the CLI and rendering stack, networking (loaded only
+# when a network is set up), and standard modules that cost milliseconds it does not need
+# (shutil is not among them: --rm removes a directory tree with it).
+DENIED = {"typer", "click", "rich", "pygments", "pyroute2", "subprocess", "argparse", "asyncio",
+          "pathlib", "inspect", "dataclasses", "selectors", "socket", "tempfile", "random", "typing"}
+
+
+def test_run_imports_nothing_on_the_deny_list(pyctr):
+    pyctr("run", "--rm", "busybox", "true")  # the image is built outside the measurement
+    r = subprocess.run([sys.executable, "-X", "importtime", *pyctr.argv("run", "--rm", "busybox", "true")],
+                       capture_output=True, text=True, env=pyctr.env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    imported = {line.split("|")[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time:")}
+    assert "pyctr.fastcli" in imported  # the measurement sees pyctr's own imports
+    assert {m.split(".")[0] for m in imported} & DENIED == set()
