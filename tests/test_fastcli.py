@@ -26,6 +26,15 @@ UNSURE = [["--help", "busybox"], ["--bogus", "busybox"], ["--pids-limit", "many"
           ["-t"], ["-x", "busybox"], ["--tty=yes", "busybox"], ["--name"]]
 
 
+EXEC_LINES = [
+    ["web", "sh"],
+    ["-ti", "web", "sh", "-c", "x"],
+    ["-d", "-e", "A=1", "-eB=2", "--env=C", "-w", "/srv", "-u", "1000:1000", "web", "true"],
+    ["--user=nobody", "--workdir", "/", "--interactive", "--tty", "--detach", "--", "web", "ls", "-l"],
+]
+EXEC_UNSURE = [["web"], [], ["--help", "web", "sh"], ["-x", "web", "sh"], ["--privileged", "web", "sh"]]
+
+
 def _typer_reads(tmp_path, monkeypatch, line):
     """What cli.run hands on, with the start itself replaced."""
     from pyctr.__main__ import _typer_main
@@ -58,19 +67,42 @@ def test_what_it_is_unsure_of_goes_to_typer(line):
     assert fastcli.dispatch(["run", *line]) is None
 
 
+@pytest.mark.parametrize("line", EXEC_LINES)
+def test_both_parsers_read_an_exec_line_alike(tmp_path, monkeypatch, line):
+    from pyctr import execute
+    from pyctr.__main__ import _typer_main
+    seen = {}
+
+    def exec_in(paths, store, name, opts):
+        seen.update(name=name, opts=opts)
+        return 0
+
+    monkeypatch.setattr(execute, "exec_in", exec_in)
+    assert _typer_main(["--root", str(tmp_path), "exec", *line]) == 0
+    values, container, command = fastcli.parse_exec(line)
+    assert (container, fastcli.exec_options(values, command)) == (seen["name"], seen["opts"])
+
+
+@pytest.mark.parametrize("line", EXEC_UNSURE)
+def test_what_it_is_unsure_of_in_exec_goes_to_typer(line):
+    assert fastcli.dispatch(["exec", *line]) is None
+
+
 def test_other_commands_go_to_typer():
     assert fastcli.dispatch(["ps", "-a"]) is None
     assert fastcli.dispatch(["--root", "/x", "images"]) is None
 
 
-def test_it_knows_every_flag_of_run():
-    """A flag added to cli.run must be added here too: this fails until it is."""
+@pytest.mark.parametrize("command,values,switches", [("run", fastcli.VALUES, fastcli.SWITCHES),
+                                                     ("exec", fastcli.EXEC_VALUES, fastcli.EXEC_SWITCHES)])
+def test_it_knows_every_flag(command, values, switches):
+    """A flag added to cli.run or cli.exec_ must be added here too: this fails until it is."""
     from typer.main import get_command
 
     from pyctr.cli import app
-    run = get_command(app).commands["run"]
-    declared = {opt for p in run.params if p.param_type_name == "option" for opt in p.opts}
-    assert declared == set(fastcli.VALUES) | set(fastcli.SWITCHES)
+    declared = {opt for p in get_command(app).commands[command].params if p.param_type_name == "option"
+                for opt in p.opts}
+    assert declared == set(values) | set(switches)
 
 
 # Modules `pyctr run` must not load: the CLI and rendering stack, networking (loaded only
@@ -87,4 +119,17 @@ def test_run_imports_nothing_on_the_deny_list(pyctr):
     assert r.returncode == 0, r.stderr
     imported = {line.split("|")[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time:")}
     assert "pyctr.fastcli" in imported  # the measurement sees pyctr's own imports
+    assert {m.split(".")[0] for m in imported} & DENIED == set()
+
+
+def test_exec_imports_nothing_on_the_deny_list(pyctr):
+    assert pyctr("run", "-d", "--name", "x", "busybox", "sleep", "60").returncode == 0
+    try:
+        r = subprocess.run([sys.executable, "-X", "importtime", *pyctr.argv("exec", "x", "true")],
+                           capture_output=True, text=True, env=pyctr.env, timeout=60)
+        assert r.returncode == 0, r.stderr
+    finally:
+        pyctr("rm", "-f", "x")
+    imported = {line.split("|")[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time:")}
+    assert "pyctr.execute" in imported
     assert {m.split(".")[0] for m in imported} & DENIED == set()
