@@ -7,11 +7,11 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # busybox-static: the built-in image; gcc, python3-dev, cmake: the C core; strace: a test;
-# runc, crun: the benchmark's comparison runtimes; qemu, a kernel, kmod, xz: the cgroup v2
+# runc, crun, time: the benchmark's comparison runtimes and its RSS gauge; qemu, a kernel, kmod, xz: the cgroup v2
 # test guest (scripts/cgroupv2-vm.sh).
 apt-get install -y -qq --no-install-recommends \
     busybox-static python3 python3-venv python3-dev gcc libc6-dev cmake make \
-    strace iproute2 runc crun qemu-system-x86 linux-image-amd64 kmod xz-utils >/dev/null
+    strace iproute2 runc crun time qemu-system-x86 linux-image-amd64 kmod xz-utils >/dev/null
 
 python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check '.[test]'

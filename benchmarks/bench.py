@@ -1,0 +1,281 @@
+#!/usr/bin/env python3
+"""pyctr next to runc and crun: start-up, start-up with cgroup limits, exec, throughput
+and the monitor's memory, on the same busybox rootfs, in alternation (A B C A B C ...).
+
+    sudo .venv/bin/python benchmarks/bench.py [-n 30] [--only start,limits,exec,throughput,monitor]
+
+It runs itself in a private mount namespace with /sys/fs/cgroup/unified unmounted there:
+crun 1.8 refuses this machine's hybrid layout otherwise.  All three runtimes see the same
+namespace, and the host's mounts are untouched.  A runtime that is not installed is
+skipped, and the table says so.
+"""
+
+import argparse
+import concurrent.futures
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+PYCTR = os.path.join(os.path.dirname(sys.executable), "pyctr")
+RUNTIMES = ("pyctr", "runc", "crun")
+LIMITS = {"memory": {"limit": 64 << 20}, "cpu": {"cpus": "0"}}  # = pyctr's -m 64m --cpuset-cpus 0
+SCENARIOS = ("start", "limits", "exec", "throughput", "monitor")
+
+
+def private_namespace() -> None:
+    """Re-executes under `unshare -m` once, then drops the cgroup2 mount crun trips on."""
+    if os.environ.get("PYCTR_BENCH_NS") != "1":
+        os.environ["PYCTR_BENCH_NS"] = "1"
+        os.execvp("unshare", ["unshare", "-m", "--propagation", "private", sys.executable, *sys.argv])
+    if os.path.ismount("/sys/fs/cgroup/unified"):
+        subprocess.run(["umount", "/sys/fs/cgroup/unified"], check=True)
+
+
+class Bench:
+    """The work directory: pyctr's root with the busybox image, and OCI bundles over one
+    copy of the same layer for runc and crun."""
+
+    def __init__(self, work: str):
+        self.work = work
+        self.root = os.path.join(work, "pyctr")
+        self.counter = iter(range(10**9))
+        run([PYCTR, "--root", self.root, "run", "--rm", "busybox", "true"])
+        [layer] = os.listdir(os.path.join(self.root, "layers"))
+        self.rootfs = os.path.join(work, "rootfs")
+        shutil.copytree(os.path.join(self.root, "layers", layer, "diff"), self.rootfs, symlinks=True)
+        self.installed = [r for r in RUNTIMES if r == "pyctr" or shutil.which(r)]
+        for r in RUNTIMES:
+            if r not in self.installed:
+                print(f"{r}: not installed, skipped", file=sys.stderr)
+
+    def bundle(self, name: str, args: list[str], resources: dict | None = None) -> str:
+        """runc's default spec running `args`, its root the shared rootfs."""
+        path = os.path.join(self.work, name)
+        if os.path.exists(path):
+            return path
+        os.makedirs(path)
+        run(["runc", "spec", "--bundle", path] if shutil.which("runc") else ["crun", "spec", "--bundle", path])
+        with open(os.path.join(path, "config.json")) as f:
+            config = json.load(f)
+        config["root"]["path"] = self.rootfs
+        config["process"].update(args=args, terminal=False)
+        if resources:
+            config["linux"]["resources"] = {**config["linux"].get("resources", {}), **resources}
+        with open(os.path.join(path, "config.json"), "w") as f:
+            json.dump(config, f)
+        return path
+
+    def pyctr(self, *args: str) -> list[str]:
+        return [PYCTR, "--root", self.root, *args]
+
+    def oci(self, runtime: str, *args: str) -> list[str]:
+        return [runtime, "--root", os.path.join(self.work, f"{runtime}-state"), *args]
+
+    def new_id(self) -> str:
+        return f"bench{next(self.counter)}"
+
+    def run_true(self, runtime: str, limits: bool = False) -> list[str]:
+        if runtime == "pyctr":
+            flags = ["-m", "64m", "--cpuset-cpus", "0"] if limits else []
+            return self.pyctr("run", "--rm", *flags, "busybox", "true")
+        bundle = self.bundle("limits" if limits else "true", ["/bin/true"], LIMITS if limits else None)
+        return self.oci(runtime, "run", "--bundle", bundle, self.new_id())
+
+
+def run(argv: list[str], detached: bool = False) -> str:
+    """Runs a command to its end; `detached`: its stdio is /dev/null, since what it leaves
+    running (runc run -d) would hold our pipes open."""
+    out = subprocess.DEVNULL if detached else subprocess.PIPE
+    r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"{argv[0]} failed ({r.returncode}): {(r.stderr or '').strip()}")
+    return r.stdout or ""
+
+
+def reap_orphans() -> None:
+    """runc's and crun's detached containers are reparented to us (a subreaper): reap them."""
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
+    except ChildProcessError:
+        pass
+
+
+def become_subreaper() -> None:
+    import ctypes
+    PR_SET_CHILD_SUBREAPER = 36
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def timed(argv: list[str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one command and what it waited for."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    if code != 0:
+        raise SystemExit(f"{argv[0]} failed ({code}): {err}")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def peak_rss_kib(argv: list[str]) -> int | None:
+    """The largest RSS of the command's process tree, by GNU time: wait4's own figure would
+    include the pages of this Python process, which the command is forked from."""
+    if not os.access("/usr/bin/time", os.X_OK):
+        return None
+    r = subprocess.run(["/usr/bin/time", "-f", "%M", *argv], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True)
+    return int(r.stderr.strip().splitlines()[-1])
+
+
+def alternate(makers: dict, runs: int, warmup: int) -> dict:
+    """Each maker's command, timed `runs` times, the runtimes taking turns."""
+    for _ in range(warmup):
+        for make in makers.values():
+            timed(make())
+    samples = {name: [] for name in makers}
+    for _ in range(runs):  # drift over the run hits every runtime alike
+        for name, make in makers.items():
+            samples[name].append(timed(make()))
+    rss = {name: max((peak_rss_kib(make()) or 0) for _ in range(3)) for name, make in makers.items()}
+    return {name: (s, rss[name]) for name, s in samples.items()}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def latency_table(samples: dict) -> str:
+    medians = {n: statistics.median(w for w, _ in s) for n, (s, _) in samples.items()}
+    lines = ["| runtime | median ms | p90 ms | CPU ms (median) | peak RSS MiB | vs runc | vs crun |",
+             "|---|---|---|---|---|---|---|"]
+    for name, (s, rss) in samples.items():
+        walls = [w for w, _ in s]
+        ratio = lambda other: f"{medians[name] / medians[other]:.2f}x" if other in medians else "-"
+        lines.append(f"| {name} | {medians[name] * 1e3:.1f} | {percentile(walls, 0.9) * 1e3:.1f} | "
+                     f"{statistics.median(c for _, c in s) * 1e3:.1f} | {rss / 1024:.1f} | "
+                     f"{ratio('runc')} | {ratio('crun')} |")
+    return "\n".join(lines)
+
+
+def start(bench: Bench, args) -> str:
+    samples = alternate({r: (lambda r=r: bench.run_true(r)) for r in bench.installed}, args.runs, args.warmup)
+    return "`run --rm busybox true` (pyctr: no network but lo, as --net none)\n\n" + latency_table(samples)
+
+
+def limits(bench: Bench, args) -> str:
+    samples = alternate({r: (lambda r=r: bench.run_true(r, limits=True)) for r in bench.installed},
+                        args.runs, args.warmup)
+    return "`run --rm -m 64m --cpuset-cpus 0 busybox true` (runc, crun: the same limits in config.json)\n\n" \
+        + latency_table(samples)
+
+
+def exec_(bench: Bench, args) -> str:
+    """`exec true` into a running `sleep`, one per runtime."""
+    targets = {}
+    try:
+        for r in bench.installed:
+            if r == "pyctr":
+                targets[r] = run(bench.pyctr("run", "-d", "busybox", "sleep", "600")).strip()
+            else:
+                targets[r] = bench.new_id()
+                run(bench.oci(r, "run", "-d", "--bundle", bench.bundle("sleep", ["/bin/sleep", "600"]), targets[r]),
+                    detached=True)
+        makers = {r: (lambda r=r: bench.pyctr("exec", targets[r], "true") if r == "pyctr"
+                      else bench.oci(r, "exec", targets[r], "/bin/true")) for r in targets}
+        samples = alternate(makers, args.runs, args.warmup)
+    finally:
+        for r, target in targets.items():
+            subprocess.run(bench.pyctr("rm", "-f", target) if r == "pyctr" else bench.oci(r, "delete", "-f", target),
+                           capture_output=True)
+        time.sleep(0.1)
+        reap_orphans()
+    return "`exec CTR true` into a running container\n\n" + latency_table(samples)
+
+
+def throughput(bench: Bench, args) -> str:
+    """50 containers one after another, and 2 x 25 side by side: containers per second."""
+    lines = ["| runtime | 50 in sequence: s | per s | 2 x 25 in parallel: s | per s | vs runc (parallel) |",
+             "|---|---|---|---|---|---|"]
+    rates = {}
+    for r in bench.installed:
+        began = time.perf_counter()
+        for _ in range(50):
+            timed(bench.run_true(r))
+        sequential = time.perf_counter() - began
+        began = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda _: [timed(bench.run_true(r)) for _ in range(25)], range(2)))
+        parallel = time.perf_counter() - began
+        rates[r] = 50 / parallel
+        lines.append(f"| {r} | {sequential:.2f} | {50 / sequential:.0f} | {parallel:.2f} | {50 / parallel:.0f} | "
+                     + (f"{rates[r] / rates['runc']:.2f}x |" if "runc" in rates else "- |"))
+    return "Throughput\n\n" + "\n".join(lines)
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        stat = f.read()
+    return int(stat[stat.rindex(b")") + 2:].split()[1])
+
+
+def monitor(bench: Bench, args) -> str:
+    """RSS of pyctr-monitor under 10 detached containers (podman's conmon: about 2 MiB)."""
+    ids = [run(bench.pyctr("run", "-d", "busybox", "sleep", "600")).strip() for _ in range(10)]
+    monitors = []
+    try:
+        state = json.loads(run(bench.pyctr("inspect", *ids)))
+        monitors = [parent(c["State"]["Pid"]) for c in state]
+        sizes = [rss_kib(m) for m in monitors]
+    finally:
+        subprocess.run(bench.pyctr("rm", "-f", *ids), capture_output=True)
+        while any(os.path.exists(f"/proc/{m}") for m in monitors):  # their cleanup runs last
+            time.sleep(0.05)
+            reap_orphans()  # they are ours to reap: we are a subreaper
+    conmon = "conmon: not installed here; podman's own figure is about 2 MiB" if not shutil.which("conmon") \
+        else "conmon: installed, but not measured (it needs podman to drive it)"
+    return (f"pyctr-monitor RSS over {len(sizes)} detached containers: median {statistics.median(sizes) / 1024:.2f} MiB, "
+            f"max {max(sizes) / 1024:.2f} MiB ({conmon})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", "--runs", type=int, default=30, help="timed runs per runtime (default 30)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed runs per runtime first")
+    parser.add_argument("--only", default=",".join(SCENARIOS), help=f"some of {','.join(SCENARIOS)}")
+    args = parser.parse_args()
+    chosen = args.only.split(",")
+    if set(chosen) - set(SCENARIOS):
+        parser.error(f"--only takes {','.join(SCENARIOS)}")
+    if os.geteuid() != 0:
+        raise SystemExit("run as root")
+    private_namespace()
+    become_subreaper()
+    functions = {"start": start, "limits": limits, "exec": exec_, "throughput": throughput, "monitor": monitor}
+    print(f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, kernel {os.uname().release}, "
+          f"{args.runs} timed runs per runtime after {args.warmup} untimed\n", flush=True)
+    with tempfile.TemporaryDirectory(prefix="pyctr-bench-") as work:
+        bench = Bench(work)
+        for name in chosen:
+            print(functions[name](bench, args) + "\n", flush=True)
+
+
+if __name__ == "__main__":
+    main()
