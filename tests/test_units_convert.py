@@ -2,6 +2,7 @@
 cgroup tree (no root, no kernel)."""
 
 import os
+import re
 
 import pytest
 from hypothesis import given, strategies as st
@@ -29,6 +30,37 @@ def test_parse_size_refuses(bad):
 
 def test_parse_size_fraction():
     assert parse_size("1.5g") == 3 << 29
+
+
+# docker's grammar as the regular expressions the parsers used to be (units.py parses by
+# hand now, to keep `re` off the run path): both must take and refuse the same texts
+SIZE_GRAMMAR = re.compile(r"^(\d+(?:\.\d+)?) ?([bkmgtp])?(?:i?b)?$", re.IGNORECASE | re.ASCII)
+CPU_LIST_GRAMMAR = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$", re.ASCII)
+
+
+@given(st.text(alphabet="0123456789.bkmgtpiBKMGTPI x", max_size=8))
+def test_parse_size_follows_the_grammar(text):
+    m = SIZE_GRAMMAR.match(text.strip())
+    if m is None:
+        with pytest.raises(PyctrError, match="invalid"):
+            parse_size(text)
+    else:
+        number, unit = m.groups()
+        assert parse_size(text) == int(float(number) * (1 << 10 * "bkmgtp".index((unit or "b").lower())))
+
+
+@given(st.text(alphabet="0123456789-, ", max_size=6))  # short: a range can be millions of cpus
+def test_cpu_list_follows_the_grammar(text):
+    if CPU_LIST_GRAMMAR.match(text.strip()) is None:
+        with pytest.raises(PyctrError):
+            parse_cpu_list(text)
+    else:
+        try:
+            cpus = parse_cpu_list(text)
+        except PyctrError as e:
+            assert "downwards" in str(e)
+        else:
+            assert cpus
 
 
 @given(st.sets(st.integers(min_value=0, max_value=256), min_size=1))
