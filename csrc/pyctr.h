@@ -185,6 +185,14 @@ void pyctr_join_main(const struct pyctr_plan *plan, int sync_fd) __attribute__((
 
 /* Helpers. */
 int pyctr_set_err(struct pyctr_err *err, int stage, int errnum, const char *what, const char *detail);
+
+/* tree.c: rm -rf without following links or crossing mounts; 0, or -1 and errno. */
+int pyctr_remove_tree(const char *path);
+
+/* warm.c: cgroup v1's attach grace period, waited for ahead of time (see there). */
+int pyctr_warm_attach_start(const char *own_procs);
+void pyctr_warm_attach_stop(void);
+int pyctr_warm_attach_running(void);
 /* Iterates over the candidates for `file` in a PATH string: writes the next one to `out`
  * and advances *cursor.  Returns 1 while there is a candidate, 0 at the end. */
 int pyctr_next_exec_candidate(const char **cursor, const char *file, char *out, size_t outlen);

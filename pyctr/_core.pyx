@@ -13,6 +13,10 @@ from cpython.exc cimport PyErr_CheckSignals
 import os
 
 cdef extern from "pyctr.h" nogil:
+    int pyctr_remove_tree(const char *path)
+    int pyctr_warm_attach_start(const char *own_procs)
+    void pyctr_warm_attach_stop()
+    int pyctr_warm_attach_running()
     enum: PYCTR_ERR_MSG
     struct pyctr_err:
         int32_t stage
@@ -372,3 +376,25 @@ def seqpacket_pair():
     if socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0:
         raise OSError(c_errno, os.strerror(c_errno))
     return sv[0], sv[1]
+
+
+def warm_attach_start(str own_procs):
+    """Starts warm.c's thread on the cgroup.procs of our own v1 cgroup; False if it could
+    not (it is only an optimisation)."""
+    return pyctr_warm_attach_start(os.fsencode(own_procs)) == 0
+
+
+def warm_attach_stop():
+    pyctr_warm_attach_stop()
+
+
+def warm_attach_running():
+    return bool(pyctr_warm_attach_running())
+
+
+def remove_tree(str path):
+    """rm -rf path: no symbolic link followed, no other mount entered (csrc/tree.c).
+    Raises OSError with the first failure, after removing all it could."""
+    cdef bytes p = os.fsencode(path)
+    if pyctr_remove_tree(p) < 0:
+        raise OSError(c_errno, os.strerror(c_errno), path)
