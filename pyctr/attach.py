@@ -1,29 +1,36 @@
 """A container in the foreground: signals forwarded, the terminal in raw mode, and the
 pty relayed, until it exits."""
 
+import _signal as signal  # signal's C module: signal.py adds enums, and imports enum (5 ms)
 import os
-import signal
 import struct
-from contextlib import contextmanager
 
 from . import _core, runtime
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 
+# The context managers here are classes, not @contextlib.contextmanager: contextlib imports
+# collections and functools, a few ms of every foreground `run`.
 
-@contextmanager
-def forwarding_signals(pid: int):
-    def forward(sig, _frame):
+
+class forwarding_signals:
+    """`with forwarding_signals(pid):` FORWARDED signals that reach us go on to pid."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.old: dict = {}
+
+    def forward(self, sig, _frame) -> None:
         try:
-            os.kill(pid, sig)
+            os.kill(self.pid, sig)
         except ProcessLookupError:
             pass
 
-    old = {sig: signal.signal(sig, forward) for sig in FORWARDED}
-    try:
-        yield
-    finally:
-        for sig, handler in old.items():
+    def __enter__(self) -> None:
+        self.old = {sig: signal.signal(sig, self.forward) for sig in FORWARDED}
+
+    def __exit__(self, *_exc) -> None:
+        for sig, handler in self.old.items():
             signal.signal(sig, handler)
 
 
@@ -44,33 +51,41 @@ def set_terminal_size(fd: int, rows: int, cols: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
 
-@contextmanager
-def raw_mode(fd: int | None):
-    """Raw mode on a host terminal; restored on every way out, exceptions included."""
-    if fd is None or not os.isatty(fd):
-        yield
-        return
-    import termios
-    import tty
-    saved = termios.tcgetattr(fd)
-    try:
-        tty.setraw(fd)
-        yield
-    finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+class raw_mode:
+    """`with raw_mode(fd):` raw mode on a host terminal (nothing for None or a non-tty);
+    restored on every way out, exceptions included."""
+
+    def __init__(self, fd: int | None):
+        self.fd = fd if fd is not None and os.isatty(fd) else None
+        self.saved = None
+
+    def __enter__(self) -> None:
+        if self.fd is None:
+            return
+        import termios
+        import tty
+        self.saved = termios.tcgetattr(self.fd)
+        tty.setraw(self.fd)
+
+    def __exit__(self, *_exc) -> None:
+        if self.saved is not None:
+            import termios
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
 
 
-@contextmanager
-def wakeup_pipe():
-    """A pipe the signal machinery writes to, so the C relay loop notices signals."""
-    r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-    old = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
-    try:
-        yield r
-    finally:
-        signal.set_wakeup_fd(old)
-        os.close(r)
-        os.close(w)
+class wakeup_pipe:
+    """`with wakeup_pipe() as r:` a pipe the signal machinery writes to, so that a loop
+    in C (the relay) or poll() notices signals."""
+
+    def __enter__(self) -> int:
+        self.r, self.w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.old = signal.set_wakeup_fd(self.w, warn_on_full_buffer=False)
+        return self.r
+
+    def __exit__(self, *_exc) -> None:
+        signal.set_wakeup_fd(self.old)
+        os.close(self.r)
+        os.close(self.w)
 
 
 def drain(fd: int) -> None:

@@ -6,11 +6,10 @@ no directory.
 """
 
 import errno
-import json
 import os
 import time
 
-from . import images, runtime
+from . import _core, fastjson, images, runtime
 from .errors import CANNOT_EXECUTE, NOT_FOUND, Conflict, NotFound, PyctrError
 from .names import new_id, random_name, valid_name
 from .paths import Paths
@@ -26,7 +25,7 @@ def layout_for(paths: Paths, container_id: str, lowers: list[str]) -> RootfsLayo
 
 
 def write_spec(paths: Paths, container_id: str, spec: dict) -> None:
-    _write_atomic(os.path.join(paths.container_dir(container_id), "config.json"), json.dumps(spec))
+    _write_atomic(os.path.join(paths.container_dir(container_id), "config.json"), fastjson.dumps(spec))
 
 
 def _write_atomic(path: str, data: str) -> None:
@@ -53,7 +52,7 @@ def create(paths: Paths, store: Store, opts: RunOptions) -> tuple[ContainerRecor
     try:
         for d in (layout.upper, layout.work, layout.mountpoint):
             os.makedirs(d, mode=0o700)
-        _write_atomic(os.path.join(paths.container_dir(container_id), "config.json"), json.dumps(spec))
+        write_spec(paths, container_id, spec)
     except BaseException:
         discard(paths, store, container_id)
         raise
@@ -63,17 +62,18 @@ def create(paths: Paths, store: Store, opts: RunOptions) -> tuple[ContainerRecor
 def read_spec(paths: Paths, container_id: str) -> dict | None:
     try:
         with open(os.path.join(paths.container_dir(container_id), "config.json")) as f:
-            return json.load(f)
+            return fastjson.loads(f.read())
     except (OSError, ValueError):
         return None
 
 
-def discard(paths: Paths, store: Store, container_id: str, best_effort: bool = True) -> None:
+def discard(paths: Paths, store: Store, container_id: str, best_effort: bool = True, spec: dict | None = None) -> None:
     """Removes a container's cgroup, directory and row, in that order: the row goes last,
     so a crash in between leaves something `rm` can still find and clean.  On a failed
     start (`best_effort`) a cgroup that will not go is reported and the rest removed;
-    `rm` instead stops there and keeps the row for another try."""
-    spec = read_spec(paths, container_id)
+    `rm` instead stops there and keeps the row for another try.  `spec`: its config, if
+    the caller has read it already."""
+    spec = spec or read_spec(paths, container_id)
     try:
         cgroup = runtime.cgroup_of(spec) if spec else None
         if cgroup is not None:
@@ -82,8 +82,12 @@ def discard(paths: Paths, store: Store, container_id: str, best_effort: bool = T
         if not best_effort:
             raise
         print_error(f"warning: {e}")
-    import shutil  # here: `run` without --rm does not need it
-    shutil.rmtree(paths.container_dir(container_id), ignore_errors=True)
+    try:
+        _core.remove_tree(paths.container_dir(container_id))
+    except OSError as e:
+        if not best_effort:
+            raise PyctrError(f"cannot remove {e.filename}: {e.strerror}") from None
+        print_error(f"warning: cannot remove {e.filename}: {e.strerror}")
     store.remove_container(container_id)
 
 
@@ -149,7 +153,7 @@ def update_resources(paths: Paths, store: Store, name: str, options) -> None:
     except runtime.CgroupError as e:
         raise PyctrError(f"cannot update {name}: {e}") from None
     spec["linux"]["resources"] = resources
-    _write_atomic(os.path.join(paths.container_dir(record.id), "config.json"), json.dumps(spec))
+    write_spec(paths, record.id, spec)
 
 
 def remove(paths: Paths, store: Store, name: str, force: bool = False) -> str:

@@ -175,6 +175,8 @@ def _paths(options: dict):
 
 
 def _run(options: dict, values: dict, image: str, command: list[str]) -> int:
+    from .cgroups import warm_attach
+    warm_attach()  # first: the imports below take as long as the wait it starts
     from . import running
     from .store import Store
     paths = _paths(options)
@@ -194,6 +196,8 @@ def exec_options(values: dict, command: list[str]):
 
 
 def _exec(options: dict, values: dict, container: str, command: list[str]) -> int:
+    from .cgroups import warm_attach
+    warm_attach()
     from .execute import exec_in
     from .store import Store
     paths = _paths(options)

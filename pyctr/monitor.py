@@ -17,12 +17,11 @@ container's parent, writes its log, serves its attach socket and, at the exit, r
     else: the owner of the monitor's attach socket until the exit
 """
 
-import json
 import os
 import sys
 import time
 
-from . import _core, containers, runtime, stages
+from . import _core, cgroups, containers, fastjson, runtime, stages
 from .errors import PyctrError
 from .paths import Paths
 from .programs import MONITOR
@@ -93,14 +92,14 @@ class Launched:
 
 
 def _send(fd: int, message: dict) -> None:
-    os.write(fd, (json.dumps(message) + "\n").encode())
+    os.write(fd, (fastjson.dumps(message) + "\n").encode())
 
 
 def _receive(stream) -> dict:
     line = stream.readline()
     if not line:
         raise PyctrError("the container's monitor died while starting it")
-    return json.loads(line)
+    return fastjson.loads(line)
 
 
 def launch(paths: Paths, store: Store, container_id: str, spec: dict, tty_size=(24, 80),
@@ -121,6 +120,7 @@ def launch(paths: Paths, store: Store, container_id: str, spec: dict, tty_size=(
     os.close(go_r)
     if owner:
         os.close(theirs)
+        from . import session  # the owner relays next: load it while the fork clones
     with open(monitor_path(paths, container_id), "w") as f:
         f.write(f"{child} {runtime.start_time(child)}\n")
     try:
@@ -141,6 +141,7 @@ def _start(store: Store, container_id: str, spec: dict, up_r: int, go_w: int) ->
             if "error" in started:
                 raise _error(started, spec)
             pid = started["pid"]
+            cgroups.warm_attach_stop()  # the fork has placed it
             stages.reached(stages.CLONED)
             store.update_container(container_id, status="running", pid=pid,
                                    pid_start=runtime.start_time(pid), started=time.time())
@@ -222,22 +223,26 @@ def _create(spec: dict, stdio, tty_size) -> runtime.Process:
         raise PyctrError(f"invalid container config: {e}") from None
 
 
-def cleanup(paths: Paths, store: Store, container_id: str):
+def cleanup(paths: Paths, store: Store, container_id: str, spec: dict | None = None):
     """Once the container exited (by the monitor, or the owner that stayed with it): the
-    exit code into the store, the cgroup's last figures read and the cgroup removed, and
-    the container too with --rm.  Returns those figures (or None)."""
-    record = store.get_container(container_id)
-    spec = containers.read_spec(paths, container_id)
-    if record is None or spec is None:
+    cgroup's last figures read and the cgroup removed, then the exit recorded, or with
+    --rm the container removed.  Returns those figures (or None).  `spec`: its config, if
+    the caller has it at hand."""
+    if store.get_container(container_id) is None:  # removed meanwhile (rm -f)
         return None
-    store.update_container(container_id, status="exited", exit_code=read_exit(paths, container_id),
-                           finished=time.time())
+    spec = spec or containers.read_spec(paths, container_id)
+    if spec is None:
+        return None
     cgroup = runtime.cgroup_of(spec)
     stats = None
     if cgroup is not None and cgroup.exists():
         stats = cgroup.stats()
         cgroup.destroy()
-        store.update_container(container_id, oom_killed=int(stats.oom_kills > 0), final_stats=json.dumps(as_dict(stats)))
     if (spec.get("annotations") or {}).get(AUTOREMOVE) == "true":
-        containers.discard(paths, store, container_id)
+        containers.discard(paths, store, container_id, spec=spec)  # no exit to record: the row goes
+        return stats
+    changes = {"status": "exited", "exit_code": read_exit(paths, container_id), "finished": time.time()}
+    if stats is not None:
+        changes.update(oom_killed=int(stats.oom_kills > 0), final_stats=fastjson.dumps(as_dict(stats)))
+    store.update_container(container_id, **changes)
     return stats

@@ -96,7 +96,7 @@ def follow(paths: Paths, store: Store, container_id: str, launched: Launched, tt
                 os.waitpid(launched.monitor, 0)
                 raise PyctrError(f"the monitor of {container_id[:12]} went away") from None
         spec = containers.read_spec(paths, container_id)
-        _report_oom(container_id, spec, cleanup(paths, store, container_id))
+        _report_oom(container_id, spec, cleanup(paths, store, container_id, spec))
         os.set_blocking(sock, True)
         os.write(sock, b"d")
         while os.read(sock, 64):  # until the monitor has closed its end: it is done

@@ -121,6 +121,8 @@ def exec_process(spec: dict, pid: int, pid_start: int, process: dict, stdio=(0, 
     except BaseException:
         child.abort()
         raise
+    finally:
+        cgroups.warm_attach_stop()
     return Process(child)
 
 

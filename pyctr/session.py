@@ -4,9 +4,9 @@ stderr, our stdin (with -i) and window size (with -t) to the container, until it
 The frames are SOCK_SEQPACKET messages; csrc/monitor/attach.h describes them.
 """
 
+import _signal as signal  # as in attach.py: without signal.py's enums and enum's import
 import os
 import select
-import signal
 import struct
 
 from .attach import drain, raw_mode, terminal_size, wakeup_pipe

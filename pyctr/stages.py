@@ -4,7 +4,6 @@ it there, to check that what a killed pyctr leaves is shown honestly and that `r
 cleans it.  Reaching a stage costs one environment lookup."""
 
 import os
-import signal
 
 # `start` read the container's state and is about to claim it
 CHECKED = "checked"
@@ -18,4 +17,5 @@ STARTED = "started"
 
 def reached(stage: str) -> None:
     if os.environ.get("PYCTR_PAUSE_AT") == stage:
+        import signal  # only under a test
         os.kill(os.getpid(), signal.SIGSTOP)

@@ -3,13 +3,18 @@
 Every change is one transaction, so a crash leaves either the old or the new state.
 """
 
-import json
 import os
-import sqlite3
-from contextlib import contextmanager
-from .records import record
 
+try:
+    # sqlite3's own C module: the sqlite3 package around it only adds adapters for
+    # datetime, and imports datetime and collections for them (3 ms of every run)
+    import _sqlite3 as sqlite3
+except ImportError:  # pragma: no cover - another Python
+    import sqlite3
+
+from . import fastjson
 from .errors import Conflict, PyctrError
+from .records import record
 
 SCHEMA_VERSION = 2
 
@@ -95,23 +100,19 @@ class Store:
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
+        # A pyctr command is mostly the only connection, so each one rebuilds the WAL index
+        # by reading the whole WAL: checkpoint at 1 MiB, not the default 4 MiB (measured:
+        # about 2 ms less to open near the top, a little more per write)
+        self.db.execute("PRAGMA wal_autocheckpoint=256")
         self.db.execute("PRAGMA foreign_keys=ON")
         self._migrate()
 
     def close(self) -> None:
         self.db.close()
 
-    @contextmanager
-    def transaction(self):
-        # IMMEDIATE takes the write lock up front: two pyctr processes serialise here
-        # instead of failing later on a lock upgrade.
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+    def transaction(self) -> "_Transaction":
+        """`with store.transaction() as db:` one transaction, rolled back on any exception."""
+        return _Transaction(self.db)
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -135,7 +136,7 @@ class Store:
         with self.transaction() as db:
             db.execute(
                 "INSERT OR IGNORE INTO images (id, created, size, layers, config) VALUES (?,?,?,?,?)",
-                (image.id, image.created, image.size, json.dumps(image.layers), json.dumps(image.config)),
+                (image.id, image.created, image.size, fastjson.dumps(image.layers), fastjson.dumps(image.config)),
             )
             db.execute(
                 "INSERT OR REPLACE INTO image_tags (repository, tag, image_id) VALUES (?,?,?)",
@@ -230,6 +231,23 @@ class Store:
         return [_container(r) for r in rows]
 
 
+class _Transaction:
+    """A context manager by hand: contextlib costs an import of collections and functools."""
+
+    def __init__(self, db):
+        self.db = db
+
+    def __enter__(self):
+        # IMMEDIATE takes the write lock up front: two pyctr processes serialise here
+        # instead of failing later on a lock upgrade.
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, kind, value, traceback) -> bool:
+        self.db.execute("ROLLBACK" if kind is not None else "COMMIT")
+        return False
+
+
 def _run_script(db, script: str) -> None:
     # executescript would COMMIT our transaction; statements one by one stay inside it
     for statement in script.split(";"):
@@ -239,16 +257,16 @@ def _run_script(db, script: str) -> None:
 
 def _image(row) -> ImageRecord:
     id_, created, size, layers, config, repository, tag = row
-    return ImageRecord(id_, created, size, json.loads(layers), json.loads(config), repository, tag)
+    return ImageRecord(id_, created, size, fastjson.loads(layers), fastjson.loads(config), repository, tag)
 
 
 def _container_row(c: ContainerRecord) -> tuple:
     values = {name: getattr(c, name) for name in CONTAINER_COLUMNS}
-    values["command"] = json.dumps(c.command)
+    values["command"] = fastjson.dumps(c.command)
     return tuple(values[name] for name in CONTAINER_COLUMNS)
 
 
 def _container(row) -> ContainerRecord:
     values = dict(zip(CONTAINER_COLUMNS, row))
-    values["command"] = json.loads(values["command"])
+    values["command"] = fastjson.loads(values["command"])
     return ContainerRecord(**values)

@@ -5,11 +5,10 @@ container whose process died while no pyctr was there to see it is shown, and re
 as exited with an unknown code.
 """
 
-import json
 import os
 import time
 
-from . import containers
+from . import containers, fastjson
 from .paths import Paths
 from .store import ContainerRecord, Store
 
@@ -88,5 +87,5 @@ def inspect(paths: Paths, record: ContainerRecord) -> dict:
                                                     "MergedDir": os.path.join(cdir, "rootfs")}},
         "Mounts": [m for m in spec.get("mounts", []) if m.get("type") == "bind"],
         "NetworkSettings": {"Networks": {}},
-        "FinalStats": json.loads(record.final_stats) if record.final_stats else None,
+        "FinalStats": fastjson.loads(record.final_stats) if record.final_stats else None,
     }

@@ -49,6 +49,21 @@ def open_cgroup(path: str, root: str | None = None):
     return CgroupV1(path, root)
 
 
+def warm_attach() -> None:
+    """On v1, starts waiting out the kernel's attach grace period now, in a C thread, so that
+    placing the container later does not wait for it (csrc/warm.c).  On v2 nothing to do."""
+    if mode() == "v1":
+        from .v1 import warm_attach as warm_v1
+        warm_v1()
+
+
+def warm_attach_stop() -> None:
+    """The placement is done: the warming thread may end."""
+    if mode() == "v1":
+        from .. import _core
+        _core.warm_attach_stop()
+
+
 def mkdir(path: str) -> bool:
     """mkdir that says whether it made the directory; other failures are CgroupErrors."""
     try:
@@ -81,18 +96,31 @@ def kill_pids(pids: list[int]) -> None:
             pass
 
 
+# Files are read and written with os calls, not open(): a cgroup file is one write or a
+# few reads, and a Python file object adds an fstat, an ioctl and an lseek to each (a run
+# touches some 30 of them).
+
 def write(path: str, value) -> None:
     try:
-        with open(path, "w") as f:
-            f.write(str(value))
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, str(value).encode())  # one write: the kernel takes it whole or refuses it
+        finally:
+            os.close(fd)
     except OSError as e:
         name = os.path.basename(path)
         raise CgroupError(f"cannot set {name} to {value}: {e.strerror}") from None
 
 
 def read(path: str) -> str:
-    with open(path) as f:
-        return f.read().strip()
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode().strip()
 
 
 def read_int(path: str, default: int | None = None) -> int | None:
@@ -107,11 +135,11 @@ def read_keyed(path: str) -> dict[str, int]:
     """A flat keyed file (memory.stat, cpu.stat, memory.events, memory.oom_control)."""
     out = {}
     try:
-        with open(path) as f:
-            for line in f:
-                key, _, value = line.partition(" ")
-                if value.strip().lstrip("-").isdigit():
-                    out[key] = int(value)
+        text = read(path)
     except OSError:
-        pass
+        return out
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if value.strip().lstrip("-").isdigit():
+            out[key] = int(value)
     return out

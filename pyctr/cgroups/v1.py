@@ -36,6 +36,28 @@ def _read_mountinfo() -> dict[str, str]:
     return mounts
 
 
+# where moving our own process into its own cgroup has no side effect: devices has no
+# attach hooks; pids only moves a count from a cgroup to the same one
+WARM_HIERARCHIES = ("devices", "pids")
+
+
+def warm_attach() -> None:
+    """csrc/warm.c's thread, on our own cgroup's cgroup.procs in a hierarchy with no attach
+    side effects.  Only an optimisation: whatever fails, the placement still happens."""
+    from .. import _core
+    own = {}
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            for c in controllers.split(","):
+                own[c] = path
+    mounts = controller_mounts()
+    for controller in WARM_HIERARCHIES:
+        if controller in own and controller in mounts:
+            _core.warm_attach_start(os.path.join(mounts[controller] + own[controller], "cgroup.procs"))
+            return
+
+
 class CgroupV1:
     def __init__(self, path: str, root: str | None = None):
         self.path = path.strip("/")
