@@ -3,9 +3,10 @@
 import os
 from .records import as_dict, record
 
-from .cgroups.convert import SHARES_MAX, SHARES_MIN, cpus_to_quota
 from .errors import PyctrError
-from .units import format_cpu_list, parse_cpu_list, parse_size, read_online
+
+# units and cgroups.convert are imported where a flag needs them: a run without resource
+# flags does not load them.
 
 MIN_MEMORY = 6 * 1024 * 1024  # docker's floor: below it the container cannot even start
 
@@ -26,15 +27,18 @@ class ResourceOptions:
 
 
 def online_cpus() -> set[int]:
+    from .units import read_online
     return read_online("/sys/devices/system/cpu/online")
 
 
 def online_mems() -> set[int]:
+    from .units import read_online
     return read_online("/sys/devices/system/node/online") if os.path.exists("/sys/devices/system/node/online") else {0}
 
 
 def _memory(opts: ResourceOptions, current: dict | None) -> dict:
     """`current`: the container's memory section for `update` (None when creating)."""
+    from .units import parse_size
     out: dict = {}
     if opts.memory is not None:
         limit = parse_size(opts.memory, "memory limit")
@@ -72,6 +76,8 @@ def _memory(opts: ResourceOptions, current: dict | None) -> dict:
 
 
 def _cpu(opts: ResourceOptions) -> dict:
+    from .cgroups.convert import SHARES_MAX, SHARES_MIN, cpus_to_quota
+    from .units import format_cpu_list, parse_cpu_list
     out: dict = {}
     if opts.cpus is not None:
         try:
@@ -102,6 +108,8 @@ def build_resources(opts: ResourceOptions, current: dict | None = None) -> dict:
     """OCI linux.resources for the flags given, every value checked; with `current` (the
     container's resources, for `update`), checked against what it already has."""
     resources: dict = {}
+    if not opts.given():  # the common run: nothing to check, nothing to import
+        return resources
     memory, cpu = _memory(opts, None if current is None else current.get("memory") or {}), _cpu(opts)
     if memory:
         resources["memory"] = memory

@@ -6,9 +6,8 @@ and tells the monitor so.  Killed before that, it leaves the cleanup to the moni
 
 import os
 
-from . import containers, views
+from . import containers, stages
 from .errors import Conflict, PyctrError
-from . import stages
 from .monitor import Launched, check_installed, cleanup, launch, socket_path, start_anew, wait_monitor_gone
 from .paths import Paths
 from .render import print_error
@@ -57,7 +56,8 @@ def start(paths: Paths, store: Store, name: str, attach: bool = False, interacti
     changes kept and its log continued.  With `attach`, stays with it as a foreground
     `run` does and returns its exit code; else returns 0 once it runs."""
     check_installed()
-    record = views.refresh(paths, store, containers.lookup(store, name))
+    from .views import refresh  # not on run's path
+    record = refresh(paths, store, containers.lookup(store, name))
     spec = containers.read_spec(paths, record.id)
     if spec is None:
         raise PyctrError(f"container {record.name} has no config.json")
@@ -119,7 +119,8 @@ def attach_to(paths: Paths, store: Store, name: str, interactive: bool = True) -
     """`attach`: this terminal to a running container's output (and its input, when it
     was run with -i) until it exits (its code) or ctrl-p ctrl-q detaches (0)."""
     from . import attach, session
-    record = views.refresh(paths, store, containers.lookup(store, name))
+    from .views import refresh  # not on run's path
+    record = refresh(paths, store, containers.lookup(store, name))
     if record.status != "running":
         raise Conflict(f"you cannot attach to a stopped container {record.id[:12]}: start it first")
     spec = containers.read_spec(paths, record.id) or {"process": {}}
