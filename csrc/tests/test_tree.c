@@ -1,7 +1,10 @@
 /* pyctr_remove_tree: everything below goes, nothing a symbolic link points at does. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdlib.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,6 +51,62 @@ static void test_removes_a_tree_but_not_what_links_point_at(void)
     CHECK(access(p, F_OK) == 0);
 }
 
+/* Deeper than PATH_MAX in bytes, as a container can make its upper dir. */
+static void test_removes_a_tree_longer_than_path_max(void)
+{
+    char p[256], name[201];
+    memset(name, 'd', 200);
+    name[200] = '\0';
+    path(p, "deep");
+    CHECK(mkdir(p, 0700) == 0);
+    int fd = open(p, O_RDONLY | O_DIRECTORY);
+    for (int i = 0; i < 30 && fd >= 0; i++) { /* 30 x 201 bytes */
+        CHECK(mkdirat(fd, name, 0700) == 0);
+        int sub = openat(fd, name, O_RDONLY | O_DIRECTORY);
+        close(fd);
+        fd = sub;
+    }
+    CHECK(fd >= 0);
+    int file = openat(fd, "file", O_CREAT | O_WRONLY, 0600);
+    CHECK(file >= 0);
+    close(file);
+    close(fd);
+    CHECK(pyctr_remove_tree(p) == 0);
+    CHECK(access(p, F_OK) < 0);
+}
+
+/* A mount inside the tree is not entered: its content stays, and the failure says so. */
+static void test_does_not_enter_a_mount(void)
+{
+    if (geteuid() != 0 || unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+        fprintf(stderr, "test_does_not_enter_a_mount: skipped (needs root)\n");
+        return;
+    }
+    char p[256], q[256];
+    path(p, "source");
+    CHECK(mkdir(p, 0700) == 0);
+    make_file("source/keep");
+    path(p, "tree2");
+    CHECK(mkdir(p, 0700) == 0);
+    path(p, "tree2/mnt");
+    CHECK(mkdir(p, 0700) == 0);
+    path(q, "source");
+    CHECK(mount(q, p, NULL, MS_BIND, NULL) == 0); /* the same filesystem: only the mount id tells */
+    path(p, "tree2");
+    errno = 0;
+    CHECK(pyctr_remove_tree(p) < 0 && errno == EBUSY);
+    path(p, "source/keep");
+    CHECK(access(p, F_OK) == 0);
+    path(p, "tree2/mnt");
+    CHECK(umount2(p, MNT_DETACH) == 0);
+    path(p, "tree2");
+    CHECK(pyctr_remove_tree(p) == 0);
+    path(p, "source/keep");
+    unlink(p);
+    path(p, "source");
+    rmdir(p);
+}
+
 static void test_a_missing_tree_is_no_failure(void)
 {
     char p[256];
@@ -60,6 +119,8 @@ int main(void)
     CHECK(mkdtemp(base) != NULL);
     test_removes_a_tree_but_not_what_links_point_at();
     test_a_missing_tree_is_no_failure();
+    test_removes_a_tree_longer_than_path_max();
+    test_does_not_enter_a_mount(); /* last: it moves this process into a mount namespace of its own */
     char p[256];
     path(p, "outside/keep");
     unlink(p);
