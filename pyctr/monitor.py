@@ -235,14 +235,22 @@ def cleanup(paths: Paths, store: Store, container_id: str, spec: dict | None = N
         return None
     cgroup = runtime.cgroup_of(spec)
     stats = None
-    if cgroup is not None and cgroup.exists():
-        stats = cgroup.stats()
-        cgroup.destroy()
+    try:
+        if cgroup is not None and cgroup.exists():
+            stats = cgroup.stats()
+            cgroup.destroy()
+    except BaseException:
+        _record_exit(paths, store, container_id, stats)  # all the same; rm retries the cgroup
+        raise
     if (spec.get("annotations") or {}).get(AUTOREMOVE) == "true":
         containers.discard(paths, store, container_id, spec=spec)  # no exit to record: the row goes
-        return stats
+    else:
+        _record_exit(paths, store, container_id, stats)
+    return stats
+
+
+def _record_exit(paths: Paths, store: Store, container_id: str, stats) -> None:
     changes = {"status": "exited", "exit_code": read_exit(paths, container_id), "finished": time.time()}
     if stats is not None:
         changes.update(oom_killed=int(stats.oom_kills > 0), final_stats=fastjson.dumps(as_dict(stats)))
     store.update_container(container_id, **changes)
-    return stats

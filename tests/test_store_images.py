@@ -1,5 +1,7 @@
 """The SQLite store, image references and the reproducible built-in image."""
 
+import os
+
 import pytest
 from hypothesis import given, strategies as st
 
@@ -61,3 +63,34 @@ def test_paths_keep_everything_under_a_custom_root(tmp_path):
     assert p.runroot.startswith(str(tmp_path))
     d = Paths.resolve("/var/lib/pyctr")
     assert d.runroot == "/run/pyctr"
+
+
+def test_cleanup_records_the_exit_when_the_cgroup_will_not_go(tmp_path, monkeypatch):
+    """The exit goes into the row even if removing the cgroup fails (rm retries that)."""
+    from pyctr import containers, monitor, runtime
+    from pyctr.cgroups import CgroupError
+
+    class Stuck:
+        def exists(self):
+            return True
+
+        def stats(self):
+            from pyctr.cgroups import Stats
+            return Stats(oom_kills=1)
+
+        def destroy(self):
+            raise CgroupError("cannot remove cgroup: busy")
+
+    paths = Paths.resolve(str(tmp_path))
+    store = Store(paths.db)
+    cid = "c" * 64
+    store.add_container(ContainerRecord(cid, "stuck", "img", "busybox", ["true"], 1.0, status="running", pid=1))
+    os.makedirs(paths.container_dir(cid))
+    containers.write_spec(paths, cid, {"process": {"args": ["true"]}, "linux": {"cgroupsPath": "x/y"}})
+    with open(monitor.exit_path(paths, cid), "w") as f:
+        f.write("3 2026-12-01T00:00:00Z\n")
+    monkeypatch.setattr(runtime, "cgroup_of", lambda spec: Stuck())
+    with pytest.raises(CgroupError):
+        monitor.cleanup(paths, store, cid)
+    row = store.get_container(cid)
+    assert (row.status, row.exit_code, row.oom_killed) == ("exited", 3, 1)
