@@ -97,17 +97,17 @@ def test_the_exec_helper_is_not_dumpable_before_it_joins(pyctr, tmp_path):
     if not shutil.which("strace"):
         pytest.skip("needs strace")
     held = Held(pyctr)
-    out = tmp_path / "strace.out"
+    out = tmp_path / "strace"  # -ff: one file per process, no call split by another's
     try:
-        r = subprocess.run(["strace", "-f", "-qq", "-o", str(out), "-e", "trace=prctl,setns",
+        r = subprocess.run(["strace", "-ff", "-qq", "-o", str(out), "-e", "trace=prctl,setns",
                             *pyctr.argv("exec", held.record.name, "true")], env=pyctr.env,
                            capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stderr
     finally:
         held.release()
-    calls = [line for line in out.read_text().splitlines() if re.search(r"prctl\(PR_SET_DUMPABLE, (0|SUID_DUMP_DISABLE)\)|setns\(", line)]
-    setns = [i for i, line in enumerate(calls) if "setns(" in line]
-    assert setns, calls
-    pid = calls[setns[0]].split()[0]
-    dumpable = [i for i, line in enumerate(calls) if line.startswith(pid) and "PR_SET_DUMPABLE" in line]
-    assert dumpable and dumpable[0] < setns[0]
+    joiners = [f.read_text().splitlines() for f in tmp_path.glob("strace.*") if "setns(" in f.read_text()]
+    assert len(joiners) == 1, joiners  # the helper that joins the container
+    calls = joiners[0]
+    setns = [i for i, line in enumerate(calls) if line.startswith("setns(")]
+    dumpable = [i for i, line in enumerate(calls) if re.match(r"prctl\(PR_SET_DUMPABLE, (0|SUID_DUMP_DISABLE)\)", line)]
+    assert setns and dumpable and dumpable[0] < setns[0], calls

@@ -12,22 +12,27 @@ import pytest
 
 pytestmark = pytest.mark.skipif(not shutil.which("strace"), reason="needs strace")
 
-LINE = re.compile(r"^(\d+)\s+(\w+)\((.*)\)\s+=\s+(-?\d+|\?)")
+LINE = re.compile(r"^(\w+)\((.*)\)\s+=\s+(-?\d+|\?)")
 # a Python source or bytecode file, the interpreter, its library, or any shared object
 PYTHONISH = re.compile(r'\.py[cd]?"|/python[\d.]*"|libpython|site-packages|\.so(\.\d+)*"')
 
 
 def _trace(pyctr, tmp_path) -> list[tuple[int, str, str, str]]:
-    out = tmp_path / "strace.out"
-    cmd = ["strace", "-f", "-qq", "-o", str(out), "-e",
+    """(pid, syscall, arguments, result) of every traced call.  One output file per
+    process (-ff): with -f alone, a call that another process interrupts is printed in
+    two halves ("<unfinished ...>", "<... resumed>"), which the pattern would miss."""
+    out = tmp_path / "strace"
+    cmd = ["strace", "-ff", "-qq", "-o", str(out), "-e",
            "trace=clone,clone3,execve,openat,open,openat2,pivot_root", *pyctr.argv("run", "--rm", "busybox", "true")]
     r = subprocess.run(cmd, env=pyctr.env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     calls = []
-    for line in out.read_text().splitlines():
-        m = LINE.match(line)
-        if m:
-            calls.append((int(m[1]), m[2], m[3], m[4]))
+    for file in sorted(tmp_path.glob("strace.*")):
+        pid = int(file.suffix[1:])
+        for line in file.read_text().splitlines():
+            m = LINE.match(line)
+            if m:
+                calls.append((pid, m[1], m[2], m[3]))
     return calls
 
 
