@@ -35,8 +35,9 @@ def _write_atomic(path: str, data: str) -> None:
     os.rename(tmp, path)
 
 
-def create(paths: Paths, store: Store, opts: RunOptions) -> tuple[ContainerRecord, dict]:
-    """Everything up to a startable container: its row, its dirs and its config.json."""
+def new(paths: Paths, store: Store, opts: RunOptions) -> tuple[ContainerRecord, dict]:
+    """A container decided (image, id, name, config) but nothing written: `write_new`
+    makes it startable.  `run` does that while its fork clones the container."""
     if opts.name is not None and not valid_name(opts.name):
         raise PyctrError(f"invalid container name {opts.name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
     image = images.resolve(paths, store, opts.image)
@@ -48,15 +49,21 @@ def create(paths: Paths, store: Store, opts: RunOptions) -> tuple[ContainerRecor
     me = os.getpid()
     record = ContainerRecord(container_id, name, image.id, opts.image, spec["process"]["args"], time.time(),
                              status="starting", pid=me, pid_start=runtime.start_time(me))
+    return record, spec
+
+
+def write_new(paths: Paths, store: Store, record: ContainerRecord, spec: dict) -> None:
+    """A new container's row, its dirs and its config.json: everything up to a startable
+    container.  A name taken meanwhile is a Conflict, and then nothing is left."""
     store.add_container(record)
     try:
+        layout = layout_for(paths, record.id, [])
         for d in (layout.upper, layout.work, layout.mountpoint):
             os.makedirs(d, mode=0o700)
-        write_spec(paths, container_id, spec)
+        write_spec(paths, record.id, spec)
     except BaseException:
-        discard(paths, store, container_id)
+        discard(paths, store, record.id, spec=spec)
         raise
-    return record, spec
 
 
 def read_spec(paths: Paths, container_id: str) -> dict | None:

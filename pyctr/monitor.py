@@ -1,14 +1,15 @@
 """Every container runs under pyctr-monitor, in the foreground or detached (-d).
 
 pyctr forks.  The fork creates the container (so the container is its child), reports
-the pid, waits for the go-ahead (the row is written by then), starts it, reports the
+the pid, waits for the go-ahead (the row and directories are written by then: `run`
+writes them while the fork clones, on the other core), starts it, reports the
 outcome, and execs pyctr-monitor: the same pid, now a small C program that stays the
 container's parent, writes its log, serves its attach socket and, at the exit, runs
 `pyctr _cleanup ID`, unless its owner recorded the exit (see running.py).
 
     pyctr (CLI)                      fork
-    create row, dirs, config.json
     fork --------------------------> runtime.create (cgroup, clone; child waits)
+    meanwhile: row, dirs, config.json
     <------------------------------- {"pid": N}
     row: running, pid, start time
     go ----------------------------> start (execve of the command)
@@ -103,9 +104,12 @@ def _receive(stream) -> dict:
 
 
 def launch(paths: Paths, store: Store, container_id: str, spec: dict, tty_size=(24, 80),
-           owner: bool = False) -> Launched:
+           owner: bool = False, setup=None) -> Launched:
     """Forks; the fork starts the container and becomes its monitor (see above).  With
-    `owner`, we keep one end of a socket the monitor serves from its first moment."""
+    `owner`, we keep one end of a socket the monitor serves from its first moment.
+    `setup()`, if given, runs while the fork creates the container (on the other core): it
+    writes what must exist before the go-ahead.  Should it fail, the fork hears nothing
+    more and takes the container and its cgroup down with it."""
     up_r, up_w = os.pipe()
     go_r, go_w = os.pipe()
     ours, theirs = _core.seqpacket_pair() if owner else (-1, -1)
@@ -118,40 +122,45 @@ def launch(paths: Paths, store: Store, container_id: str, spec: dict, tty_size=(
         _monitor_side(paths, container_id, spec, up_w, go_r, tty_size, theirs)
     os.close(up_w)
     os.close(go_r)
-    if owner:
-        os.close(theirs)
-        from . import session  # the owner relays next: load it while the fork clones
-    with open(monitor_path(paths, container_id), "w") as f:
-        f.write(f"{child} {runtime.start_time(child)}\n")
+    up = os.fdopen(up_r)
     try:
-        pid = _start(store, container_id, spec, up_r, go_w)
+        if owner:
+            os.close(theirs)
+            from . import session  # the owner relays next: load it while the fork clones
+        if setup is not None:
+            setup()
+        with open(monitor_path(paths, container_id), "w") as f:
+            f.write(f"{child} {runtime.start_time(child)}\n")
+        pid = _start(store, container_id, spec, up, go_w)
     except BaseException:
+        os.close(go_w)  # no go-ahead: the fork aborts the container and exits
+        go_w = -1
         if owner:
             os.close(ours)
-        os.waitpid(child, 0)  # it exits as soon as it has reported
+        os.waitpid(child, 0)
         raise
+    finally:
+        if go_w >= 0:
+            os.close(go_w)
+        up.close()
     return Launched(child, pid, ours)
 
 
-def _start(store: Store, container_id: str, spec: dict, up_r: int, go_w: int) -> int:
+def _start(store: Store, container_id: str, spec: dict, up, go_w: int) -> int:
     """The CLI's side of the start: record the pid, give the go-ahead, hear the outcome."""
-    try:
-        with os.fdopen(up_r) as up:
-            started = _receive(up)
-            if "error" in started:
-                raise _error(started, spec)
-            pid = started["pid"]
-            cgroups.warm_attach_stop()  # the fork has placed it
-            stages.reached(stages.CLONED)
-            store.update_container(container_id, status="running", pid=pid,
-                                   pid_start=runtime.start_time(pid), started=time.time())
-            _send(go_w, {"go": True})
-            outcome = _receive(up)
-            if "error" in outcome:
-                raise _error(outcome, spec)
-            return pid
-    finally:
-        os.close(go_w)
+    started = _receive(up)
+    if "error" in started:
+        raise _error(started, spec)
+    pid = started["pid"]
+    cgroups.warm_attach_stop()  # the fork has placed it
+    stages.reached(stages.CLONED)
+    store.update_container(container_id, status="running", pid=pid,
+                           pid_start=runtime.start_time(pid), started=time.time())
+    _send(go_w, {"go": True})
+    outcome = _receive(up)
+    if "error" in outcome:
+        raise _error(outcome, spec)
+    return pid
 
 
 def _error(message: dict, spec: dict) -> PyctrError:

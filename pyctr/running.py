@@ -18,12 +18,11 @@ from .store import Store
 def run_detached(paths: Paths, store: Store, opts: RunOptions) -> str:
     """Creates the container and starts it under its monitor; returns its id once it runs."""
     check_installed()
-    record, spec = containers.create(paths, store, opts)
-    stages.reached(stages.CREATED)
+    record, spec = containers.new(paths, store, opts)
     try:
-        launch(paths, store, record.id, spec)
+        launch(paths, store, record.id, spec, setup=_writer(paths, store, record, spec))
     except BaseException:
-        containers.discard(paths, store, record.id)
+        containers.discard(paths, store, record.id, spec=spec)
         raise
     return record.id
 
@@ -31,15 +30,22 @@ def run_detached(paths: Paths, store: Store, opts: RunOptions) -> str:
 def run_attached(paths: Paths, store: Store, opts: RunOptions) -> int:
     """`run` in the foreground: returns the container's exit code."""
     check_installed()
-    record, spec = containers.create(paths, store, opts)
-    stages.reached(stages.CREATED)
+    record, spec = containers.new(paths, store, opts)
     try:
         launched = launch(paths, store, record.id, spec, tty_size=_terminal_size() if opts.tty else (0, 0),
-                          owner=True)
+                          owner=True, setup=_writer(paths, store, record, spec))
     except BaseException:
-        containers.discard(paths, store, record.id)
+        containers.discard(paths, store, record.id, spec=spec)
         raise
     return follow(paths, store, record.id, launched, opts.tty, opts.interactive)
+
+
+def _writer(paths: Paths, store: Store, record, spec: dict):
+    """The new container's row, dirs and config.json, written while the fork clones it."""
+    def write() -> None:
+        containers.write_new(paths, store, record, spec)
+        stages.reached(stages.CREATED)
+    return write
 
 
 def _terminal_size() -> tuple[int, int]:

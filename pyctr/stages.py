@@ -7,7 +7,8 @@ import os
 
 # `start` read the container's state and is about to claim it
 CHECKED = "checked"
-# the row, directories and config.json exist; nothing runs yet
+# the row, directories and config.json exist; nothing of the container runs yet (its
+# fork may be cloning it, to wait for the go-ahead)
 CREATED = "created"
 # the container is cloned into its cgroup and waits for the go-ahead
 CLONED = "cloned"
