@@ -242,16 +242,18 @@ def cleanup(paths: Paths, store: Store, container_id: str, spec: dict | None = N
     spec = spec or containers.read_spec(paths, container_id)
     if spec is None:
         return None
+    autoremove = (spec.get("annotations") or {}).get(AUTOREMOVE) == "true"
     cgroup = runtime.cgroup_of(spec)
     stats = None
     try:
         if cgroup is not None and cgroup.exists():
-            stats = cgroup.stats()
+            # with --rm no figures are kept: only the OOM count, for the message
+            stats = cgroups.Stats(oom_kills=cgroup.oom_kills()) if autoremove else cgroup.stats()
             cgroup.destroy()
     except BaseException:
         _record_exit(paths, store, container_id, stats)  # all the same; rm retries the cgroup
         raise
-    if (spec.get("annotations") or {}).get(AUTOREMOVE) == "true":
+    if autoremove:
         containers.discard(paths, store, container_id, spec=spec)  # no exit to record: the row goes
     else:
         _record_exit(paths, store, container_id, stats)

@@ -32,6 +32,12 @@ def test_memory_limit_kills_a_hog_with_137_and_says_so(pyctr):
     assert pyctr.cgroup_dirs(c.id) == []  # removed once its OOM count was read
 
 
+def test_with_rm_an_oom_kill_is_still_told(pyctr):
+    r = pyctr("run", "--rm", "-m", "64m", "busybox", "dd", "if=/dev/zero", "of=/dev/null", "bs=200M", "count=1")
+    assert r.returncode == 137 and "OOM-killed" in r.stderr
+    assert pyctr.store().list_containers() == []
+
+
 def test_memory_limit_lets_a_small_allocation_live(pyctr):
     r = pyctr("run", "--rm", "-m", "64m", "busybox", "dd", "if=/dev/zero", "of=/dev/null", "bs=40M", "count=1")
     assert r.returncode == 0 and "OOM" not in r.stderr
