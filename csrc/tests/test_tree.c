@@ -27,16 +27,20 @@ static void make_file(const char *name)
     close(fd);
 }
 
+static void make_dir(const char *name, mode_t mode)
+{
+    char p[256];
+    path(p, name);
+    CHECK(mkdir(p, mode) == 0);
+}
+
 static void test_removes_a_tree_but_not_what_links_point_at(void)
 {
     char p[256], q[256];
-    path(p, "outside");
-    CHECK(mkdir(p, 0700) == 0);
+    make_dir("outside", 0700);
     make_file("outside/keep");
-    path(p, "tree");
-    CHECK(mkdir(p, 0700) == 0);
-    path(p, "tree/a");
-    CHECK(mkdir(p, 0000) == 0); /* no permissions: root removes it all the same */
+    make_dir("tree", 0700);
+    make_dir("tree/a", 0000); /* no permissions: root removes it all the same */
     make_file("tree/a/file");
     path(p, "outside");
     path(q, "tree/link");
@@ -57,8 +61,8 @@ static void test_removes_a_tree_longer_than_path_max(void)
     char p[256], name[201];
     memset(name, 'd', 200);
     name[200] = '\0';
+    make_dir("deep", 0700);
     path(p, "deep");
-    CHECK(mkdir(p, 0700) == 0);
     int fd = open(p, O_RDONLY | O_DIRECTORY);
     for (int i = 0; i < 30 && fd >= 0; i++) { /* 30 x 201 bytes */
         CHECK(mkdirat(fd, name, 0700) == 0);
@@ -83,13 +87,11 @@ static void test_does_not_enter_a_mount(void)
         return;
     }
     char p[256], q[256];
-    path(p, "source");
-    CHECK(mkdir(p, 0700) == 0);
+    make_dir("source", 0700);
     make_file("source/keep");
-    path(p, "tree2");
-    CHECK(mkdir(p, 0700) == 0);
+    make_dir("tree2", 0700);
+    make_dir("tree2/mnt", 0700);
     path(p, "tree2/mnt");
-    CHECK(mkdir(p, 0700) == 0);
     path(q, "source");
     CHECK(mount(q, p, NULL, MS_BIND, NULL) == 0); /* the same filesystem: only the mount id tells */
     path(p, "tree2");
