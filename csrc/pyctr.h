@@ -10,33 +10,22 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Where in the child path a failure happened; Python maps these to names. */
-enum pyctr_stage {
-    PYCTR_STAGE_NONE = 0,
-    PYCTR_STAGE_CLONE,
-    PYCTR_STAGE_SYNC,
-    PYCTR_STAGE_PROPAGATION,
-    PYCTR_STAGE_ROOTFS,
-    PYCTR_STAGE_MOUNT,
-    PYCTR_STAGE_DEVICE,
-    PYCTR_STAGE_SYMLINK,
-    PYCTR_STAGE_MASK,
-    PYCTR_STAGE_READONLY,
-    PYCTR_STAGE_PIVOT,
-    PYCTR_STAGE_HOSTNAME,
-    PYCTR_STAGE_NETWORK,
-    PYCTR_STAGE_STDIO,
-    PYCTR_STAGE_TTY,
-    PYCTR_STAGE_CWD,
-    PYCTR_STAGE_RLIMIT,
-    PYCTR_STAGE_USER,
-    PYCTR_STAGE_CAPS,
-    PYCTR_STAGE_NO_NEW_PRIVS,
-    PYCTR_STAGE_SECCOMP,
-    PYCTR_STAGE_EXEC,
-    PYCTR_STAGE_SIGNALS,
-    PYCTR_STAGE_NAMESPACE,
-};
+/* Where in the child path a failure happened.  The one list of stages: it makes the enum
+ * and the names (pyctr_stage_name) that Python reports, so the two cannot drift apart. */
+#define PYCTR_STAGES(X)                                                                    \
+    X(NONE, "none") X(CLONE, "clone") X(SYNC, "sync") X(PROPAGATION, "propagation")          \
+    X(ROOTFS, "rootfs") X(MOUNT, "mount") X(DEVICE, "device") X(SYMLINK, "symlink")          \
+    X(MASK, "mask") X(READONLY, "readonly") X(PIVOT, "pivot") X(HOSTNAME, "hostname")        \
+    X(NETWORK, "network") X(STDIO, "stdio") X(TTY, "tty") X(CWD, "cwd") X(RLIMIT, "rlimit")  \
+    X(USER, "user") X(CAPS, "caps") X(NO_NEW_PRIVS, "no_new_privs") X(SECCOMP, "seccomp")    \
+    X(EXEC, "exec") X(SIGNALS, "signals") X(NAMESPACE, "namespace")
+
+#define PYCTR_STAGE_ENUM(id, name) PYCTR_STAGE_##id,
+enum pyctr_stage { PYCTR_STAGES(PYCTR_STAGE_ENUM) PYCTR_STAGE_COUNT };
+#undef PYCTR_STAGE_ENUM
+
+/* "mount" for PYCTR_STAGE_MOUNT; NULL outside the list. */
+const char *pyctr_stage_name(int stage);
 
 #define PYCTR_ERR_MSG 240
 

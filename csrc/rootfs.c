@@ -91,17 +91,17 @@ static void copy_prefix(char dst[PATH_MAX], const char *src, size_t len)
 /* want = target of the symlink `name` in directory `dir` (the path `parent`), followed by
  * the components that remained after it. */
 static int redirect(char want[PATH_MAX], int dirfd, const char *parent, const char *name,
-                    const char *rest, struct pyctr_err *err)
+                    const char *rest, int stage, struct pyctr_err *err)
 {
     char target[PATH_MAX], next[PATH_MAX];
     ssize_t n = readlinkat(dirfd, name, target, sizeof target - 1);
     if (n < 0)
-        return pyctr_set_err(err, PYCTR_STAGE_MOUNT, ENOTDIR, "not a directory in rootfs", name);
+        return pyctr_set_err(err, stage, ENOTDIR, "not a directory in rootfs", name);
     target[n] = '\0';
     int len = target[0] == '/' ? snprintf(next, sizeof next, "%s/%s", target, rest)
                                : snprintf(next, sizeof next, "%s/%s/%s", parent, target, rest);
     if (len < 0 || (size_t)len >= sizeof next)
-        return pyctr_set_err(err, PYCTR_STAGE_MOUNT, ENAMETOOLONG, "path too long in rootfs", name);
+        return pyctr_set_err(err, stage, ENAMETOOLONG, "path too long in rootfs", name);
     memcpy(want, next, (size_t)len + 1);
     return 0;
 }
@@ -110,17 +110,17 @@ static int redirect(char want[PATH_MAX], int dirfd, const char *parent, const ch
  * WorkingDir must not exhaust the stack).  A dangling symlink on the way gets its target
  * created, as mkdir -p through a symlink would: the walk restarts on the link's target,
  * at most 40 times. */
-int pyctr_mkdir_in_root(int rootfd, const char *path, struct pyctr_err *err)
+int pyctr_mkdir_in_root(int rootfd, const char *path, int stage, struct pyctr_err *err)
 {
     char want[PATH_MAX], parent[PATH_MAX], name[NAME_MAX + 1];
     if (strlen(path) >= sizeof want)
-        return pyctr_set_err(err, PYCTR_STAGE_MOUNT, ENAMETOOLONG, "path too long in rootfs", path);
+        return pyctr_set_err(err, stage, ENAMETOOLONG, "path too long in rootfs", path);
     strcpy(want, path);
     for (int hops = 0; hops <= 40; hops++) {
         int fd = pyctr_open_in_root(rootfd, want, O_PATH | O_DIRECTORY);
         if (fd >= 0 || errno != ENOENT) {
             if (fd < 0)
-                pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "open directory in rootfs", path);
+                pyctr_set_err(err, stage, errno, "open directory in rootfs", path);
             return fd;
         }
         int redirected = 0;
@@ -135,11 +135,11 @@ int pyctr_mkdir_in_root(int rootfd, const char *path, struct pyctr_err *err)
             name[end - pos] = '\0';
             _cleanup_close_ int dfd = pyctr_open_in_root(rootfd, parent, O_RDONLY | O_DIRECTORY);
             if (dfd < 0)
-                return pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "open directory in rootfs", parent);
+                return pyctr_set_err(err, stage, errno, "open directory in rootfs", parent);
             if (mkdirat(dfd, name, 0755) == 0)
                 continue;
             if (errno != EEXIST)
-                return pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "mkdir in rootfs", path);
+                return pyctr_set_err(err, stage, errno, "mkdir in rootfs", path);
             char saved = want[end];
             want[end] = '\0';
             _cleanup_close_ int probe = pyctr_open_in_root(rootfd, want, O_PATH | O_DIRECTORY);
@@ -148,39 +148,39 @@ int pyctr_mkdir_in_root(int rootfd, const char *path, struct pyctr_err *err)
             if (probe >= 0)
                 continue;
             if (probe_errno != ENOENT)
-                return pyctr_set_err(err, PYCTR_STAGE_MOUNT, probe_errno, "open directory in rootfs", path);
-            if (redirect(want, dfd, parent, name, end < len ? want + end + 1 : "", err) < 0)
+                return pyctr_set_err(err, stage, probe_errno, "open directory in rootfs", path);
+            if (redirect(want, dfd, parent, name, end < len ? want + end + 1 : "", stage, err) < 0)
                 return -1;
             redirected = 1;
         }
     }
-    return pyctr_set_err(err, PYCTR_STAGE_MOUNT, ELOOP, "too many symlinks in rootfs", path);
+    return pyctr_set_err(err, stage, ELOOP, "too many symlinks in rootfs", path);
 }
 
-int pyctr_touch_in_root(int rootfd, const char *path, struct pyctr_err *err)
+int pyctr_touch_in_root(int rootfd, const char *path, int stage, struct pyctr_err *err)
 {
     int fd = pyctr_open_in_root(rootfd, path, O_PATH);
     if (fd >= 0 || errno != ENOENT) {
         if (fd < 0)
-            pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "open file in rootfs", path);
+            pyctr_set_err(err, stage, errno, "open file in rootfs", path);
         return fd;
     }
     char parent[PATH_MAX];
     const char *name = split_path(path, parent);
-    _cleanup_close_ int pfd = pyctr_mkdir_in_root(rootfd, parent, err);
+    _cleanup_close_ int pfd = pyctr_mkdir_in_root(rootfd, parent, stage, err);
     if (pfd < 0)
         return -1;
     _cleanup_close_ int dfd = pyctr_open_in_root(rootfd, parent, O_RDONLY | O_DIRECTORY);
     if (dfd < 0)
-        return pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "open directory in rootfs", parent);
+        return pyctr_set_err(err, stage, errno, "open directory in rootfs", parent);
     int created = openat(dfd, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (created < 0 && errno != EEXIST)
-        return pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "create file in rootfs", path);
+        return pyctr_set_err(err, stage, errno, "create file in rootfs", path);
     if (created >= 0)
         close(created);
     fd = pyctr_open_in_root(rootfd, path, O_PATH);
     if (fd < 0)
-        pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "open file in rootfs", path);
+        pyctr_set_err(err, stage, errno, "open file in rootfs", path);
     return fd;
 }
 
@@ -206,12 +206,12 @@ static int mount_root(const struct pyctr_plan *plan, struct pyctr_err *err)
 }
 
 /* Bind mounts take their target's kind (file or directory) from the source. */
-static int mount_target(int rootfd, const struct pyctr_mount *m, struct pyctr_err *err)
+static int mount_target(int rootfd, const struct pyctr_mount *m, int stage, struct pyctr_err *err)
 {
     struct stat st;
     if ((m->flags & MS_BIND) && stat(m->source, &st) == 0 && !S_ISDIR(st.st_mode))
-        return pyctr_touch_in_root(rootfd, m->target, err);
-    return pyctr_mkdir_in_root(rootfd, m->target, err);
+        return pyctr_touch_in_root(rootfd, m->target, stage, err);
+    return pyctr_mkdir_in_root(rootfd, m->target, stage, err);
 }
 
 /* MS_* flags -> mount_setattr attributes: returns the set and fills *clear. */
@@ -258,26 +258,26 @@ static int bind_with_attrs(int source_fd, const char *source, int target_fd, uns
     return (int)syscall(SYS_move_mount, tree, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
 }
 
-static int do_mount(int rootfd, const struct pyctr_mount *m, struct pyctr_err *err)
+static int do_mount(int rootfd, const struct pyctr_mount *m, int stage, struct pyctr_err *err)
 {
-    _cleanup_close_ int fd = mount_target(rootfd, m, err);
+    _cleanup_close_ int fd = mount_target(rootfd, m, stage, err);
     if (fd < 0)
         return -1;
     char where[32];
     pyctr_fd_path(where, fd);
     if (m->flags & MS_BIND) {
         if (bind_with_attrs(AT_FDCWD, m->source, fd, m->flags) < 0)
-            return pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "bind mount", m->target);
+            return pyctr_set_err(err, stage, errno, "bind mount", m->target);
     } else if (mount(m->source, where, m->fstype, m->flags, m->data) < 0) {
-        return pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "mount", m->target);
+        return pyctr_set_err(err, stage, errno, "mount", m->target);
     }
     if (m->propagation) {
         _cleanup_close_ int pfd = pyctr_open_in_root(rootfd, m->target, O_PATH);
         if (pfd < 0)
-            return pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "reopen mount", m->target);
+            return pyctr_set_err(err, stage, errno, "reopen mount", m->target);
         pyctr_fd_path(where, pfd);
         if (mount(NULL, where, NULL, m->propagation, NULL) < 0)
-            return pyctr_set_err(err, PYCTR_STAGE_MOUNT, errno, "set propagation", m->target);
+            return pyctr_set_err(err, stage, errno, "set propagation", m->target);
     }
     return 0;
 }
@@ -286,7 +286,7 @@ static int make_device(int rootfd, const struct pyctr_device *d, struct pyctr_er
 {
     char parent[PATH_MAX];
     const char *name = split_path(d->path, parent);
-    _cleanup_close_ int pfd = pyctr_mkdir_in_root(rootfd, parent, err);
+    _cleanup_close_ int pfd = pyctr_mkdir_in_root(rootfd, parent, PYCTR_STAGE_DEVICE, err);
     if (pfd < 0)
         return -1;
     _cleanup_close_ int dfd = pyctr_open_in_root(rootfd, parent, O_RDONLY | O_DIRECTORY);
@@ -308,18 +308,14 @@ static int make_device(int rootfd, const struct pyctr_device *d, struct pyctr_er
     strncpy(host + 1, d->path, PATH_MAX - 2);
     host[PATH_MAX - 1] = '\0';
     bind.source = host;
-    if (do_mount(rootfd, &bind, err) < 0) {
-        err->stage = PYCTR_STAGE_DEVICE;
-        return -1;
-    }
-    return 0;
+    return do_mount(rootfd, &bind, PYCTR_STAGE_DEVICE, err);
 }
 
 static int make_symlink(int rootfd, const struct pyctr_symlink *s, struct pyctr_err *err)
 {
     char parent[PATH_MAX];
     const char *name = split_path(s->linkpath, parent);
-    _cleanup_close_ int pfd = pyctr_mkdir_in_root(rootfd, parent, err);
+    _cleanup_close_ int pfd = pyctr_mkdir_in_root(rootfd, parent, PYCTR_STAGE_SYMLINK, err);
     if (pfd < 0)
         return -1;
     _cleanup_close_ int dfd = pyctr_open_in_root(rootfd, parent, O_RDONLY | O_DIRECTORY);
@@ -389,7 +385,7 @@ int pyctr_setup_rootfs(const struct pyctr_plan *plan, struct pyctr_err *err)
     if (rootfd < 0)
         return -1;
     for (size_t i = 0; i < plan->n_mounts; i++)
-        if (do_mount(rootfd, &plan->mounts[i], err) < 0)
+        if (do_mount(rootfd, &plan->mounts[i], PYCTR_STAGE_MOUNT, err) < 0)
             return -1;
     for (size_t i = 0; i < plan->n_devices; i++)
         if (make_device(rootfd, &plan->devices[i], err) < 0)
@@ -406,11 +402,9 @@ int pyctr_setup_rootfs(const struct pyctr_plan *plan, struct pyctr_err *err)
     if (plan->cwd) {
         /* docker creates a missing working directory; do it while paths are still
          * resolved inside the root. */
-        _cleanup_close_ int cfd = pyctr_mkdir_in_root(rootfd, plan->cwd, err);
-        if (cfd < 0) {
-            err->stage = PYCTR_STAGE_CWD;
+        _cleanup_close_ int cfd = pyctr_mkdir_in_root(rootfd, plan->cwd, PYCTR_STAGE_CWD, err);
+        if (cfd < 0)
             return -1;
-        }
     }
     return pivot(rootfd, plan, err);
 }

@@ -8,11 +8,12 @@
 
 /* Opens `path` (relative or absolute, both taken inside the root) as an O_PATH fd. */
 int pyctr_open_in_root(int rootfd, const char *path, int flags);
-/* mkdir -p inside the root; returns an O_PATH fd on the directory. */
-int pyctr_mkdir_in_root(int rootfd, const char *path, struct pyctr_err *err);
+/* mkdir -p inside the root; returns an O_PATH fd on the directory.  A failure is reported
+ * as `stage`: the step that wanted the directory (a mount, a device, the working dir). */
+int pyctr_mkdir_in_root(int rootfd, const char *path, int stage, struct pyctr_err *err);
 /* Creates an empty file (and its parents) unless something exists there; returns an
- * O_PATH fd on it. */
-int pyctr_touch_in_root(int rootfd, const char *path, struct pyctr_err *err);
+ * O_PATH fd on it.  Failures are reported as `stage`. */
+int pyctr_touch_in_root(int rootfd, const char *path, int stage, struct pyctr_err *err);
 /* "/proc/self/fd/N" for mount(2), which takes paths, not fds. */
 void pyctr_fd_path(char buf[32], int fd);
 

@@ -5,6 +5,15 @@
 
 #include <string.h>
 
+#define PYCTR_STAGE_NAME(id, name) name,
+static const char *const stage_names[] = {PYCTR_STAGES(PYCTR_STAGE_NAME)};
+#undef PYCTR_STAGE_NAME
+
+const char *pyctr_stage_name(int stage)
+{
+    return stage >= 0 && stage < PYCTR_STAGE_COUNT ? stage_names[stage] : NULL;
+}
+
 /* The message is "what: detail"; strerror is added by Python from errnum. */
 int pyctr_set_err(struct pyctr_err *err, int stage, int errnum, const char *what, const char *detail)
 {

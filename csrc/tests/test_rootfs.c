@@ -22,7 +22,7 @@ static int exists(const char *rel)
 static void test_mkdir_creates_parents(int rootfd)
 {
     struct pyctr_err err;
-    int fd = pyctr_mkdir_in_root(rootfd, "/a/b/c", &err);
+    int fd = pyctr_mkdir_in_root(rootfd, "/a/b/c", PYCTR_STAGE_MOUNT, &err);
     CHECK(fd >= 0);
     if (fd >= 0)
         close(fd);
@@ -36,7 +36,7 @@ static void test_symlink_cannot_escape(int rootfd)
     snprintf(link, sizeof link, "%s/evil", root);
     CHECK(symlink("/../../tmp/pyctr-escaped-by-test", link) == 0);
     struct pyctr_err err;
-    int fd = pyctr_mkdir_in_root(rootfd, "evil/sub", &err);
+    int fd = pyctr_mkdir_in_root(rootfd, "evil/sub", PYCTR_STAGE_MOUNT, &err);
     CHECK(fd >= 0);
     if (fd >= 0)
         close(fd);
@@ -47,7 +47,7 @@ static void test_symlink_cannot_escape(int rootfd)
 static void test_touch_file(int rootfd)
 {
     struct pyctr_err err;
-    int fd = pyctr_touch_in_root(rootfd, "dev/console", &err);
+    int fd = pyctr_touch_in_root(rootfd, "dev/console", PYCTR_STAGE_TTY, &err);
     CHECK(fd >= 0);
     struct stat st;
     CHECK(fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode));
@@ -66,7 +66,7 @@ static void test_deep_path_does_not_exhaust_the_stack(int rootfd)
     }
     path[n - 1] = '\0';
     struct pyctr_err err;
-    int fd = pyctr_mkdir_in_root(rootfd, path, &err);
+    int fd = pyctr_mkdir_in_root(rootfd, path, PYCTR_STAGE_CWD, &err);
     CHECK(fd >= 0);
     if (fd >= 0)
         close(fd);
@@ -78,8 +78,9 @@ static void test_symlink_loop_is_refused(int rootfd)
     snprintf(link, sizeof link, "%s/loop", root);
     CHECK(symlink("/loop/x", link) == 0);
     struct pyctr_err err;
-    CHECK(pyctr_mkdir_in_root(rootfd, "loop/y", &err) < 0);
+    CHECK(pyctr_mkdir_in_root(rootfd, "loop/y", PYCTR_STAGE_SYMLINK, &err) < 0);
     CHECK(err.errnum == ELOOP);
+    CHECK(err.stage == PYCTR_STAGE_SYMLINK); /* the step that wanted the directory */
 }
 
 static void test_fd_path(void)

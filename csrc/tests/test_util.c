@@ -44,8 +44,18 @@ static void test_set_err_truncates(void)
     CHECK(strncmp(err.message, "mount: xx", 9) == 0);
 }
 
+static void test_stage_names(void)
+{
+    CHECK_STR(pyctr_stage_name(PYCTR_STAGE_NONE), "none");
+    CHECK_STR(pyctr_stage_name(PYCTR_STAGE_MOUNT), "mount");
+    CHECK_STR(pyctr_stage_name(PYCTR_STAGE_NAMESPACE), "namespace");
+    CHECK(pyctr_stage_name(PYCTR_STAGE_COUNT) == NULL);
+    CHECK(pyctr_stage_name(-1) == NULL);
+}
+
 int main(void)
 {
+    test_stage_names();
     test_exec_candidates();
     test_exec_candidate_too_long_is_skipped();
     test_env_lookup();
