@@ -1,33 +1,49 @@
-"""Builds the C core (csrc/) into the `pyctr._core` extension through Cython, and the
-programs pyctr-monitor (csrc/monitor/) and pyctr-init (csrc/init.c) beside it."""
+"""Builds the C core (csrc/) into the `pyctr.runtime._core` extension through Cython, and
+the programs pyctr-monitor and pyctr-init into pyctr/libexec/.  Sources and compiler flags
+come from csrc/sources.cmake, which CMake (the C unit tests) reads too.  PYCTR_WERROR=1
+makes warnings errors (scripts/setup.sh sets it: CI builds the way the tests do)."""
 import os
-from glob import glob
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-PROGRAMS = {"pyctr-monitor": (sorted(glob("csrc/monitor/*.c")), []), "pyctr-init": (["csrc/init.c"], ["-static"])}
-CORE_SOURCES = sorted(set(glob("csrc/*.c")) - {"csrc/init.c"})
+
+def cmake_lists(path: str = "csrc/sources.cmake") -> dict[str, list[str]]:
+    """`set(NAME a b c)` lines -> {NAME: [a, b, c]}."""
+    lists = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("set(") and line.endswith(")"):
+                name, *values = line[4:-1].split()
+                lists[name] = values
+    return lists
+
+
+LISTS = cmake_lists()
+FLAGS = LISTS["PYCTR_C_FLAGS"] + (["-Werror"] if os.environ.get("PYCTR_WERROR") == "1" else [])
+PROGRAMS = {"pyctr-monitor": (LISTS["PYCTR_MONITOR_SOURCES"], []),
+            "pyctr-init": (LISTS["PYCTR_INIT_SOURCES"], ["-static"])}
 
 core = Extension(
-    "pyctr._core",
-    sources=["pyctr/_core.pyx"] + CORE_SOURCES,
+    "pyctr.runtime._core",
+    sources=["pyctr/runtime/_core.pyx"] + LISTS["PYCTR_CORE_SOURCES"],
     include_dirs=["csrc"],
-    extra_compile_args=["-O2", "-Wall", "-Wno-unused-function"],
+    extra_compile_args=FLAGS,
 )
 
 
 class BuildWithPrograms(build_ext):
-    """build_ext, plus pyctr's small C programs beside the extension (in-place builds too):
-    the monitor of detached containers and the --init pid 1 (static: it runs inside
-    any image)."""
+    """build_ext, plus pyctr's small C programs in pyctr/libexec/ (in-place builds too):
+    the monitor of every container and the --init pid 1."""
 
     def run(self):
         super().run()
-        out_dir = os.path.dirname(self.get_ext_fullpath("pyctr._core"))
+        runtime_dir = os.path.dirname(self.get_ext_fullpath("pyctr.runtime._core"))
+        out_dir = os.path.join(os.path.dirname(runtime_dir), "libexec")
         for name, (sources, link_args) in PROGRAMS.items():
-            objects = self.compiler.compile(sources, output_dir=self.build_temp, extra_postargs=["-O2", "-Wall"])
+            objects = self.compiler.compile(sources, output_dir=self.build_temp, extra_postargs=FLAGS)
             self.compiler.link_executable(objects, name, output_dir=out_dir, extra_postargs=link_args)
 
 

@@ -17,7 +17,11 @@ apt-get install -y -qq --no-install-recommends \
 # statically (no libpython.so to load) and optimised, and starts and imports faster, which
 # is most of a `pyctr run` (`import enum`: 5 ms against 14 for a pyenv build, measured).
 /usr/bin/python3 -m venv .venv
-.venv/bin/pip install -q --disable-pip-version-check '.[test]'
+# Warnings are errors here, as in the C tests (scripts/test.sh): this is the toolchain
+# pyctr is built and tested with.  build/ is setuptools' cache: a module moved or
+# removed since the last build would otherwise be installed again from there.
+rm -rf build
+PYCTR_WERROR=1 .venv/bin/pip install -q --disable-pip-version-check '.[test]'
 ln -sf "$PWD/.venv/bin/pyctr" /usr/local/bin/pyctr
 
 pyctr run --rm busybox echo hello

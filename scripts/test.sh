@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cmake -S . -B build-c -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B build-c -DCMAKE_BUILD_TYPE=Release -DPYCTR_WERROR=ON >/dev/null
 cmake --build build-c -j2 >/dev/null
 ctest --test-dir build-c --output-on-failure
 

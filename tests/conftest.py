@@ -141,7 +141,7 @@ class Pyctr:
         return subprocess.Popen(self.argv(*args), env={**self.env, **(env or {})}, **kwargs)
 
     def store(self):
-        from pyctr.store import Store
+        from pyctr.engine.store import Store
         return Store(os.path.join(self.root, "pyctr.db"))
 
     def container_dirs(self) -> list[str]:
@@ -149,33 +149,16 @@ class Pyctr:
         return os.listdir(d) if os.path.isdir(d) else []
 
 
-class Held:
-    """A foreground `pyctr run` whose container runs until the test lets it go (closes its
-    stdin), or is stopped."""
-
-    def __init__(self, pyctr, *flags: str, command: str = "echo ready; read x"):
-        self.proc = pyctr.popen("run", "-i", "--rm", *flags, "busybox", "sh", "-c", command,
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout.readline() == "ready\n"
-        [self.record] = [c for c in pyctr.store().list_containers() if c.status == "running"]
-
-    def release(self) -> int:
-        self.proc.stdin.close()
-        code = self.proc.wait(timeout=30)
-        self.proc.stdout.close()
-        return code
-
-
 @pytest.fixture(scope="session")
 def image_template(tmp_path_factory) -> str:
     """A root holding only the built-in busybox image, built once per session (building
     it is slow under the cgroup v2 guest's emulation)."""
-    from pyctr import builtin
-    from pyctr.paths import Paths
-    from pyctr.store import Store
+    from pyctr.engine.paths import Paths
+    from pyctr.engine.store import Store
+    from pyctr.images import builtin
     paths = Paths.resolve(str(tmp_path_factory.mktemp("template") / "root"))
     store = Store(paths.db)
-    builtin.build(paths, store)
+    store.add_image(builtin.build(paths.under_root("layers"), paths.under_root("tmp")))
     store.close()
     return paths.root
 

@@ -1,0 +1,178 @@
+"""The lean path: `pyctr run`, `pyctr exec` (and the monitor's `pyctr _cleanup`) parsed by
+hand, so that starting a container does not pay for importing typer, click and rich
+(about 50 ms, more than the container itself takes).
+
+It reads the flag tables (flags.py) the typer commands are built from, as click does
+(`--name=x`, `-ti`, `-ewhat`, options only before the first argument).  Whatever it does
+not know for certain (help, an unknown flag, a value that is not a number, a missing
+image) it leaves to the typer CLI, which owns every message: this path returns None and
+commands.py takes over.  tests/cli/test_flags.py checks that both read every flag alike.
+"""
+
+import os
+import sys
+
+from . import flags
+
+
+class _Unknown(Exception):
+    """Not for this parser: the typer CLI takes the command line."""
+
+
+def _by_name(table) -> dict:
+    return {name: flag for flag in table for name in flag.names}
+
+
+GLOBAL, RUN, EXEC = _by_name(flags.GLOBAL), _by_name(flags.RUN), _by_name(flags.EXEC)
+
+
+def dispatch(args: list[str]) -> int | None:
+    """Runs `run`, `exec` or `_cleanup`; None for everything else (and anything unsure)."""
+    try:
+        options, rest = parse_globals(args)
+        if rest[:1] == ["run"]:
+            values, image, command = parse_run(rest[1:])
+            return _run(options, values, image, command)
+        if rest[:1] == ["exec"]:
+            values, container, command = parse_exec(rest[1:])
+            return _exec(options, values, container, command)
+        if rest[:1] == ["_cleanup"] and len(rest) == 2 and not rest[1].startswith("-"):
+            return _cleanup(options, rest[1])
+    except _Unknown:
+        pass
+    return None
+
+
+def _take_value(args: list[str], i: int) -> tuple[str, str, int]:
+    """(option, value, next index) for `--opt v` and `--opt=v`."""
+    arg = args[i]
+    if "=" in arg:
+        option, value = arg.split("=", 1)
+        return option, value, i + 1
+    if i + 1 >= len(args):
+        raise _Unknown()
+    return arg, args[i + 1], i + 2
+
+
+def parse_globals(args: list[str]) -> tuple[dict, list[str]]:
+    """The global options before the command, and the rest."""
+    values: dict = {}
+    i = 0
+    while i < len(args) and args[i].split("=", 1)[0] in GLOBAL:
+        option, value, i = _take_value(args, i)
+        _set(values, GLOBAL[option], value)
+    return values, args[i:]
+
+
+def parse_run(args: list[str]) -> tuple[dict, str, list[str]]:
+    """run's options, image and command, as click reads them; raises _Unknown."""
+    values, rest = _parse(args, RUN)
+    if not rest:
+        raise _Unknown()  # no image: typer says so
+    return values, rest[0], rest[1:]
+
+
+def parse_exec(args: list[str]) -> tuple[dict, str, list[str]]:
+    """exec's options, container and command; raises _Unknown."""
+    values, rest = _parse(args, EXEC)
+    if len(rest) < 2:
+        raise _Unknown()  # no container or no command: typer says so
+    return values, rest[0], rest[1:]
+
+
+def _parse(args: list[str], table: dict) -> tuple[dict, list[str]]:
+    """Options up to the first argument (or `--`); returns them and the arguments."""
+    values: dict = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            i += 1
+            break
+        if not arg.startswith("-") or arg == "-":
+            break
+        i = _long(args, i, values, table) if arg.startswith("--") else _short(args, i, values, table)
+    return values, args[i:]
+
+
+def _long(args: list[str], i: int, values: dict, table: dict) -> int:
+    name = args[i].split("=", 1)[0]
+    flag = table.get(name)
+    if flag is None:
+        raise _Unknown()  # --help among them
+    if flag.kind == "switch":
+        if "=" in args[i]:
+            raise _Unknown()  # click refuses a value for a switch
+        values[flag.field] = True
+        return i + 1
+    _, value, i = _take_value(args, i)
+    _set(values, flag, value)
+    return i
+
+
+def _short(args: list[str], i: int, values: dict, table: dict) -> int:
+    """-t, -ti, -e K=V, -eK=V, -tie K=V: switches, then at most one option with a value."""
+    arg = args[i]
+    for at, letter in enumerate(arg[1:], start=1):
+        flag = table.get("-" + letter)
+        if flag is None:
+            raise _Unknown()
+        if flag.kind == "switch":
+            values[flag.field] = True
+            continue
+        rest = arg[at + 1:]
+        if rest:
+            _set(values, flag, rest)
+            return i + 1
+        if i + 1 >= len(args):
+            raise _Unknown()
+        _set(values, flag, args[i + 1])
+        return i + 2
+    return i + 1
+
+
+def _set(values: dict, flag, value: str) -> None:
+    if flag.kind == "int":
+        try:
+            value = int(value)
+        except ValueError:
+            raise _Unknown() from None
+    if flag.kind == "list":
+        values.setdefault(flag.field, []).append(value)
+    else:
+        values[flag.field] = value
+
+
+def _run(options: dict, values: dict, image: str, command: list[str]) -> int:
+    from ..runtime.cgroups import warm_attach
+    warm_attach()  # first: the imports below take as long as the wait it starts
+    from ..engine import running
+    from ..engine.store import Store
+    from .options import paths, run_options
+    from .render import report
+    where = paths(options)
+    opts = run_options(values, image, command)
+    if values.get("detach"):
+        sys.stdout.write(running.run_detached(where, Store(where.db), opts) + "\n")
+        return 0
+    return report(running.run_attached(where, Store(where.db), opts))
+
+
+def _exec(options: dict, values: dict, container: str, command: list[str]) -> int:
+    from ..runtime.cgroups import warm_attach
+    warm_attach()
+    from ..engine.execute import exec_in
+    from ..engine.store import Store
+    from .options import exec_options, paths
+    where = paths(options)
+    return exec_in(where, Store(where.db), container, exec_options(values, command))
+
+
+def _cleanup(options: dict, container_id: str) -> int:
+    from ..engine.exits import cleanup
+    from ..engine.store import Store
+    from .options import paths
+    where = paths(options)
+    if os.path.isdir(where.container_dir(container_id)):  # else removed already (rm -f)
+        cleanup(where, Store(where.db), container_id)
+    return 0

@@ -1,0 +1,84 @@
+"""The flags of `run`, `exec` and `update` and the global options, declared once: the lean
+parser (fast.py) and the typer commands (commands.py) are both built from these tables, and
+options.py turns what either read into the engine's options.  No imports: the lean path
+reads this on every `pyctr run`."""
+
+
+class Flag:
+    """An option.  `kind`: "text" takes a value, "int" a whole number, "list" a value and
+    may be repeated, "switch" none.  `envvar` gives the default when the flag is not on the
+    command line."""
+
+    __slots__ = ("names", "field", "kind", "help", "envvar")
+
+    def __init__(self, names: tuple, field: str, kind: str, help: str, envvar: str | None = None):
+        self.names, self.field, self.kind, self.help, self.envvar = names, field, kind, help, envvar
+
+    def default(self):
+        return False if self.kind == "switch" else [] if self.kind == "list" else None
+
+
+class Argument:
+    """A positional argument; `many` takes the rest of the command line."""
+
+    __slots__ = ("field", "metavar", "help", "many", "required")
+
+    def __init__(self, field: str, metavar: str, help: str, many: bool = False, required: bool = True):
+        self.field, self.metavar, self.help, self.many, self.required = field, metavar, help, many, required
+
+
+GLOBAL = (
+    Flag(("--root",), "root", "text", "Persistent state (default /var/lib/pyctr).", "PYCTR_ROOT"),
+    Flag(("--runroot",), "runroot", "text", "Runtime state (default /run/pyctr).", "PYCTR_RUNROOT"),
+)
+
+# docker's spelling, with mydocker's aliases; ResourceOptions' fields
+RESOURCES = (
+    Flag(("-m", "--memory"), "memory", "text", "Memory limit, e.g. 64m (b, k, m, g units)."),
+    Flag(("--memory-swap",), "memory_swap", "text", "Memory plus swap limit; -1 for unlimited swap."),
+    Flag(("--memory-reservation",), "memory_reservation", "text", "Memory soft limit."),
+    Flag(("--cpus",), "cpus", "text", "Number of CPUs, e.g. 0.5 (CFS quota over a 100 ms period)."),
+    Flag(("-c", "--cpu-shares", "--cpushare"), "cpu_shares", "int", "CPU shares (relative weight, 2-262144)."),
+    Flag(("--cpuset-cpus", "--cpuset"), "cpuset_cpus", "text", "CPUs to run on, e.g. 0-1,3."),
+    Flag(("--cpuset-mems",), "cpuset_mems", "text", "Memory nodes to allocate from, e.g. 0."),
+    Flag(("--pids-limit",), "pids_limit", "int", "Maximum number of processes; -1 for unlimited."),
+)
+
+# RunOptions' fields, but for `detach` (the CLI's) and the resources
+RUN = (
+    Flag(("--name",), "name", "text", "Name of the container."),
+    Flag(("-e", "--env"), "env", "list", "Set an environment variable (K=V, or K to take the host's)."),
+    Flag(("--env-file",), "env_files", "list", "Read environment variables from a file."),
+    Flag(("-w", "--workdir"), "workdir", "text", "Working directory inside the container."),
+    Flag(("-h", "--hostname"), "hostname", "text", "Container host name."),
+    Flag(("-t", "--tty"), "tty", "switch", "Allocate a pseudo-TTY."),
+    Flag(("-i", "--interactive"), "interactive", "switch", "Keep STDIN open."),
+    Flag(("-d", "--detach"), "detach", "switch", "Run in the background and print the id."),
+    Flag(("--init",), "init", "switch", "Run a tiny init as pid 1: forwards signals, reaps zombies."),
+    Flag(("--rm",), "remove", "switch", "Remove the container when it exits."),
+    Flag(("--entrypoint",), "entrypoint", "text", "Override the image's entrypoint."),
+    *RESOURCES,
+    Flag(("--cgroup-parent",), "cgroup_parent", "text", "Parent cgroup of the container's (default pyctr).",
+         "PYCTR_CGROUP_PARENT"),
+)
+RUN_ARGUMENTS = (
+    Argument("image", "IMAGE", "Image to run, e.g. busybox."),
+    Argument("command", "[COMMAND]...", "Command and arguments (default: the image's).", many=True, required=False),
+)
+
+# ExecOptions' fields
+EXEC = (
+    Flag(("-t", "--tty"), "tty", "switch", "Allocate a pseudo-TTY."),
+    Flag(("-i", "--interactive"), "interactive", "switch", "Keep STDIN open."),
+    Flag(("-d", "--detach"), "detach", "switch", "Run in the background."),
+    Flag(("-e", "--env"), "env", "list", "Set an environment variable."),
+    Flag(("-w", "--workdir"), "workdir", "text", "Working directory inside the container."),
+    Flag(("-u", "--user"), "user", "text", "user[:group], names or numbers."),
+)
+EXEC_ARGUMENTS = (
+    Argument("container", "CONTAINER", "A running container."),
+    Argument("command", "COMMAND...", "Command and arguments.", many=True),
+)
+
+UPDATE = RESOURCES
+UPDATE_ARGUMENTS = (Argument("names", "CONTAINER...", "Running containers to change.", many=True),)

@@ -1,0 +1,52 @@
+"""The `pyctr` command's entry: the lean path when it can read the command line, else the
+typer CLI; every failure becomes one line on stderr and docker's exit code."""
+
+import os
+import sys
+
+
+def main(argv=None) -> int:
+    args = sys.argv[1:] if argv is None else list(argv)
+    from ..engine.errors import ENGINE_ERROR, PyctrError
+    from ..images.errors import ImageError
+    from ..runtime.errors import RuntimeFailure
+    from .render import print_error, print_failure
+    try:
+        from .fast import dispatch
+        rc = dispatch(args)
+        return _typer_main(args) if rc is None else rc
+    except PyctrError as e:
+        print_failure(e)
+        return e.exit_code
+    except (RuntimeFailure, ImageError) as e:  # what the runtime or the images refused
+        print_failure(e)
+        return ENGINE_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:
+        if os.environ.get("PYCTR_DEBUG"):
+            raise
+        print_error(f"internal error: {type(e).__name__}: {e}")
+        return ENGINE_ERROR
+
+
+def _typer_main(args: list[str]) -> int:
+    import typer
+
+    from ..engine.errors import ENGINE_ERROR
+    from .commands import app
+    from .render import print_error
+    try:
+        # Outside standalone mode typer returns the code of a `typer.Exit` instead of
+        # raising it.
+        rc = app(args=args, standalone_mode=False, prog_name="pyctr")
+        return rc if isinstance(rc, int) else 0
+    except typer.Exit as e:
+        return e.exit_code
+    except typer.Abort:
+        return 130
+    except typer.TyperException as e:  # bad flags and arguments: docker says 125
+        if not e.format_message():  # `pyctr` alone: help was shown, as docker does
+            return 0
+        print_error(e.format_message())
+        return ENGINE_ERROR

@@ -1,0 +1,121 @@
+"""Everything a person reads: tables, sizes, ages, errors and warnings, how a container
+ended.  rich is imported here only, and only where a table is drawn."""
+
+import sys
+import time
+
+
+def human_size(n: float, binary: bool = False) -> str:
+    """docker's styles: 4.19MB for image sizes (decimal), 1.50MiB for stats (binary)."""
+    base, units = (1024, ("B", "KiB", "MiB", "GiB", "TiB")) if binary else (1000, ("B", "kB", "MB", "GB", "TB"))
+    for unit in units:
+        if n < base or unit == units[-1]:
+            if unit == "B":
+                return f"{n:.0f}{unit}"
+            return f"{n:.2f}{unit}" if binary else f"{n:.3g}{unit}"
+        n /= base
+    return f"{n}"
+
+
+def human_age(then: float, now: float | None = None) -> str:
+    seconds = max(0, (now if now is not None else time.time()) - then)
+    for limit, unit, div in ((60, "second", 1), (3600, "minute", 60), (86400, "hour", 3600),
+                             (86400 * 30, "day", 86400), (86400 * 365, "month", 86400 * 30)):
+        if seconds < limit:
+            n = int(seconds // div)
+            if unit == "second" and n < 1:
+                return "Less than a second ago"
+            return f"{n} {unit}{'s' if n != 1 else ''} ago"
+    n = int(seconds // (86400 * 365))
+    return f"{n} year{'s' if n != 1 else ''} ago"
+
+
+def images_table(records) -> "object":
+    from rich.table import Table
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"):
+        table.add_column(column)
+    for image in records:
+        table.add_row(image.repository, image.tag, image.id[:12], human_age(image.created),
+                      human_size(image.size))
+    return table
+
+
+def print_table(table) -> None:
+    """On a terminal, fitted to its width; piped, whole lines (as docker prints them)."""
+    from rich.console import Console
+    Console(soft_wrap=True, width=None if sys.stdout.isatty() else 100_000).print(table)
+
+
+def print_error(message: str) -> None:
+    sys.stderr.write(f"pyctr: {message}\n")
+
+
+def print_failure(error: BaseException) -> None:
+    """An error's one line, then what rode on it as notes (what a failed start could not
+    clean up), each a warning."""
+    print_error(str(error))
+    for note in getattr(error, "__notes__", ()):
+        print_error(f"warning: {note}")
+
+
+def report(outcome) -> int:
+    """How a container we stayed with ended (an engine Outcome): the OOM kill and what
+    could not be removed told on stderr; returns its exit code."""
+    if outcome.oom_killed:
+        limit = f" (memory limit {outcome.memory_limit // (1 << 20)} MiB)" if outcome.memory_limit else ""
+        print_error(f"container {outcome.container_id[:12]} was OOM-killed{limit}")
+    for warning in outcome.warnings:
+        print_error(f"warning: {warning}")
+    return outcome.code
+
+
+def status_text(record, now: float | None = None) -> str:
+    """docker's STATUS column: Up 5 seconds / Exited (0) 2 minutes ago / Created."""
+    now = time.time() if now is None else now
+    if record.status == "running":
+        return "Up " + human_age(record.started or record.created, now).removesuffix(" ago")
+    if record.status == "exited":
+        code = "unknown" if record.exit_code is None else record.exit_code
+        return f"Exited ({code}) {human_age(record.finished or record.created, now)}"
+    return record.status.capitalize()
+
+
+def stats_table(rows) -> "object":
+    from rich.table import Table
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS"):
+        table.add_column(column)
+    for r in rows:
+        mem_pct = f"{r.memory_percent:.2f}%" if r.memory_percent is not None else "--"
+        limit = human_size(r.memory_limit, binary=True) if r.memory_limit else "--"
+        table.add_row(r.id[:12], r.name, f"{r.cpu_percent:.2f}%",
+                      f"{human_size(r.memory_usage, binary=True)} / {limit}", mem_pct, str(r.pids))
+    return table
+
+
+def ps_table(records, no_trunc: bool = False) -> "object":
+    from rich.table import Table
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"):
+        table.add_column(column, no_wrap=True)
+    for record in records:
+        command = " ".join(record.command)
+        if not no_trunc and len(command) > 20:
+            command = command[:19] + "…"
+        table.add_row(record.id if no_trunc else record.id[:12], record.image_ref, f'"{command}"',
+                      human_age(record.created), status_text(record), "", record.name)
+    return table
+
+
+def live_stats(sample) -> None:
+    """`stats` without --no-stream: a table of `sample()`'s rows, redrawn every second
+    until Ctrl-C."""
+    from rich.live import Live
+    with Live(stats_table(sample()), auto_refresh=False) as view:
+        try:
+            while True:
+                time.sleep(1)
+                view.update(stats_table(sample()), refresh=True)
+        except KeyboardInterrupt:
+            pass

@@ -1,0 +1,38 @@
+"""The engine's errors: what a user is told, each with the exit code docker gives for it."""
+
+import errno
+import os
+
+ENGINE_ERROR = 125  # pyctr itself failed
+CANNOT_EXECUTE = 126  # the command exists but could not be run
+NOT_FOUND = 127  # the command does not exist
+
+
+class PyctrError(Exception):
+    """A failure reported as one line on stderr and an exit code."""
+
+    def __init__(self, message: str, exit_code: int = ENGINE_ERROR):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class NotFound(PyctrError):
+    """A named image or container does not exist."""
+
+
+class Conflict(PyctrError):
+    """A name is taken, or an object is in the wrong state for the request."""
+
+
+def start_error(stage: str, errnum: int, message: str, argv0: str) -> PyctrError:
+    """A failure of the runtime's child (a ChildError's stage, errno and message) as docker
+    words it, with docker's exit code: 127 for a missing command, 126 for one that cannot
+    be executed, 125 for the rest."""
+    reason = os.strerror(errnum) if errnum else ""
+    if stage == "exec":
+        if errnum in (errno.ENOENT, errno.ENOTDIR):
+            if "not found in $PATH" in message:
+                return PyctrError(f'exec: "{argv0}": executable file not found in $PATH', NOT_FOUND)
+            return PyctrError(f'exec: "{argv0}": {reason.lower()}', NOT_FOUND)
+        return PyctrError(f'exec: "{argv0}": {reason.lower()}', CANNOT_EXECUTE)
+    return PyctrError(f"container start failed at {stage}: {message}: {reason}")

@@ -1,0 +1,33 @@
+"""The engine's side of images: a reference resolved to an image in the store, the built-in
+busybox made and recorded on first use (as docker pulls on first use)."""
+
+from ..images import layers
+from ..images.image import Image
+from ..images.reference import id_prefix, parse_reference
+from .errors import NotFound
+from .paths import Paths
+from .store import Store
+
+
+def resolve(paths: Paths, store: Store, ref: str) -> Image:
+    """The image a reference names: a tag, else an id prefix, else the built-in."""
+    repository, tag = parse_reference(ref)
+    image = store.find_image(repository, tag)
+    if image:
+        return image
+    prefix = id_prefix(ref)
+    if prefix:
+        matches = store.images_by_id_prefix(prefix)
+        if len(matches) == 1:
+            return matches[0]
+    from ..images import builtin  # tarfile, subprocess: only when the store lacks the image
+    if (repository, tag) == (builtin.NAME, builtin.TAG):
+        image = builtin.build(paths.under_root("layers"), paths.under_root("tmp"))
+        store.add_image(image)
+        return image
+    raise NotFound(f"image not found: {ref}")
+
+
+def lower_dirs(paths: Paths, image: Image) -> list[str]:
+    """The image's layer directories, topmost first (overlayfs lowerdir order)."""
+    return layers.lower_dirs(paths.under_root("layers"), image.layers)

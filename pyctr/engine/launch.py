@@ -1,0 +1,208 @@
+"""The launch protocol: every container runs under pyctr-monitor, in the foreground or
+detached (-d), and this is how it gets there.
+
+pyctr forks.  The fork creates the container through the runtime (so the container is its
+child), reports the pid, waits for the go-ahead (the row and directories are written by
+then: `run` writes them while the fork clones, on the other core), starts it, reports the
+outcome, and execs pyctr-monitor: the same pid, now a small C program that stays the
+container's parent, writes its log, serves its attach socket and, at the exit, runs
+`pyctr _cleanup ID`, unless its owner recorded the exit (see running.py).
+
+    pyctr (CLI)                      fork
+    fork --------------------------> runtime create (state, cgroup, clone; child waits)
+    meanwhile: row, dirs, config.json
+    <------------------------------- {"pid": N}
+    row: running, pid
+    go ----------------------------> start (execve of the command; state: running)
+    <------------------------------- {"ok": true} | {"error": ...}
+    -d: print the id, exit           exec pyctr-monitor --pid N ... -- pyctr _cleanup ID
+    else: the owner of the monitor's attach socket until the exit
+"""
+
+import os
+import sys
+import time
+
+from .. import fastjson
+from ..records import record
+from ..runtime import _core, cgroups
+from ..runtime import container as runtime
+from ..runtime._core import ChildError
+from ..runtime.errors import CgroupError, ConfigError
+from ..runtime.pids import start_time
+from . import pause_points
+from .errors import PyctrError, start_error
+from .paths import Paths
+from .programs import MONITOR
+from .spec import OPEN_STDIN, annotated
+from .store import Store
+
+
+def wait_monitor_gone(paths: Paths, container_id: str, timeout: float = 15) -> None:
+    """Until the last run's monitor, and the cleanup it ends in, has finished: a new run
+    must not have its cgroup removed by the old run's cleanup."""
+    try:
+        with open(paths.container_file(container_id, "monitor")) as f:
+            pid, started = (int(x) for x in f.read().split())
+    except (OSError, ValueError):
+        return
+    deadline = time.monotonic() + timeout
+    while start_time(pid) == started:
+        if time.monotonic() > deadline:
+            raise PyctrError(f"the last monitor of {container_id[:12]} is still running")
+        time.sleep(0.02)
+
+
+def check_installed() -> None:
+    if not os.access(MONITOR, os.X_OK):
+        raise PyctrError(f"pyctr-monitor is missing ({MONITOR}): reinstall pyctr")
+
+
+@record
+class Launched:
+    monitor: int  # its pid; our child, to reap, when we stay with it
+    pid: int  # the container's
+    owner: int  # our end of the owner socket (SOCK_SEQPACKET), or -1
+
+
+def _send(fd: int, message: dict) -> None:
+    os.write(fd, (fastjson.dumps(message) + "\n").encode())
+
+
+def _receive(stream) -> dict:
+    line = stream.readline()
+    if not line:
+        raise PyctrError("the container's monitor died while starting it")
+    return fastjson.loads(line)
+
+
+def launch(paths: Paths, store: Store, container_id: str, config: dict, tty_size=(24, 80),
+           owner: bool = False, setup=None) -> Launched:
+    """Forks; the fork starts the container and becomes its monitor (see above).  With
+    `owner`, we keep one end of a socket the monitor serves from its first moment.
+    `setup()`, if given, runs while the fork creates the container (on the other core): it
+    writes what must exist before the go-ahead.  Should it fail, the fork hears nothing
+    more and takes the container and its cgroup down with it."""
+    up_r, up_w = os.pipe()
+    go_r, go_w = os.pipe()
+    ours, theirs = _core.seqpacket_pair() if owner else (-1, -1)
+    child = os.fork()
+    if child == 0:  # pragma: no cover - becomes the monitor, measured by the tests
+        os.close(up_r)
+        os.close(go_w)
+        if owner:
+            os.close(ours)
+        _monitor_side(paths, container_id, config, up_w, go_r, tty_size, theirs)
+    os.close(up_w)
+    os.close(go_r)
+    up = os.fdopen(up_r)
+    try:
+        if owner:
+            os.close(theirs)
+            from . import session  # noqa: F401 - the owner relays next: load it while the fork clones
+        if setup is not None:
+            setup()
+        with open(paths.container_file(container_id, "monitor"), "w") as f:
+            f.write(f"{child} {start_time(child)}\n")
+        pid = _start(store, container_id, config, up, go_w)
+    except BaseException:
+        os.close(go_w)  # no go-ahead: the fork aborts the container and exits
+        go_w = -1
+        if owner:
+            os.close(ours)
+        os.waitpid(child, 0)
+        raise
+    finally:
+        if go_w >= 0:
+            os.close(go_w)
+        up.close()
+    return Launched(child, pid, ours)
+
+
+def _start(store: Store, container_id: str, config: dict, up, go_w: int) -> int:
+    """The CLI's side of the start: record the pid, give the go-ahead, hear the outcome."""
+    started = _receive(up)
+    if "error" in started:
+        raise _error(started, config)
+    pid = started["pid"]
+    cgroups.warm_attach_stop()  # the fork has placed it
+    pause_points.reached(pause_points.CLONED)
+    # the pid is for people (inspect); whether it runs is the runtime's to say
+    store.update_container(container_id, status="running", pid=pid, pid_start=None, started=time.time())
+    _send(go_w, {"go": True})
+    outcome = _receive(up)
+    if "error" in outcome:
+        raise _error(outcome, config)
+    return pid
+
+
+def _error(message: dict, config: dict) -> PyctrError:
+    e = message["error"]
+    if "stage" in e:
+        return start_error(e["stage"], e["errno"], e["message"], config["process"]["args"][0])
+    return PyctrError(e["message"])
+
+
+def _monitor_side(paths: Paths, container_id: str, config: dict, up: int, go: int, tty_size, owner: int) -> None:
+    """In the fork: start the container, then become its monitor.  Never returns."""
+    try:
+        os.setsid()  # off the terminal's session: ^C in that shell is not for us
+        os.chdir("/")
+        devnull = os.open(os.devnull, os.O_RDWR)
+        # let go of the CLI's stdio: whoever reads pyctr's output waits for its end
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        in_r, in_w = os.pipe() if annotated(config, OPEN_STDIN) else (devnull, -1)
+        proc = _create(paths, container_id, config, (in_r, out_w, err_w), tty_size)
+        for fd in {devnull, in_r, out_w, err_w}:
+            os.close(fd)
+        _send(up, {"pid": proc.pid})
+        if not os.read(go, 4096):  # pyctr went away: nobody wants this container
+            proc.abort()
+            os._exit(1)
+        master = proc.start()
+        _send(up, {"ok": True})
+        os.close(up)
+        _become_monitor(paths, container_id, proc.pid, master, (in_w, out_r, err_r), owner)
+    except ChildError as e:
+        _send(up, {"error": {"stage": e.stage, "errno": e.errno, "message": e.message}})
+    except BaseException as e:  # noqa: BLE001 - everything goes back to the CLI as one line
+        try:
+            _send(up, {"error": {"message": str(e) or type(e).__name__}})
+        except OSError:
+            pass
+    os._exit(1)
+
+
+def _become_monitor(paths: Paths, container_id: str, pid: int, master: int, pipes, owner: int) -> None:
+    """exec pyctr-monitor over the fork, with the container's streams (the pty master, or
+    the three pipes' far ends), the owner's socket end, and the cleanup to run at the exit."""
+    in_w, out_r, err_r = pipes
+    if master >= 0:
+        fds = {"--stdout-fd": master}
+    else:
+        fds = {"--stdout-fd": out_r, "--stderr-fd": err_r, "--stdin-fd": in_w}
+    fds["--attach-fd"] = owner
+    args = [MONITOR, "--pid", str(pid)] + ["--tty"] * (master >= 0)
+    for flag, fd in fds.items():
+        if fd >= 0:
+            os.set_inheritable(fd, True)
+            args += [flag, str(fd)]
+    cleanup_command = [sys.executable, "-m", "pyctr", "--root", paths.root, "--runroot", paths.runroot,
+                       "_cleanup", container_id]
+    os.execv(MONITOR, [*args, "--socket", paths.container_file(container_id, "attach"),
+                       "--log", paths.container_file(container_id, "log"),
+                       "--exit-file", paths.container_file(container_id, "exit"), "--", *cleanup_command])
+
+
+def _create(paths: Paths, container_id: str, config: dict, stdio, tty_size):
+    """The runtime's create, its failures in the words `run` uses for them."""
+    try:
+        return runtime.create(paths.runtime_root, container_id, config, paths.container_dir(container_id),
+                              stdio=stdio, tty_size=tty_size)
+    except CgroupError as e:
+        raise PyctrError(f"cannot apply resource limits: {e}") from None
+    except ConfigError as e:
+        raise PyctrError(f"invalid container config: {e}") from None

@@ -1,0 +1,56 @@
+"""Where the engine keeps its state: `--root` for what persists, `--runroot` for what lives
+only while the machine is up (podman's split), and every file's place under them."""
+
+import os
+
+from ..records import record
+
+DEFAULT_ROOT = "/var/lib/pyctr"
+DEFAULT_RUNROOT = "/run/pyctr"
+# A container's files, under <root>/containers/<id>/: the one place their names are.
+CONTAINER_FILES = {
+    "config": "config.json",  # the OCI config: the container's bundle, for the runtime
+    "log": "container.log",  # the monitor's json-file log
+    "exit": "exit",  # the exit code, written by the monitor
+    "attach": "attach",  # the monitor's attach socket
+    "monitor": "monitor",  # the monitor's pid and start time
+    "upper": "upper",  # the overlay's writable layer,
+    "work": "work",  # its work dir,
+    "rootfs": "rootfs",  # and where it is mounted (inside the container only)
+}
+
+
+@record
+class Paths:
+    root: str
+    runroot: str
+
+    @classmethod
+    def resolve(cls, root: str | None = None, runroot: str | None = None) -> "Paths":
+        """The defaults for what is not given.  A non-default root without a runroot keeps
+        runtime files under it, so a test's temp root holds everything."""
+        root = os.path.abspath(root or DEFAULT_ROOT)
+        if not runroot:
+            runroot = DEFAULT_RUNROOT if root == DEFAULT_ROOT else os.path.join(root, "run")
+        return cls(root, os.path.abspath(runroot))
+
+    def under_root(self, name: str) -> str:
+        """<root>/pyctr.db, layers, containers; tmp: scratch space on the store's
+        filesystem, for atomic renames."""
+        return os.path.join(self.root, name)
+
+    @property
+    def db(self) -> str:
+        return self.under_root("pyctr.db")
+
+    def container_dir(self, container_id: str) -> str:
+        return os.path.join(self.root, "containers", container_id)
+
+    def container_file(self, container_id: str, what: str) -> str:
+        """One of CONTAINER_FILES: `paths.container_file(id, "log")`."""
+        return os.path.join(self.container_dir(container_id), CONTAINER_FILES[what])
+
+    @property
+    def runtime_root(self) -> str:
+        """Where the runtime keeps its state of the engine's containers (runc's --root)."""
+        return self.runroot

@@ -1,0 +1,121 @@
+"""Running a container and staying with it: `run` (foreground and -d), the owner's relay
+until the exit, and `attach`.  All of them go through the monitor (launch.py); in the
+foreground, pyctr is the owner of the monitor's attach socket: it relays the container's
+streams until the exit, records the exit itself (faster than the monitor's `pyctr
+_cleanup`), and tells the monitor so.  Killed before that, it leaves the cleanup to the
+monitor."""
+
+import os
+
+from ..records import record
+from . import containers, pause_points
+from .errors import Conflict, PyctrError
+from .exits import cleanup
+from .launch import Launched, check_installed, launch
+from .paths import Paths
+from .spec import OPEN_STDIN, RunOptions, annotated
+from .store import Store
+
+
+@record
+class Outcome:
+    """How a container we stayed with ended, for the CLI to tell: its exit code, the OOM
+    kill and the memory limit behind it, what a --rm could not remove."""
+    container_id: str
+    code: int
+    oom_killed: bool = False
+    memory_limit: int | None = None
+    warnings: list[str] = []
+
+
+def run_detached(paths: Paths, store: Store, opts: RunOptions) -> str:
+    """Creates the container and starts it under its monitor; returns its id once it runs."""
+    check_installed()
+    record, config = containers.new(paths, store, opts)
+    try:
+        launch(paths, store, record.id, config, setup=_writer(paths, store, record, config))
+    except BaseException as e:
+        containers.discard_after(e, paths, store, record.id)
+        raise
+    return record.id
+
+
+def run_attached(paths: Paths, store: Store, opts: RunOptions) -> Outcome:
+    """`run` in the foreground, until the container exits."""
+    check_installed()
+    record, config = containers.new(paths, store, opts)
+    try:
+        launched = launch(paths, store, record.id, config, tty_size=terminal_size() if opts.tty else (0, 0),
+                          owner=True, setup=_writer(paths, store, record, config))
+    except BaseException as e:
+        containers.discard_after(e, paths, store, record.id)
+        raise
+    return follow(paths, store, record.id, launched, opts.tty, opts.interactive)
+
+
+def _writer(paths: Paths, store: Store, record, config: dict):
+    """The new container's row, dirs and config.json, written while the fork clones it."""
+    def write() -> None:
+        containers.write_new(paths, store, record, config)
+        pause_points.reached(pause_points.CREATED)
+    return write
+
+
+def terminal_size() -> tuple[int, int]:
+    from ..runtime import terminal  # not on run -d's path
+    return terminal.terminal_size(0)
+
+
+def follow(paths: Paths, store: Store, container_id: str, launched: Launched, tty: bool, interactive: bool) -> Outcome:
+    """The owner's part: the container's streams relayed until its exit, which it then
+    records; the monitor waits for the word, then ends without a cleanup of its own."""
+    from ..runtime import terminal
+    from . import session
+    pause_points.reached(pause_points.STARTED)
+    sock = launched.owner
+    try:
+        with terminal.forwarding_signals(launched.pid):
+            try:
+                code = session.relay(sock, tty, interactive)
+            except session.Detached:
+                return Outcome(container_id, 0)  # the monitor carries on alone, and cleans up after the exit
+            except ConnectionError:
+                os.waitpid(launched.monitor, 0)
+                raise PyctrError(f"the monitor of {container_id[:12]} went away") from None
+        config = containers.read_config(paths, container_id)
+        done = cleanup(paths, store, container_id, config)
+        os.set_blocking(sock, True)
+        os.write(sock, b"d")
+        while os.read(sock, 64):  # until the monitor has closed its end: it is done
+            pass
+    finally:
+        os.close(sock)
+    os.waitpid(launched.monitor, 0)
+    limit = ((config or {}).get("linux", {}).get("resources", {}).get("memory") or {}).get("limit")
+    oom = done.stats is not None and done.stats.oom_kills > 0
+    return Outcome(container_id, code, oom, limit if limit and limit > 0 else None, done.warnings)
+
+
+def attach_to(paths: Paths, store: Store, name: str, interactive: bool = True) -> int:
+    """`attach`: this terminal to a running container's output (and its input, when it
+    was run with -i) until it exits (its code) or ctrl-p ctrl-q detaches (0)."""
+    from ..runtime import terminal
+    from . import session
+    from .views import refresh  # not on run's path
+    record = refresh(paths, store, containers.lookup(store, name))
+    saved = containers.runtime_state(paths, record)
+    if saved is None:
+        raise Conflict(f"you cannot attach to a stopped container {record.id[:12]}: start it first")
+    config = containers.read_config(paths, record.id) or {"process": {}}
+    tty = bool(config["process"].get("terminal"))
+    try:
+        sock = session.connect(paths.container_file(record.id, "attach"))
+    except OSError as e:
+        raise PyctrError(f"cannot attach to {record.id[:12]}: {e.strerror}") from None
+    with sock, terminal.forwarding_signals(saved.pid):
+        try:
+            return session.relay(sock.fileno(), tty, interactive and annotated(config, OPEN_STDIN))
+        except session.Detached:
+            return 0
+        except ConnectionError:
+            raise PyctrError(f"the monitor of {record.id[:12]} went away") from None

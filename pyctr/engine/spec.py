@@ -1,0 +1,178 @@
+"""The spec builder: `run` options + an image -> an OCI runtime-spec config (config.json).
+
+This config is the contract between the engine and the runtime: everything the runtime
+does to a container is written here first.
+"""
+
+import os
+
+from ..images.image import DEFAULT_PATH
+from ..records import factory, record
+from ..runtime.config import OCI_VERSION, ROOTFS_OPTIONS, ROOTFS_TYPE
+from .environment import apply_lines, as_list, read_env_file
+from .errors import PyctrError
+from .resources import ResourceOptions, build_resources
+
+DEFAULT_CGROUP_PARENT = "pyctr"  # as docker's /docker: kept once made
+# read by the engine's side only: remove the container after its exit (--rm), and keep
+# its stdin open for attached clients (-i)
+AUTOREMOVE = "org.pyctr.autoremove"
+OPEN_STDIN = "org.pyctr.openstdin"
+
+
+def annotated(config: dict, key: str) -> bool:
+    """Whether the engine's annotation `key` is on in a container's config."""
+    return (config.get("annotations") or {}).get(key) == "true"
+# docker's default capability set
+DEFAULT_CAPS = [
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+    "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+]
+DEFAULT_NAMESPACES = ["pid", "network", "ipc", "uts", "mount", "cgroup"]
+DEFAULT_MOUNTS = [
+    {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
+    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+     "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+    {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+     "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+    {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+     "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+    {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
+    {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+]
+MASKED_PATHS = [
+    "/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+    "/proc/latency_stats", "/proc/sched_debug", "/proc/scsi", "/proc/timer_list",
+    "/proc/timer_stats", "/sys/devices/virtual/powercap", "/sys/firmware",
+]
+INIT_PATH = "/dev/init"  # where --init's pid 1 is bound, as docker's /sbin/docker-init
+READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+# docker's device cgroup: nothing but mknod, and the default devices, a tty and ptys.
+# Without it CAP_MKNOD would let a container make and read the host's disks.
+DEFAULT_DEVICE_RULES = [
+    {"allow": False, "access": "rwm"},
+    {"allow": True, "type": "c", "access": "m"},
+    {"allow": True, "type": "b", "access": "m"},
+    *({"allow": True, "type": "c", "major": major, "minor": minor, "access": "rwm"}
+      for major, minor in ((1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2), (136, None))),
+]
+
+
+@record
+class RunOptions:
+    image: str
+    command: list[str] = []
+    name: str | None = None
+    env: list[str] = []
+    env_files: list[str] = []
+    workdir: str | None = None
+    hostname: str | None = None
+    tty: bool = False
+    interactive: bool = False
+    remove: bool = False
+    entrypoint: str | None = None
+    resources: ResourceOptions = factory(ResourceOptions)
+    cgroup_parent: str | None = None
+    init: bool = False
+
+
+@record
+class RootfsLayout:
+    """Where a container's overlay lives on the host."""
+    lowers: list[str]
+    upper: str
+    work: str
+    mountpoint: str
+
+    def options(self) -> str:
+        return f"lowerdir={':'.join(self.lowers)},upperdir={self.upper},workdir={self.work}"
+
+
+def build_env(opts: RunOptions, image_env: list[str], hostname: str, host_env: dict) -> list[str]:
+    """docker's order: defaults < image < --env-file < -e.  Nothing of the host's
+    environment comes in unless named."""
+    env: dict[str, str] = {"PATH": DEFAULT_PATH, "HOSTNAME": hostname}
+    if opts.tty:
+        env["TERM"] = "xterm"
+    for item in image_env:
+        key, _, value = item.partition("=")
+        env[key] = value
+    for path in opts.env_files:
+        env.update(read_env_file(path, host_env))
+    apply_lines(env, opts.env, host_env)
+    env.setdefault("HOME", "/root")
+    return as_list(env)
+
+
+def build_argv(opts: RunOptions, image_config: dict) -> list[str]:
+    """docker's rules: --entrypoint replaces the image's entrypoint and drops its Cmd."""
+    if opts.entrypoint is not None:
+        entrypoint = [opts.entrypoint] if opts.entrypoint else []
+        cmd = list(opts.command)
+    else:
+        entrypoint = list(image_config.get("Entrypoint") or [])
+        cmd = list(opts.command) or list(image_config.get("Cmd") or [])
+    argv = entrypoint + cmd
+    if not argv:
+        raise PyctrError("no command specified")
+    return argv
+
+
+def cgroup_path(parent: str | None, container_id: str) -> str:
+    """`<parent>/<id>`, relative to the cgroup root(s); the parent defaults to `pyctr`."""
+    parent = (parent or DEFAULT_CGROUP_PARENT).strip("/")
+    if not parent or any(part in ("", ".", "..") for part in parent.split("/")):
+        raise PyctrError(f"invalid cgroup parent: {parent!r}")
+    return f"{parent}/{container_id}"
+
+
+def build_spec(opts: RunOptions, image_config: dict, container_id: str, layout: RootfsLayout,
+               host_env: dict | None = None) -> dict:
+    config = image_config.get("config") or {}
+    hostname = opts.hostname or container_id[:12]
+    if len(hostname) > 64 or "/" in hostname:
+        raise PyctrError(f"invalid hostname: {hostname!r}")
+    cwd = opts.workdir or config.get("WorkingDir") or "/"
+    if not cwd.startswith("/"):
+        raise PyctrError(f"the working directory {cwd!r} is invalid: it needs to be an absolute path")
+    env = build_env(opts, config.get("Env") or [], hostname, os.environ if host_env is None else host_env)
+    argv = build_argv(opts, config)
+    mounts = [dict(m, options=list(m["options"])) for m in DEFAULT_MOUNTS]
+    if opts.init:
+        from .programs import INIT
+        if not os.access(INIT, os.X_OK):
+            raise PyctrError(f"pyctr-init is missing ({INIT}): reinstall pyctr")
+        mounts.append({"destination": INIT_PATH, "type": "bind", "source": INIT, "options": ["bind", "ro"]})
+        argv = [INIT_PATH, "--", *argv]
+    return {
+        "ociVersion": OCI_VERSION,
+        "process": {
+            "terminal": opts.tty,
+            "user": {"uid": 0, "gid": 0},
+            "args": argv,
+            "env": env,
+            "cwd": cwd,
+            "capabilities": {
+                "bounding": list(DEFAULT_CAPS),
+                "effective": list(DEFAULT_CAPS),
+                "permitted": list(DEFAULT_CAPS),
+                "inheritable": [],  # empty, since CVE-2022-24769
+                "ambient": [],
+            },
+            "noNewPrivileges": False,
+        },
+        "root": {"path": layout.mountpoint, "readonly": False},
+        "hostname": hostname,
+        "mounts": mounts,
+        "linux": {
+            "namespaces": [{"type": t} for t in DEFAULT_NAMESPACES],
+            "maskedPaths": list(MASKED_PATHS),
+            "readonlyPaths": list(READONLY_PATHS),
+            "resources": {**build_resources(opts.resources), "devices": [dict(r) for r in DEFAULT_DEVICE_RULES]},
+            "cgroupsPath": cgroup_path(opts.cgroup_parent, container_id),
+        },
+        "annotations": {ROOTFS_TYPE: "overlay", ROOTFS_OPTIONS: layout.options(),
+                        **({AUTOREMOVE: "true"} if opts.remove else {}),
+                        **({OPEN_STDIN: "true"} if opts.interactive else {})},
+    }

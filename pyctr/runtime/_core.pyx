@@ -1,0 +1,396 @@
+# cython: language_level=3
+"""The bridge to the C core: a plan (plan.Plan) in, a waiting child out.
+
+Everything the child needs is copied into C memory before clone; after clone the child
+owns a copy of it and runs only C until execve.
+"""
+from libc.stdint cimport uint64_t, uint32_t, int32_t
+from libc.stdlib cimport calloc, free
+from libc.string cimport memcpy, memset
+from posix.types cimport uid_t, gid_t, mode_t, pid_t
+from cpython.exc cimport PyErr_CheckSignals
+
+import os
+
+from .errors import ConfigError, RuntimeFailure
+
+cdef extern from "pyctr.h" nogil:
+    const char *pyctr_stage_name(int stage)
+    enum: PYCTR_STAGE_COUNT
+    int pyctr_remove_tree(const char *path)
+    int pyctr_warm_attach_start(const char *own_procs)
+    void pyctr_warm_attach_stop()
+    int pyctr_warm_attach_running()
+    enum: PYCTR_ERR_MSG
+    struct pyctr_err:
+        int32_t stage
+        int32_t errnum
+        char message[PYCTR_ERR_MSG]
+    struct pyctr_mount:
+        const char *source
+        const char *target
+        const char *fstype
+        const char *data
+        unsigned long flags
+        unsigned long propagation
+    struct pyctr_device:
+        const char *path
+        mode_t mode
+        unsigned int major, minor
+        uid_t uid
+        gid_t gid
+    struct pyctr_symlink:
+        const char *target
+        const char *linkpath
+    struct pyctr_rlimit:
+        int resource
+        uint64_t soft, hard
+    struct pyctr_caps:
+        uint64_t bounding, effective, permitted, inheritable, ambient
+    struct pyctr_plan:
+        unsigned long clone_flags
+        unsigned long unshare_flags
+        int cgroup_fd
+        int join_pidfd
+        unsigned long join_flags
+        const char *rootfs
+        const char *rootfs_fstype
+        const char *rootfs_source
+        const char *rootfs_data
+        int rootfs_readonly
+        unsigned long root_propagation
+        const pyctr_mount *mounts
+        size_t n_mounts
+        const pyctr_device *devices
+        size_t n_devices
+        const pyctr_symlink *symlinks
+        size_t n_symlinks
+        const char *const *masked_paths
+        size_t n_masked
+        const char *const *readonly_paths
+        size_t n_readonly
+        const char *hostname
+        int loopback_up
+        const char *const *argv
+        const char *const *envp
+        const char *cwd
+        int stdio[3]
+        int tty
+        unsigned short tty_rows, tty_cols
+        const pyctr_rlimit *rlimits
+        size_t n_rlimits
+        uid_t uid
+        gid_t gid
+        const gid_t *groups
+        size_t n_groups
+        int apply_caps
+        pyctr_caps caps
+        int cap_last_cap
+        int no_new_privs
+        const void *seccomp_filter
+        size_t seccomp_len
+    struct pyctr_child:
+        pid_t pid
+        int sync_fd
+        int in_cgroup
+        int go_sent
+        int exec_seen
+        int master
+
+    int pyctr_spawn(const pyctr_plan *plan, pyctr_child *child, pyctr_err *err)
+    int pyctr_release(pyctr_child *child, int *master, pyctr_err *err)
+    void pyctr_abort(pyctr_child *child)
+    struct relay_state "pyctr_relay":  # C has a function of the same name
+        size_t len, off
+        int in_open
+    int pyctr_relay(relay_state *r, int master, int in_fd, int out_fd, int wake_fd, pyctr_err *err)
+
+
+# The C core's names for the steps of the child path (csrc/pyctr.h, PYCTR_STAGES).
+STAGES = tuple(pyctr_stage_name(i).decode() for i in range(PYCTR_STAGE_COUNT))
+
+
+class ChildError(RuntimeFailure):
+    """A failure in the C core, in the child or the parent: where, errno and what."""
+
+    def __init__(self, stage, errno, message):
+        self.stage = stage
+        self.errno = errno
+        self.message = message
+        super().__init__(f"{stage}: {message}")
+
+
+cdef object _error(pyctr_err *err):
+    stage = STAGES[err.stage] if 0 <= err.stage < len(STAGES) else str(err.stage)
+    return ChildError(stage, err.errnum, err.message.decode("utf-8", "replace"))
+
+
+cdef class _Arena:
+    """Owns the C copies of a plan's strings and arrays until spawn has cloned."""
+    cdef list keep
+    cdef list blocks
+
+    def __cinit__(self):
+        self.keep = []
+        self.blocks = []
+
+    def __dealloc__(self):
+        cdef size_t addr
+        for addr in self.blocks:
+            free(<void *>addr)
+
+    cdef void *alloc(self, size_t n, size_t size) except NULL:
+        cdef void *p = calloc(n + 1, size)
+        if p == NULL:
+            raise MemoryError()
+        self.blocks.append(<size_t>p)
+        return p
+
+    cdef const char *s(self, value) except? NULL:
+        if value is None:
+            return NULL
+        b = value if isinstance(value, bytes) else os.fsencode(str(value))
+        if b"\0" in b:
+            raise ConfigError(f"NUL byte in {value!r}")
+        self.keep.append(b)
+        return <const char *>b
+
+    cdef const char **strv(self, values) except NULL:
+        cdef const char **v = <const char **>self.alloc(len(values), sizeof(char *))
+        for i, value in enumerate(values):
+            v[i] = self.s(value)
+        return v
+
+
+cdef void _fill_mounts(_Arena a, pyctr_plan *p, list mounts) except *:
+    cdef pyctr_mount *m = <pyctr_mount *>a.alloc(len(mounts), sizeof(pyctr_mount))
+    for i, d in enumerate(mounts):
+        m[i].source = a.s(d.source)
+        m[i].target = a.s(d.target)
+        m[i].fstype = a.s(d.fstype)
+        m[i].data = a.s(d.data)
+        m[i].flags = d.flags
+        m[i].propagation = d.propagation
+    p.mounts = m
+    p.n_mounts = len(mounts)
+
+
+cdef void _fill_devices(_Arena a, pyctr_plan *p, list devices) except *:
+    cdef pyctr_device *d = <pyctr_device *>a.alloc(len(devices), sizeof(pyctr_device))
+    for i, dev in enumerate(devices):
+        d[i].path = a.s(dev.path)
+        d[i].mode = dev.mode
+        d[i].major = dev.major
+        d[i].minor = dev.minor
+        d[i].uid = dev.uid
+        d[i].gid = dev.gid
+    p.devices = d
+    p.n_devices = len(devices)
+
+
+cdef void _fill_symlinks(_Arena a, pyctr_plan *p, list links) except *:
+    cdef pyctr_symlink *l = <pyctr_symlink *>a.alloc(len(links), sizeof(pyctr_symlink))
+    for i, (target, linkpath) in enumerate(links):
+        l[i].target = a.s(target)
+        l[i].linkpath = a.s(linkpath)
+    p.symlinks = l
+    p.n_symlinks = len(links)
+
+
+cdef void _fill_process(_Arena a, pyctr_plan *p, plan) except *:
+    p.argv = a.strv(plan.argv)
+    p.envp = a.strv(plan.env)
+    p.cwd = a.s(plan.cwd)
+    for i in range(3):
+        p.stdio[i] = plan.stdio[i]
+    p.tty = bool(plan.tty)
+    p.tty_rows, p.tty_cols = plan.tty_size
+    rlimits = plan.rlimits
+    cdef pyctr_rlimit *r = <pyctr_rlimit *>a.alloc(len(rlimits), sizeof(pyctr_rlimit))
+    for i, (resource, soft, hard) in enumerate(rlimits):
+        r[i].resource = resource
+        r[i].soft = soft
+        r[i].hard = hard
+    p.rlimits = r
+    p.n_rlimits = len(rlimits)
+    p.uid = plan.uid
+    p.gid = plan.gid
+    groups = plan.groups
+    cdef gid_t *g = <gid_t *>a.alloc(len(groups), sizeof(gid_t))
+    for i, gid in enumerate(groups):
+        g[i] = gid
+    p.groups = g
+    p.n_groups = len(groups)
+
+
+cdef void _fill_security(_Arena a, pyctr_plan *p, plan) except *:
+    caps = plan.caps
+    p.apply_caps = caps is not None
+    if caps is not None:
+        p.caps.bounding = caps.bounding
+        p.caps.effective = caps.effective
+        p.caps.permitted = caps.permitted
+        p.caps.inheritable = caps.inheritable
+        p.caps.ambient = caps.ambient
+        p.cap_last_cap = plan.cap_last_cap
+    p.no_new_privs = bool(plan.no_new_privs)
+    seccomp = plan.seccomp
+    cdef void *buf
+    if seccomp:
+        if len(seccomp) % 8:
+            raise ConfigError("seccomp program is not a whole number of instructions")
+        if len(seccomp) // 8 > 4096:  # BPF_MAXINSNS: the kernel's limit for one filter
+            raise ConfigError("seccomp program is longer than 4096 instructions")
+        buf = a.alloc(len(seccomp), 1)
+        memcpy(buf, <const char *>seccomp, len(seccomp))
+        p.seccomp_filter = buf
+        p.seccomp_len = len(seccomp) // 8
+
+
+cdef void _fill(_Arena a, pyctr_plan *p, plan) except *:
+    p.clone_flags = plan.clone_flags
+    p.unshare_flags = plan.unshare_flags
+    p.cgroup_fd = plan.cgroup_fd
+    p.join_pidfd = plan.join_pidfd
+    p.join_flags = plan.join_flags
+    p.rootfs = a.s(plan.rootfs)
+    p.rootfs_fstype = a.s(plan.rootfs_fstype)
+    p.rootfs_source = a.s(plan.rootfs_source)
+    p.rootfs_data = a.s(plan.rootfs_data)
+    p.rootfs_readonly = bool(plan.rootfs_readonly)
+    p.root_propagation = plan.root_propagation
+    _fill_mounts(a, p, plan.mounts)
+    _fill_devices(a, p, plan.devices)
+    _fill_symlinks(a, p, plan.symlinks)
+    p.masked_paths = a.strv(plan.masked_paths)
+    p.n_masked = len(plan.masked_paths)
+    p.readonly_paths = a.strv(plan.readonly_paths)
+    p.n_readonly = len(plan.readonly_paths)
+    p.hostname = a.s(plan.hostname)
+    p.loopback_up = bool(plan.loopback_up)
+    _fill_process(a, p, plan)
+    _fill_security(a, p, plan)
+
+
+cdef class Child:
+    """A cloned child waiting at its start line: `release()` lets it run to execve."""
+    cdef pyctr_child c
+    cdef public int master
+
+    def __cinit__(self):
+        self.c.pid = -1
+        self.c.sync_fd = -1
+        self.c.master = -1
+        self.master = -1
+
+    @property
+    def pid(self):
+        return self.c.pid
+
+    @property
+    def in_cgroup(self):
+        """True when clone3 put the child straight into the plan's cgroup."""
+        return bool(self.c.in_cgroup)
+
+    def release(self):
+        """Runs the child to execve; returns the pty master fd (or -1). Raises ChildError."""
+        cdef pyctr_err err
+        cdef int master = -1
+        cdef int rc = 1
+        while rc == 1:  # interrupted: let Python's signal handlers (forwarding) run
+            with nogil:
+                rc = pyctr_release(&self.c, &master, &err)
+            if rc == 1:
+                PyErr_CheckSignals()
+        if rc < 0:
+            raise _error(&err)
+        self.master = master
+        return master
+
+    def abort(self):
+        """Kills and reaps a child that was not released."""
+        with nogil:
+            pyctr_abort(&self.c)
+
+    def __dealloc__(self):
+        if self.c.sync_fd >= 0:
+            pyctr_abort(&self.c)
+
+
+def spawn(plan):
+    """Clones a child for `plan` (a plan.Plan); it waits for `Child.release()`."""
+    cdef pyctr_plan p
+    cdef pyctr_err err
+    cdef int rc
+    cdef _Arena arena = _Arena()
+    cdef Child child = Child()
+    memset(&p, 0, sizeof(p))
+    _fill(arena, &p, plan)
+    with nogil:
+        rc = pyctr_spawn(&p, &child.c, &err)
+    if rc < 0:
+        raise _error(&err)
+    return child
+
+
+cdef class Relay:
+    """Copies terminal <-> pty master; keeps pending input between calls."""
+    cdef relay_state state
+
+    def __cinit__(self, bint in_open):
+        self.state.len = 0
+        self.state.off = 0
+        self.state.in_open = in_open
+
+    def run(self, int master, int in_fd, int out_fd, int wake_fd):
+        """Returns False once the container side closed, True when a signal arrived
+        (handlers have run when this returns)."""
+        cdef pyctr_err err
+        cdef int rc
+        with nogil:
+            rc = pyctr_relay(&self.state, master, in_fd, out_fd, wake_fd, &err)
+        if rc < 0:
+            raise _error(&err)
+        PyErr_CheckSignals()
+        return rc == 1
+
+
+from libc.errno cimport errno as c_errno
+
+
+cdef extern from "<sys/socket.h>" nogil:
+    int socketpair(int domain, int type, int protocol, int sv[2])
+    int AF_UNIX
+    int SOCK_SEQPACKET
+    int SOCK_CLOEXEC
+
+
+def seqpacket_pair():
+    """Two connected AF_UNIX SOCK_SEQPACKET fds (close-on-exec): what the monitor's owner
+    talks over.  Here, not through the `socket` module, which `pyctr run` does not import."""
+    cdef int sv[2]
+    if socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0:
+        raise OSError(c_errno, os.strerror(c_errno))
+    return sv[0], sv[1]
+
+
+def warm_attach_start(str own_procs):
+    """Starts warm.c's thread on the cgroup.procs of our own v1 cgroup; False if it could
+    not (it is only an optimisation)."""
+    return pyctr_warm_attach_start(os.fsencode(own_procs)) == 0
+
+
+def warm_attach_stop():
+    pyctr_warm_attach_stop()
+
+
+def warm_attach_running():
+    return bool(pyctr_warm_attach_running())
+
+
+def remove_tree(str path):
+    """rm -rf path: no symbolic link followed, no other mount entered (csrc/tree.c).
+    Raises OSError with the first failure, after removing all it could."""
+    cdef bytes p = os.fsencode(path)
+    if pyctr_remove_tree(p) < 0:
+        raise OSError(c_errno, os.strerror(c_errno), path)

@@ -1,0 +1,139 @@
+"""One cgroup interface, two drivers (v1 and v2).  The mode is detected once per process
+(a cgroup2 root has cgroup.controllers at its top); nothing else asks again.
+
+A container's cgroup path is relative, e.g. `pyctr/<id>`: on v2 it lives under
+/sys/fs/cgroup, on v1 under each controller's mount point.
+"""
+
+import os
+
+from ...records import record
+from ..errors import CgroupError
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+_mode: str | None = None
+
+
+def mode() -> str:
+    """'v2' on a unified host, 'v1' on a legacy or hybrid one (this machine)."""
+    global _mode
+    if _mode is None:
+        _mode = "v2" if os.path.exists(os.path.join(CGROUP_ROOT, "cgroup.controllers")) else "v1"
+    return _mode
+
+
+@record
+class Stats:
+    cpu_usage_ns: int = 0
+    memory_usage: int = 0  # without inactive file cache, as docker shows it
+    memory_limit: int | None = None
+    memory_max_usage: int | None = None
+    pids: int = 0
+    pids_limit: int | None = None
+    oom_kills: int = 0
+
+
+def open_cgroup(path: str, root: str | None = None):
+    """The driver object for relative cgroup `path` on this host."""
+    if mode() == "v2":
+        from .v2 import CgroupV2
+        return CgroupV2(path, root or CGROUP_ROOT)
+    from .v1 import CgroupV1
+    return CgroupV1(path, root)
+
+
+def warm_attach() -> None:
+    """On v1, starts waiting out the kernel's attach grace period now, in a C thread, so that
+    placing the container later does not wait for it (csrc/warm.c).  On v2 nothing to do."""
+    if mode() == "v1":
+        from .v1 import warm_attach as warm_v1
+        warm_v1()
+
+
+def warm_attach_stop() -> None:
+    """The placement is done: the warming thread may end."""
+    if mode() == "v1":
+        from .. import _core
+        _core.warm_attach_stop()
+
+
+def mkdir(path: str) -> bool:
+    """mkdir that says whether it made the directory; other failures are CgroupErrors."""
+    try:
+        os.mkdir(path, 0o755)
+        return True
+    except FileExistsError:
+        return False
+    except OSError as e:
+        raise CgroupError(f"cannot create cgroup {path}: {e.strerror}") from None
+
+
+def kill_all_tolerating_removal(cgroup, kill) -> None:
+    """Runs `kill()` on a cgroup with processes in it.  The cgroup being removed meanwhile
+    (its container died and its cleanup ran) counts as done, not as an error."""
+    if not cgroup.procs():
+        return
+    try:
+        kill()
+    except (OSError, CgroupError):
+        if cgroup.exists():
+            raise
+
+
+def kill_pids(pids: list[int]) -> None:
+    import signal
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+# Files are read and written with os calls, not open(): a cgroup file is one write or a
+# few reads, and a Python file object adds an fstat, an ioctl and an lseek to each (a run
+# touches some 30 of them).
+
+def write(path: str, value) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, str(value).encode())  # one write: the kernel takes it whole or refuses it
+        finally:
+            os.close(fd)
+    except OSError as e:
+        name = os.path.basename(path)
+        raise CgroupError(f"cannot set {name} to {value}: {e.strerror}") from None
+
+
+def read(path: str) -> str:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode().strip()
+
+
+def read_int(path: str, default: int | None = None) -> int | None:
+    try:
+        text = read(path)
+    except OSError:
+        return default
+    return None if text == "max" else int(text)
+
+
+def read_keyed(path: str) -> dict[str, int]:
+    """A flat keyed file (memory.stat, cpu.stat, memory.events, memory.oom_control)."""
+    out = {}
+    try:
+        text = read(path)
+    except OSError:
+        return out
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if value.strip().lstrip("-").isdigit():
+            out[key] = int(value)
+    return out

@@ -1,0 +1,198 @@
+"""The runtime's API, a container by id as the OCI runtime operations see it: create (a
+process held at its start line), state, kill, delete; plus exec, update, stats and the
+processes inside.  `root` is where the runtime keeps its state (runc's --root); the engine
+passes its runroot.
+
+create writes the state before it makes anything, so whatever exists can be found by
+`delete`, whoever was killed on the way:
+
+    state.json "creating" (cgroupsPath) -> cgroup, limits -> clone (the child waits)
+    -> state.json "created" (pid, start time) -> Process.start(): execve -> "running"
+"""
+
+import os
+
+from ..timestamps import rfc3339
+from . import _core, cgroups, state
+from .errors import NoSuchContainer, NotRunning
+from .pids import alive, start_time
+from .plan import CAP_NUMBERS, Caps, build_exec_plan, build_plan
+from .process import Process
+
+
+def create(root: str, container_id: str, config: dict, bundle: str, stdio=(0, 1, 2), tty_size=(0, 0)) -> Process:
+    """Clones the container's first process, placed in its cgroup before it runs a single
+    instruction of its own; it waits for `Process.start()`."""
+    plan = build_plan(config, stdio, tty_size)
+    cgroups_path = config.get("linux", {}).get("cgroupsPath")
+    saved = state.State(container_id, bundle, "creating", cgroups_path=cgroups_path,
+                        annotations=dict(config.get("annotations") or {}), created=rfc3339())
+    state.save(root, saved)
+    try:
+        child, cgroup = _spawn(config, plan, cgroups_path)
+    except BaseException:
+        state.remove(root, container_id)
+        raise
+    saved.status, saved.pid, saved.pid_start = "created", child.pid, start_time(child.pid)
+    process = Process(child, cgroup, root, saved)
+    try:
+        state.save(root, saved)
+    except BaseException:
+        process.abort()
+        raise
+    return process
+
+
+def _spawn(config: dict, plan, cgroups_path: str | None):
+    """The clone, inside the container's cgroup (made and limited first) if it has one."""
+    _without_mknod_on_v2(config, plan)
+    if not cgroups_path:
+        return _core.spawn(plan), None
+    cgroup = cgroups.open_cgroup(cgroups_path)
+    fd = -1
+    try:
+        cgroup.create()
+        cgroup.apply(config["linux"].get("resources") or {})
+        if cgroups.mode() == "v2":
+            fd = plan.cgroup_fd = cgroup.open_fd()
+        child = _core.spawn(plan)
+        if not child.in_cgroup:
+            try:
+                cgroup.add(child.pid)
+            except BaseException:
+                child.abort()
+                raise
+    except BaseException:
+        cgroup.destroy()
+        raise
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    return child, cgroup
+
+
+def _without_mknod_on_v2(config: dict, plan) -> None:
+    """cgroup v2 enforces device rules only through an eBPF program, which pyctr does not
+    load yet: fail safe by taking away what the rules exist to contain, CAP_MKNOD."""
+    wants_rules = (config.get("linux", {}).get("resources") or {}).get("devices")
+    if plan.caps is not None and wants_rules and cgroups.mode() == "v2":
+        keep = ~(1 << CAP_NUMBERS["CAP_MKNOD"])
+        c = plan.caps
+        plan.caps = Caps(c.bounding & keep, c.effective & keep, c.permitted & keep, c.inheritable & keep,
+                         c.ambient & keep)
+
+
+def status(root: str, container_id: str) -> state.State | None:
+    """The runtime's state of the container (its `current_status()` checked against the
+    kernel), or None when it keeps none: never created, or deleted."""
+    return state.load(root, container_id)
+
+
+def _loaded(root: str, container_id: str) -> state.State:
+    saved = state.load(root, container_id)
+    if saved is None:
+        raise NoSuchContainer(f"container {container_id} does not exist")
+    return saved
+
+
+def _cgroup(saved: state.State):
+    return cgroups.open_cgroup(saved.cgroups_path) if saved.cgroups_path else None
+
+
+def kill(root: str, container_id: str, sig: int, all_processes: bool = False) -> None:
+    """`sig` to the container's first process, or with `all_processes` to every process in
+    its cgroup (SIGKILL: frozen first, so nothing forks in between).  NotRunning once its
+    first process is gone (a reused pid is never signalled)."""
+    saved = _loaded(root, container_id)
+    cgroup = _cgroup(saved)
+    if all_processes and cgroup is not None and cgroup.exists():
+        if sig == 9:
+            cgroup.kill_all()
+        else:
+            for pid in cgroup.procs():
+                _signal(pid, sig)
+        return
+    if saved.current_status() not in ("created", "running"):
+        raise NotRunning(f"container {container_id} is not running")
+    _signal(saved.pid, sig)
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:  # it exited this moment
+        pass
+
+
+def delete(root: str, container_id: str) -> None:
+    """Removes what the runtime holds of a container: its cgroup (anything still in it is
+    killed) and its state.  The state goes last: if the cgroup will not go, another delete
+    can try again.  Nothing to delete is no error."""
+    saved = state.load(root, container_id)
+    if saved is None:
+        return
+    cgroup = _cgroup(saved)
+    if cgroup is not None:
+        cgroup.destroy()
+    state.remove(root, container_id)
+
+
+def processes(root: str, container_id: str) -> list[int]:
+    """The pids inside the container: its cgroup's, else its first process alone."""
+    saved = _loaded(root, container_id)
+    cgroup = _cgroup(saved)
+    if cgroup is not None and cgroup.exists():
+        return cgroup.procs()
+    return [saved.pid] if alive(saved.pid, saved.pid_start) else []
+
+
+def stats(root: str, container_id: str, only_oom: bool = False) -> "cgroups.Stats | None":
+    """The cgroup's figures now (with `only_oom`, its OOM kill count alone: what a --rm run
+    needs, for less); None without a cgroup, or once it is gone."""
+    saved = state.load(root, container_id)
+    cgroup = _cgroup(saved) if saved is not None else None
+    if cgroup is None or not cgroup.exists():
+        return None
+    return cgroups.Stats(oom_kills=cgroup.oom_kills()) if only_oom else cgroup.stats()
+
+
+def update(root: str, container_id: str, resources: dict) -> None:
+    """New OCI linux.resources onto a running container's cgroup; CgroupError if the
+    kernel refuses one."""
+    saved = _loaded(root, container_id)
+    cgroup = _cgroup(saved)
+    if saved.current_status() != "running" or cgroup is None:
+        raise NotRunning(f"container {container_id} is not running")
+    cgroup.apply(resources)
+
+
+def exec_process(root: str, container_id: str, config: dict, process: dict, stdio=(0, 1, 2),
+                 tty_size=(0, 0)) -> Process:
+    """A new process (an OCI process section) in the running container's namespaces and
+    cgroup, waiting for start(); NotRunning if its first process is gone."""
+    saved = _loaded(root, container_id)
+    try:
+        if saved.current_status() != "running":
+            raise ProcessLookupError(saved.pid)
+        pidfd = os.pidfd_open(saved.pid)
+    except ProcessLookupError:
+        raise NotRunning(f"container {container_id} is not running") from None
+    try:
+        # the pidfd pins the process; the start time says it is still the container's
+        if not alive(saved.pid, saved.pid_start):
+            raise NotRunning(f"container {container_id} is not running")
+        plan = build_exec_plan(config, process, pidfd, stdio, tty_size)
+        _without_mknod_on_v2(config, plan)
+        child = _core.spawn(plan)
+    finally:
+        os.close(pidfd)
+    cgroup = _cgroup(saved)
+    try:
+        if cgroup is not None:
+            cgroup.add(child.pid)  # counted with the container, before it runs
+    except BaseException:
+        child.abort()
+        raise
+    finally:
+        cgroups.warm_attach_stop()
+    return Process(child)

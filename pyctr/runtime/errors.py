@@ -1,0 +1,21 @@
+"""The runtime's errors: why it could not create, run or reach a container, in one line."""
+
+
+class RuntimeFailure(Exception):
+    """A runtime operation failed; str() says what, in one line, for the user."""
+
+
+class ConfigError(RuntimeFailure):
+    """The OCI config asks for something invalid, or something this runtime cannot do."""
+
+
+class CgroupError(RuntimeFailure):
+    """A cgroup operation failed: the kernel refused a value, a controller or a directory."""
+
+
+class NoSuchContainer(RuntimeFailure):
+    """The runtime keeps no state for this id."""
+
+
+class NotRunning(RuntimeFailure):
+    """The container's process is gone (or was never started)."""

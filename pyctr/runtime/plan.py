@@ -1,0 +1,283 @@
+"""OCI config -> the C core's plan (a typed record): names become numbers, options flags.
+
+Pure data work, no I/O but the kernel's capability count, so it is cheap on the run path
+and testable without root.  A config the runtime cannot carry out is a ConfigError.
+"""
+
+import stat
+
+from ..records import record
+from .config import ROOTFS_OPTIONS, ROOTFS_TYPE, validate
+from .errors import ConfigError
+
+CLONE_FLAGS = {
+    "mount": 0x00020000, "cgroup": 0x02000000, "uts": 0x04000000, "ipc": 0x08000000,
+    "user": 0x10000000, "pid": 0x20000000, "network": 0x40000000, "time": 0x00000080,
+}
+
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_SYNCHRONOUS, MS_REMOUNT, MS_MANDLOCK, MS_DIRSYNC = 16, 32, 64, 128
+MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_REC = 1024, 2048, 4096, 16384
+MS_UNBINDABLE, MS_PRIVATE, MS_SLAVE, MS_SHARED = 1 << 17, 1 << 18, 1 << 19, 1 << 20
+MS_RELATIME, MS_STRICTATIME = 1 << 21, 1 << 24
+
+# option -> (flags to set, flags to clear)
+MOUNT_OPTIONS = {
+    "ro": (MS_RDONLY, 0), "rw": (0, MS_RDONLY),
+    "nosuid": (MS_NOSUID, 0), "suid": (0, MS_NOSUID),
+    "nodev": (MS_NODEV, 0), "dev": (0, MS_NODEV),
+    "noexec": (MS_NOEXEC, 0), "exec": (0, MS_NOEXEC),
+    "sync": (MS_SYNCHRONOUS, 0), "async": (0, MS_SYNCHRONOUS),
+    "dirsync": (MS_DIRSYNC, 0), "remount": (MS_REMOUNT, 0),
+    "mand": (MS_MANDLOCK, 0), "nomand": (0, MS_MANDLOCK),
+    "noatime": (MS_NOATIME, 0), "atime": (0, MS_NOATIME),
+    "nodiratime": (MS_NODIRATIME, 0), "diratime": (0, MS_NODIRATIME),
+    "relatime": (MS_RELATIME, 0), "norelatime": (0, MS_RELATIME),
+    "strictatime": (MS_STRICTATIME, 0), "nostrictatime": (0, MS_STRICTATIME),
+    "bind": (MS_BIND, 0), "rbind": (MS_BIND | MS_REC, 0),
+}
+PROPAGATION = {
+    "private": MS_PRIVATE, "rprivate": MS_PRIVATE | MS_REC,
+    "shared": MS_SHARED, "rshared": MS_SHARED | MS_REC,
+    "slave": MS_SLAVE, "rslave": MS_SLAVE | MS_REC,
+    "unbindable": MS_UNBINDABLE, "runbindable": MS_UNBINDABLE | MS_REC,
+}
+
+CAPABILITIES = [
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+]
+CAP_NUMBERS = {name: i for i, name in enumerate(CAPABILITIES)}
+
+RLIMITS = {
+    "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
+    "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9,
+    "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
+    "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
+}
+
+# The devices every container gets (OCI "default devices"), as (path, major, minor).
+DEFAULT_DEVICES = [("dev/null", 1, 3), ("dev/zero", 1, 5), ("dev/full", 1, 7),
+                   ("dev/random", 1, 8), ("dev/urandom", 1, 9), ("dev/tty", 5, 0)]
+DEFAULT_SYMLINKS = [("/proc/self/fd", "dev/fd"), ("/proc/self/fd/0", "dev/stdin"),
+                    ("/proc/self/fd/1", "dev/stdout"), ("/proc/self/fd/2", "dev/stderr"),
+                    ("pts/ptmx", "dev/ptmx"), ("/proc/kcore", "dev/core")]
+DEVICE_TYPES = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
+
+
+@record
+class Mount:
+    """struct pyctr_mount: one mount inside the container, its target resolved in the rootfs."""
+    target: str
+    source: str | None = None
+    fstype: str | None = None
+    data: str | None = None
+    flags: int = 0  # MS_*
+    propagation: int = 0  # MS_SHARED/SLAVE/PRIVATE (| MS_REC), or 0
+
+
+@record
+class Device:
+    """struct pyctr_device: a node made in the container's /dev."""
+    path: str  # relative to the rootfs: "dev/null"
+    mode: int  # S_IFCHR | 0o666 ...
+    major: int
+    minor: int
+    uid: int = 0
+    gid: int = 0
+
+
+@record
+class Caps:
+    """struct pyctr_caps: the five capability sets as bit masks."""
+    bounding: int
+    effective: int
+    permitted: int
+    inheritable: int
+    ambient: int
+
+
+@record
+class Plan:
+    """struct pyctr_plan: everything the child does between clone and execve, resolved.
+    _core.pyx copies exactly these fields into C (tests/runtime/test_plan.py checks that
+    it reads no other)."""
+    argv: list[str]
+    env: list[str] = []
+    cwd: str = "/"
+    stdio: tuple = (0, 1, 2)  # parent fds that become the child's 0, 1, 2 (not with tty)
+    tty: bool = False
+    tty_size: tuple = (0, 0)  # rows, cols
+    rlimits: list[tuple[int, int, int]] = []  # (RLIMIT_*, soft, hard)
+    uid: int = 0
+    gid: int = 0
+    groups: list[int] = []
+    caps: Caps | None = None  # None: keep the caller's
+    cap_last_cap: int = 0
+    no_new_privs: bool = False
+    seccomp: bytes | None = None  # a BPF program (struct sock_filter[]), or None
+    clone_flags: int = 0  # CLONE_NEW*
+    unshare_flags: int = 0  # made after the go-ahead (the cgroup namespace)
+    cgroup_fd: int = -1  # v2: clone3(CLONE_INTO_CGROUP) into this directory
+    join_pidfd: int = -1  # exec: join this process's namespaces (join_flags)
+    join_flags: int = 0
+    rootfs: str = "/"
+    rootfs_fstype: str | None = None  # mount this on rootfs (inside the container's
+    rootfs_source: str | None = None  # namespace) instead of bind-mounting it
+    rootfs_data: str | None = None
+    rootfs_readonly: bool = False
+    root_propagation: int = 0
+    mounts: list[Mount] = []
+    devices: list[Device] = []
+    symlinks: list[tuple[str, str]] = []  # (target, linkpath in the rootfs)
+    masked_paths: list[str] = []
+    readonly_paths: list[str] = []
+    hostname: str | None = None
+    loopback_up: bool = False
+
+
+_cap_last_cap: int | None = None
+
+
+def cap_last_cap() -> int:
+    global _cap_last_cap
+    if _cap_last_cap is None:
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            _cap_last_cap = int(f.read())
+    return _cap_last_cap
+
+
+def _known(table: dict, key, what: str):
+    """table[key], or a ConfigError naming what was unknown."""
+    try:
+        return table[key]
+    except (KeyError, TypeError):
+        raise ConfigError(f"unknown {what} {key!r}") from None
+
+
+def mount_flags(options: list[str]) -> tuple[int, int, str]:
+    """OCI mount options -> (MS_* flags, propagation flags, filesystem data string)."""
+    flags = propagation = 0
+    data = []
+    for opt in options:
+        if opt in MOUNT_OPTIONS:
+            on, off = MOUNT_OPTIONS[opt]
+            flags = (flags | on) & ~off
+        elif opt in PROPAGATION:
+            propagation = PROPAGATION[opt]
+        else:
+            data.append(opt)
+    return flags, propagation, ",".join(data)
+
+
+def plan_mount(m: dict) -> Mount:
+    if not isinstance(m, dict) or not isinstance(m.get("destination"), str):
+        raise ConfigError(f"a mount needs a destination: {m!r}")
+    flags, propagation, data = mount_flags(m.get("options", []))
+    if m.get("type") == "bind":
+        flags |= MS_BIND
+    return Mount(m["destination"], m.get("source"), m.get("type"), data or None, flags, propagation)
+
+
+def cap_mask(names: list[str]) -> int:
+    mask = 0
+    last = cap_last_cap()
+    for name in names:
+        upper = name.upper()
+        bit = _known(CAP_NUMBERS, upper if upper.startswith("CAP_") else f"CAP_{upper}", "capability")
+        if bit <= last:  # the kernel may be older than our table
+            mask |= 1 << bit
+    return mask
+
+
+def plan_caps(caps: dict | None) -> Caps | None:
+    if caps is None:
+        return None
+    return Caps(*(cap_mask(caps.get(k, [])) for k in ("bounding", "effective", "permitted", "inheritable", "ambient")))
+
+
+def plan_devices(devices: list[dict]) -> list[Device]:
+    planned = [Device(p, stat.S_IFCHR | 0o666, ma, mi) for p, ma, mi in DEFAULT_DEVICES]
+    for d in devices:
+        planned.append(Device(d["path"], _known(DEVICE_TYPES, d.get("type"), "device type") | d.get("fileMode", 0o666),
+                              d.get("major", 0), d.get("minor", 0), d.get("uid", 0), d.get("gid", 0)))
+    return planned
+
+
+def process_fields(process: dict, stdio, tty_size) -> dict:
+    """The plan's part that an OCI process section decides, for run and exec alike."""
+    user = process.get("user", {})
+    caps = plan_caps(process.get("capabilities"))
+    return {
+        "argv": process["args"],
+        "env": process.get("env", []),
+        "cwd": process.get("cwd", "/"),
+        "stdio": tuple(stdio),
+        "tty": bool(process.get("terminal", False)),
+        "tty_size": tuple(tty_size),
+        "rlimits": [(_known(RLIMITS, r.get("type"), "rlimit"), r["soft"], r["hard"]) for r in process.get("rlimits", [])],
+        "uid": user.get("uid", 0),
+        "gid": user.get("gid", 0),
+        "groups": user.get("additionalGids", []),
+        "caps": caps,
+        "cap_last_cap": cap_last_cap() if caps is not None else 0,
+        "no_new_privs": bool(process.get("noNewPrivileges", False)),
+    }
+
+
+def namespace_flags(config: dict) -> int:
+    """CLONE_NEW* for the config's namespaces."""
+    flags = 0
+    for ns in config.get("linux", {}).get("namespaces", []):
+        flags |= _known(CLONE_FLAGS, ns.get("type"), "namespace")
+    return flags
+
+
+def build_plan(config: dict, stdio=(0, 1, 2), tty_size=(0, 0)) -> Plan:
+    validate(config)
+    linux = config.get("linux", {})
+    annotations = config.get("annotations", {})
+    if any(ns.get("path") for ns in linux.get("namespaces", [])):
+        raise ConfigError("joining an existing namespace is not supported yet")
+    clone_flags = namespace_flags(config)
+    # Without these the child's mounts, pivot_root and hostname would hit the host's own.
+    if not clone_flags & CLONE_FLAGS["mount"]:
+        raise ConfigError("a container needs its own mount namespace")
+    if config.get("hostname") and not clone_flags & CLONE_FLAGS["uts"]:
+        raise ConfigError("setting a hostname needs a uts namespace")
+    propagation = _known(PROPAGATION, linux.get("rootfsPropagation", "rprivate"), "rootfsPropagation")
+    # The cgroup namespace is made by the child once it sits in its own cgroup.
+    unshare_flags = clone_flags & CLONE_FLAGS["cgroup"]
+    plan = Plan(
+        clone_flags=clone_flags & ~unshare_flags,
+        unshare_flags=unshare_flags,
+        rootfs=config["root"]["path"],
+        rootfs_readonly=bool(config["root"].get("readonly", False)),
+        root_propagation=propagation,
+        mounts=[plan_mount(m) for m in config.get("mounts", [])],
+        devices=plan_devices(linux.get("devices", [])),
+        symlinks=list(DEFAULT_SYMLINKS),
+        masked_paths=linux.get("maskedPaths", []),
+        readonly_paths=linux.get("readonlyPaths", []),
+        hostname=config.get("hostname"),
+        loopback_up=bool(clone_flags & CLONE_FLAGS["network"]),
+        **process_fields(config["process"], stdio, tty_size),
+    )
+    if annotations.get(ROOTFS_TYPE):
+        plan.rootfs_fstype = plan.rootfs_source = annotations[ROOTFS_TYPE]
+        plan.rootfs_data = annotations.get(ROOTFS_OPTIONS, "")
+    return plan
+
+
+def build_exec_plan(config: dict, process: dict, pidfd: int, stdio=(0, 1, 2), tty_size=(0, 0)) -> Plan:
+    """exec: `process` (OCI process) run inside the namespaces of the container `config`
+    describes, joined through `pidfd`; capabilities and the like are the container's."""
+    return Plan(join_pidfd=pidfd, join_flags=namespace_flags(config), rootfs="/",
+                **process_fields(process, stdio, tty_size))

@@ -1,0 +1,126 @@
+"""The terminal side of a process in the foreground: signals forwarded, the host terminal
+in raw mode, window sizes, and the pty relayed until the process exits."""
+
+import _signal as signal  # signal's C module: signal.py adds enums, and imports enum (5 ms)
+import os
+import struct
+
+from . import _core
+from .process import Process, wait
+
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+
+# The context managers here are classes, not @contextlib.contextmanager: contextlib imports
+# collections and functools, a few ms of every foreground `run`.
+
+
+class forwarding_signals:
+    """`with forwarding_signals(pid):` FORWARDED signals that reach us go on to pid."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.old: dict = {}
+
+    def forward(self, sig, _frame) -> None:
+        try:
+            os.kill(self.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def __enter__(self) -> None:
+        self.old = {sig: signal.signal(sig, self.forward) for sig in FORWARDED}
+
+    def __exit__(self, *_exc) -> None:
+        for sig, handler in self.old.items():
+            signal.signal(sig, handler)
+
+
+def terminal_size(fd: int) -> tuple[int, int]:
+    """(rows, cols) of the terminal on fd, or (0, 0)."""
+    import fcntl
+    import termios
+    try:
+        rows, cols, _, _ = struct.unpack("HHHH", fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8))
+        return rows, cols
+    except OSError:
+        return 0, 0
+
+
+def set_terminal_size(fd: int, rows: int, cols: int) -> None:
+    import fcntl
+    import termios
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+class raw_mode:
+    """`with raw_mode(fd):` raw mode on a host terminal (nothing for None or a non-tty);
+    restored on every way out, exceptions included."""
+
+    def __init__(self, fd: int | None):
+        self.fd = fd if fd is not None and os.isatty(fd) else None
+        self.saved = None
+
+    def __enter__(self) -> None:
+        if self.fd is None:
+            return
+        import termios
+        import tty
+        self.saved = termios.tcgetattr(self.fd)
+        tty.setraw(self.fd)
+
+    def __exit__(self, *_exc) -> None:
+        if self.saved is not None:
+            import termios
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
+
+
+class wakeup_pipe:
+    """`with wakeup_pipe() as r:` a pipe the signal machinery writes to, so that a loop
+    in C (the relay) or poll() notices signals."""
+
+    def __enter__(self) -> int:
+        self.r, self.w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.old = signal.set_wakeup_fd(self.w, warn_on_full_buffer=False)
+        return self.r
+
+    def __exit__(self, *_exc) -> None:
+        signal.set_wakeup_fd(self.old)
+        os.close(self.r)
+        os.close(self.w)
+
+
+def drain(fd: int) -> None:
+    try:
+        while os.read(fd, 256):
+            pass
+    except BlockingIOError:
+        pass
+
+
+def foreground(proc: Process, tty: bool, interactive: bool) -> int:
+    """Starts `proc` and stays with it until it exits: signals forwarded, the pty relayed."""
+    with forwarding_signals(proc.pid):
+        proc.start()
+        return run_tty(proc, interactive) if tty else wait(proc.pid)
+
+
+def run_tty(proc: Process, interactive: bool) -> int:
+    """Relays the pty until the container closes it; the caller forwards signals."""
+    master = proc.master
+    in_fd = 0 if interactive else -1
+
+    def resize(_sig, _frame):
+        rows, cols = terminal_size(0)
+        if rows and cols:
+            set_terminal_size(master, rows, cols)
+
+    old_winch = signal.signal(signal.SIGWINCH, resize)
+    try:
+        with wakeup_pipe() as wake, raw_mode(0 if interactive else None):
+            relay = _core.Relay(interactive)
+            while relay.run(master, in_fd, 1, wake):
+                drain(wake)
+            return wait(proc.pid)
+    finally:
+        signal.signal(signal.SIGWINCH, old_winch)
+        os.close(master)

@@ -1,0 +1,113 @@
+"""`pyctr exec` into a running container: its namespaces, filesystem, cgroup, exit codes."""
+
+import os
+import subprocess
+import time
+
+from helpers import Held
+from helpers import read_until
+
+
+def test_exec_sees_the_containers_world(pyctr):
+    held = Held(pyctr, "--hostname", "inside", command="echo mine > /marker; echo ready; read x")
+    try:
+        r = pyctr("exec", held.record.name, "sh", "-c", "hostname; cat /marker; echo $$; ps -o pid,args | sed -n 2p")
+        assert r.returncode == 0, r.stderr
+        hostname, marker, pid, first = r.stdout.splitlines()
+        assert (hostname, marker) == ("inside", "mine")
+        assert pid != "1" and first.split()[0] == "1"  # the container's pid 1 is visible
+        assert "read x" in first or "sh -c" in first
+    finally:
+        held.release()
+
+
+def test_exec_exit_codes(pyctr):
+    held = Held(pyctr)
+    try:
+        assert pyctr("exec", held.record.id[:12], "sh", "-c", "exit 7").returncode == 7
+        r = pyctr("exec", held.record.name, "no-such-command")
+        assert r.returncode == 127 and "executable file not found" in r.stderr
+        assert pyctr("exec", held.record.name, "/etc/passwd").returncode == 126
+    finally:
+        held.release()
+    r = pyctr("exec", "nosuch", "true")
+    assert r.returncode == 125 and r.stderr == "pyctr: no such container: nosuch\n"
+
+
+def test_exec_is_counted_in_the_containers_cgroup(pyctr):
+    held = Held(pyctr)
+    try:
+        proc = pyctr.popen("exec", held.record.name, "sh", "-c", "echo started; exec sleep 30",
+                           stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline() == "started\n"
+        top = pyctr("top", held.record.name).stdout
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        assert "sleep 30" in top
+    finally:
+        held.release()
+
+
+def test_exec_user_workdir_env_and_detach(pyctr):
+    held = Held(pyctr)
+    try:
+        r = pyctr("exec", "-u", "nobody", "-w", "/tmp", "-e", "X=1", held.record.name, "sh", "-c", "id -u; pwd; echo $X")
+        assert r.stdout.split() == ["65534", "/tmp", "1"]
+        assert pyctr("exec", "-d", held.record.name, "sh", "-c", "echo bg > /from-detached").returncode == 0
+        deadline = time.monotonic() + 5
+        while pyctr("exec", held.record.name, "cat", "/from-detached").stdout != "bg\n":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        r = pyctr("exec", "-u", "nosuchuser", held.record.name, "true")
+        assert r.returncode == 125 and "unable to find user" in r.stderr
+    finally:
+        held.release()
+
+
+def test_exec_with_a_tty(pyctr):
+    held = Held(pyctr)
+    master, slave = os.openpty()
+    try:
+        proc = pyctr.popen("exec", "-t", "-i", held.record.name, "sh", stdin=slave, stdout=slave, stderr=slave,
+                           start_new_session=True)
+        assert b"# " in read_until(master, b"# ")
+        os.write(master, b"tty; exit 3\r")
+        out = read_until(master, b"pts/")
+        assert proc.wait(timeout=15) == 3
+        assert b"/dev/pts/" in out
+    finally:
+        os.close(slave)
+        os.close(master)
+        held.release()
+
+
+def test_exec_into_a_stopped_container_is_refused(pyctr):
+    pyctr("run", "--name", "done", "busybox", "true")
+    r = pyctr("exec", "done", "true")
+    assert r.returncode == 125 and "is not running" in r.stderr
+
+
+def test_the_exec_helper_is_not_dumpable_before_it_joins(pyctr, tmp_path):
+    """Anything that joins a container first makes itself undumpable: a process inside
+    must not reach our interpreter through /proc."""
+    import re
+    import shutil
+    import pytest
+    if not shutil.which("strace"):
+        pytest.skip("needs strace")
+    held = Held(pyctr)
+    out = tmp_path / "strace"  # -ff: one file per process, no call split by another's
+    try:
+        r = subprocess.run(["strace", "-ff", "-qq", "-o", str(out), "-e", "trace=prctl,setns",
+                            *pyctr.argv("exec", held.record.name, "true")], env=pyctr.env,
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+    finally:
+        held.release()
+    joiners = [f.read_text().splitlines() for f in tmp_path.glob("strace.*") if "setns(" in f.read_text()]
+    assert len(joiners) == 1, joiners  # the helper that joins the container
+    calls = joiners[0]
+    setns = [i for i, line in enumerate(calls) if line.startswith("setns(")]
+    dumpable = [i for i, line in enumerate(calls) if re.match(r"prctl\(PR_SET_DUMPABLE, (0|SUID_DUMP_DISABLE)\)", line)]
+    assert setns and dumpable and dumpable[0] < setns[0], calls

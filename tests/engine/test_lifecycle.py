@@ -1,0 +1,134 @@
+"""ps, inspect, stop, kill, wait, top on real containers, and an honest status."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+from helpers import Held
+
+TRAP = "trap 'exit 143' TERM; trap 'echo hup' HUP; echo ready; while :; do sleep 0.05; done"
+
+
+def start(pyctr, *flags, command=TRAP):
+    """A foreground run that keeps going, the way a user leaves one in another terminal."""
+    proc = pyctr.popen("run", *flags, "busybox", "sh", "-c", command, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "ready\n"
+    return proc
+
+
+def finish(pyctr, proc, name):
+    """Whatever the test did: nothing of it left running."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    proc.stdout.close()
+    pyctr("rm", "-f", name)
+
+
+def test_ps_shows_running_then_exited(pyctr):
+    proc = start(pyctr, "--name", "web")
+    try:
+        r = pyctr("ps")
+        header, row = r.stdout.splitlines()[:2]
+        assert header.split()[:4] == ["CONTAINER", "ID", "IMAGE", "COMMAND"]
+        assert "web" in row and "Up" in row and "busybox" in row
+        assert len(pyctr("ps", "-q").stdout.split()[0]) == 12
+        assert len(pyctr("ps", "-q", "--no-trunc").stdout.split()[0]) == 64
+        assert pyctr("stop", "web").returncode == 0
+        assert proc.wait(timeout=15) == 143
+    except BaseException:
+        finish(pyctr, proc, "web")
+        raise
+    proc.stdout.close()
+    assert pyctr("ps", "-q").stdout == ""
+    row = pyctr("ps", "-a").stdout.splitlines()[1]
+    assert "Exited (143)" in row
+    [state] = [c["State"] for c in json.loads(pyctr("ps", "-a", "--format", "json").stdout)]
+    assert state["Status"] == "exited" and state["ExitCode"] == 143 and state["OOMKilled"] is False
+    assert pyctr("rm", "web").returncode == 0
+    assert pyctr("ps", "-a", "-q").stdout == ""
+
+
+def test_stop_of_a_process_that_ignores_sigterm_takes_the_grace_then_sigkill(pyctr):
+    proc = start(pyctr, "--name", "stubborn", command="echo ready; exec sleep 100")
+    try:
+        began = time.monotonic()
+        assert pyctr("stop", "-t", "1", "stubborn").returncode == 0
+        took = time.monotonic() - began
+        assert proc.wait(timeout=15) == 137
+    except BaseException:
+        finish(pyctr, proc, "stubborn")
+        raise
+    proc.stdout.close()
+    assert 1 <= took < 8
+    assert json.loads(pyctr("inspect", "stubborn").stdout)[0]["State"]["ExitCode"] == 137
+    pyctr("rm", "stubborn")
+
+
+def test_kill_with_a_signal_and_wait(pyctr):
+    proc = start(pyctr, "--name", "k")
+    try:
+        assert pyctr("kill", "-s", "HUP", "k").returncode == 0
+        assert proc.stdout.readline() == "hup\n"
+        waiter = pyctr.popen("wait", "k", stdout=subprocess.PIPE, text=True)
+        assert pyctr("kill", "k").returncode == 0  # SIGKILL
+        assert waiter.communicate(timeout=15)[0].strip() == "137"
+        assert proc.wait(timeout=15) == 137
+    finally:
+        finish(pyctr, proc, "k")
+
+
+def test_top_lists_the_containers_processes(pyctr):
+    held = Held(pyctr, command="echo ready; sleep 30 & read x")
+    try:
+        out = pyctr("top", held.record.name).stdout.splitlines()
+    finally:
+        held.release()
+    assert out[0].split() == ["PID", "TIME", "CMD"]
+    assert any(line.endswith("sleep 30") for line in out[1:])
+    assert len(out) >= 3  # sh and sleep
+
+
+def test_status_stays_honest_after_pyctr_its_monitor_and_the_container_die(pyctr):
+    """kill -9 of `pyctr run` and of the monitor, then of the container: nobody recorded
+    the exit, and ps must not say "Up"."""
+    from helpers import monitor_of
+    held = Held(pyctr, "--name", "orphan", command="echo ready; sleep 600")
+    held.proc.kill()
+    held.proc.wait()
+    held.proc.stdin.close()
+    held.proc.stdout.close()
+    assert "Up" in pyctr("ps").stdout  # the container outlived its pyctr
+    os.kill(monitor_of(held.record.pid), signal.SIGKILL)
+    assert "Up" in pyctr("ps").stdout  # and its monitor
+    assert pyctr("kill", "orphan").returncode == 0
+    deadline = time.monotonic() + 5
+    while "orphan" in pyctr("ps").stdout and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "orphan" not in pyctr("ps").stdout
+    assert "Exited (unknown)" in pyctr("ps", "-a").stdout
+    assert pyctr("rm", "orphan").returncode == 0
+
+
+def test_a_reused_pid_does_not_make_a_container_look_alive(pyctr):
+    """Whether it runs is the runtime's to say, by pid and start time (its state.json)."""
+    held = Held(pyctr)
+    try:
+        path = os.path.join(pyctr.root, "run", held.record.id, "state.json")
+        with open(path) as f:
+            saved = json.load(f)
+        with open(path, "w") as f:
+            json.dump(dict(saved, pidStart=saved["pidStart"] + 1), f)  # as if the pid were reused
+        assert pyctr("ps", "-q").stdout == ""
+        assert pyctr("kill", held.record.id).returncode == 125  # never signalled
+    finally:
+        held.release()
+
+
+def test_bad_signal_and_unknown_container_are_one_line_errors(pyctr):
+    r = pyctr("kill", "-s", "NOPE", "x")
+    assert r.returncode == 125 and r.stderr == "pyctr: invalid signal: NOPE\n"
+    r = pyctr("stop", "nosuch")
+    assert r.returncode == 125 and r.stderr == "pyctr: no such container: nosuch\n"

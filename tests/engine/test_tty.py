@@ -1,0 +1,66 @@
+"""`run -t -i`, driven from a real pty as a person's terminal would."""
+
+import os
+import signal
+import struct
+import subprocess
+import termios
+import fcntl
+import time
+
+from helpers import read_until
+
+
+def test_tty_interactive_shell(pyctr):
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
+    before = termios.tcgetattr(slave)
+    proc = pyctr.popen("run", "--rm", "-t", "-i", "busybox", "sh", stdin=slave, stdout=slave,
+                       stderr=slave, start_new_session=True)
+    try:
+        assert b"# " in read_until(master, b"# ")
+        os.write(master, b"tty; echo pid=$$; stty size; echo $TERM\r")
+        out = read_until(master, b"xterm")
+        # a resized window reaches the container through SIGWINCH
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 44, 120, 0, 0))
+        proc.send_signal(signal.SIGWINCH)
+        time.sleep(0.3)
+        os.write(master, b"stty size; exit 7\r")
+        out += read_until(master, b"44 120")
+        assert proc.wait(timeout=15) == 7
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        after = termios.tcgetattr(slave)
+        os.close(slave)
+        os.close(master)
+    lines = out.decode().replace("\r", "").splitlines()
+    assert "/dev/pts/0" in lines  # ttyname works: the pty lives in the container's devpts
+    assert "pid=1" in lines
+    assert "33 101" in lines  # the host terminal's size reached the container
+    assert "xterm" in lines
+    assert "44 120" in lines
+    assert after == before  # raw mode was undone
+
+
+def test_tty_without_interactive_still_gets_a_terminal(pyctr):
+    r = subprocess.run(pyctr.argv("run", "--rm", "-t", "busybox", "sh", "-c", "tty; exit 5"),
+                       capture_output=True, env=pyctr.env, stdin=subprocess.DEVNULL, timeout=30)
+    assert r.returncode == 5
+    assert r.stdout.replace(b"\r", b"") == b"/dev/pts/0\n"
+
+
+def test_tty_relay_survives_input_the_container_never_reads(pyctr):
+    """Endless input to a container that does not read it, and output while input is
+    pending: neither side may block the other, and pyctr must return."""
+    yes = subprocess.Popen(["yes"], stdout=subprocess.PIPE)
+    try:
+        r = subprocess.run(pyctr.argv("run", "--rm", "-i", "-t", "busybox", "sh", "-c", "sleep 1; seq 100000 | tail -1"),
+                           stdin=yes.stdout, capture_output=True, env=pyctr.env, timeout=30)
+    finally:
+        yes.kill()
+        yes.wait()
+        yes.stdout.close()
+    assert r.returncode == 0
+    assert r.stdout.rstrip().endswith(b"100000")

@@ -1,0 +1,62 @@
+"""What several test files share: waiting, a container held running, a pty reader, and how
+to find a container's monitor."""
+
+import json
+import os
+import select
+import subprocess
+import time
+
+TICK = "trap 'exit 143' TERM; n=0; while :; do echo tick $n; n=$((n+1)); sleep 0.1; done"
+
+
+def monitor_of(pid: int) -> int:
+    """The parent of `pid` (a container's first process: its monitor)."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        stat = f.read()
+    return int(stat[stat.rindex(b")") + 2:].split()[1])
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def exited(pyctr, name):
+    return lambda: not any(c.status == "running" for c in pyctr.store().find_containers(name)) \
+        and json.loads(pyctr("inspect", name).stdout)[0]["State"]["ExitCode"] is not None
+
+
+def read_until(fd: int, needle: bytes, timeout: float = 15) -> bytes:
+    out = b""
+    deadline = time.monotonic() + timeout
+    while needle not in out and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the other side closed
+                break
+            if not chunk:
+                break
+            out += chunk
+    return out
+
+
+class Held:
+    """A foreground `pyctr run` whose container runs until the test lets it go (closes its
+    stdin), or is stopped."""
+
+    def __init__(self, pyctr, *flags: str, command: str = "echo ready; read x"):
+        self.proc = pyctr.popen("run", "-i", "--rm", *flags, "busybox", "sh", "-c", command,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout.readline() == "ready\n"
+        [self.record] = [c for c in pyctr.store().list_containers() if c.status == "running"]
+
+    def release(self) -> int:
+        self.proc.stdin.close()
+        code = self.proc.wait(timeout=30)
+        self.proc.stdout.close()
+        return code

@@ -1,0 +1,225 @@
+"""The runtime on its own: an OCI config and an id in, a process out, as podman would drive
+it; its state under its own root.  A plain rootfs directory (no overlay annotation) is
+bind-mounted."""
+
+import errno
+import json
+import os
+import shutil
+import signal
+import time
+
+import pytest
+
+from pyctr.engine.spec import RootfsLayout, RunOptions, build_spec
+from pyctr.runtime import container as runtime
+from pyctr.runtime.errors import ConfigError, NoSuchContainer, NotRunning
+from pyctr.runtime.process import wait
+from pyctr.runtime._core import ChildError
+
+CID = "f" * 64
+
+
+@pytest.fixture
+def state_root(tmp_path):
+    return str(tmp_path / "runtime-state")
+
+
+@pytest.fixture
+def bundle_spec(pyctr, tmp_path):
+    """A spec over a plain copy of the busybox rootfs, the way an OCI bundle comes."""
+    assert pyctr("run", "--rm", "busybox", "true").returncode == 0
+    [layer] = os.listdir(os.path.join(pyctr.root, "layers"))
+    rootfs = tmp_path / "bundle" / "rootfs"
+    shutil.copytree(os.path.join(pyctr.root, "layers", layer, "diff"), rootfs, symlinks=True)
+
+    def make(*argv, **spec_changes):
+        spec = build_spec(RunOptions(image="busybox", command=list(argv), cgroup_parent=pyctr.cgroup_parent),
+                          {}, CID, RootfsLayout([], "", "", str(rootfs)), host_env={})
+        del spec["annotations"]
+        spec.update(spec_changes)
+        return spec
+    return make
+
+
+def create(root: str, spec: dict, **kwargs):
+    return runtime.create(root, CID, spec, os.path.dirname(spec["root"]["path"]), **kwargs)
+
+
+def run_to_exit(root, spec, stdout) -> int:
+    proc = create(root, spec, stdio=(0, stdout, 2))
+    proc.start()
+    code = wait(proc.pid)
+    runtime.delete(root, CID)
+    return code
+
+
+def test_plain_rootfs_is_bind_mounted(bundle_spec, state_root, tmp_path):
+    out = tmp_path / "out"
+    with open(out, "w") as f:
+        code = run_to_exit(state_root, bundle_spec("sh", "-c", "echo $$ > /x; cat /x; hostname"), f.fileno())
+    assert code == 0
+    assert out.read_text() == "1\n" + "f" * 12 + "\n"
+    assert (tmp_path / "bundle" / "rootfs" / "x").read_text() == "1\n"  # no overlay: writes land in place
+
+
+def test_child_failure_comes_back_with_stage_and_errno(bundle_spec, state_root):
+    spec = bundle_spec("true")
+    spec["mounts"].append({"destination": "/bad", "type": "no-such-fs", "source": "x", "options": []})
+    proc = create(state_root, spec)
+    with pytest.raises(ChildError) as e:
+        proc.start()
+    assert (e.value.stage, e.value.errno) == ("mount", errno.ENODEV)
+    assert e.value.message == "mount: /bad"
+    assert runtime.status(state_root, CID) is None  # nothing of it is left
+
+
+def test_a_failed_mkdir_is_reported_as_the_stage_that_wanted_it(bundle_spec, state_root, tmp_path):
+    """A device node's directory that cannot be made: the device stage, not the mount one."""
+    spec = bundle_spec("true")
+    spec["root"]["readonly"] = False
+    with open(os.path.join(spec["root"]["path"], "blocker"), "w"):
+        pass
+    spec["linux"]["devices"] = [{"path": "/blocker/x", "type": "c", "major": 1, "minor": 3}]
+    proc = create(state_root, spec)
+    with pytest.raises(ChildError) as e:
+        proc.start()
+    assert (e.value.stage, e.value.errno) == ("device", errno.ENOTDIR)
+
+
+def test_readonly_root(bundle_spec, state_root, tmp_path):
+    spec = bundle_spec("sh", "-c", "touch /y 2>/dev/null && echo writable || echo readonly")
+    spec["root"]["readonly"] = True
+    out = tmp_path / "out"
+    with open(out, "w") as f:
+        assert run_to_exit(state_root, spec, f.fileno()) == 0
+    assert out.read_text() == "readonly\n"
+
+
+def test_abort_kills_a_waiting_child(bundle_spec, state_root):
+    proc = create(state_root, bundle_spec("true"))
+    pid = proc.pid
+    assert os.path.exists(f"/proc/{pid}")
+    proc.abort()
+    assert not os.path.exists(f"/proc/{pid}")
+    assert runtime.status(state_root, CID) is None and os.listdir(state_root) == []
+
+
+def test_non_root_user_gets_capabilities_only_in_its_bounding_set(bundle_spec, state_root, tmp_path):
+    spec = bundle_spec("sh", "-c", "id -u; grep -E 'CapEff|CapBnd' /proc/self/status")
+    spec["process"]["user"] = {"uid": 1000, "gid": 1000}
+    out = tmp_path / "out"
+    with open(out, "w") as f:
+        assert run_to_exit(state_root, spec, f.fileno()) == 0
+    uid, _, eff, _, bnd = out.read_text().split()
+    assert uid == "1000"
+    assert eff == "0000000000000000"  # a non-root user's effective set is empty after exec
+    assert bnd == "00000000a80425fb"
+
+
+def test_a_child_killed_before_exec_is_reported_not_started(bundle_spec, state_root):
+    proc = create(state_root, bundle_spec("true"))
+    os.kill(proc.pid, signal.SIGKILL)
+    with pytest.raises(ChildError) as e:
+        proc.start()
+    assert e.value.stage == "sync"
+    assert "died before exec" in e.value.message and "signal 9" in e.value.message
+
+
+def test_spec_without_mount_namespace_is_refused(bundle_spec, state_root):
+    spec = bundle_spec("true")
+    spec["linux"]["namespaces"] = [n for n in spec["linux"]["namespaces"] if n["type"] != "mount"]
+    with pytest.raises(ConfigError, match="mount namespace"):
+        create(state_root, spec)
+    assert runtime.status(state_root, CID) is None
+
+
+def test_recursive_read_only_bind_covers_submounts(bundle_spec, state_root, tmp_path):
+    import subprocess
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(src / "sub")], check=True)
+    try:
+        spec = bundle_spec("sh", "-c", "touch /mnt/v/x 2>/dev/null && echo top-writable; "
+                                       "touch /mnt/v/sub/y 2>/dev/null && echo sub-writable; "
+                                       "grep -c ' /mnt/v' /proc/self/mountinfo")
+        spec["mounts"].append({"destination": "/mnt/v", "type": "bind", "source": str(src), "options": ["rbind", "ro"]})
+        out = tmp_path / "out"
+        with open(out, "w") as f:
+            assert run_to_exit(state_root, spec, f.fileno()) == 0
+    finally:
+        subprocess.run(["umount", str(src / "sub")], check=True)
+    assert out.read_text() == "2\n"  # both mounts there, neither writable
+
+
+def _saved(root: str) -> dict:
+    with open(os.path.join(root, CID, "state.json")) as f:
+        return json.load(f)
+
+
+def test_state_follows_the_container_created_running_stopped_deleted(bundle_spec, state_root, pyctr):
+    """state.json: "created" once cloned (pid, its start time, the cgroup), "running" after
+    exec; the status reported is checked against the kernel; delete removes it all."""
+    spec = bundle_spec("sh", "-c", "read x")
+    r, w = os.pipe()
+    proc = create(state_root, spec, stdio=(r, 1, 2))
+    os.close(r)
+    try:
+        saved = _saved(state_root)
+        assert (saved["status"], saved["pid"], saved["bundle"]) == ("created", proc.pid, os.path.dirname(spec["root"]["path"]))
+        assert saved["cgroupsPath"] == spec["linux"]["cgroupsPath"] and saved["pidStart"] > 0
+        assert oct(os.stat(os.path.join(state_root, CID, "state.json")).st_mode & 0o777) == "0o600"
+        assert runtime.status(state_root, CID).current_status() == "created"
+        proc.start()
+        state = runtime.status(state_root, CID)
+        assert state.current_status() == "running"
+        assert state.as_oci() == {"ociVersion": "1.2.0", "id": CID, "status": "running", "pid": proc.pid,
+                                  "bundle": saved["bundle"], "annotations": {}, "created": saved["created"]}
+        assert runtime.processes(state_root, CID) == [proc.pid]
+        assert runtime.stats(state_root, CID).pids == 1
+    finally:
+        os.close(w)  # `read` ends
+    assert wait(proc.pid) == 1
+    assert runtime.status(state_root, CID).current_status() == "stopped"
+    with pytest.raises(NotRunning):
+        runtime.kill(state_root, CID, signal.SIGTERM)
+    assert runtime.stats(state_root, CID).pids == 0  # the cgroup's last figures, still there
+    runtime.delete(state_root, CID)
+    assert runtime.status(state_root, CID) is None and os.listdir(state_root) == []
+    assert pyctr.cgroup_dirs(CID) == [] and runtime.stats(state_root, CID) is None
+    runtime.delete(state_root, CID)  # nothing to delete is no error
+    with pytest.raises(NoSuchContainer):
+        runtime.kill(state_root, CID, signal.SIGTERM)
+
+
+def test_kill_all_reaches_every_process_in_the_cgroup(bundle_spec, state_root):
+    proc = create(state_root, bundle_spec("sh", "-c", "sleep 60 & sleep 60; true"))
+    proc.start()
+    try:
+        deadline = time.monotonic() + 5
+        while len(runtime.processes(state_root, CID)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(runtime.processes(state_root, CID)) == 3
+        runtime.kill(state_root, CID, signal.SIGKILL, all_processes=True)
+        assert wait(proc.pid) == 137
+    finally:
+        runtime.delete(state_root, CID)
+
+
+def test_a_reused_pid_is_not_the_container(bundle_spec, state_root):
+    """The state names the process by pid and start time: the same pid with another start
+    time (a reused pid) is "stopped", and never signalled."""
+    proc = create(state_root, bundle_spec("sleep", "60"))
+    proc.start()
+    try:
+        path = os.path.join(state_root, CID, "state.json")
+        saved = _saved(state_root)
+        with open(path, "w") as f:
+            json.dump(dict(saved, pidStart=saved["pidStart"] + 1), f)
+        assert runtime.status(state_root, CID).current_status() == "stopped"
+        with pytest.raises(NotRunning):
+            runtime.kill(state_root, CID, signal.SIGKILL)
+        assert os.path.exists(f"/proc/{proc.pid}")
+    finally:
+        runtime.delete(state_root, CID)  # the cgroup goes, and the sleep in it
+        wait(proc.pid)
