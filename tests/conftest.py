@@ -1,105 +1,53 @@
-"""Fixtures: a temp root per test, a `pyctr` runner, and a leak check around every test."""
+"""Fixtures: a temp root per test, a `pyctr` runner, and a leak check around every test
+(leaks.py: what it looks for, and where)."""
 
 import glob
+import itertools
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
 
-HOST_STATE = ("/var/lib/pyctr", "/run/pyctr")
+import leaks
+
+pytest_plugins = ["pytester"]  # tests/test_leaks.py runs a test session of its own
+
 # The installed command, as a user runs it (beside the interpreter running the tests).
 PYCTR = os.path.join(os.path.dirname(sys.executable), "pyctr")
+SCOPE: leaks.Scope = None  # this run's places, set by run_scope
+_parents = itertools.count()
 
 
-def _mounts() -> set[str]:
-    with open("/proc/self/mountinfo") as f:
-        # drop the mount id and parent id: they are not what identifies a leaked mount
-        return {line.split(" ", 2)[2] for line in f}
-
-
-def _foreign_namespace_pids() -> set[int]:
-    """Processes in a pid namespace other than ours: containers."""
-    mine = os.readlink("/proc/self/ns/pid")
-    pids = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.readlink(f"/proc/{entry}/ns/pid") != mine:
-                    pids.add(int(entry))
-            except OSError:
-                pass
-    return pids
-
-
-def _our_children() -> set[int]:
-    me = str(os.getpid())
-    children = set()
-    for path in glob.glob("/proc/[0-9]*/stat"):
-        try:
-            with open(path, "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(b")") + 2:].split()
-        if fields[1].decode() == me and fields[0] != b"Z":
-            children.add(int(path.split("/")[2]))
-    return children
-
-
-def _monitors() -> set[int]:
-    """pyctr-monitor processes (detached containers' parents) and the `pyctr _cleanup`
-    they end in: both gone soon after their containers."""
-    found = set()
-    for path in glob.glob("/proc/[0-9]*/cmdline"):
-        try:
-            with open(path, "rb") as f:
-                argv = f.read().split(b"\0")
-                # the monitor, and the cleanup it becomes at the end
-                if argv[0].endswith(b"pyctr-monitor") or b"_cleanup" in argv:
-                    found.add(int(path.split("/")[2]))
-        except OSError:
-            pass
-    return found
-
-
-def _cgroups() -> set[str]:
-    # the parents and the containers' cgroups inside them (v2: one level less)
-    patterns = ("/sys/fs/cgroup/pyctr*", "/sys/fs/cgroup/pyctr*/*/", "/sys/fs/cgroup/*/pyctr*",
-                "/sys/fs/cgroup/*/pyctr*/*/")
-    return {d.rstrip("/") for pattern in patterns for d in glob.glob(pattern)}
-
-
-def _tmp_entries() -> set[str]:
-    return {e for e in os.listdir("/tmp") if not e.startswith("pytest-of-")}
-
-
-def snapshot() -> dict:
-    return {
-        "mounts": _mounts(),
-        "container processes": _foreign_namespace_pids(),
-        "child processes": _our_children(),
-        "monitors": _monitors(),
-        "cgroups": _cgroups(),
-        "host state dirs": {p for p in HOST_STATE if os.path.exists(p)},
-        "files in /tmp": _tmp_entries(),
-    }
-
-
-def leaks(before: dict, after: dict) -> dict:
-    return {k: sorted(after[k] - before[k]) for k in before if after[k] - before[k]}
+@pytest.fixture(scope="session", autouse=True)
+def run_scope(tmp_path_factory):
+    """This test run's own places: a TMPDIR of its own (for the tests and every pyctr they
+    run) and a cgroup of its own, which pytest enters, so that every process it starts,
+    however far it wanders from pytest, can be found."""
+    global SCOPE
+    base = str(tmp_path_factory.getbasetemp())
+    tmpdir = os.path.join(base, "tmpdir")
+    os.makedirs(tmpdir)
+    os.environ["TMPDIR"] = tmpdir
+    tempfile.tempdir = None  # gettempdir() looks again
+    SCOPE = leaks.Scope(os.urandom(4).hex(), [base, tmpdir])
+    origin = leaks.join(SCOPE.own_cgroup)
+    yield SCOPE
+    leaks.leave(SCOPE.own_cgroup, origin)
 
 
 @pytest.fixture(autouse=True)
-def no_leaks():
-    """Fails a test that leaves mounts, processes, cgroups or files outside its temp root."""
-    before = snapshot()
+def no_leaks(run_scope):
+    """Fails a test that leaves processes, cgroups, mounts or files behind (of its own:
+    leaks.py)."""
+    before = run_scope.snapshot()
     yield
     deadline = time.monotonic() + 3  # a killed namespace takes a moment to be reaped
     while True:
-        found = leaks(before, snapshot())
+        found = leaks.found(before, run_scope.snapshot())
         if not found or time.monotonic() > deadline:
             break
         time.sleep(0.05)
@@ -107,28 +55,33 @@ def no_leaks():
         pytest.fail(f"test left things behind: {found}", pytrace=False)
 
 
+@pytest.fixture
+def cgroup_parent(run_scope):
+    """A cgroup parent of the test's own, under the run's prefix; removed afterwards (a
+    container cgroup left inside keeps it, and the leak check reports both)."""
+    parent = run_scope.cgroup_parent(next(_parents))
+    yield parent
+    for d in glob.glob(f"/sys/fs/cgroup/{parent}") + glob.glob(f"/sys/fs/cgroup/*/{parent}"):
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
+
+
 class Pyctr:
     """Runs the real `pyctr` command against one temp root, with containers' cgroups under
-    a parent of the test's own (removed afterwards: a container cgroup left inside keeps it,
-    and the leak check reports it)."""
+    a parent of the test's own."""
 
-    def __init__(self, root: str):
+    def __init__(self, root: str, cgroup_parent: str):
         self.root = root
-        self.cgroup_parent = f"pyctr-test-{os.urandom(4).hex()}"
+        self.cgroup_parent = cgroup_parent
         self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYCTR_ROOT": root,
-                    "PYCTR_CGROUP_PARENT": self.cgroup_parent}
+                    "PYCTR_CGROUP_PARENT": cgroup_parent, "TMPDIR": os.environ["TMPDIR"]}
 
     def cgroup_dirs(self, container_id: str) -> list[str]:
         """The container's cgroup directories on this host (v1: one per controller)."""
         return glob.glob(f"/sys/fs/cgroup/{self.cgroup_parent}/{container_id}") + \
             glob.glob(f"/sys/fs/cgroup/*/{self.cgroup_parent}/{container_id}")
-
-    def remove_cgroup_parent(self) -> None:
-        for d in glob.glob(f"/sys/fs/cgroup/{self.cgroup_parent}") + glob.glob(f"/sys/fs/cgroup/*/{self.cgroup_parent}"):
-            try:
-                os.rmdir(d)
-            except OSError:
-                pass
 
     def argv(self, *args: str) -> list[str]:
         return [PYCTR, *args]
@@ -176,8 +129,7 @@ def _seed(template: str, root: str) -> None:
 
 
 @pytest.fixture
-def pyctr(tmp_path, image_template):
-    p = Pyctr(str(tmp_path / "root"))
+def pyctr(tmp_path, image_template, cgroup_parent):
+    p = Pyctr(str(tmp_path / "root"), cgroup_parent)
     _seed(image_template, p.root)
-    yield p
-    p.remove_cgroup_parent()
+    return p

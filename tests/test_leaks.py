@@ -1,0 +1,107 @@
+"""The leak check itself: a test session of its own (with this conftest) whose test leaks a
+cgroup, a mount, a process and a file on purpose must fail in its teardown, naming each;
+what other work does on the host meanwhile (a process and a cgroup of another's, a mount
+and a /tmp file elsewhere) must not be named; a test that leaks nothing passes."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+import leaks
+
+LEAKY = '''
+import json, os, subprocess
+
+import conftest
+import leaks
+
+RECORD = os.environ["LEAK_RECORD"]
+
+
+def test_leaks_on_purpose(cgroup_parent, tmp_path):
+    mine = {"session cgroup": conftest.SCOPE.own_cgroup}
+    cgroup = os.path.join(leaks.MEMBERSHIP, cgroup_parent, "leaked")
+    os.makedirs(cgroup)
+    mine["cgroup"] = cgroup
+    (tmp_path / "mnt").mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(tmp_path / "mnt")], check=True)
+    mine["mount"] = str(tmp_path / "mnt")
+    mine["process"] = subprocess.Popen(["sleep", "300"], start_new_session=True).pid
+    with open(os.path.join(os.environ["TMPDIR"], "leaked-file"), "w"):
+        pass
+    mine["file"] = os.path.join(os.environ["TMPDIR"], "leaked-file")
+    # other work on the host, meanwhile
+    theirs = {"cgroup": os.path.join(leaks.MEMBERSHIP, "pyctr-selftest-other-" + cgroup_parent)}
+    os.makedirs(theirs["cgroup"])
+    other = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    with open(os.path.join(leaks.MEMBERSHIP, "cgroup.procs"), "w") as f:
+        f.write(str(other.pid))  # not in this run's cgroup: another's process
+    theirs["process"] = other.pid
+    theirs["mount"] = "/run/pyctr-selftest-" + cgroup_parent  # beside /run/pyctr, not in it
+    os.makedirs(theirs["mount"])
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", theirs["mount"]], check=True)
+    theirs["file"] = "/tmp/pyctr-selftest-" + cgroup_parent
+    with open(theirs["file"], "w"):
+        pass
+    with open(RECORD, "w") as f:
+        json.dump({"mine": mine, "theirs": theirs}, f)
+
+
+def test_a_clean_test_passes(cgroup_parent, tmp_path):
+    subprocess.run(["true"], check=True)
+    (tmp_path / "kept").write_text("a test's own temp dir is its to fill")
+'''
+
+
+def _gone(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 5
+    while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def _clean(record: dict) -> None:
+    """What the session left, removed in order: processes, mounts, cgroups, files."""
+    for side in ("mine", "theirs"):
+        _gone(record[side]["process"])
+    for side in ("mine", "theirs"):
+        subprocess.run(["umount", record[side]["mount"]], check=False)
+    os.rmdir(record["theirs"]["mount"])
+    for cgroup in (record["mine"]["cgroup"], os.path.dirname(record["mine"]["cgroup"]), record["theirs"]["cgroup"],
+                   record["mine"]["session cgroup"]):
+        if os.path.isdir(cgroup):
+            os.rmdir(cgroup)
+    os.unlink(record["theirs"]["file"])
+
+
+def test_the_leak_check_fails_a_leak_and_only_a_leak(pytester, tmp_path):
+    with open(os.path.join(os.path.dirname(__file__), "conftest.py")) as f:
+        pytester.makeconftest(f.read())
+    with open(os.path.join(os.path.dirname(__file__), "leaks.py")) as f:
+        pytester.makepyfile(leaks=f.read())
+    pytester.makepyfile(test_leaky=LEAKY)
+    record_path = tmp_path / "record.json"
+    os.environ["LEAK_RECORD"] = str(record_path)
+    try:
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
+    finally:
+        del os.environ["LEAK_RECORD"]
+    record = json.loads(record_path.read_text())
+    try:
+        result.assert_outcomes(passed=2, errors=1)
+        report = next(line for line in result.outlines if line.startswith("test left things behind"))
+        for what in ("cgroup", "mount", "file"):
+            assert record["mine"][what] in report, what
+            assert record["theirs"][what] not in report, what
+        assert re.search(rf"\b{record['mine']['process']}\b", report)
+        assert not re.search(rf"\b{record['theirs']['process']}\b", report)
+    finally:
+        _clean(record)
+    assert not os.path.isdir(record["mine"]["session cgroup"])
+    assert leaks.V2 or os.path.isdir(leaks.MEMBERSHIP)
