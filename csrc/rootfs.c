@@ -157,6 +157,21 @@ int pyctr_mkdir_in_root(int rootfd, const char *path, int stage, struct pyctr_er
     return pyctr_set_err(err, stage, ELOOP, "too many symlinks in rootfs", path);
 }
 
+/* The directory that is to hold `path`, made if missing (inside the root) and opened for
+ * the *at() calls; *name is set to the last component.  Failures are reported as `stage`. */
+static int open_parent(int rootfd, const char *path, const char **name, int stage, struct pyctr_err *err)
+{
+    char parent[PATH_MAX];
+    *name = split_path(path, parent);
+    _cleanup_close_ int pfd = pyctr_mkdir_in_root(rootfd, parent, stage, err);
+    if (pfd < 0)
+        return -1;
+    int dfd = pyctr_open_in_root(rootfd, parent, O_RDONLY | O_DIRECTORY);
+    if (dfd < 0)
+        pyctr_set_err(err, stage, errno, "open directory in rootfs", parent);
+    return dfd;
+}
+
 int pyctr_touch_in_root(int rootfd, const char *path, int stage, struct pyctr_err *err)
 {
     int fd = pyctr_open_in_root(rootfd, path, O_PATH);
@@ -165,14 +180,10 @@ int pyctr_touch_in_root(int rootfd, const char *path, int stage, struct pyctr_er
             pyctr_set_err(err, stage, errno, "open file in rootfs", path);
         return fd;
     }
-    char parent[PATH_MAX];
-    const char *name = split_path(path, parent);
-    _cleanup_close_ int pfd = pyctr_mkdir_in_root(rootfd, parent, stage, err);
-    if (pfd < 0)
-        return -1;
-    _cleanup_close_ int dfd = pyctr_open_in_root(rootfd, parent, O_RDONLY | O_DIRECTORY);
+    const char *name;
+    _cleanup_close_ int dfd = open_parent(rootfd, path, &name, stage, err);
     if (dfd < 0)
-        return pyctr_set_err(err, stage, errno, "open directory in rootfs", parent);
+        return -1;
     int created = openat(dfd, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (created < 0 && errno != EEXIST)
         return pyctr_set_err(err, stage, errno, "create file in rootfs", path);
@@ -284,14 +295,10 @@ static int do_mount(int rootfd, const struct pyctr_mount *m, int stage, struct p
 
 static int make_device(int rootfd, const struct pyctr_device *d, struct pyctr_err *err)
 {
-    char parent[PATH_MAX];
-    const char *name = split_path(d->path, parent);
-    _cleanup_close_ int pfd = pyctr_mkdir_in_root(rootfd, parent, PYCTR_STAGE_DEVICE, err);
-    if (pfd < 0)
-        return -1;
-    _cleanup_close_ int dfd = pyctr_open_in_root(rootfd, parent, O_RDONLY | O_DIRECTORY);
+    const char *name;
+    _cleanup_close_ int dfd = open_parent(rootfd, d->path, &name, PYCTR_STAGE_DEVICE, err);
     if (dfd < 0)
-        return pyctr_set_err(err, PYCTR_STAGE_DEVICE, errno, "open device directory", parent);
+        return -1;
     if (mknodat(dfd, name, d->mode, makedev(d->major, d->minor)) == 0) {
         if (fchownat(dfd, name, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0)
             return pyctr_set_err(err, PYCTR_STAGE_DEVICE, errno, "chown device", d->path);
@@ -313,14 +320,10 @@ static int make_device(int rootfd, const struct pyctr_device *d, struct pyctr_er
 
 static int make_symlink(int rootfd, const struct pyctr_symlink *s, struct pyctr_err *err)
 {
-    char parent[PATH_MAX];
-    const char *name = split_path(s->linkpath, parent);
-    _cleanup_close_ int pfd = pyctr_mkdir_in_root(rootfd, parent, PYCTR_STAGE_SYMLINK, err);
-    if (pfd < 0)
-        return -1;
-    _cleanup_close_ int dfd = pyctr_open_in_root(rootfd, parent, O_RDONLY | O_DIRECTORY);
+    const char *name;
+    _cleanup_close_ int dfd = open_parent(rootfd, s->linkpath, &name, PYCTR_STAGE_SYMLINK, err);
     if (dfd < 0)
-        return pyctr_set_err(err, PYCTR_STAGE_SYMLINK, errno, "open directory", parent);
+        return -1;
     if (symlinkat(s->target, dfd, name) < 0 && errno != EEXIST)
         return pyctr_set_err(err, PYCTR_STAGE_SYMLINK, errno, "symlink", s->linkpath);
     return 0;

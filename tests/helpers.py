@@ -60,3 +60,31 @@ class Held:
         code = self.proc.wait(timeout=30)
         self.proc.stdout.close()
         return code
+
+
+def run_read_by_fast(line: list[str]):
+    """(RunOptions, detach) as the lean parser reads `pyctr run <line>`."""
+    from pyctr.cli import fast, options
+    values, image, command = fast.parse_run(line)
+    return options.run_options(values, image, command), bool(values.get("detach"))
+
+
+def run_read_by_typer(tmp_path, monkeypatch, line: list[str]):
+    """(RunOptions, detach) as the typer command reads `pyctr run <line>`, with the start
+    itself replaced."""
+    from pyctr.cli.main import _typer_main
+    from pyctr.engine import running
+    seen = {}
+
+    def attached(paths, store, opts):
+        seen.update(opts=opts, detach=False)
+        return running.Outcome("c" * 64, 0)
+
+    def detached(paths, store, opts):
+        seen.update(opts=opts, detach=True)
+        return "id"
+
+    monkeypatch.setattr(running, "run_attached", attached)
+    monkeypatch.setattr(running, "run_detached", detached)
+    assert _typer_main(["--root", str(tmp_path), "run", *line]) == 0
+    return seen["opts"], seen["detach"]

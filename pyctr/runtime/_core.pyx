@@ -165,12 +165,8 @@ cdef class _Arena:
 cdef void _fill_mounts(_Arena a, pyctr_plan *p, list mounts) except *:
     cdef pyctr_mount *m = <pyctr_mount *>a.alloc(len(mounts), sizeof(pyctr_mount))
     for i, d in enumerate(mounts):
-        m[i].source = a.s(d.source)
-        m[i].target = a.s(d.target)
-        m[i].fstype = a.s(d.fstype)
-        m[i].data = a.s(d.data)
-        m[i].flags = d.flags
-        m[i].propagation = d.propagation
+        m[i] = pyctr_mount(source=a.s(d.source), target=a.s(d.target), fstype=a.s(d.fstype), data=a.s(d.data),
+                           flags=d.flags, propagation=d.propagation)
     p.mounts = m
     p.n_mounts = len(mounts)
 
@@ -178,12 +174,8 @@ cdef void _fill_mounts(_Arena a, pyctr_plan *p, list mounts) except *:
 cdef void _fill_devices(_Arena a, pyctr_plan *p, list devices) except *:
     cdef pyctr_device *d = <pyctr_device *>a.alloc(len(devices), sizeof(pyctr_device))
     for i, dev in enumerate(devices):
-        d[i].path = a.s(dev.path)
-        d[i].mode = dev.mode
-        d[i].major = dev.major
-        d[i].minor = dev.minor
-        d[i].uid = dev.uid
-        d[i].gid = dev.gid
+        d[i] = pyctr_device(path=a.s(dev.path), mode=dev.mode, major=dev.major, minor=dev.minor, uid=dev.uid,
+                            gid=dev.gid)
     p.devices = d
     p.n_devices = len(devices)
 

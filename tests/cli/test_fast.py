@@ -7,7 +7,8 @@ import sys
 import pytest
 
 from pyctr.cli import fast, options
-from pyctr.engine import running
+
+from helpers import run_read_by_fast, run_read_by_typer
 
 LINES = [
     ["busybox"],
@@ -35,31 +36,10 @@ EXEC_LINES = [
 EXEC_UNSURE = [["web"], [], ["--help", "web", "sh"], ["-x", "web", "sh"], ["--privileged", "web", "sh"]]
 
 
-def _typer_reads(tmp_path, monkeypatch, line):
-    """What cli.run hands on, with the start itself replaced."""
-    from pyctr.cli.main import _typer_main
-    seen = {}
-
-    def attached(paths, store, opts):
-        seen.update(opts=opts, detach=False)
-        return running.Outcome("c" * 64, 0)
-
-    def detached(paths, store, opts):
-        seen.update(opts=opts, detach=True)
-        return "id"
-
-    monkeypatch.setattr(running, "run_attached", attached)
-    monkeypatch.setattr(running, "run_detached", detached)
-    assert _typer_main(["--root", str(tmp_path), "run", *line]) == 0
-    return seen["opts"], seen["detach"]
-
-
 @pytest.mark.parametrize("line", LINES)
 def test_both_parsers_read_a_line_alike(tmp_path, monkeypatch, line):
     monkeypatch.delenv("PYCTR_CGROUP_PARENT", raising=False)
-    values, image, command = fast.parse_run(line)
-    assert (options.run_options(values, image, command), bool(values.get("detach"))) == \
-        _typer_reads(tmp_path, monkeypatch, line)
+    assert run_read_by_fast(line) == run_read_by_typer(tmp_path, monkeypatch, line)
 
 
 @pytest.mark.parametrize("line", UNSURE)

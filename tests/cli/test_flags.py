@@ -14,7 +14,9 @@ from typer.main import get_command
 from pyctr.cli import fast, flags, options
 from pyctr.cli.commands import app
 from pyctr.cli.main import _typer_main
-from pyctr.engine import execute, running
+from pyctr.engine import execute
+
+from helpers import run_read_by_fast, run_read_by_typer
 
 SAMPLE = {"text": "7", "int": "7", "list": "7"}  # a value every kind takes (cpus, names, sizes alike)
 TABLES = {"run": flags.RUN, "exec": flags.EXEC}
@@ -59,35 +61,13 @@ def _flag_lines(table) -> list[tuple[str, list[str]]]:
             for flag in table for name in flag.names]
 
 
-def _run_seen_by_typer(tmp_path, monkeypatch, line: list[str]):
-    seen = {}
-
-    def attached(paths, store, opts):
-        seen.update(opts=opts, detach=False)
-        return running.Outcome("c" * 64, 0)
-
-    def detached(paths, store, opts):
-        seen.update(opts=opts, detach=True)
-        return "id"
-
-    monkeypatch.setattr(running, "run_attached", attached)
-    monkeypatch.setattr(running, "run_detached", detached)
-    assert _typer_main(["--root", str(tmp_path), "run", *line]) == 0
-    return seen["opts"], seen["detach"]
-
-
-def _run_seen_by_fast(line: list[str]):
-    values, image, command = fast.parse_run(line)
-    return options.run_options(values, image, command), bool(values.get("detach"))
-
-
 @pytest.mark.parametrize("name,line", _flag_lines(flags.RUN))
 def test_every_run_flag_is_read_alike(tmp_path, monkeypatch, name, line):
     monkeypatch.delenv("PYCTR_CGROUP_PARENT", raising=False)
     line = [*line, "busybox", "true"]
-    by_fast = _run_seen_by_fast(line)
-    assert by_fast == _run_seen_by_typer(tmp_path, monkeypatch, line)
-    assert by_fast != _run_seen_by_fast(["busybox", "true"])  # the flag made a difference
+    by_fast = run_read_by_fast(line)
+    assert by_fast == run_read_by_typer(tmp_path, monkeypatch, line)
+    assert by_fast != run_read_by_fast(["busybox", "true"])  # the flag made a difference
 
 
 @pytest.mark.parametrize("name,line", _flag_lines(flags.EXEC))
@@ -105,12 +85,12 @@ def test_every_exec_flag_is_read_alike(tmp_path, monkeypatch, name, line):
 def test_an_environment_default_is_read_alike_and_a_flag_wins_over_it(tmp_path, monkeypatch, flag):
     monkeypatch.setenv(flag.envvar, "from-env")
     line = ["busybox", "true"]
-    by_fast = _run_seen_by_fast(line)
-    assert by_fast == _run_seen_by_typer(tmp_path, monkeypatch, line)
+    by_fast = run_read_by_fast(line)
+    assert by_fast == run_read_by_typer(tmp_path, monkeypatch, line)
     assert getattr(by_fast[0], flag.field) == "from-env"
     line = [flag.names[-1], "from-flag", "busybox", "true"]
-    by_fast = _run_seen_by_fast(line)
-    assert by_fast == _run_seen_by_typer(tmp_path, monkeypatch, line)
+    by_fast = run_read_by_fast(line)
+    assert by_fast == run_read_by_typer(tmp_path, monkeypatch, line)
     assert getattr(by_fast[0], flag.field) == "from-flag"
 
 
