@@ -134,6 +134,11 @@ struct pyctr_plan {
     size_t seccomp_len;         /* number of instructions */
 };
 
+/* The name (comm) a new container's first process has from clone until its execve, which
+ * replaces it with the program's file name: a name with a '/' in it, which no file name
+ * has.  So whoever reads /proc/PID/stat can tell a created container from a running one. */
+#define PYCTR_CREATED_NAME "pyctr/created"
+
 /* A cloned child that waits for `pyctr_release`. */
 struct pyctr_child {
     pid_t pid;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -84,7 +85,15 @@ int pyctr_spawn(const struct pyctr_plan *plan, struct pyctr_child *child, struct
     /* SEQPACKET keeps records whole; CLOEXEC makes the child's end vanish on execve. */
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return pyctr_set_err(err, PYCTR_STAGE_SYNC, errno, "socketpair", NULL);
+    /* A new container's process is born with PYCTR_CREATED_NAME: the child takes the
+     * calling thread's name at clone, so we wear it for that instant (no moment in which
+     * the child is alive under another name). */
+    char own_name[17] = "";
+    int renamed = plan->join_pidfd < 0 && prctl(PR_GET_NAME, own_name, 0, 0, 0) == 0 &&
+                  prctl(PR_SET_NAME, PYCTR_CREATED_NAME, 0, 0, 0) == 0;
     pid_t pid = clone_child(plan, &child->in_cgroup);
+    if (renamed && pid != 0)
+        prctl(PR_SET_NAME, own_name, 0, 0, 0);
     if (pid < 0) {
         int saved = errno;
         close(sv[0]);

@@ -22,6 +22,10 @@ apt-get install -y -qq --no-install-recommends \
 # removed since the last build would otherwise be installed again from there.
 rm -rf build
 PYCTR_WERROR=1 .venv/bin/pip install -q --disable-pip-version-check '.[test]'
+# setuptools is for building only (pip builds in an isolated environment of its own), and
+# its distutils-precedence.pth runs an import at every start of the venv's python: about
+# 1 ms of every pyctr command (measured: bare `python -c pass` 8% faster without it).
+.venv/bin/pip uninstall -q -y setuptools
 ln -sf "$PWD/.venv/bin/pyctr" /usr/local/bin/pyctr
 
 pyctr run --rm busybox echo hello

@@ -64,9 +64,9 @@ class Held:
 
 def run_read_by_fast(line: list[str]):
     """(RunOptions, detach) as the lean parser reads `pyctr run <line>`."""
-    from pyctr.cli import fast, options
+    from pyctr.cli import fast, flags
     values, image, command = fast.parse_run(line)
-    return options.run_options(values, image, command), bool(values.get("detach"))
+    return flags.run_options(values, image, command), bool(values.get("detach"))
 
 
 def run_read_by_typer(tmp_path, monkeypatch, line: list[str]):

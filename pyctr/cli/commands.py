@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from . import flags, options, render
+from . import flags, render
 
 app = typer.Typer(
     name="pyctr",
@@ -58,7 +58,7 @@ def _store():
 
 def main_options(values):
     """Run containers: `pyctr run busybox echo hello`."""
-    State.paths = options.paths(values)
+    State.paths = flags.paths(values)
 
 
 app.callback()(from_table(main_options, flags.GLOBAL))
@@ -70,7 +70,7 @@ def run(values):
     Example: pyctr run --rm -ti --cpuset-cpus 0-1 -m 64m busybox sh
     """
     from ..engine import running
-    opts = options.run_options(values, values["image"], values["command"] or [])
+    opts = flags.run_options(values, values["image"], values["command"] or [])
     if values["detach"]:
         typer.echo(running.run_detached(State.paths, _store(), opts))
         return
@@ -86,7 +86,7 @@ def exec_(values):
     Example: pyctr exec -ti web sh
     """
     from ..engine.execute import exec_in
-    opts = options.exec_options(values, values["command"])
+    opts = flags.exec_options(values, values["command"])
     raise typer.Exit(exec_in(State.paths, _store(), values["container"], opts))
 
 
@@ -102,7 +102,7 @@ def update(values):
     from ..engine import lifecycle
     store = _store()
     for name in values["names"]:
-        lifecycle.update(State.paths, store, name, options.resources(values))
+        lifecycle.update(State.paths, store, name, flags.resources(values))
         typer.echo(name)
 
 
@@ -275,7 +275,7 @@ def cleanup_(container_id: str):
     """
     import os
 
-    from ..engine.exits import cleanup
+    from ..engine.containers import cleanup
     if not os.path.isdir(State.paths.container_dir(container_id)):
         return  # removed already (rm -f): create nothing, not even a store
     cleanup(State.paths, _store(), container_id)

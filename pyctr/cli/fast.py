@@ -148,14 +148,17 @@ def _run(options: dict, values: dict, image: str, command: list[str]) -> int:
     warm_attach()  # first: the imports below take as long as the wait it starts
     from ..engine import running
     from ..engine.store import Store
-    from .options import paths, run_options
-    from .render import report
+    from .flags import paths, run_options
     where = paths(options)
     opts = run_options(values, image, command)
     if values.get("detach"):
         sys.stdout.write(running.run_detached(where, Store(where.db), opts) + "\n")
         return 0
-    return report(running.run_attached(where, Store(where.db), opts))
+    outcome = running.run_attached(where, Store(where.db), opts)
+    if outcome.oom_killed or outcome.warnings:  # render: only when there is something to say
+        from .render import report
+        return report(outcome)
+    return outcome.code
 
 
 def _exec(options: dict, values: dict, container: str, command: list[str]) -> int:
@@ -163,15 +166,15 @@ def _exec(options: dict, values: dict, container: str, command: list[str]) -> in
     warm_attach()
     from ..engine.execute import exec_in
     from ..engine.store import Store
-    from .options import exec_options, paths
+    from .flags import exec_options, paths
     where = paths(options)
     return exec_in(where, Store(where.db), container, exec_options(values, command))
 
 
 def _cleanup(options: dict, container_id: str) -> int:
-    from ..engine.exits import cleanup
+    from ..engine.containers import cleanup
     from ..engine.store import Store
-    from .options import paths
+    from .flags import paths
     where = paths(options)
     if os.path.isdir(where.container_dir(container_id)):  # else removed already (rm -f)
         cleanup(where, Store(where.db), container_id)

@@ -1,7 +1,10 @@
-"""The flags of `run`, `exec` and `update` and the global options, declared once: the lean
-parser (fast.py) and the typer commands (commands.py) are both built from these tables, and
-options.py turns what either read into the engine's options.  No imports: the lean path
-reads this on every `pyctr run`."""
+"""The flags of `run`, `exec` and `update` and the global options, declared once, and what
+either parser read turned into the engine's options records: the lean parser (fast.py) and
+the typer commands (commands.py) are both built from these tables.  Flags left off take
+their environment variable's value, else their kind's default.  Cheap to import: the lean
+path reads this on every `pyctr run`."""
+
+import os
 
 
 class Flag:
@@ -82,3 +85,41 @@ EXEC_ARGUMENTS = (
 
 UPDATE = RESOURCES
 UPDATE_ARGUMENTS = (Argument("names", "CONTAINER...", "Running containers to change.", many=True),)
+
+RESOURCE_FIELDS = tuple(f.field for f in RESOURCES)
+CLI_ONLY = {"detach"}  # run's flags that the CLI acts on, not the engine
+
+
+def complete(table, values: dict, environ=os.environ) -> dict:
+    """Every field of `table`: as read, else from its environment variable, else its default."""
+    done = {}
+    for flag in table:
+        value = values.get(flag.field)
+        if value in (None, [], ()):
+            value = environ.get(flag.envvar) if flag.envvar else None  # text flags only
+        done[flag.field] = flag.default() if value is None else list(value) if flag.kind == "list" else value
+    return done
+
+
+def paths(values: dict):
+    from ..engine.paths import Paths
+    values = complete(GLOBAL, values)
+    return Paths.resolve(values["root"], values["runroot"])
+
+
+def resources(values: dict):
+    from ..engine.resources import ResourceOptions
+    values = complete(RESOURCES, values)
+    return ResourceOptions(**{f: values[f] for f in RESOURCE_FIELDS})
+
+
+def run_options(values: dict, image: str, command: list[str]):
+    from ..engine.spec import RunOptions
+    values = complete(RUN, values)
+    fields = {f.field: values[f.field] for f in RUN if f.field not in RESOURCE_FIELDS and f.field not in CLI_ONLY}
+    return RunOptions(image=image, command=list(command), resources=resources(values), **fields)
+
+
+def exec_options(values: dict, command: list[str]):
+    from ..engine.execute import ExecOptions
+    return ExecOptions(command=list(command), **complete(EXEC, values))

@@ -8,17 +8,18 @@ import sys
 def main(argv=None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     from ..engine.errors import ENGINE_ERROR, PyctrError
-    from ..images.errors import ImageError
+    from ..images.image import ImageError
     from ..runtime.errors import RuntimeFailure
-    from .render import print_error, print_failure
     try:
         from .fast import dispatch
         rc = dispatch(args)
         return _typer_main(args) if rc is None else rc
     except PyctrError as e:
+        from .render import print_failure  # render: only where there is something to say
         print_failure(e)
         return e.exit_code
     except (RuntimeFailure, ImageError) as e:  # what the runtime or the images refused
+        from .render import print_failure
         print_failure(e)
         return ENGINE_ERROR
     except KeyboardInterrupt:
@@ -26,6 +27,7 @@ def main(argv=None) -> int:
     except Exception as e:
         if os.environ.get("PYCTR_DEBUG"):
             raise
+        from .render import print_error
         print_error(f"internal error: {type(e).__name__}: {e}")
         return ENGINE_ERROR
 

@@ -1,34 +1,25 @@
-"""The engine's container records: create one (row, rootfs dirs, config.json), look it up,
-claim it for a start, ask the runtime whether it runs, remove it.
-
-A `run` that fails before the container's command starts leaves nothing behind: no row,
-no directory, nothing of the runtime's.
+"""The engine's container records once made (create.py makes them): look one up, read its
+config, claim it for a start, ask the runtime whether it runs, put its exit on record
+(the cleanup), remove it.
 """
 
 import os
 import time
 
 from .. import fastjson
-from ..files import write_atomic
+from ..records import as_dict, record
 from ..runtime import _core
 from ..runtime import config as oci_config
 from ..runtime import container as runtime
 from ..runtime.errors import ConfigError, RuntimeFailure
-from ..runtime.pids import alive, start_time
-from . import image_lookup
+from ..runtime.process import alive, start_time
 from .errors import Conflict, NotFound, PyctrError
-from .names import new_id, random_name, valid_name
 from .paths import Paths
-from .spec import RootfsLayout, RunOptions, build_spec
 from .store import ContainerRecord, Store
 
 
-def layout_for(paths: Paths, container_id: str, lowers: list[str]) -> RootfsLayout:
-    return RootfsLayout(lowers, *(paths.container_file(container_id, f) for f in ("upper", "work", "rootfs")))
-
-
 def write_config(paths: Paths, container_id: str, config: dict) -> None:
-    write_atomic(paths.container_file(container_id, "config"), fastjson.dumps(config))
+    fastjson.write(paths.container_file(container_id, "config"), config)
 
 
 def read_config(paths: Paths, container_id: str) -> dict | None:
@@ -37,37 +28,6 @@ def read_config(paths: Paths, container_id: str) -> dict | None:
         return oci_config.load(paths.container_dir(container_id))
     except ConfigError:
         return None
-
-
-def new(paths: Paths, store: Store, opts: RunOptions) -> tuple[ContainerRecord, dict]:
-    """A container decided (image, id, name, config) but nothing written: `write_new`
-    makes it startable.  `run` does that while its fork clones the container."""
-    if opts.name is not None and not valid_name(opts.name):
-        raise PyctrError(f"invalid container name {opts.name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
-    image = image_lookup.resolve(paths, store, opts.image)
-    container_id = new_id()
-    layout = layout_for(paths, container_id, image_lookup.lower_dirs(paths, image))
-    config = build_spec(opts, image.config, container_id, layout)
-    name = opts.name or random_name(lambda n: bool(store.find_containers(n)))
-    # "starting", held by this process, until the container runs (or the row says why not)
-    me = os.getpid()
-    record = ContainerRecord(container_id, name, image.id, opts.image, config["process"]["args"], time.time(),
-                             status="starting", pid=me, pid_start=start_time(me))
-    return record, config
-
-
-def write_new(paths: Paths, store: Store, record: ContainerRecord, config: dict) -> None:
-    """A new container's row, its dirs and its config.json: everything up to a startable
-    container.  A name taken meanwhile is a Conflict, and then nothing is left."""
-    store.add_container(record)
-    try:
-        layout = layout_for(paths, record.id, [])
-        for d in (layout.upper, layout.work, layout.mountpoint):
-            os.makedirs(d, mode=0o700)
-        write_config(paths, record.id, config)
-    except BaseException as e:
-        discard_after(e, paths, store, record.id)
-        raise
 
 
 def discard(paths: Paths, store: Store, container_id: str, best_effort: bool = True) -> list[str]:
@@ -134,3 +94,64 @@ def claim(store: Store, record: ContainerRecord) -> bool:
     me = os.getpid()
     return store.update_container(record.id, expect={"status": record.status, "pid": record.pid},
                                   status="starting", pid=me, pid_start=start_time(me))
+
+
+# The exit, put on record: the code the monitor wrote, the runtime's last word (its
+# cgroup's figures and OOM count, then its cgroup and state removed), or with --rm the
+# whole container removed.
+
+@record
+class Cleanup:
+    """What the cleanup found: the cgroup's last figures (None without), and what it could
+    not remove of a --rm container."""
+    stats: object = None
+    warnings: list[str] = []
+
+
+def read_exit(paths: Paths, container_id: str) -> int | None:
+    """The exit code the monitor wrote, if it has."""
+    try:
+        with open(paths.container_file(container_id, "exit")) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def forget_exit(paths: Paths, store: Store, container_id: str) -> None:
+    """Before a stopped container starts again: the last run's word cleared."""
+    try:
+        os.unlink(paths.container_file(container_id, "exit"))
+    except FileNotFoundError:
+        pass
+    store.update_container(container_id, exit_code=None, finished=None, oom_killed=0, final_stats=None)
+
+
+def cleanup(paths: Paths, store: Store, container_id: str, config: dict | None = None) -> Cleanup:
+    """Once the container exited (by the monitor, or the owner that stayed with it): the
+    runtime's cgroup and state removed, its last figures kept; then the exit recorded, or
+    with --rm the container removed.  `config`: its config, if the caller has it at hand."""
+    if store.get_container(container_id) is None:  # removed meanwhile (rm -f)
+        return Cleanup()
+    config = config or read_config(paths, container_id)
+    if config is None:
+        return Cleanup()
+    from .spec import AUTOREMOVE, annotated  # not on exec's path
+    autoremove = annotated(config, AUTOREMOVE)
+    # with --rm no figures are kept: only the OOM count, for the message
+    stats = runtime.stats(paths.runtime_root, container_id, only_oom=autoremove)
+    try:
+        runtime.delete(paths.runtime_root, container_id)
+    except BaseException:
+        _record_exit(paths, store, container_id, stats)  # all the same; rm retries the cgroup
+        raise
+    if autoremove:  # no exit to record: the row goes
+        return Cleanup(stats, discard(paths, store, container_id))
+    _record_exit(paths, store, container_id, stats)
+    return Cleanup(stats)
+
+
+def _record_exit(paths: Paths, store: Store, container_id: str, stats) -> None:
+    changes = {"status": "exited", "exit_code": read_exit(paths, container_id), "finished": time.time()}
+    if stats is not None:
+        changes.update(oom_killed=int(stats.oom_kills > 0), final_stats=fastjson.dumps(as_dict(stats)))
+    store.update_container(container_id, **changes)

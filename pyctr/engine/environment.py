@@ -1,5 +1,5 @@
-"""A container's environment from what users type: `-e K=V`, `-e K` (the host's value),
-and env files, docker's way."""
+"""A container's environment from what users type: `-e K=V`, `-e K` (the host's value) and
+env files, docker's way; for run and exec alike."""
 
 from .errors import PyctrError
 

@@ -1,9 +1,7 @@
 """The engine's side of images: a reference resolved to an image in the store, the built-in
 busybox made and recorded on first use (as docker pulls on first use)."""
 
-from ..images import layers
-from ..images.image import Image
-from ..images.reference import id_prefix, parse_reference
+from ..images.image import Image, id_prefix, parse_reference
 from .errors import NotFound
 from .paths import Paths
 from .store import Store
@@ -30,4 +28,4 @@ def resolve(paths: Paths, store: Store, ref: str) -> Image:
 
 def lower_dirs(paths: Paths, image: Image) -> list[str]:
     """The image's layer directories, topmost first (overlayfs lowerdir order)."""
-    return layers.lower_dirs(paths.under_root("layers"), image.layers)
+    return image.lower_dirs(paths.under_root("layers"))

@@ -17,6 +17,11 @@ container's parent, writes its log, serves its attach socket and, at the exit, r
     <------------------------------- {"ok": true} | {"error": ...}
     -d: print the id, exit           exec pyctr-monitor --pid N ... -- pyctr _cleanup ID
     else: the owner of the monitor's attach socket until the exit
+
+Named points of the start-up (the pause points below) let a test freeze pyctr: with
+PYCTR_PAUSE_AT=<point>, pyctr stops itself (SIGSTOP) on reaching it, and the test kill -9s
+it there, to check that what a killed pyctr leaves is shown honestly and that `rm -f`
+cleans it.  Reaching a point costs one environment lookup.
 """
 
 import os
@@ -29,27 +34,38 @@ from ..runtime import _core, cgroups
 from ..runtime import container as runtime
 from ..runtime._core import ChildError
 from ..runtime.errors import CgroupError, ConfigError
-from ..runtime.pids import start_time
-from . import pause_points
+from ..runtime.process import alive, start_time
 from .errors import PyctrError, start_error
-from .paths import Paths
-from .programs import MONITOR
+from .paths import MONITOR, Paths
 from .spec import OPEN_STDIN, annotated
-from .store import Store
+from .store import ContainerRecord, Store
+
+# The pause points, in the order a start reaches them.
+# `start` read the container's state and is about to claim it
+CHECKED = "checked"
+# the row, directories and config.json exist; nothing of the container runs yet (its
+# fork may be cloning it, to wait for the go-ahead)
+CREATED = "created"
+# the container is cloned into its cgroup and waits for the go-ahead
+CLONED = "cloned"
+# the container's command runs under its monitor; pyctr is about to relay
+STARTED = "started"
 
 
-def wait_monitor_gone(paths: Paths, container_id: str, timeout: float = 15) -> None:
-    """Until the last run's monitor, and the cleanup it ends in, has finished: a new run
-    must not have its cgroup removed by the old run's cleanup."""
-    try:
-        with open(paths.container_file(container_id, "monitor")) as f:
-            pid, started = (int(x) for x in f.read().split())
-    except (OSError, ValueError):
-        return
+def reached(point: str) -> None:
+    """Stops here (SIGSTOP) when a test asked to, by PYCTR_PAUSE_AT."""
+    if os.environ.get("PYCTR_PAUSE_AT") == point:
+        import signal  # only under a test
+        os.kill(os.getpid(), signal.SIGSTOP)
+
+
+def wait_monitor_gone(record: ContainerRecord, timeout: float = 15) -> None:
+    """Until the last run's monitor (as the row names it), and the cleanup it ends in, has
+    finished: a new run must not have its cgroup removed by the old run's cleanup."""
     deadline = time.monotonic() + timeout
-    while start_time(pid) == started:
+    while alive(record.monitor_pid, record.monitor_start):
         if time.monotonic() > deadline:
-            raise PyctrError(f"the last monitor of {container_id[:12]} is still running")
+            raise PyctrError(f"the last monitor of {record.id[:12]} is still running")
         time.sleep(0.02)
 
 
@@ -80,9 +96,10 @@ def launch(paths: Paths, store: Store, container_id: str, config: dict, tty_size
            owner: bool = False, setup=None) -> Launched:
     """Forks; the fork starts the container and becomes its monitor (see above).  With
     `owner`, we keep one end of a socket the monitor serves from its first moment.
-    `setup()`, if given, runs while the fork creates the container (on the other core): it
-    writes what must exist before the go-ahead.  Should it fail, the fork hears nothing
-    more and takes the container and its cgroup down with it."""
+    `setup(monitor_pid, monitor_start)`, if given, runs while the fork creates the
+    container (on the other core): it writes what must exist before the go-ahead, the
+    row with its monitor among it.  Should it fail, the fork hears nothing more and takes
+    the container and its cgroup down with it."""
     up_r, up_w = os.pipe()
     go_r, go_w = os.pipe()
     ours, theirs = _core.seqpacket_pair() if owner else (-1, -1)
@@ -100,10 +117,11 @@ def launch(paths: Paths, store: Store, container_id: str, config: dict, tty_size
         if owner:
             os.close(theirs)
             from . import session  # noqa: F401 - the owner relays next: load it while the fork clones
+        # the monitor is on record before anything can wait for it (rm, start)
         if setup is not None:
-            setup()
-        with open(paths.container_file(container_id, "monitor"), "w") as f:
-            f.write(f"{child} {start_time(child)}\n")
+            setup(child, start_time(child))
+        else:
+            store.update_container(container_id, monitor_pid=child, monitor_start=start_time(child))
         pid = _start(store, container_id, config, up, go_w)
     except BaseException:
         os.close(go_w)  # no go-ahead: the fork aborts the container and exits
@@ -126,7 +144,7 @@ def _start(store: Store, container_id: str, config: dict, up, go_w: int) -> int:
         raise _error(started, config)
     pid = started["pid"]
     cgroups.warm_attach_stop()  # the fork has placed it
-    pause_points.reached(pause_points.CLONED)
+    reached(CLONED)
     # the pid is for people (inspect); whether it runs is the runtime's to say
     store.update_container(container_id, status="running", pid=pid, pid_start=None, started=time.time())
     _send(go_w, {"go": True})

@@ -13,13 +13,11 @@ import time
 
 from ..runtime import container as runtime
 from ..runtime.errors import CgroupError, NotRunning, RuntimeFailure
-from . import containers, pause_points, views
+from . import containers, views
 from .errors import Conflict, PyctrError
-from .exits import forget_exit
-from .launch import Launched, check_installed, launch, wait_monitor_gone
+from .launch import CHECKED, Launched, check_installed, launch, reached, wait_monitor_gone
 from .paths import Paths
 from .running import Outcome, attach_to, follow, terminal_size
-from .spec import OPEN_STDIN, annotated
 from .store import ContainerRecord, Store
 
 
@@ -127,11 +125,11 @@ def start(paths: Paths, store: Store, name: str, owner: bool = False) -> tuple[C
     config = containers.read_config(paths, record.id)
     if config is None:
         raise PyctrError(f"container {record.name} has no config.json")
-    wait_monitor_gone(paths, record.id)  # before the claim: its cleanup writes the row
-    pause_points.reached(pause_points.CHECKED)
+    wait_monitor_gone(record)  # before the claim: its cleanup writes the row
+    reached(CHECKED)
     if record.status in ("running", "starting") or not containers.claim(store, record):
         return record, config, None
-    forget_exit(paths, store, record.id)
+    containers.forget_exit(paths, store, record.id)
     tty = bool(config["process"].get("terminal"))
     try:
         launched = launch(paths, store, record.id, config, owner=owner,
@@ -148,8 +146,7 @@ def start_attached(paths: Paths, store: Store, name: str, interactive: bool) -> 
     record, config, launched = start(paths, store, name, owner=True)
     if launched is None:
         return Outcome(record.id, attach_to(paths, store, name, interactive))
-    tty = bool(config["process"].get("terminal"))
-    return follow(paths, store, record.id, launched, tty, interactive and annotated(config, OPEN_STDIN))
+    return follow(paths, store, record.id, config, launched, interactive)
 
 
 def restart(paths: Paths, store: Store, name: str, timeout: float) -> None:
@@ -169,7 +166,7 @@ def remove(paths: Paths, store: Store, name: str, force: bool = False) -> str:
         kill_all(paths, record)
     # a container's monitor (and the cleanup it ends in) writes into the container's
     # directory to the end, even after a plain stop
-    wait_monitor_gone(paths, record.id)
+    wait_monitor_gone(record)
     containers.discard(paths, store, record.id, best_effort=False)
     return record.id
 

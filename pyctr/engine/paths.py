@@ -1,10 +1,14 @@
-"""Where the engine keeps its state: `--root` for what persists, `--runroot` for what lives
-only while the machine is up (podman's split), and every file's place under them."""
+"""Where the engine keeps its state (`--root` for what persists, `--runroot` for what lives
+only while the machine is up: podman's split) and every file's place under them; and where
+pyctr's small C programs are (pyctr/libexec/, built there by setup.py)."""
 
 import os
 
 from ..records import record
 
+LIBEXEC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "libexec")
+MONITOR = os.path.join(LIBEXEC, "pyctr-monitor")  # the parent of every container
+INIT = os.path.join(LIBEXEC, "pyctr-init")  # pid 1 for run --init
 DEFAULT_ROOT = "/var/lib/pyctr"
 DEFAULT_RUNROOT = "/run/pyctr"
 # A container's files, under <root>/containers/<id>/: the one place their names are.
@@ -13,7 +17,6 @@ CONTAINER_FILES = {
     "log": "container.log",  # the monitor's json-file log
     "exit": "exit",  # the exit code, written by the monitor
     "attach": "attach",  # the monitor's attach socket
-    "monitor": "monitor",  # the monitor's pid and start time
     "upper": "upper",  # the overlay's writable layer,
     "work": "work",  # its work dir,
     "rootfs": "rootfs",  # and where it is mounted (inside the container only)

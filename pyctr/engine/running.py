@@ -8,10 +8,9 @@ monitor."""
 import os
 
 from ..records import record
-from . import containers, pause_points
+from . import containers, create
 from .errors import Conflict, PyctrError
-from .exits import cleanup
-from .launch import Launched, check_installed, launch
+from .launch import CREATED, STARTED, Launched, check_installed, launch, reached
 from .paths import Paths
 from .spec import OPEN_STDIN, RunOptions, annotated
 from .store import Store
@@ -31,7 +30,7 @@ class Outcome:
 def run_detached(paths: Paths, store: Store, opts: RunOptions) -> str:
     """Creates the container and starts it under its monitor; returns its id once it runs."""
     check_installed()
-    record, config = containers.new(paths, store, opts)
+    record, config = create.new(paths, store, opts)
     try:
         launch(paths, store, record.id, config, setup=_writer(paths, store, record, config))
     except BaseException as e:
@@ -43,21 +42,23 @@ def run_detached(paths: Paths, store: Store, opts: RunOptions) -> str:
 def run_attached(paths: Paths, store: Store, opts: RunOptions) -> Outcome:
     """`run` in the foreground, until the container exits."""
     check_installed()
-    record, config = containers.new(paths, store, opts)
+    record, config = create.new(paths, store, opts)
     try:
         launched = launch(paths, store, record.id, config, tty_size=terminal_size() if opts.tty else (0, 0),
                           owner=True, setup=_writer(paths, store, record, config))
     except BaseException as e:
         containers.discard_after(e, paths, store, record.id)
         raise
-    return follow(paths, store, record.id, launched, opts.tty, opts.interactive)
+    return follow(paths, store, record.id, config, launched, opts.interactive)
 
 
 def _writer(paths: Paths, store: Store, record, config: dict):
-    """The new container's row, dirs and config.json, written while the fork clones it."""
-    def write() -> None:
-        containers.write_new(paths, store, record, config)
-        pause_points.reached(pause_points.CREATED)
+    """The new container's row (its monitor on it), dirs and config.json, written while
+    the fork clones it."""
+    def write(monitor_pid: int, monitor_start: int | None) -> None:
+        record.monitor_pid, record.monitor_start = monitor_pid, monitor_start
+        create.write_new(paths, store, record, config)
+        reached(CREATED)
     return write
 
 
@@ -66,24 +67,26 @@ def terminal_size() -> tuple[int, int]:
     return terminal.terminal_size(0)
 
 
-def follow(paths: Paths, store: Store, container_id: str, launched: Launched, tty: bool, interactive: bool) -> Outcome:
-    """The owner's part: the container's streams relayed until its exit, which it then
-    records; the monitor waits for the word, then ends without a cleanup of its own."""
+def follow(paths: Paths, store: Store, container_id: str, config: dict, launched: Launched,
+           interactive: bool) -> Outcome:
+    """The owner's part: the container's streams relayed (our stdin too, if `interactive`
+    and it was made with -i) until its exit, which it then records; the monitor waits for
+    the word, then ends without a cleanup of its own."""
     from ..runtime import terminal
     from . import session
-    pause_points.reached(pause_points.STARTED)
+    reached(STARTED)
     sock = launched.owner
+    tty = bool(config["process"].get("terminal"))
     try:
         with terminal.forwarding_signals(launched.pid):
             try:
-                code = session.relay(sock, tty, interactive)
+                code = session.relay(sock, tty, interactive and annotated(config, OPEN_STDIN))
             except session.Detached:
                 return Outcome(container_id, 0)  # the monitor carries on alone, and cleans up after the exit
             except ConnectionError:
                 os.waitpid(launched.monitor, 0)
                 raise PyctrError(f"the monitor of {container_id[:12]} went away") from None
-        config = containers.read_config(paths, container_id)
-        done = cleanup(paths, store, container_id, config)
+        done = containers.cleanup(paths, store, container_id, config)
         os.set_blocking(sock, True)
         os.write(sock, b"d")
         while os.read(sock, 64):  # until the monitor has closed its end: it is done
@@ -91,7 +94,7 @@ def follow(paths: Paths, store: Store, container_id: str, launched: Launched, tt
     finally:
         os.close(sock)
     os.waitpid(launched.monitor, 0)
-    limit = ((config or {}).get("linux", {}).get("resources", {}).get("memory") or {}).get("limit")
+    limit = (config.get("linux", {}).get("resources", {}).get("memory") or {}).get("limit")
     oom = done.stats is not None and done.stats.oom_kills > 0
     return Outcome(container_id, code, oom, limit if limit and limit > 0 else None, done.warnings)
 

@@ -140,7 +140,7 @@ def build_spec(opts: RunOptions, image_config: dict, container_id: str, layout: 
     argv = build_argv(opts, config)
     mounts = [dict(m, options=list(m["options"])) for m in DEFAULT_MOUNTS]
     if opts.init:
-        from .programs import INIT
+        from .paths import INIT
         if not os.access(INIT, os.X_OK):
             raise PyctrError(f"pyctr-init is missing ({INIT}): reinstall pyctr")
         mounts.append({"destination": INIT_PATH, "type": "bind", "source": INIT, "options": ["bind", "ro"]})

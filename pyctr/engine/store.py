@@ -18,7 +18,7 @@ from ..images.image import Image
 from ..records import record
 from .errors import Conflict, PyctrError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE images (
@@ -55,6 +55,11 @@ MIGRATIONS = [
     ALTER TABLE containers ADD COLUMN oom_killed INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE containers ADD COLUMN final_stats TEXT;
     """,
+    # the last run's monitor (pid and start time): a new run waits until it has gone
+    """
+    ALTER TABLE containers ADD COLUMN monitor_pid INTEGER;
+    ALTER TABLE containers ADD COLUMN monitor_start INTEGER;
+    """,
 ]
 
 
@@ -74,11 +79,13 @@ class ContainerRecord:
     finished: float | None = None
     oom_killed: int = 0
     final_stats: str | None = None  # JSON: the cgroup's last figures
+    monitor_pid: int | None = None  # the last run's monitor, and its start time
+    monitor_start: int | None = None
 
 
 CONTAINER_COLUMNS = (
     "id", "name", "image_id", "image_ref", "command", "created", "status", "pid",
-    "pid_start", "exit_code", "started", "finished", "oom_killed", "final_stats",
+    "pid_start", "exit_code", "started", "finished", "oom_killed", "final_stats", "monitor_pid", "monitor_start",
 )
 
 
@@ -89,13 +96,11 @@ class Store:
         # isolation_level=None: we issue BEGIN ourselves, so a transaction is exactly
         # what `transaction()` spans.
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        # A pyctr command is mostly the only connection, so each one rebuilds the WAL index
-        # by reading the whole WAL: checkpoint at 1 MiB, not the default 4 MiB (measured:
-        # about 2 ms less to open near the top, a little more per write)
-        self.db.execute("PRAGMA wal_autocheckpoint=256")
-        self.db.execute("PRAGMA foreign_keys=ON")
+        # Per connection, in one call.  A pyctr command is mostly the only connection, so
+        # each one rebuilds the WAL index by reading the whole WAL: checkpoint at 1 MiB, not
+        # the default 4 MiB (measured: about 2 ms less to open near the top, a little more
+        # per write).  WAL itself is set once, when the database is made: it persists.
+        self.db.executescript("PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=256; PRAGMA foreign_keys=ON")
         self._migrate()
 
     def close(self) -> None:
@@ -109,6 +114,8 @@ class Store:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version == SCHEMA_VERSION:
             return
+        if version == 0:  # outside any transaction, as SQLite requires
+            self.db.execute("PRAGMA journal_mode=WAL")
         if version > SCHEMA_VERSION:
             raise PyctrError(f"the state database {self.path} is from a newer pyctr (schema {version}); "
                              f"this one knows schema {SCHEMA_VERSION}")
@@ -201,6 +208,9 @@ class Store:
             f"SELECT {', '.join(CONTAINER_COLUMNS)} FROM containers WHERE id = ?", (container_id,)
         ).fetchone()
         return _container(row) if row else None
+
+    def name_taken(self, name: str) -> bool:
+        return self.db.execute("SELECT 1 FROM containers WHERE name = ?", (name,)).fetchone() is not None
 
     def find_containers(self, name_or_prefix: str) -> list[ContainerRecord]:
         """An exact name, else every id starting with the given prefix."""

@@ -12,7 +12,6 @@ from .. import fastjson
 from ..timestamps import ZERO, rfc3339
 from ..runtime.config import ROOTFS_OPTIONS
 from . import containers
-from .exits import read_exit
 from .paths import Paths
 from .store import ContainerRecord, Store
 
@@ -28,7 +27,7 @@ def refresh(paths: Paths, store: Store, record: ContainerRecord) -> ContainerRec
         return record
     expect = {"status": record.status, "pid": record.pid}
     if record.status == "running":  # the monitor's word on its exit, when it had its say
-        store.update_container(record.id, expect, status="exited", exit_code=read_exit(paths, record.id),
+        store.update_container(record.id, expect, status="exited", exit_code=containers.read_exit(paths, record.id),
                                finished=record.finished or time.time())
     else:
         store.update_container(record.id, expect, status="exited" if record.started else "created")

@@ -15,8 +15,7 @@ import tempfile
 import time
 
 from . import layers
-from .errors import ImageError
-from .image import DEFAULT_PATH, Image
+from .image import DEFAULT_PATH, Image, ImageError, layer_dir
 
 NAME = "busybox"
 TAG = "latest"
@@ -88,8 +87,8 @@ def build(layers_dir: str, scratch_dir: str) -> Image:
         _set_mtimes(diff, mtime)
         digest = layers.digest_dir(diff, mtime)
         size = layers.dir_size(diff)
-        if not os.path.isdir(layers.layer_dir(layers_dir, digest)):
-            os.rename(scratch, layers.layer_dir(layers_dir, digest))  # atomic: a crash leaves only scratch
+        if not os.path.isdir(layer_dir(layers_dir, digest)):
+            os.rename(scratch, layer_dir(layers_dir, digest))  # atomic: a crash leaves only scratch
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(mtime))

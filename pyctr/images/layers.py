@@ -1,30 +1,18 @@
-"""Layers on disk: content-addressed directories <layers>/<sha256 hex>/diff.
+"""Layers made on disk: a directory's digest and size.
 
 A layer's digest is the sha256 of its uncompressed tar (the OCI "diff id"), computed over a
 deterministic tar: sorted names, owner root, and the given mtime.
 """
 
+import hashlib
 import os
-
-# hashlib and tarfile are imported where a layer is hashed: the run path only needs the
-# directories (lower_dirs).
-
-
-def layer_dir(layers: str, digest_hex: str) -> str:
-    return os.path.join(layers, digest_hex)
-
-
-def lower_dirs(layers: str, digests: list[str]) -> list[str]:
-    """The layers' directories, topmost first (overlayfs lowerdir order); `digests` lowest
-    first, as an image lists them."""
-    return [os.path.join(layer_dir(layers, d), "diff") for d in reversed(digests)]
+import tarfile
 
 
 class _HashWriter:
     """A file-like sink that only hashes what tarfile writes."""
 
     def __init__(self):
-        import hashlib
         self.sha = hashlib.sha256()
 
     def write(self, data: bytes) -> int:
@@ -34,9 +22,8 @@ class _HashWriter:
 
 def digest_dir(path: str, mtime: int) -> str:
     """The hex sha256 of `path` as a deterministic tar."""
-    import tarfile
 
-    def normalise(info):
+    def normalise(info: tarfile.TarInfo) -> tarfile.TarInfo:
         info.uid = info.gid = 0
         info.uname = info.gname = ""
         info.mtime = mtime

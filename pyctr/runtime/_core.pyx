@@ -15,6 +15,7 @@ import os
 from .errors import ConfigError, RuntimeFailure
 
 cdef extern from "pyctr.h" nogil:
+    const char *PYCTR_CREATED_NAME
     const char *pyctr_stage_name(int stage)
     enum: PYCTR_STAGE_COUNT
     int pyctr_remove_tree(const char *path)
@@ -108,6 +109,8 @@ cdef extern from "pyctr.h" nogil:
 
 # The C core's names for the steps of the child path (csrc/pyctr.h, PYCTR_STAGES).
 STAGES = tuple(pyctr_stage_name(i).decode() for i in range(PYCTR_STAGE_COUNT))
+# A new container's first process has this name (comm) until its execve.
+CREATED_NAME = PYCTR_CREATED_NAME.decode()
 
 
 class ChildError(RuntimeFailure):

@@ -18,8 +18,7 @@ def load(bundle: str) -> dict:
     """<bundle>/config.json, checked; ConfigError if it is missing or not a valid config."""
     path = os.path.join(bundle, "config.json")
     try:
-        with open(path) as f:
-            config = fastjson.loads(f.read())
+        config = fastjson.read(path)
     except OSError as e:
         raise ConfigError(f"cannot read {path}: {e.strerror}") from None
     except ValueError as e:

@@ -1,46 +1,50 @@
 """The runtime's API, a container by id as the OCI runtime operations see it: create (a
 process held at its start line), state, kill, delete; plus exec, update, stats and the
 processes inside.  `root` is where the runtime keeps its state (runc's --root); the engine
-passes its runroot.
+passes its runroot.  A container's way through the runtime:
 
-create writes the state before it makes anything, so whatever exists can be found by
-`delete`, whoever was killed on the way:
-
-    state.json "creating" (cgroupsPath) -> cgroup, limits -> clone (the child waits)
-    -> state.json "created" (pid, start time) -> Process.start(): execve -> "running"
+    cgroup, limits -> clone (the child waits, named CREATED_NAME) -> state.json (pid,
+    its start time, the cgroup) -> Process.start(): execve, and the status is "running"
 """
 
 import os
+import time
 
-from ..timestamps import rfc3339
 from . import _core, cgroups, state
 from .errors import NoSuchContainer, NotRunning
-from .pids import alive, start_time
 from .plan import CAP_NUMBERS, Caps, build_exec_plan, build_plan
-from .process import Process
+from .process import Process, alive, start_time
 
 
 def create(root: str, container_id: str, config: dict, bundle: str, stdio=(0, 1, 2), tty_size=(0, 0)) -> Process:
     """Clones the container's first process, placed in its cgroup before it runs a single
-    instruction of its own; it waits for `Process.start()`."""
+    instruction of its own; it waits for `Process.start()`.  The state is written once
+    the process exists: a pyctr killed before that leaves at most an empty cgroup."""
     plan = build_plan(config, stdio, tty_size)
     cgroups_path = config.get("linux", {}).get("cgroupsPath")
-    saved = state.State(container_id, bundle, "creating", cgroups_path=cgroups_path,
-                        annotations=dict(config.get("annotations") or {}), created=rfc3339())
-    state.save(root, saved)
+    child, cgroup = _spawn(config, plan, cgroups_path)
+    process = Created(child, cgroup, root, container_id)
     try:
-        child, cgroup = _spawn(config, plan, cgroups_path)
-    except BaseException:
-        state.remove(root, container_id)
-        raise
-    saved.status, saved.pid, saved.pid_start = "created", child.pid, start_time(child.pid)
-    process = Process(child, cgroup, root, saved)
-    try:
-        state.save(root, saved)
+        state.save(root, state.State(container_id, bundle, child.pid, start_time(child.pid), cgroups_path,
+                                     dict(config.get("annotations") or {}), time.time()))
     except BaseException:
         process.abort()
         raise
     return process
+
+
+class Created(Process):
+    """A container's first process, held at its start line; its state goes with it if it
+    never starts."""
+
+    def __init__(self, child, cgroup, root: str, container_id: str):
+        super().__init__(child, cgroup)
+        self._root = root
+        self._id = container_id
+
+    def abort(self) -> None:
+        super().abort()
+        state.remove(self._root, self._id)
 
 
 def _spawn(config: dict, plan, cgroups_path: str | None):

@@ -1,22 +1,48 @@
 """A process the C core cloned and holds at its start line (a container's first process,
-or one exec'd into it), and the wait for its exit."""
+or one exec'd into it), the wait for its exit, and how a process is named: by its pid and
+its start time, so that pid reuse never fools a check or sends a signal to a stranger
+(runc and crun do the same)."""
 
 import os
 
-from . import _core, state
+
+def identity(pid: int) -> tuple[int, bytes] | None:
+    """(start time, name) of a live process, from /proc/PID/stat: its start time in clock
+    ticks since boot (field 22) names it uniquely with the pid, whatever pid reuse does;
+    its name (comm) is its program's file name, or what it set.  None once it is gone, a
+    zombie included: it has exited, only its parent has not looked yet."""
+    try:
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        stat = os.read(fd, 4096)
+    finally:
+        os.close(fd)
+    end = stat.rindex(b")")
+    fields = stat[end + 2:].split()
+    return None if fields[0] == b"Z" else (int(fields[19]), stat[stat.index(b"(") + 1:end])
+
+
+def start_time(pid: int) -> int | None:
+    """The process's start time (see identity), or None once it is gone."""
+    found = identity(pid)
+    return found[0] if found else None
+
+
+def alive(pid: int | None, started: int | None) -> bool:
+    """True while `pid` is still the process that started at `started`."""
+    return pid is not None and started is not None and start_time(pid) == started
 
 
 class Process:
-    """Cloned and waiting until `start()`.  A container's first process carries its state
-    (the runtime's record of it) and cgroup, kept in step with what happens to it."""
+    """Cloned and waiting until `start()`; a container's first process comes with its
+    cgroup, which goes if it never starts."""
 
-    def __init__(self, child: "_core.Child", cgroup=None, root: str | None = None,
-                 saved: "state.State | None" = None):
-        self._child = child
+    def __init__(self, child, cgroup=None):
+        self._child = child  # a _core.Child
         self.cgroup = cgroup
         self.master = -1
-        self._root = root
-        self._state = saved
 
     @property
     def pid(self) -> int:
@@ -29,27 +55,20 @@ class Process:
 
     def start(self) -> int:
         """Runs it to execve; returns the pty master (or -1).  Raises ChildError, with the
-        child reaped, its cgroup and state gone."""
+        child reaped and its cgroup gone."""
         try:
             self.master = self._child.release()
         except BaseException:
             self.abort()
             raise
-        if self._state is not None:
-            self._state.status = "running"
-            state.save(self._root, self._state)
         return self.master
 
     def abort(self) -> None:
-        """Kills and reaps a process that was not started; a container's cgroup and state
-        go with it."""
+        """Kills and reaps a process that was not started; its cgroup goes with it."""
         self._child.abort()
         if self.cgroup is not None:
             self.cgroup.destroy()
             self.cgroup = None
-        if self._state is not None:
-            state.remove(self._root, self._state.id)
-            self._state = None
 
 
 def exit_code(status: int) -> int:

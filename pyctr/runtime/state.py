@@ -1,42 +1,48 @@
-"""What the runtime keeps of a container: <root>/<id>/state.json, written whole to a temp
-file and renamed over the old one, so a reader sees the last state or the one before.
+"""What the runtime keeps of a container: <root>/<id>/state.json, written once the
+container's process is cloned, whole (a temp file renamed into place), and removed by
+`delete`.
 
-The status it stores is what the runtime did last (creating, created, running); the
-status it reports is checked against the kernel: once the process (pid and start time)
-is gone, the container is "stopped", whoever failed to say so.
+Its status is not stored but read off the kernel each time: "created" while its process
+(pid and start time) still bears the name it was cloned with (the C core's CREATED_NAME,
+which execve replaces), "running" once it has exec'd, "stopped" once it is gone, whoever
+failed to say so.
 """
 
 import os
 
 from .. import fastjson
-from ..files import write_atomic
 from ..records import record
+from ._core import CREATED_NAME
 from .config import OCI_VERSION
-from .pids import alive
+from .process import identity
+
+_CREATED = CREATED_NAME.encode()
 
 
 @record
 class State:
     id: str
     bundle: str
-    status: str = "creating"  # creating | created | running, as last written
-    pid: int = 0
-    pid_start: int | None = None  # the pid's start time: pid reuse cannot fool `status`
-    cgroups_path: str | None = None  # where its cgroup is, from before it is made
+    pid: int
+    pid_start: int | None  # the pid's start time: pid reuse cannot fool the status
+    cgroups_path: str | None = None
     annotations: dict = {}
-    created: str = ""  # RFC 3339, UTC
+    created: float = 0.0  # seconds since the epoch
 
     def current_status(self) -> str:
-        """The status as the OCI runtime spec names it, checked against the kernel."""
-        if self.status == "creating" or alive(self.pid, self.pid_start):
-            return self.status
-        return "stopped"
+        """The status as the OCI runtime spec names it: created, running or stopped."""
+        found = identity(self.pid)
+        if found is None or found[0] != self.pid_start:
+            return "stopped"
+        return "created" if found[1] == _CREATED else "running"
 
     def as_oci(self) -> dict:
         """The OCI runtime spec's state, as `runc state` prints it."""
-        return {"ociVersion": OCI_VERSION, "id": self.id, "status": self.current_status(),
-                "pid": self.pid if self.current_status() in ("created", "running") else 0,
-                "bundle": self.bundle, "annotations": self.annotations, "created": self.created}
+        from ..timestamps import rfc3339
+        status = self.current_status()
+        return {"ociVersion": OCI_VERSION, "id": self.id, "status": status,
+                "pid": self.pid if status != "stopped" else 0,
+                "bundle": self.bundle, "annotations": self.annotations, "created": rfc3339(self.created)}
 
 
 def directory(root: str, container_id: str) -> str:
@@ -48,31 +54,27 @@ def save(root: str, state: State) -> None:
     the state names the container's bundle and annotations)."""
     d = directory(root, state.id)
     os.makedirs(d, mode=0o700, exist_ok=True)
-    text = fastjson.dumps({"ociVersion": OCI_VERSION, "id": state.id, "status": state.status, "pid": state.pid,
-                           "pidStart": state.pid_start, "bundle": state.bundle, "annotations": state.annotations,
-                           "created": state.created, "cgroupsPath": state.cgroups_path})
-    write_atomic(os.path.join(d, "state.json"), text)
+    fastjson.write(os.path.join(d, "state.json"),
+                   {"ociVersion": OCI_VERSION, "id": state.id, "pid": state.pid, "pidStart": state.pid_start,
+                    "bundle": state.bundle, "annotations": state.annotations, "created": state.created,
+                    "cgroupsPath": state.cgroups_path})
 
 
 def load(root: str, container_id: str) -> State | None:
     """The saved state, or None: no such container (or a file that is not one of ours)."""
     try:
-        with open(os.path.join(directory(root, container_id), "state.json"), "rb") as f:
-            saved = fastjson.loads(f.read())
-        return State(saved["id"], saved["bundle"], saved["status"], saved["pid"], saved.get("pidStart"),
-                     saved.get("cgroupsPath"), saved.get("annotations") or {}, saved.get("created", ""))
+        saved = fastjson.read(os.path.join(directory(root, container_id), "state.json"))
+        return State(saved["id"], saved["bundle"], saved["pid"], saved["pidStart"], saved.get("cgroupsPath"),
+                     saved.get("annotations") or {}, saved.get("created", 0.0))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
 def remove(root: str, container_id: str) -> None:
+    """The state and its directory; nothing there is no error."""
     d = directory(root, container_id)
-    for name in ("state.json", "state.json.tmp"):
-        try:
-            os.unlink(os.path.join(d, name))
-        except FileNotFoundError:
-            pass
     try:
+        os.unlink(os.path.join(d, "state.json"))
         os.rmdir(d)
     except FileNotFoundError:
         pass

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from pyctr.cli import fast, options
+from pyctr.cli import fast, flags
 
 from helpers import run_read_by_fast, run_read_by_typer
 
@@ -60,7 +60,7 @@ def test_both_parsers_read_an_exec_line_alike(tmp_path, monkeypatch, line):
     monkeypatch.setattr(execute, "exec_in", exec_in)
     assert _typer_main(["--root", str(tmp_path), "exec", *line]) == 0
     values, container, command = fast.parse_exec(line)
-    assert (container, options.exec_options(values, command)) == (seen["name"], seen["opts"])
+    assert (container, flags.exec_options(values, command)) == (seen["name"], seen["opts"])
 
 
 @pytest.mark.parametrize("line", EXEC_UNSURE)

@@ -11,7 +11,7 @@ import sys
 import pytest
 from typer.main import get_command
 
-from pyctr.cli import fast, flags, options
+from pyctr.cli import fast, flags
 from pyctr.cli.commands import app
 from pyctr.cli.main import _typer_main
 from pyctr.engine import execute
@@ -38,7 +38,7 @@ def test_the_global_options_are_the_tables():
 
 
 def test_only_text_flags_take_an_environment_default():
-    """options.complete hands an environment value on as text."""
+    """flags.complete hands an environment value on as text."""
     for table in (flags.GLOBAL, flags.RUN, flags.EXEC, flags.UPDATE):
         assert all(f.kind == "text" for f in table if f.envvar)
 
@@ -77,8 +77,8 @@ def test_every_exec_flag_is_read_alike(tmp_path, monkeypatch, name, line):
     line = [*line, "web", "true"]
     assert _typer_main(["--root", str(tmp_path), "exec", *line]) == 0
     values, _, command = fast.parse_exec(line)
-    assert options.exec_options(values, command) == seen["opts"]
-    assert seen["opts"] != options.exec_options({}, ["true"])
+    assert flags.exec_options(values, command) == seen["opts"]
+    assert seen["opts"] != flags.exec_options({}, ["true"])
 
 
 @pytest.mark.parametrize("flag", [f for f in flags.RUN if f.envvar], ids=lambda f: f.envvar)
@@ -108,5 +108,5 @@ def test_the_global_options_and_their_environment_are_read_alike(tmp_path, monke
         values, rest = fast.parse_globals([*line, "images"])
         assert rest == ["images"]
         assert _typer_main([*line, "images", "-q"]) == 0
-        assert options.paths(values) == commands.State.paths
-        assert getattr(options.paths(values), flag.field) == (env or str(tmp_path / "flag"))
+        assert flags.paths(values) == commands.State.paths
+        assert getattr(flags.paths(values), flag.field) == (env or str(tmp_path / "flag"))

@@ -22,6 +22,7 @@ def test_container_names_unique_and_prefix_lookup(tmp_path):
     assert store.find_containers("%") == []
     store.update_container("abc1" + "0" * 60, status="exited", exit_code=3)
     assert store.get_container("abc1" + "0" * 60).exit_code == 3
+    assert store.name_taken("one") and not store.name_taken("abc1") and not store.name_taken("three")
 
 
 def test_paths_keep_everything_under_a_custom_root(tmp_path):
@@ -42,7 +43,7 @@ def test_paths_place_a_containers_files_in_its_directory(tmp_path):
 def test_cleanup_records_the_exit_when_the_cgroup_will_not_go(tmp_path, monkeypatch):
     """The exit goes into the row even if removing the cgroup fails; the runtime keeps its
     state, so that rm can try again."""
-    from pyctr.engine import containers, exits
+    from pyctr.engine import containers
     from pyctr.runtime import container as runtime, state
     from pyctr.runtime.cgroups import Stats
     from pyctr.runtime.errors import CgroupError
@@ -64,12 +65,12 @@ def test_cleanup_records_the_exit_when_the_cgroup_will_not_go(tmp_path, monkeypa
     os.makedirs(paths.container_dir(cid))
     containers.write_config(paths, cid, {"process": {"args": ["true"]}, "root": {"path": "/r"},
                                          "linux": {"cgroupsPath": "x/y"}})
-    state.save(paths.runtime_root, state.State(cid, paths.container_dir(cid), "running", cgroups_path="x/y"))
+    state.save(paths.runtime_root, state.State(cid, paths.container_dir(cid), 1, 1, "x/y"))
     with open(paths.container_file(cid, "exit"), "w") as f:
         f.write("3 2026-12-01T00:00:00Z\n")
     monkeypatch.setattr(runtime.cgroups, "open_cgroup", lambda path: Stuck())
     with pytest.raises(CgroupError):
-        exits.cleanup(paths, store, cid)
+        containers.cleanup(paths, store, cid)
     row = store.get_container(cid)
     assert (row.status, row.exit_code, row.oom_killed) == ("exited", 3, 1)
     assert runtime.status(paths.runtime_root, cid) is not None
@@ -86,3 +87,21 @@ def test_the_builtin_image_is_recorded_on_first_use(tmp_path):
     assert image_lookup.lower_dirs(paths, image) == [os.path.join(paths.root, "layers", image.layers[0], "diff")]
     with pytest.raises(NotFound):
         image_lookup.resolve(paths, store, "nosuch")
+
+
+def test_a_new_database_is_in_wal_mode_and_an_old_one_is_migrated(tmp_path):
+    import sqlite3
+
+    from pyctr.engine import store as schema
+    assert Store(str(tmp_path / "new.db")).db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    old = sqlite3.connect(str(tmp_path / "old.db"))  # as pyctr with schema 2 left it
+    old.execute("PRAGMA journal_mode=WAL")
+    old.executescript(schema.SCHEMA + schema.MIGRATIONS[0] + "PRAGMA user_version=2;")
+    old.execute("INSERT INTO containers (id, name, image_id, image_ref, command, created, status)"
+                " VALUES ('c1', 'one', 'i', 'busybox', '[\"true\"]', 1.0, 'exited')")
+    old.commit()
+    old.close()
+    store = Store(str(tmp_path / "old.db"))
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
+    row = store.get_container("c1")
+    assert (row.name, row.monitor_pid, row.monitor_start) == ("one", None, None)

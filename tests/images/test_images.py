@@ -4,8 +4,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from pyctr.images import builtin
-from pyctr.images.errors import InvalidReference
-from pyctr.images.reference import id_prefix, parse_reference
+from pyctr.images.image import InvalidReference, id_prefix, parse_reference
 
 
 @pytest.mark.parametrize("ref,expected", [

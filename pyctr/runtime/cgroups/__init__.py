@@ -7,6 +7,7 @@ A container's cgroup path is relative, e.g. `pyctr/<id>`: on v2 it lives under
 
 import os
 
+from ...fastjson import read_bytes
 from ...records import record
 from ..errors import CgroupError
 
@@ -107,14 +108,7 @@ def write(path: str, value) -> None:
 
 
 def read(path: str) -> str:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        chunks = []
-        while chunk := os.read(fd, 65536):
-            chunks.append(chunk)
-    finally:
-        os.close(fd)
-    return b"".join(chunks).decode().strip()
+    return read_bytes(path).decode().strip()
 
 
 def read_int(path: str, default: int | None = None) -> int | None:

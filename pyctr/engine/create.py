@@ -1,0 +1,53 @@
+"""A new container, decided (image, id, name, config) and then written (row, rootfs dirs,
+config.json): what `run` does before its container starts.
+
+A `run` that fails before the container's command starts leaves nothing behind: no row,
+no directory, nothing of the runtime's.
+"""
+
+import os
+import time
+
+from ..runtime.process import start_time
+from . import image_lookup
+from .containers import discard_after, write_config
+from .errors import PyctrError
+from .names import new_id, random_name, valid_name
+from .paths import Paths
+from .spec import RootfsLayout, RunOptions, build_spec
+from .store import ContainerRecord, Store
+
+
+def layout_for(paths: Paths, container_id: str, lowers: list[str]) -> RootfsLayout:
+    return RootfsLayout(lowers, *(paths.container_file(container_id, f) for f in ("upper", "work", "rootfs")))
+
+
+def new(paths: Paths, store: Store, opts: RunOptions) -> tuple[ContainerRecord, dict]:
+    """A container decided (image, id, name, config) but nothing written: `write_new`
+    makes it startable.  `run` does that while its fork clones the container."""
+    if opts.name is not None and not valid_name(opts.name):
+        raise PyctrError(f"invalid container name {opts.name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+    image = image_lookup.resolve(paths, store, opts.image)
+    container_id = new_id()
+    layout = layout_for(paths, container_id, image_lookup.lower_dirs(paths, image))
+    config = build_spec(opts, image.config, container_id, layout)
+    name = opts.name or random_name(store.name_taken)
+    # "starting", held by this process, until the container runs (or the row says why not)
+    me = os.getpid()
+    record = ContainerRecord(container_id, name, image.id, opts.image, config["process"]["args"], time.time(),
+                             status="starting", pid=me, pid_start=start_time(me))
+    return record, config
+
+
+def write_new(paths: Paths, store: Store, record: ContainerRecord, config: dict) -> None:
+    """A new container's row, its dirs and its config.json: everything up to a startable
+    container.  A name taken meanwhile is a Conflict, and then nothing is left."""
+    store.add_container(record)
+    try:
+        layout = layout_for(paths, record.id, [])
+        for d in (layout.upper, layout.work, layout.mountpoint):
+            os.makedirs(d, mode=0o700)
+        write_config(paths, record.id, config)
+    except BaseException as e:
+        discard_after(e, paths, store, record.id)
+        raise
