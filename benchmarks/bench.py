@@ -3,11 +3,14 @@
 and the monitor's memory, on the same busybox rootfs, in alternation (A B C A B C ...).
 
     sudo .venv/bin/python benchmarks/bench.py [-n 30] [--only start,limits,exec,throughput,monitor]
+                                              [--baseline OTHER/.venv/bin/pyctr]
 
 It runs itself in a private mount namespace with /sys/fs/cgroup/unified unmounted there:
 crun 1.8 refuses this machine's hybrid layout otherwise.  All three runtimes see the same
 namespace, and the host's mounts are untouched.  A runtime that is not installed is
-skipped, and the table says so.
+skipped, and the table says so.  --baseline adds another build of pyctr (say, a worktree
+of an earlier commit with a venv of its own) as "pyctr-base", taking turns with the rest,
+so that a change is measured against what it changed in one sitting.
 """
 
 import argparse
@@ -37,21 +40,26 @@ def private_namespace() -> None:
 
 
 class Bench:
-    """The work directory: pyctr's root with the busybox image, and OCI bundles over one
-    copy of the same layer for runc and crun."""
+    """The work directory: pyctr's root with the busybox image (and the baseline's root),
+    and OCI bundles over one copy of the same layer for runc and crun."""
 
-    def __init__(self, work: str):
+    def __init__(self, work: str, baseline: str | None = None):
         self.work = work
-        self.root = os.path.join(work, "pyctr")
+        self.commands = {"pyctr": PYCTR, **({"pyctr-base": os.path.abspath(baseline)} if baseline else {})}
         self.counter = iter(range(10**9))
-        run([PYCTR, "--root", self.root, "run", "--rm", "busybox", "true"])
-        [layer] = os.listdir(os.path.join(self.root, "layers"))
+        for name in self.commands:
+            run(self.pyctr("run", "--rm", "busybox", "true", which=name))
+        layers = os.path.join(self.root("pyctr"), "layers")
+        [layer] = os.listdir(layers)
         self.rootfs = os.path.join(work, "rootfs")
-        shutil.copytree(os.path.join(self.root, "layers", layer, "diff"), self.rootfs, symlinks=True)
-        self.installed = [r for r in RUNTIMES if r == "pyctr" or shutil.which(r)]
+        shutil.copytree(os.path.join(layers, layer, "diff"), self.rootfs, symlinks=True)
+        self.installed = [*self.commands, *(r for r in RUNTIMES if r != "pyctr" and shutil.which(r))]
         for r in RUNTIMES:
             if r not in self.installed:
                 print(f"{r}: not installed, skipped", file=sys.stderr)
+
+    def root(self, which: str) -> str:
+        return os.path.join(self.work, which)
 
     def bundle(self, name: str, args: list[str], resources: dict | None = None) -> str:
         """runc's default spec running `args`, its root the shared rootfs."""
@@ -70,8 +78,9 @@ class Bench:
             json.dump(config, f)
         return path
 
-    def pyctr(self, *args: str) -> list[str]:
-        return [PYCTR, "--root", self.root, *args]
+    def pyctr(self, *args: str, which: str = "pyctr") -> list[str]:
+        """A command of pyctr's (or of the baseline's, `which` "pyctr-base")."""
+        return [self.commands[which], "--root", self.root(which), *args]
 
     def oci(self, runtime: str, *args: str) -> list[str]:
         return [runtime, "--root", os.path.join(self.work, f"{runtime}-state"), *args]
@@ -80,9 +89,9 @@ class Bench:
         return f"bench{next(self.counter)}"
 
     def run_true(self, runtime: str, limits: bool = False) -> list[str]:
-        if runtime == "pyctr":
+        if runtime in self.commands:
             flags = ["-m", "64m", "--cpuset-cpus", "0"] if limits else []
-            return self.pyctr("run", "--rm", *flags, "busybox", "true")
+            return self.pyctr("run", "--rm", *flags, "busybox", "true", which=runtime)
         bundle = self.bundle("limits" if limits else "true", ["/bin/true"], LIMITS if limits else None)
         return self.oci(runtime, "run", "--bundle", bundle, self.new_id())
 
@@ -156,14 +165,14 @@ def percentile(values: list[float], q: float) -> float:
 
 def latency_table(samples: dict) -> str:
     medians = {n: statistics.median(w for w, _ in s) for n, (s, _) in samples.items()}
-    lines = ["| runtime | median ms | p90 ms | CPU ms (median) | peak RSS MiB | vs runc | vs crun |",
-             "|---|---|---|---|---|---|---|"]
+    against = [r for r in ("runc", "crun", "pyctr-base") if r in medians]
+    lines = ["| runtime | median ms | p90 ms | CPU ms (median) | peak RSS MiB | " + " | ".join(f"vs {r}" for r in against) + " |",
+             "|---|---|---|---|---|" + "---|" * len(against)]
     for name, (s, rss) in samples.items():
         walls = [w for w, _ in s]
-        ratio = lambda other: f"{medians[name] / medians[other]:.2f}x" if other in medians else "-"
+        ratios = " | ".join(f"{medians[name] / medians[other]:.2f}x" for other in against)
         lines.append(f"| {name} | {medians[name] * 1e3:.1f} | {percentile(walls, 0.9) * 1e3:.1f} | "
-                     f"{statistics.median(c for _, c in s) * 1e3:.1f} | {rss / 1024:.1f} | "
-                     f"{ratio('runc')} | {ratio('crun')} |")
+                     f"{statistics.median(c for _, c in s) * 1e3:.1f} | {rss / 1024:.1f} | {ratios} |")
     return "\n".join(lines)
 
 
@@ -184,19 +193,19 @@ def exec_(bench: Bench, args) -> str:
     targets = {}
     try:
         for r in bench.installed:
-            if r == "pyctr":
-                targets[r] = run(bench.pyctr("run", "-d", "busybox", "sleep", "600")).strip()
+            if r in bench.commands:
+                targets[r] = run(bench.pyctr("run", "-d", "busybox", "sleep", "600", which=r)).strip()
             else:
                 targets[r] = bench.new_id()
                 run(bench.oci(r, "run", "-d", "--bundle", bench.bundle("sleep", ["/bin/sleep", "600"]), targets[r]),
                     detached=True)
-        makers = {r: (lambda r=r: bench.pyctr("exec", targets[r], "true") if r == "pyctr"
+        makers = {r: (lambda r=r: bench.pyctr("exec", targets[r], "true", which=r) if r in bench.commands
                       else bench.oci(r, "exec", targets[r], "/bin/true")) for r in targets}
         samples = alternate(makers, args.runs, args.warmup)
     finally:
         for r, target in targets.items():
-            subprocess.run(bench.pyctr("rm", "-f", target) if r == "pyctr" else bench.oci(r, "delete", "-f", target),
-                           capture_output=True)
+            subprocess.run(bench.pyctr("rm", "-f", target, which=r) if r in bench.commands
+                           else bench.oci(r, "delete", "-f", target), capture_output=True)
         time.sleep(0.1)
         reap_orphans()
     return "`exec CTR true` into a running container\n\n" + latency_table(samples)
@@ -260,6 +269,7 @@ def main() -> None:
     parser.add_argument("-n", "--runs", type=int, default=30, help="timed runs per runtime (default 30)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed runs per runtime first")
     parser.add_argument("--only", default=",".join(SCENARIOS), help=f"some of {','.join(SCENARIOS)}")
+    parser.add_argument("--baseline", help="another build's pyctr command, measured beside this one as pyctr-base")
     args = parser.parse_args()
     chosen = args.only.split(",")
     if set(chosen) - set(SCENARIOS):
@@ -272,7 +282,7 @@ def main() -> None:
     print(f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, kernel {os.uname().release}, "
           f"{args.runs} timed runs per runtime after {args.warmup} untimed\n", flush=True)
     with tempfile.TemporaryDirectory(prefix="pyctr-bench-") as work:
-        bench = Bench(work)
+        bench = Bench(work, args.baseline)
         for name in chosen:
             print(functions[name](bench, args) + "\n", flush=True)
 
