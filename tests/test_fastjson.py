@@ -52,7 +52,7 @@ def test_what_json_cannot_write_it_refuses_alike():
 
 def test_the_fallback_is_the_json_package(monkeypatch):
     """Where _json is not as expected, the json package does the work (the deny-list test in
-    test_fastcli.py is what shows that the accelerated path is the one taken here)."""
+    cli/test_fast.py is what shows that the accelerated path is the one taken here)."""
     assert fastjson._C is not None
     monkeypatch.setattr(fastjson, "_C", None)
     doc = {"a": [1, 2.5, None, True, "x\u00e9"]}
