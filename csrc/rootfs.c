@@ -157,19 +157,14 @@ int pyctr_mkdir_in_root(int rootfd, const char *path, int stage, struct pyctr_er
     return pyctr_set_err(err, stage, ELOOP, "too many symlinks in rootfs", path);
 }
 
-/* The directory that is to hold `path`, made if missing (inside the root) and opened for
- * the *at() calls; *name is set to the last component.  Failures are reported as `stage`. */
+/* The directory that is to hold `path`, made if missing (inside the root), as an O_PATH fd
+ * for the *at() calls (which take one as their directory); *name is set to the last
+ * component.  Failures are reported as `stage`. */
 static int open_parent(int rootfd, const char *path, const char **name, int stage, struct pyctr_err *err)
 {
     char parent[PATH_MAX];
     *name = split_path(path, parent);
-    _cleanup_close_ int pfd = pyctr_mkdir_in_root(rootfd, parent, stage, err);
-    if (pfd < 0)
-        return -1;
-    int dfd = pyctr_open_in_root(rootfd, parent, O_RDONLY | O_DIRECTORY);
-    if (dfd < 0)
-        pyctr_set_err(err, stage, errno, "open directory in rootfs", parent);
-    return dfd;
+    return pyctr_mkdir_in_root(rootfd, parent, stage, err);
 }
 
 int pyctr_touch_in_root(int rootfd, const char *path, int stage, struct pyctr_err *err)

@@ -33,10 +33,12 @@ def run_scope(tmp_path_factory):
     os.makedirs(tmpdir)
     os.environ["TMPDIR"] = tmpdir
     tempfile.tempdir = None  # gettempdir() looks again
-    SCOPE = leaks.Scope(os.urandom(4).hex(), [base, tmpdir])
-    origin = leaks.join(SCOPE.own_cgroup)
+    SCOPE = leaks.Scope(os.urandom(4).hex(), [base, tmpdir], leaks.own_cgroup())
+    leaks.join(SCOPE)
     yield SCOPE
-    leaks.leave(SCOPE.own_cgroup, origin)
+    trouble = leaks.leave(SCOPE)
+    if trouble:  # what stayed in it was reported by the test that left it
+        sys.stderr.write(f"\nthe test run's cgroup was not removed: {trouble}\n")
 
 
 @pytest.fixture(autouse=True)
@@ -53,6 +55,15 @@ def no_leaks(run_scope):
         time.sleep(0.05)
     if found:
         pytest.fail(f"test left things behind: {found}", pytrace=False)
+
+
+@pytest.fixture
+def runtime_root(run_scope, tmp_path) -> str:
+    """A state root for the runtime of the test's own; whatever the runtime leaves in it is
+    a leak (it keeps nothing of a container once deleted)."""
+    root = str(tmp_path / "runtime-state")
+    run_scope.runroots.append(root)
+    return root
 
 
 @pytest.fixture
@@ -129,7 +140,8 @@ def _seed(template: str, root: str) -> None:
 
 
 @pytest.fixture
-def pyctr(tmp_path, image_template, cgroup_parent):
+def pyctr(tmp_path, image_template, cgroup_parent, run_scope):
     p = Pyctr(str(tmp_path / "root"), cgroup_parent)
     _seed(image_template, p.root)
+    run_scope.runroots.append(os.path.join(p.root, "run"))  # the runtime's state: checked too
     return p

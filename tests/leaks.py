@@ -1,13 +1,15 @@
 """What a test may leave behind, looked for only where this test run puts things, so that
 other work on the same host cannot fail a test and a real leak cannot pass:
-- processes: those in the run's own cgroup (pytest moves itself into one at the start, so
-  everything it starts is there, orphans and daemons included) and in the cgroups under
-  the run's cgroup parents (containers, exec'd processes);
+- processes: those in the run's own cgroup (pytest moves itself into one made inside the
+  cgroup it was started in, so everything it starts is there, orphans and daemons
+  included) and in the cgroups under the run's cgroup parents (containers, exec'd ones);
 - cgroups: anything under the run's cgroup parents, `pyctr-test-<run>-<n>`;
 - mounts: those whose mount point or source lies in the run's temp dirs or pyctr's default
   root and runroot;
-- files: the contents of the run's TMPDIR, and of the default root and runroot (their
-  contents, not whether they exist: setup.sh's first `pyctr run` made them).
+- files: the contents of the run's TMPDIR; the runtime state left in the runroots of the
+  tests' own roots (a test may leave a stopped container in its root, but the runtime
+  keeps nothing of one); and in pyctr's default root and runroot, the containers whose
+  config or state names this run's cgroup prefix (others there are someone else's).
 """
 
 import glob
@@ -16,34 +18,65 @@ import re
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 V2 = os.path.exists(os.path.join(CGROUP_ROOT, "cgroup.controllers"))
-# where the run's own cgroup lives: v1 needs one hierarchy to hold processes (pids has
-# no limits set here, so membership changes nothing else)
-MEMBERSHIP = CGROUP_ROOT if V2 else os.path.join(CGROUP_ROOT, "pids")
-DEFAULT_STATE = ("/var/lib/pyctr", "/run/pyctr")
+# The hierarchy that holds the run's processes: on v1 the pids one (no limits are set
+# on the run's cgroup, so membership changes nothing else), on v2 the only one.
+MEMBERSHIP = "" if V2 else "pids"
+DEFAULT_ROOT, DEFAULT_RUNROOT = "/var/lib/pyctr", "/run/pyctr"
+
+
+def _hierarchy() -> tuple[str, str]:
+    """(mount point, root within the hierarchy) of the membership hierarchy's mount: a
+    path in /proc/self/cgroup is relative to the hierarchy, and a mount may show only a
+    part of it (a bind-mounted one, in a container)."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            fstype, _, options = post.split()[:3]
+            fields = pre.split()
+            if (V2 and fstype == "cgroup2") or (not V2 and fstype == "cgroup" and MEMBERSHIP in options.split(",")):
+                return fields[4], fields[3]
+    raise RuntimeError("the cgroup hierarchy for processes is not mounted")
+
+
+def hierarchy_dir() -> str:
+    """Where the membership hierarchy is mounted (/sys/fs/cgroup/pids on this v1 host)."""
+    return _hierarchy()[0]
+
+
+def own_cgroup() -> str:
+    """The directory of the cgroup this process is in, in the membership hierarchy."""
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            if (V2 and controllers == "") or (not V2 and MEMBERSHIP in controllers.split(",")):
+                mount, root = _hierarchy()
+                inside = path[len(root):] if root != "/" and path.startswith(root) else path
+                return os.path.join(mount, inside.lstrip("/"))
+    raise RuntimeError("this process is in no cgroup of the membership hierarchy")
 
 
 class Scope:
-    """One test run's places: its cgroup prefix, its temp dirs."""
+    """One test run's places: its cgroups, its temp dirs, the roots its tests made."""
 
-    def __init__(self, run_id: str, temp_dirs: list[str]):
+    def __init__(self, run_id: str, temp_dirs: list[str], origin: str,
+                 default_state: tuple[str, str] = (DEFAULT_ROOT, DEFAULT_RUNROOT)):
         self.prefix = f"pyctr-test-{run_id}"
-        self.own_cgroup = os.path.join(MEMBERSHIP, self.prefix)
+        self.origin = origin  # pytest's cgroup at the start
+        self.own_cgroup = os.path.join(origin, self.prefix)
         self.temp_dirs = [os.path.realpath(d) for d in temp_dirs]
         self.tmpdir = self.temp_dirs[-1]
-        places = "|".join(re.escape(p) for p in (*self.temp_dirs, *DEFAULT_STATE))
+        self.runroots: list[str] = []  # of the tests' own roots
+        self.default_root, self.default_runroot = default_state
+        places = "|".join(re.escape(p) for p in (*self.temp_dirs, *default_state))
         # a path that is one of ours or below it: /run/pyctr/x, not /run/pyctr-other
         self.mine = re.compile(rf"(?:{places})(?=[/\s,:]|$)")
 
     def cgroup_parent(self, n: int) -> str:
         return f"{self.prefix}-{n}"
 
-    def parent_dirs(self) -> list[str]:
-        """The run's cgroup parents (v1: in every hierarchy)."""
-        return glob.glob(f"{CGROUP_ROOT}/{self.prefix}-*/") + glob.glob(f"{CGROUP_ROOT}/*/{self.prefix}-*/")
-
     def cgroups(self) -> set[str]:
         found = set()
-        for parent in self.parent_dirs():
+        for parent in glob.glob(f"{CGROUP_ROOT}/{self.prefix}-*/") + glob.glob(f"{CGROUP_ROOT}/*/{self.prefix}-*/"):
             for directory, _, _ in os.walk(parent):
                 found.add(directory.rstrip("/"))
         return found
@@ -64,21 +97,31 @@ class Scope:
             return {line.split(" ", 2)[2].rstrip("\n") for line in f if self.mine.search(line)}
 
     def files(self) -> set[str]:
-        """The TMPDIR's entries, and the default root's and runroot's two levels down."""
-        found = {os.path.join(self.tmpdir, e) for e in os.listdir(self.tmpdir)} if os.path.isdir(self.tmpdir) else set()
-        for top in DEFAULT_STATE:
-            if os.path.isdir(top):
-                found.add(top)
-                for entry in os.listdir(top):
-                    path = os.path.join(top, entry)
-                    found.add(path)
-                    if os.path.isdir(path) and not os.path.islink(path):
-                        found.update(os.path.join(path, e) for e in os.listdir(path))
+        found = _entries(self.tmpdir)
+        for runroot in self.runroots:
+            found |= _entries(runroot)
+        found |= {d for d in _entries(os.path.join(self.default_root, "containers")) if self._named(d, "config.json")}
+        found |= {d for d in _entries(self.default_runroot) if self._named(d, "state.json")}
         return found
+
+    def _named(self, directory: str, name: str) -> bool:
+        """Whether the file `name` in `directory` names this run's cgroup prefix."""
+        try:
+            with open(os.path.join(directory, name)) as f:
+                return f'"{self.prefix}-' in f.read()
+        except OSError:
+            return False
 
     def snapshot(self) -> dict:
         return {"processes": self.processes(), "cgroups": self.cgroups(), "mounts": self.mounts(),
                 "files": self.files()}
+
+
+def _entries(directory: str) -> set[str]:
+    try:
+        return {os.path.join(directory, e) for e in os.listdir(directory)}
+    except OSError:
+        return set()
 
 
 def found(before: dict, after: dict) -> dict:
@@ -86,25 +129,21 @@ def found(before: dict, after: dict) -> dict:
     return {k: sorted(after[k] - before[k]) for k in before if after[k] - before[k]}
 
 
-def join(directory: str) -> str:
-    """The run's own cgroup made and entered; returns the one pytest came from."""
-    with open("/proc/self/cgroup") as f:
-        lines = [line.rstrip("\n").split(":", 2) for line in f]
-    if V2:
-        [origin] = [path for _, controllers, path in lines if controllers == ""]
-    else:
-        [origin] = [path for _, controllers, path in lines if "pids" in controllers.split(",")]
-    os.makedirs(directory, exist_ok=True)
-    with open(os.path.join(directory, "cgroup.procs"), "w") as f:
+def join(scope: Scope) -> None:
+    """The run's own cgroup made inside pytest's and entered: its limits still hold, and
+    the cgroup it came from keeps a child, so nothing (systemd) removes it meanwhile."""
+    os.makedirs(scope.own_cgroup, exist_ok=True)
+    with open(os.path.join(scope.own_cgroup, "cgroup.procs"), "w") as f:
         f.write(str(os.getpid()))
-    return os.path.join(MEMBERSHIP, origin.lstrip("/"))
 
 
-def leave(directory: str, origin: str) -> None:
-    """Back where pytest came from; the run's cgroup removed, unless something stayed."""
-    with open(os.path.join(origin, "cgroup.procs"), "w") as f:
-        f.write(str(os.getpid()))
+def leave(scope: Scope) -> str | None:
+    """Back where pytest came from, the run's cgroup removed unless something stayed in
+    it; what went wrong, or None."""
     try:
-        os.rmdir(directory)
-    except OSError:
-        pass
+        with open(os.path.join(scope.origin, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+        os.rmdir(scope.own_cgroup)
+    except OSError as e:
+        return f"{e.filename}: {e.strerror}"
+    return None

@@ -21,9 +21,9 @@ import leaks
 RECORD = os.environ["LEAK_RECORD"]
 
 
-def test_leaks_on_purpose(cgroup_parent, tmp_path):
+def test_leaks_on_purpose(cgroup_parent, runtime_root, tmp_path):
     mine = {"session cgroup": conftest.SCOPE.own_cgroup}
-    cgroup = os.path.join(leaks.MEMBERSHIP, cgroup_parent, "leaked")
+    cgroup = os.path.join(leaks.hierarchy_dir(), cgroup_parent, "leaked")
     os.makedirs(cgroup)
     mine["cgroup"] = cgroup
     (tmp_path / "mnt").mkdir()
@@ -33,11 +33,15 @@ def test_leaks_on_purpose(cgroup_parent, tmp_path):
     with open(os.path.join(os.environ["TMPDIR"], "leaked-file"), "w"):
         pass
     mine["file"] = os.path.join(os.environ["TMPDIR"], "leaked-file")
+    os.makedirs(os.path.join(runtime_root, "c1"))  # what a runtime that forgot to delete leaves
+    with open(os.path.join(runtime_root, "c1", "state.json"), "w"):
+        pass
+    mine["state"] = os.path.join(runtime_root, "c1")
     # other work on the host, meanwhile
-    theirs = {"cgroup": os.path.join(leaks.MEMBERSHIP, "pyctr-selftest-other-" + cgroup_parent)}
+    theirs = {"cgroup": os.path.join(leaks.hierarchy_dir(), "pyctr-selftest-other-" + cgroup_parent)}
     os.makedirs(theirs["cgroup"])
     other = subprocess.Popen(["sleep", "300"], start_new_session=True)
-    with open(os.path.join(leaks.MEMBERSHIP, "cgroup.procs"), "w") as f:
+    with open(os.path.join(leaks.hierarchy_dir(), "cgroup.procs"), "w") as f:
         f.write(str(other.pid))  # not in this run's cgroup: another's process
     theirs["process"] = other.pid
     theirs["mount"] = "/run/pyctr-selftest-" + cgroup_parent  # beside /run/pyctr, not in it
@@ -96,12 +100,35 @@ def test_the_leak_check_fails_a_leak_and_only_a_leak(pytester, tmp_path):
     try:
         result.assert_outcomes(passed=2, errors=1)
         report = next(line for line in result.outlines if line.startswith("test left things behind"))
-        for what in ("cgroup", "mount", "file"):
+        for what in ("cgroup", "mount", "file", "state"):
             assert record["mine"][what] in report, what
+        for what in ("cgroup", "mount", "file"):
             assert record["theirs"][what] not in report, what
         assert re.search(rf"\b{record['mine']['process']}\b", report)
         assert not re.search(rf"\b{record['theirs']['process']}\b", report)
     finally:
         _clean(record)
     assert not os.path.isdir(record["mine"]["session cgroup"])
-    assert leaks.V2 or os.path.isdir(leaks.MEMBERSHIP)
+
+
+def test_the_run_sits_in_a_cgroup_of_its_own_inside_the_one_it_came_from():
+    import conftest
+    scope = conftest.SCOPE
+    assert leaks.own_cgroup() == scope.own_cgroup == os.path.join(scope.origin, scope.prefix)
+    with open(os.path.join(scope.own_cgroup, "cgroup.procs")) as f:
+        assert str(os.getpid()) in f.read().split()
+
+
+def test_only_this_runs_containers_count_in_pyctrs_default_state(tmp_path):
+    """Containers in the default root and runroot count when their config or state names
+    this run's cgroup prefix: those of other work on the host do not."""
+    scope = leaks.Scope("r1", [str(tmp_path / "t")], "/nowhere", (str(tmp_path / "var"), str(tmp_path / "run")))
+    for top, name, parent in (("var/containers", "config.json", "pyctr-test-r1-3"),
+                              ("var/containers", "config.json", "pyctr"),
+                              ("run", "state.json", "pyctr-test-r1-0"),
+                              ("run", "state.json", "pyctr-test-r12-0")):
+        d = tmp_path / top / f"{parent}-{name}"
+        d.mkdir(parents=True)
+        (d / name).write_text(f'{{"cgroupsPath": "{parent}/abc"}}')
+    assert scope.files() == {str(tmp_path / "var/containers/pyctr-test-r1-3-config.json"),
+                             str(tmp_path / "run/pyctr-test-r1-0-state.json")}

@@ -22,11 +22,12 @@ class Flag:
 
 
 class Argument:
-    """A positional argument; `many` takes the rest of the command line."""
+    """A positional argument; `many` takes the rest of the command line.  `metavar`: how
+    help and errors name it (None: after its field, as typer does)."""
 
     __slots__ = ("field", "metavar", "help", "many", "required")
 
-    def __init__(self, field: str, metavar: str, help: str, many: bool = False, required: bool = True):
+    def __init__(self, field: str, metavar: str | None, help: str, many: bool = False, required: bool = True):
         self.field, self.metavar, self.help, self.many, self.required = field, metavar, help, many, required
 
 
@@ -65,8 +66,8 @@ RUN = (
          "PYCTR_CGROUP_PARENT"),
 )
 RUN_ARGUMENTS = (
-    Argument("image", "IMAGE", "Image to run, e.g. busybox."),
-    Argument("command", "[COMMAND]...", "Command and arguments (default: the image's).", many=True, required=False),
+    Argument("image", None, "Image to run, e.g. busybox."),
+    Argument("command", None, "Command and arguments (default: the image's).", many=True, required=False),
 )
 
 # ExecOptions' fields
@@ -80,7 +81,7 @@ EXEC = (
 )
 EXEC_ARGUMENTS = (
     Argument("container", "CONTAINER", "A running container."),
-    Argument("command", "COMMAND...", "Command and arguments.", many=True),
+    Argument("command", None, "Command and arguments.", many=True),
 )
 
 UPDATE = RESOURCES
@@ -95,8 +96,10 @@ def complete(table, values: dict, environ=os.environ) -> dict:
     done = {}
     for flag in table:
         value = values.get(flag.field)
-        if value in (None, [], ()):
-            value = environ.get(flag.envvar) if flag.envvar else None  # text flags only
+        if flag.envvar and not value:  # absent or empty: the environment's (text flags only)
+            value = environ.get(flag.envvar) or None
+        elif value in ([], ()):
+            value = None
         done[flag.field] = flag.default() if value is None else list(value) if flag.kind == "list" else value
     return done
 

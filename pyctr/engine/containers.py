@@ -30,15 +30,16 @@ def read_config(paths: Paths, container_id: str) -> dict | None:
         return None
 
 
-def discard(paths: Paths, store: Store, container_id: str, best_effort: bool = True) -> list[str]:
+def discard(paths: Paths, store: Store, container_id: str, best_effort: bool = True,
+            config: dict | None = None) -> list[str]:
     """Removes what the runtime holds of a container (cgroup, state), its directory and its
     row, in that order: the row goes last, so a crash in between leaves something `rm` can
     still find and clean.  On a failed start (`best_effort`) what will not go is returned
     as warnings and the rest removed; `rm` instead stops there and keeps the row for
-    another try."""
+    another try.  `config`: the container's, if the caller has it at hand."""
     warnings = []
     try:
-        runtime.delete(paths.runtime_root, container_id)
+        runtime.delete(paths.runtime_root, container_id, config or read_config(paths, container_id))
     except (RuntimeFailure, OSError) as e:
         if not best_effort:
             raise PyctrError(f"cannot remove {container_id[:12]}: {e}") from None
@@ -74,9 +75,21 @@ def runtime_state(paths: Paths, record: ContainerRecord):
     if record.status != "running":
         return None
     saved = runtime.status(paths.runtime_root, record.id)
-    if saved is None or saved.current_status() not in ("created", "running"):
+    if saved is None and record.pid_start is not None:
+        saved = _adopt(paths, record)
+    if saved is None or saved.current_status() == "stopped":
         return None
     return saved
+
+
+def _adopt(paths: Paths, record: ContainerRecord):
+    """A container started by a pyctr from before the runtime kept state (its row has the
+    pid's start time; rows since leave that to the runtime): the runtime takes it on."""
+    config = read_config(paths, record.id)
+    if config is None:
+        return None
+    return runtime.adopt(paths.runtime_root, record.id, config, paths.container_dir(record.id), record.pid,
+                         record.pid_start)
 
 
 def is_running(paths: Paths, record: ContainerRecord) -> bool:
@@ -145,7 +158,7 @@ def cleanup(paths: Paths, store: Store, container_id: str, config: dict | None =
         _record_exit(paths, store, container_id, stats)  # all the same; rm retries the cgroup
         raise
     if autoremove:  # no exit to record: the row goes
-        return Cleanup(stats, discard(paths, store, container_id))
+        return Cleanup(stats, discard(paths, store, container_id, config=config))
     _record_exit(paths, store, container_id, stats)
     return Cleanup(stats)
 

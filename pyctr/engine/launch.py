@@ -162,7 +162,10 @@ def _error(message: dict, config: dict) -> PyctrError:
 
 
 def _monitor_side(paths: Paths, container_id: str, config: dict, up: int, go: int, tty_size, owner: int) -> None:
-    """In the fork: start the container, then become its monitor.  Never returns."""
+    """In the fork: start the container, then become its monitor.  Never returns.  Until
+    the container runs, any failure takes it down (nothing of it may stay); once it runs,
+    it gets its monitor even if the pyctr that wanted it is gone."""
+    proc = None
     try:
         os.setsid()  # off the terminal's session: ^C in that shell is not for us
         os.chdir("/")
@@ -178,20 +181,27 @@ def _monitor_side(paths: Paths, container_id: str, config: dict, up: int, go: in
             os.close(fd)
         _send(up, {"pid": proc.pid})
         if not os.read(go, 4096):  # pyctr went away: nobody wants this container
-            proc.abort()
-            os._exit(1)
-        master = proc.start()
-        _send(up, {"ok": True})
-        os.close(up)
-        _become_monitor(paths, container_id, proc.pid, master, (in_w, out_r, err_r), owner)
+            raise ConnectionError("abandoned")
+        master = proc.start()  # a ChildError here: it took the container down itself
     except ChildError as e:
-        _send(up, {"error": {"stage": e.stage, "errno": e.errno, "message": e.message}})
+        _tell(up, {"error": {"stage": e.stage, "errno": e.errno, "message": e.message}})
+        os._exit(1)
     except BaseException as e:  # noqa: BLE001 - everything goes back to the CLI as one line
-        try:
-            _send(up, {"error": {"message": str(e) or type(e).__name__}})
-        except OSError:
-            pass
-    os._exit(1)
+        if proc is not None:
+            proc.abort()
+        _tell(up, {"error": {"message": str(e) or type(e).__name__}})
+        os._exit(1)
+    _tell(up, {"ok": True})
+    os.close(up)
+    _become_monitor(paths, container_id, proc.pid, master, (in_w, out_r, err_r), owner)
+
+
+def _tell(fd: int, message: dict) -> None:
+    """_send, to a CLI that may be gone (killed): then there is nobody to tell."""
+    try:
+        _send(fd, message)
+    except OSError:
+        pass
 
 
 def _become_monitor(paths: Paths, container_id: str, pid: int, master: int, pipes, owner: int) -> None:
@@ -210,9 +220,13 @@ def _become_monitor(paths: Paths, container_id: str, pid: int, master: int, pipe
             args += [flag, str(fd)]
     cleanup_command = [sys.executable, "-m", "pyctr", "--root", paths.root, "--runroot", paths.runroot,
                        "_cleanup", container_id]
-    os.execv(MONITOR, [*args, "--socket", paths.container_file(container_id, "attach"),
-                       "--log", paths.container_file(container_id, "log"),
-                       "--exit-file", paths.container_file(container_id, "exit"), "--", *cleanup_command])
+    try:
+        os.execv(MONITOR, [*args, "--socket", paths.container_file(container_id, "attach"),
+                           "--log", paths.container_file(container_id, "log"),
+                           "--exit-file", paths.container_file(container_id, "exit"), "--", *cleanup_command])
+    except OSError:  # no monitor after all: the container must not run on unwatched
+        os.kill(pid, 9)
+        os._exit(1)
 
 
 def _create(paths: Paths, container_id: str, config: dict, stdio, tty_size):

@@ -166,7 +166,7 @@ def remove(paths: Paths, store: Store, name: str, force: bool = False) -> str:
         kill_all(paths, record)
     # a container's monitor (and the cleanup it ends in) writes into the container's
     # directory to the end, even after a plain stop
-    wait_monitor_gone(record)
+    wait_monitor_gone(store.get_container(record.id) or record)
     containers.discard(paths, store, record.id, best_effort=False)
     return record.id
 
@@ -217,9 +217,13 @@ def update(paths: Paths, store: Store, name: str, options) -> None:
 def top(paths: Paths, store: Store, name: str) -> list[tuple[int, str, str]]:
     """(pid, CPU time, command) of every process in the container."""
     record = running(paths, store, name)
+    try:
+        pids = runtime.processes(paths.runtime_root, record.id)
+    except NotRunning:
+        raise Conflict(f"container {record.name} is not running") from None
     ticks = os.sysconf("SC_CLK_TCK")
     rows = []
-    for pid in sorted(runtime.processes(paths.runtime_root, record.id)):
+    for pid in sorted(pids):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()

@@ -126,6 +126,8 @@ class Store:
                 version = 1
             for script in MIGRATIONS[version - 1:]:
                 _run_script(db, script)
+            if version < 3:
+                _monitor_files_into_rows(db, os.path.dirname(self.path))
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # images
@@ -255,6 +257,19 @@ def _run_script(db, script: str) -> None:
     for statement in script.split(";"):
         if statement.strip():
             db.execute(statement)
+
+
+def _monitor_files_into_rows(db, root: str) -> None:
+    """Schema 3 keeps a container's monitor on its row; pyctr before it kept the monitor's
+    pid and start time in containers/<id>/monitor, which a monitor still running from
+    then is known by."""
+    for (container_id,) in db.execute("SELECT id FROM containers").fetchall():
+        try:
+            with open(os.path.join(root, "containers", container_id, "monitor")) as f:
+                pid, started = (int(x) for x in f.read().split())
+        except (OSError, ValueError):
+            continue
+        db.execute("UPDATE containers SET monitor_pid = ?, monitor_start = ? WHERE id = ?", (pid, started, container_id))
 
 
 def _image(row) -> Image:

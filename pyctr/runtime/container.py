@@ -86,6 +86,17 @@ def _without_mknod_on_v2(config: dict, plan) -> None:
                          c.ambient & keep)
 
 
+def adopt(root: str, container_id: str, config: dict, bundle: str, pid: int, pid_start: int) -> state.State | None:
+    """The state of a container that runs without one, written as create would have: one
+    made by a pyctr from before the runtime kept state.  None if that process is gone."""
+    if not alive(pid, pid_start):
+        return None
+    saved = state.State(container_id, bundle, pid, pid_start, config.get("linux", {}).get("cgroupsPath"),
+                        dict(config.get("annotations") or {}), time.time())
+    state.save(root, saved)
+    return saved
+
+
 def status(root: str, container_id: str) -> state.State | None:
     """The runtime's state of the container (its `current_status()` checked against the
     kernel), or None when it keeps none: never created, or deleted."""
@@ -116,7 +127,7 @@ def kill(root: str, container_id: str, sig: int, all_processes: bool = False) ->
             for pid in cgroup.procs():
                 _signal(pid, sig)
         return
-    if saved.current_status() not in ("created", "running"):
+    if saved.current_status() == "stopped":
         raise NotRunning(f"container {container_id} is not running")
     _signal(saved.pid, sig)
 
@@ -128,16 +139,16 @@ def _signal(pid: int, sig: int) -> None:
         pass
 
 
-def delete(root: str, container_id: str) -> None:
+def delete(root: str, container_id: str, config: dict | None = None) -> None:
     """Removes what the runtime holds of a container: its cgroup (anything still in it is
     killed) and its state.  The state goes last: if the cgroup will not go, another delete
-    can try again.  Nothing to delete is no error."""
+    can try again.  `config`, the container's, names the cgroup where there is no state to
+    (a create killed before it wrote one, or a state file that is not whole).  Nothing to
+    delete is no error."""
     saved = state.load(root, container_id)
-    if saved is None:
-        return
-    cgroup = _cgroup(saved)
-    if cgroup is not None:
-        cgroup.destroy()
+    cgroups_path = saved.cgroups_path if saved else (config or {}).get("linux", {}).get("cgroupsPath")
+    if cgroups_path:
+        cgroups.open_cgroup(cgroups_path).destroy()
     state.remove(root, container_id)
 
 
@@ -161,22 +172,23 @@ def stats(root: str, container_id: str, only_oom: bool = False) -> "cgroups.Stat
 
 
 def update(root: str, container_id: str, resources: dict) -> None:
-    """New OCI linux.resources onto a running container's cgroup; CgroupError if the
-    kernel refuses one."""
+    """New OCI linux.resources onto a live container's cgroup; CgroupError if the kernel
+    refuses one."""
     saved = _loaded(root, container_id)
     cgroup = _cgroup(saved)
-    if saved.current_status() != "running" or cgroup is None:
+    if saved.current_status() == "stopped" or cgroup is None:
         raise NotRunning(f"container {container_id} is not running")
     cgroup.apply(resources)
 
 
 def exec_process(root: str, container_id: str, config: dict, process: dict, stdio=(0, 1, 2),
                  tty_size=(0, 0)) -> Process:
-    """A new process (an OCI process section) in the running container's namespaces and
-    cgroup, waiting for start(); NotRunning if its first process is gone."""
+    """A new process (an OCI process section) in a live container's namespaces and cgroup
+    (created or running, as runc allows), waiting for start(); NotRunning if its first
+    process is gone."""
     saved = _loaded(root, container_id)
     try:
-        if saved.current_status() != "running":
+        if saved.current_status() == "stopped":
             raise ProcessLookupError(saved.pid)
         pidfd = os.pidfd_open(saved.pid)
     except ProcessLookupError:

@@ -13,9 +13,10 @@ class CgroupError(RuntimeFailure):
     """A cgroup operation failed: the kernel refused a value, a controller or a directory."""
 
 
-class NoSuchContainer(RuntimeFailure):
-    """The runtime keeps no state for this id."""
-
-
 class NotRunning(RuntimeFailure):
-    """The container's process is gone (or was never started)."""
+    """The container's process is gone."""
+
+
+class NoSuchContainer(NotRunning):
+    """The runtime keeps no state for this id (deleted, or never created): not running
+    either, for whoever only asked for that."""

@@ -12,6 +12,7 @@ import os
 
 from .. import fastjson
 from ..records import record
+from . import _core
 from ._core import CREATED_NAME
 from .config import OCI_VERSION
 from .process import identity
@@ -71,10 +72,16 @@ def load(root: str, container_id: str) -> State | None:
 
 
 def remove(root: str, container_id: str) -> None:
-    """The state and its directory; nothing there is no error."""
+    """The state's directory and whatever is in it (a temp file a crash left); nothing there
+    is no error."""
     d = directory(root, container_id)
     try:
         os.unlink(os.path.join(d, "state.json"))
+    except FileNotFoundError:
+        pass
+    try:
         os.rmdir(d)
     except FileNotFoundError:
         pass
+    except OSError:  # not empty: rm -rf, following no link
+        _core.remove_tree(d)

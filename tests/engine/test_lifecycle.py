@@ -132,3 +132,36 @@ def test_bad_signal_and_unknown_container_are_one_line_errors(pyctr):
     assert r.returncode == 125 and r.stderr == "pyctr: invalid signal: NOPE\n"
     r = pyctr("stop", "nosuch")
     assert r.returncode == 125 and r.stderr == "pyctr: no such container: nosuch\n"
+
+
+def test_a_container_that_calls_itself_created_still_runs_for_exec_and_update(pyctr):
+    """The runtime tells created from running by the process's name; a container that
+    takes the creation name for itself fools only that label."""
+    r = pyctr("run", "-d", "--name", "sly", "busybox", "sh", "-c", "printf pyctr/created > /proc/$$/comm; sleep 600; true")
+    assert r.returncode == 0, r.stderr
+    try:
+        time.sleep(0.2)
+        assert "Up" in pyctr("ps").stdout
+        assert pyctr("exec", "sly", "true").returncode == 0
+        assert pyctr("update", "--pids-limit", "50", "sly").returncode == 0
+    finally:
+        assert pyctr("rm", "-f", "sly").returncode == 0
+
+
+def test_a_container_from_before_the_runtime_kept_state_is_taken_on(pyctr):
+    """An upgrade: a container started by a pyctr that kept its pid and start time on the
+    row and wrote no state.json still shows, stops and goes."""
+    import shutil
+    r = pyctr("run", "-d", "--name", "old", "busybox", "sleep", "600")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    store = pyctr.store()
+    record = store.get_container(cid)
+    with open(os.path.join(pyctr.root, "run", cid, "state.json")) as f:
+        started = json.load(f)["pidStart"]
+    shutil.rmtree(os.path.join(pyctr.root, "run", cid))  # as the old pyctr left it
+    store.update_container(cid, pid_start=started)
+    assert record.status == "running" and "Up" in pyctr("ps").stdout
+    assert pyctr("top", "old").returncode == 0
+    assert pyctr("rm", "-f", "old").returncode == 0
+    assert pyctr.store().list_containers() == [] and pyctr.cgroup_dirs(cid) == []

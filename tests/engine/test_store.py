@@ -99,9 +99,14 @@ def test_a_new_database_is_in_wal_mode_and_an_old_one_is_migrated(tmp_path):
     old.executescript(schema.SCHEMA + schema.MIGRATIONS[0] + "PRAGMA user_version=2;")
     old.execute("INSERT INTO containers (id, name, image_id, image_ref, command, created, status)"
                 " VALUES ('c1', 'one', 'i', 'busybox', '[\"true\"]', 1.0, 'exited')")
+    old.execute("INSERT INTO containers (id, name, image_id, image_ref, command, created, status)"
+                " VALUES ('c2', 'two', 'i', 'busybox', '[\"true\"]', 1.0, 'running')")
     old.commit()
     old.close()
+    os.makedirs(tmp_path / "containers" / "c2")
+    (tmp_path / "containers" / "c2" / "monitor").write_text("4242 77\n")  # where it kept its monitor
     store = Store(str(tmp_path / "old.db"))
     assert store.db.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
     row = store.get_container("c1")
     assert (row.name, row.monitor_pid, row.monitor_start) == ("one", None, None)
+    assert (store.get_container("c2").monitor_pid, store.get_container("c2").monitor_start) == (4242, 77)

@@ -162,7 +162,7 @@ def test_rm_f_cleans_up_after_a_killed_pyctr(pyctr):
     held.proc.stdout.close()
 
 
-def test_the_child_sits_in_its_cgroup_before_it_runs(pyctr, tmp_path):
+def test_the_child_sits_in_its_cgroup_before_it_runs(pyctr, runtime_root, tmp_path):
     """On v2 clone3(CLONE_INTO_CGROUP) creates it there; on v1 it is placed while it still
     waits at the sync socket.  Either way it is inside before its first instruction."""
     from pyctr.engine.spec import RootfsLayout, RunOptions, build_spec
@@ -174,7 +174,7 @@ def test_the_child_sits_in_its_cgroup_before_it_runs(pyctr, tmp_path):
     del spec["annotations"]
     spec["root"]["readonly"] = True  # the layer itself is the rootfs here: keep it intact
     cid = spec["linux"]["cgroupsPath"].split("/")[-1]
-    proc = runtime.create(str(tmp_path / "state"), cid, spec, str(tmp_path))
+    proc = runtime.create(runtime_root, cid, spec, str(tmp_path))
     try:
         assert proc.cloned_into_cgroup == V2
         assert proc.pid in proc.cgroup.procs()

@@ -22,8 +22,8 @@ CID = "f" * 64
 
 
 @pytest.fixture
-def state_root(tmp_path):
-    return str(tmp_path / "runtime-state")
+def state_root(runtime_root):
+    return runtime_root
 
 
 @pytest.fixture
@@ -225,3 +225,22 @@ def test_a_reused_pid_is_not_the_container(bundle_spec, state_root):
     finally:
         runtime.delete(state_root, CID)  # the cgroup goes, and the sleep in it
         wait(proc.pid)
+
+
+def test_delete_without_state_removes_the_cgroup_the_config_names(bundle_spec, state_root, pyctr):
+    """A create killed between making the cgroup and writing the state leaves no state to
+    find it by: delete takes the cgroup's path from the config."""
+    from pyctr.runtime import cgroups
+    spec = bundle_spec("true")
+    cgroups.open_cgroup(spec["linux"]["cgroupsPath"]).create()
+    assert pyctr.cgroup_dirs(CID) != []
+    runtime.delete(state_root, CID, spec)
+    assert pyctr.cgroup_dirs(CID) == []
+
+
+def test_delete_removes_whatever_a_crash_left_in_the_state_dir(bundle_spec, state_root):
+    proc = create(state_root, bundle_spec("true"))
+    with open(os.path.join(state_root, CID, "state.json.tmp"), "w") as f:
+        f.write("{half")
+    proc.abort()  # kills it and deletes what it had
+    assert os.listdir(state_root) == []
