@@ -8,7 +8,6 @@ import sys
 def main(argv=None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     from ..engine.errors import ENGINE_ERROR, PyctrError
-    from ..images.image import ImageError
     from ..runtime.errors import RuntimeFailure
     try:
         from .fast import dispatch
@@ -18,17 +17,21 @@ def main(argv=None) -> int:
         from .render import print_failure  # render: only where there is something to say
         print_failure(e)
         return e.exit_code
-    except (RuntimeFailure, ImageError) as e:  # what the runtime or the images refused
+    except RuntimeFailure as e:  # what the runtime refused
         from .render import print_failure
         print_failure(e)
         return ENGINE_ERROR
     except KeyboardInterrupt:
         return 130
     except Exception as e:
-        if os.environ.get("PYCTR_DEBUG"):
+        from ..images.image import ImageError  # loaded here: most commands need no image
+        from .render import print_error, print_failure
+        if isinstance(e, ImageError):  # what the images refused
+            print_failure(e)
+        elif os.environ.get("PYCTR_DEBUG"):
             raise
-        from .render import print_error
-        print_error(f"internal error: {type(e).__name__}: {e}")
+        else:
+            print_error(f"internal error: {type(e).__name__}: {e}")
         return ENGINE_ERROR
 
 

@@ -9,7 +9,7 @@ import time
 from .. import fastjson
 from ..records import as_dict, record
 from ..runtime import _core
-from ..runtime import config as oci_config
+from ..runtime import plan as oci_config
 from ..runtime import container as runtime
 from ..runtime.errors import ConfigError, RuntimeFailure
 from ..runtime.process import alive, start_time

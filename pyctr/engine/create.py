@@ -11,11 +11,14 @@ import time
 from ..runtime.process import start_time
 from . import image_lookup
 from .containers import discard_after, write_config
-from .errors import PyctrError
+from .errors import Conflict, PyctrError
 from .names import new_id, random_name, valid_name
 from .paths import Paths
 from .spec import RootfsLayout, RunOptions, build_spec
 from .store import ContainerRecord, Store
+
+
+NAME_ATTEMPTS = 5
 
 
 def layout_for(paths: Paths, container_id: str, lowers: list[str]) -> RootfsLayout:
@@ -39,10 +42,19 @@ def new(paths: Paths, store: Store, opts: RunOptions) -> tuple[ContainerRecord, 
     return record, config
 
 
-def write_new(paths: Paths, store: Store, record: ContainerRecord, config: dict) -> None:
+def write_new(paths: Paths, store: Store, record: ContainerRecord, config: dict, named: bool = True) -> None:
     """A new container's row, its dirs and its config.json: everything up to a startable
-    container.  A name taken meanwhile is a Conflict, and then nothing is left."""
-    store.add_container(record)
+    container.  A name the user gave (`named`) and another pyctr took meanwhile is a
+    Conflict, and then nothing is left; a name made up for it is made up again (two runs
+    at once can draw the same one)."""
+    for attempt in range(NAME_ATTEMPTS):
+        try:
+            store.add_container(record)
+            break
+        except Conflict:
+            if named or attempt == NAME_ATTEMPTS - 1:
+                raise
+            record.name = random_name(store.name_taken)
     try:
         layout = layout_for(paths, record.id, [])
         for d in (layout.upper, layout.work, layout.mountpoint):

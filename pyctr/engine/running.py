@@ -32,7 +32,7 @@ def run_detached(paths: Paths, store: Store, opts: RunOptions) -> str:
     check_installed()
     record, config = create.new(paths, store, opts)
     try:
-        launch(paths, store, record.id, config, setup=_writer(paths, store, record, config))
+        launch(paths, store, record.id, config, setup=_writer(paths, store, record, config, opts))
     except BaseException as e:
         containers.discard_after(e, paths, store, record.id)
         raise
@@ -45,19 +45,19 @@ def run_attached(paths: Paths, store: Store, opts: RunOptions) -> Outcome:
     record, config = create.new(paths, store, opts)
     try:
         launched = launch(paths, store, record.id, config, tty_size=terminal_size() if opts.tty else (0, 0),
-                          owner=True, setup=_writer(paths, store, record, config))
+                          owner=True, setup=_writer(paths, store, record, config, opts))
     except BaseException as e:
         containers.discard_after(e, paths, store, record.id)
         raise
     return follow(paths, store, record.id, config, launched, opts.interactive)
 
 
-def _writer(paths: Paths, store: Store, record, config: dict):
+def _writer(paths: Paths, store: Store, record, config: dict, opts: RunOptions):
     """The new container's row (its monitor on it), dirs and config.json, written while
     the fork clones it."""
     def write(monitor_pid: int, monitor_start: int | None) -> None:
         record.monitor_pid, record.monitor_start = monitor_pid, monitor_start
-        create.write_new(paths, store, record, config)
+        create.write_new(paths, store, record, config, named=opts.name is not None)
         reached(CREATED)
     return write
 

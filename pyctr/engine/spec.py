@@ -8,7 +8,7 @@ import os
 
 from ..images.image import DEFAULT_PATH
 from ..records import factory, record
-from ..runtime.config import OCI_VERSION, ROOTFS_OPTIONS, ROOTFS_TYPE
+from ..runtime.plan import OCI_VERSION, ROOTFS_OPTIONS, ROOTFS_TYPE
 from .environment import apply_lines, as_list, read_env_file
 from .errors import PyctrError
 from .resources import ResourceOptions, build_resources

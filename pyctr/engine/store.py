@@ -14,7 +14,6 @@ except ImportError:  # pragma: no cover - another Python
     import sqlite3
 
 from .. import fastjson
-from ..images.image import Image
 from ..records import record
 from .errors import Conflict, PyctrError
 
@@ -132,7 +131,7 @@ class Store:
 
     # images
 
-    def add_image(self, image: Image) -> None:
+    def add_image(self, image: "Image") -> None:  # noqa: F821
         """The image, tagged with its repository:tag."""
         with self.transaction() as db:
             db.execute(
@@ -144,7 +143,7 @@ class Store:
                 (image.repository, image.tag, image.id),
             )
 
-    def find_image(self, repository: str, tag: str) -> Image | None:
+    def find_image(self, repository: str, tag: str) -> "Image | None":  # noqa: F821
         row = self.db.execute(
             "SELECT i.id, i.created, i.size, i.layers, i.config, t.repository, t.tag"
             " FROM image_tags t JOIN images i ON i.id = t.image_id"
@@ -153,14 +152,14 @@ class Store:
         ).fetchone()
         return _image(row) if row else None
 
-    def images_by_id_prefix(self, prefix: str) -> list[Image]:
+    def images_by_id_prefix(self, prefix: str) -> "list[Image]":  # noqa: F821
         rows = self.db.execute(
             "SELECT id, created, size, layers, config, '', '' FROM images WHERE substr(id, 1, ?) = ?",
             (len(prefix), prefix),
         ).fetchall()
         return [_image(r) for r in rows]
 
-    def list_images(self) -> list[Image]:
+    def list_images(self) -> "list[Image]":  # noqa: F821
         rows = self.db.execute(
             "SELECT i.id, i.created, i.size, i.layers, i.config,"
             " COALESCE(t.repository, '<none>'), COALESCE(t.tag, '<none>')"
@@ -272,7 +271,9 @@ def _monitor_files_into_rows(db, root: str) -> None:
         db.execute("UPDATE containers SET monitor_pid = ?, monitor_start = ? WHERE id = ?", (pid, started, container_id))
 
 
-def _image(row) -> Image:
+def _image(row) -> "Image":  # noqa: F821
+    # images/ is loaded where an image is read: exec, ps, stop and the like need none
+    from ..images.image import Image
     id_, created, size, layers, config, repository, tag = row
     return Image(id_, created, size, fastjson.loads(layers), fastjson.loads(config), repository, tag)
 

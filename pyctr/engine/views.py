@@ -10,7 +10,7 @@ import time
 
 from .. import fastjson
 from ..timestamps import ZERO, rfc3339
-from ..runtime.config import ROOTFS_OPTIONS
+from ..runtime.plan import ROOTFS_OPTIONS
 from . import containers
 from .paths import Paths
 from .store import ContainerRecord, Store

@@ -1,19 +1,99 @@
 """The runtime's API, a container by id as the OCI runtime operations see it: create (a
-process held at its start line), state, kill, delete; plus exec, update, stats and the
-processes inside.  `root` is where the runtime keeps its state (runc's --root); the engine
-passes its runroot.  A container's way through the runtime:
+process held at its start line), status, kill, delete; plus exec, update, stats and the
+processes inside; and what it keeps of each: <root>/<id>/state.json.  `root` is where the
+runtime keeps its state (runc's --root); the engine passes its runroot.  A container's way
+through the runtime:
 
     cgroup, limits -> clone (the child waits, named CREATED_NAME) -> state.json (pid,
     its start time, the cgroup) -> Process.start(): execve, and the status is "running"
+
+state.json is written once the process is cloned, whole (a temp file renamed into place),
+and removed by `delete`.  Its status is not stored but read off the kernel each time:
+"created" while the process (pid and start time) still bears the name it was cloned with
+(the C core's CREATED_NAME, which execve replaces), "running" once it has exec'd,
+"stopped" once it is gone, whoever failed to say so.
 """
 
 import os
 import time
 
-from . import _core, cgroups, state
+from .. import fastjson
+from ..records import record
+from . import _core, cgroups
+from ._core import CREATED_NAME
 from .errors import NoSuchContainer, NotRunning
-from .plan import CAP_NUMBERS, Caps, build_exec_plan, build_plan
-from .process import Process, alive, start_time
+from .plan import CAP_NUMBERS, OCI_VERSION, Caps, build_exec_plan, build_plan
+from .process import Process, alive, identity, start_time
+
+_CREATED = CREATED_NAME.encode()
+
+
+@record
+class State:
+    """What state.json holds of a container."""
+    id: str
+    bundle: str
+    pid: int
+    pid_start: int | None  # the pid's start time: pid reuse cannot fool the status
+    cgroups_path: str | None = None
+    annotations: dict = {}
+    created: float = 0.0  # seconds since the epoch
+
+    def current_status(self) -> str:
+        """The status as the OCI runtime spec names it: created, running or stopped."""
+        found = identity(self.pid)
+        if found is None or found[0] != self.pid_start:
+            return "stopped"
+        return "created" if found[1] == _CREATED else "running"
+
+    def as_oci(self) -> dict:
+        """The OCI runtime spec's state, as `runc state` prints it."""
+        from ..timestamps import rfc3339
+        status = self.current_status()
+        return {"ociVersion": OCI_VERSION, "id": self.id, "status": status,
+                "pid": self.pid if status != "stopped" else 0,
+                "bundle": self.bundle, "annotations": self.annotations, "created": rfc3339(self.created)}
+
+
+def state_dir(root: str, container_id: str) -> str:
+    return os.path.join(root, container_id)
+
+
+def save_state(root: str, saved: State) -> None:
+    """Written whole, then renamed into place; the directory is made on first use (0700:
+    the state names the container's bundle and annotations)."""
+    d = state_dir(root, saved.id)
+    os.makedirs(d, mode=0o700, exist_ok=True)
+    fastjson.write(os.path.join(d, "state.json"),
+                   {"ociVersion": OCI_VERSION, "id": saved.id, "pid": saved.pid, "pidStart": saved.pid_start,
+                    "bundle": saved.bundle, "annotations": saved.annotations, "created": saved.created,
+                    "cgroupsPath": saved.cgroups_path})
+
+
+def load_state(root: str, container_id: str) -> State | None:
+    """The saved state, or None: no such container (or a file that is not one of ours)."""
+    try:
+        saved = fastjson.read(os.path.join(state_dir(root, container_id), "state.json"))
+        return State(saved["id"], saved["bundle"], saved["pid"], saved["pidStart"], saved.get("cgroupsPath"),
+                     saved.get("annotations") or {}, saved.get("created", 0.0))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def remove_state(root: str, container_id: str) -> None:
+    """The state's directory and whatever is in it (a temp file a crash left); nothing there
+    is no error."""
+    d = state_dir(root, container_id)
+    try:
+        os.unlink(os.path.join(d, "state.json"))
+    except FileNotFoundError:
+        pass
+    try:
+        os.rmdir(d)
+    except FileNotFoundError:
+        pass
+    except OSError:  # not empty: rm -rf, following no link
+        _core.remove_tree(d)
 
 
 def create(root: str, container_id: str, config: dict, bundle: str, stdio=(0, 1, 2), tty_size=(0, 0)) -> Process:
@@ -25,7 +105,7 @@ def create(root: str, container_id: str, config: dict, bundle: str, stdio=(0, 1,
     child, cgroup = _spawn(config, plan, cgroups_path)
     process = Created(child, cgroup, root, container_id)
     try:
-        state.save(root, state.State(container_id, bundle, child.pid, start_time(child.pid), cgroups_path,
+        save_state(root, State(container_id, bundle, child.pid, start_time(child.pid), cgroups_path,
                                      dict(config.get("annotations") or {}), time.time()))
     except BaseException:
         process.abort()
@@ -44,7 +124,7 @@ class Created(Process):
 
     def abort(self) -> None:
         super().abort()
-        state.remove(self._root, self._id)
+        remove_state(self._root, self._id)
 
 
 def _spawn(config: dict, plan, cgroups_path: str | None):
@@ -86,31 +166,31 @@ def _without_mknod_on_v2(config: dict, plan) -> None:
                          c.ambient & keep)
 
 
-def adopt(root: str, container_id: str, config: dict, bundle: str, pid: int, pid_start: int) -> state.State | None:
+def adopt(root: str, container_id: str, config: dict, bundle: str, pid: int, pid_start: int) -> State | None:
     """The state of a container that runs without one, written as create would have: one
     made by a pyctr from before the runtime kept state.  None if that process is gone."""
     if not alive(pid, pid_start):
         return None
-    saved = state.State(container_id, bundle, pid, pid_start, config.get("linux", {}).get("cgroupsPath"),
+    saved = State(container_id, bundle, pid, pid_start, config.get("linux", {}).get("cgroupsPath"),
                         dict(config.get("annotations") or {}), time.time())
-    state.save(root, saved)
+    save_state(root, saved)
     return saved
 
 
-def status(root: str, container_id: str) -> state.State | None:
+def status(root: str, container_id: str) -> State | None:
     """The runtime's state of the container (its `current_status()` checked against the
     kernel), or None when it keeps none: never created, or deleted."""
-    return state.load(root, container_id)
+    return load_state(root, container_id)
 
 
-def _loaded(root: str, container_id: str) -> state.State:
-    saved = state.load(root, container_id)
+def _loaded(root: str, container_id: str) -> State:
+    saved = load_state(root, container_id)
     if saved is None:
         raise NoSuchContainer(f"container {container_id} does not exist")
     return saved
 
 
-def _cgroup(saved: state.State):
+def _cgroup(saved: State):
     return cgroups.open_cgroup(saved.cgroups_path) if saved.cgroups_path else None
 
 
@@ -145,11 +225,11 @@ def delete(root: str, container_id: str, config: dict | None = None) -> None:
     can try again.  `config`, the container's, names the cgroup where there is no state to
     (a create killed before it wrote one, or a state file that is not whole).  Nothing to
     delete is no error."""
-    saved = state.load(root, container_id)
+    saved = load_state(root, container_id)
     cgroups_path = saved.cgroups_path if saved else (config or {}).get("linux", {}).get("cgroupsPath")
     if cgroups_path:
         cgroups.open_cgroup(cgroups_path).destroy()
-    state.remove(root, container_id)
+    remove_state(root, container_id)
 
 
 def processes(root: str, container_id: str) -> list[int]:
@@ -164,7 +244,7 @@ def processes(root: str, container_id: str) -> list[int]:
 def stats(root: str, container_id: str, only_oom: bool = False) -> "cgroups.Stats | None":
     """The cgroup's figures now (with `only_oom`, its OOM kill count alone: what a --rm run
     needs, for less); None without a cgroup, or once it is gone."""
-    saved = state.load(root, container_id)
+    saved = load_state(root, container_id)
     cgroup = _cgroup(saved) if saved is not None else None
     if cgroup is None or not cgroup.exists():
         return None

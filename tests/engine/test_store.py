@@ -44,7 +44,7 @@ def test_cleanup_records_the_exit_when_the_cgroup_will_not_go(tmp_path, monkeypa
     """The exit goes into the row even if removing the cgroup fails; the runtime keeps its
     state, so that rm can try again."""
     from pyctr.engine import containers
-    from pyctr.runtime import container as runtime, state
+    from pyctr.runtime import container as runtime
     from pyctr.runtime.cgroups import Stats
     from pyctr.runtime.errors import CgroupError
 
@@ -65,7 +65,7 @@ def test_cleanup_records_the_exit_when_the_cgroup_will_not_go(tmp_path, monkeypa
     os.makedirs(paths.container_dir(cid))
     containers.write_config(paths, cid, {"process": {"args": ["true"]}, "root": {"path": "/r"},
                                          "linux": {"cgroupsPath": "x/y"}})
-    state.save(paths.runtime_root, state.State(cid, paths.container_dir(cid), 1, 1, "x/y"))
+    runtime.save_state(paths.runtime_root, runtime.State(cid, paths.container_dir(cid), 1, 1, "x/y"))
     with open(paths.container_file(cid, "exit"), "w") as f:
         f.write("3 2026-12-01T00:00:00Z\n")
     monkeypatch.setattr(runtime.cgroups, "open_cgroup", lambda path: Stuck())
@@ -110,3 +110,22 @@ def test_a_new_database_is_in_wal_mode_and_an_old_one_is_migrated(tmp_path):
     row = store.get_container("c1")
     assert (row.name, row.monitor_pid, row.monitor_start) == ("one", None, None)
     assert (store.get_container("c2").monitor_pid, store.get_container("c2").monitor_start) == (4242, 77)
+
+
+def test_a_made_up_name_drawn_twice_is_drawn_again(tmp_path, monkeypatch):
+    """Two runs at once can draw the same random name; the second draws another, where a
+    name the user gave is a Conflict."""
+    from pyctr.engine import create
+    paths = Paths.resolve(str(tmp_path))
+    store = Store(paths.db)
+    store.add_container(ContainerRecord("a" * 64, "calm_curie", "img", "busybox", ["true"], 1.0))
+    names = iter(["calm_curie", "calm_curie", "swift_turing"])
+    monkeypatch.setattr(create, "random_name", lambda taken: next(names))
+    config = {"process": {"args": ["true"]}, "root": {"path": "/r"}}
+    mine = ContainerRecord("b" * 64, "calm_curie", "img", "busybox", ["true"], 2.0)  # drawn a moment ago
+    create.write_new(paths, store, mine, config, named=False)
+    assert store.get_container("b" * 64).name == "swift_turing"
+    theirs = ContainerRecord("c" * 64, "calm_curie", "img", "busybox", ["true"], 3.0)
+    with pytest.raises(Conflict):
+        create.write_new(paths, store, theirs, config, named=True)
+    assert store.get_container("c" * 64) is None
