@@ -34,7 +34,7 @@ def _parameter(item) -> inspect.Parameter:
     return inspect.Parameter(item.field, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind)
 
 
-def from_table(body, table, arguments=(), **settings):
+def from_table(body, table, arguments=()):
     """`body(values)` as a typer command (or callback) whose parameters are the table's:
     typer reads a function's signature, so the function is given the table's."""
     parameters = [_parameter(item) for item in (*arguments, *table)]
@@ -94,21 +94,6 @@ app.command("exec", context_settings={"allow_interspersed_args": False})(
     from_table(exec_, flags.EXEC, flags.EXEC_ARGUMENTS))
 
 
-def update(values):
-    """Change the resource limits of running containers.
-
-    Example: pyctr update -m 128m --cpus 1 web
-    """
-    from ..engine import lifecycle
-    store = _store()
-    for name in values["names"]:
-        lifecycle.update(State.paths, store, name, flags.resources(values))
-        typer.echo(name)
-
-
-app.command()(from_table(update, flags.UPDATE, flags.UPDATE_ARGUMENTS))
-
-
 @app.command()
 def images(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Only show image ids."),
@@ -148,6 +133,21 @@ def stats(
     else:
         previous: dict = {}
         render.live_stats(lambda: usage.sample(State.paths, store, names, previous=previous))
+
+
+def update(values):
+    """Change the resource limits of running containers.
+
+    Example: pyctr update -m 128m --cpus 1 web
+    """
+    from ..engine import lifecycle
+    store = _store()
+    for name in values["names"]:
+        lifecycle.update(State.paths, store, name, flags.resources(values))
+        typer.echo(name)
+
+
+app.command()(from_table(update, flags.UPDATE, flags.UPDATE_ARGUMENTS))
 
 
 @app.command()

@@ -92,12 +92,13 @@ CLI_ONLY = {"detach"}  # run's flags that the CLI acts on, not the engine
 
 
 def complete(table, values: dict, environ=os.environ) -> dict:
-    """Every field of `table`: as read, else from its environment variable, else its default."""
+    """Every field of `table`: as read (an empty value too, as click has it), else from its
+    environment variable, else its default."""
     done = {}
     for flag in table:
         value = values.get(flag.field)
-        if flag.envvar and not value:  # absent or empty: the environment's (text flags only)
-            value = environ.get(flag.envvar) or None
+        if value is None and flag.envvar:  # text flags only
+            value = environ.get(flag.envvar)
         elif value in ([], ()):
             value = None
         done[flag.field] = flag.default() if value is None else list(value) if flag.kind == "list" else value
@@ -105,8 +106,9 @@ def complete(table, values: dict, environ=os.environ) -> dict:
 
 
 def paths(values: dict):
+    """An empty --root or --runroot is as good as none: the environment's, else the default."""
     from ..engine.paths import Paths
-    values = complete(GLOBAL, values)
+    values = complete(GLOBAL, {field: value for field, value in values.items() if value})
     return Paths.resolve(values["root"], values["runroot"])
 
 

@@ -39,7 +39,8 @@ def discard(paths: Paths, store: Store, container_id: str, best_effort: bool = T
     another try.  `config`: the container's, if the caller has it at hand."""
     warnings = []
     try:
-        runtime.delete(paths.runtime_root, container_id, config or read_config(paths, container_id))
+        runtime.delete(runtime_root(paths, store.get_container(container_id)), container_id,
+                       config or read_config(paths, container_id))
     except (RuntimeFailure, OSError) as e:
         if not best_effort:
             raise PyctrError(f"cannot remove {container_id[:12]}: {e}") from None
@@ -69,12 +70,18 @@ def lookup(store: Store, name_or_id: str) -> ContainerRecord:
     return matches[0]
 
 
+def runtime_root(paths: Paths, record: ContainerRecord | None) -> str:
+    """Where the runtime keeps a container's state: the runroot it was made under, whatever
+    runroot a later command is given; this command's for a row from before rows said."""
+    return (record.runtime_root if record else None) or paths.runtime_root
+
+
 def runtime_state(paths: Paths, record: ContainerRecord):
     """The runtime's state of a container whose row says it runs, while its process lives
     (pid and start time checked, so a reused pid does not make it look alive); else None."""
     if record.status != "running":
         return None
-    saved = runtime.status(paths.runtime_root, record.id)
+    saved = runtime.status(runtime_root(paths, record), record.id)
     if saved is None and record.pid_start is not None:
         saved = _adopt(paths, record)
     if saved is None or saved.current_status() == "stopped":
@@ -88,8 +95,8 @@ def _adopt(paths: Paths, record: ContainerRecord):
     config = read_config(paths, record.id)
     if config is None:
         return None
-    return runtime.adopt(paths.runtime_root, record.id, config, paths.container_dir(record.id), record.pid,
-                         record.pid_start)
+    return runtime.adopt(runtime_root(paths, record), record.id, config, paths.container_dir(record.id),
+                         record.pid, record.pid_start)
 
 
 def is_running(paths: Paths, record: ContainerRecord) -> bool:
@@ -143,7 +150,8 @@ def cleanup(paths: Paths, store: Store, container_id: str, config: dict | None =
     """Once the container exited (by the monitor, or the owner that stayed with it): the
     runtime's cgroup and state removed, its last figures kept; then the exit recorded, or
     with --rm the container removed.  `config`: its config, if the caller has it at hand."""
-    if store.get_container(container_id) is None:  # removed meanwhile (rm -f)
+    record = store.get_container(container_id)
+    if record is None:  # removed meanwhile (rm -f)
         return Cleanup()
     config = config or read_config(paths, container_id)
     if config is None:
@@ -151,9 +159,9 @@ def cleanup(paths: Paths, store: Store, container_id: str, config: dict | None =
     from .spec import AUTOREMOVE, annotated  # not on exec's path
     autoremove = annotated(config, AUTOREMOVE)
     # with --rm no figures are kept: only the OOM count, for the message
-    stats = runtime.stats(paths.runtime_root, container_id, only_oom=autoremove)
+    stats = runtime.stats(runtime_root(paths, record), container_id, only_oom=autoremove)
     try:
-        runtime.delete(paths.runtime_root, container_id)
+        runtime.delete(runtime_root(paths, record), container_id, config)
     except BaseException:
         _record_exit(paths, store, container_id, stats)  # all the same; rm retries the cgroup
         raise

@@ -38,7 +38,7 @@ def new(paths: Paths, store: Store, opts: RunOptions) -> tuple[ContainerRecord, 
     # "starting", held by this process, until the container runs (or the row says why not)
     me = os.getpid()
     record = ContainerRecord(container_id, name, image.id, opts.image, config["process"]["args"], time.time(),
-                             status="starting", pid=me, pid_start=start_time(me))
+                             status="starting", pid=me, pid_start=start_time(me), runtime_root=paths.runtime_root)
     return record, config
 
 

@@ -94,7 +94,7 @@ def exec_in(paths: Paths, store: Store, name: str, opts: ExecOptions) -> int:
     tty_size = terminal.terminal_size(0) if opts.tty else (0, 0)
     try:
         try:
-            proc = runtime.exec_process(paths.runtime_root, record.id, config, process, stdio, tty_size)
+            proc = runtime.exec_process(containers.runtime_root(paths, record), record.id, config, process, stdio, tty_size)
         finally:
             for fd in set(stdio) - {0, 1, 2}:  # the process has its copies
                 os.close(fd)

@@ -92,7 +92,7 @@ def _receive(stream) -> dict:
     return fastjson.loads(line)
 
 
-def launch(paths: Paths, store: Store, container_id: str, config: dict, tty_size=(24, 80),
+def launch(paths: Paths, store: Store, container_id: str, config: dict, runtime_root: str, tty_size=(24, 80),
            owner: bool = False, setup=None) -> Launched:
     """Forks; the fork starts the container and becomes its monitor (see above).  With
     `owner`, we keep one end of a socket the monitor serves from its first moment.
@@ -109,7 +109,7 @@ def launch(paths: Paths, store: Store, container_id: str, config: dict, tty_size
         os.close(go_w)
         if owner:
             os.close(ours)
-        _monitor_side(paths, container_id, config, up_w, go_r, tty_size, theirs)
+        _monitor_side(paths, container_id, config, runtime_root, up_w, go_r, tty_size, theirs)
     os.close(up_w)
     os.close(go_r)
     up = os.fdopen(up_r)
@@ -161,7 +161,8 @@ def _error(message: dict, config: dict) -> PyctrError:
     return PyctrError(e["message"])
 
 
-def _monitor_side(paths: Paths, container_id: str, config: dict, up: int, go: int, tty_size, owner: int) -> None:
+def _monitor_side(paths: Paths, container_id: str, config: dict, runtime_root: str, up: int, go: int, tty_size,
+                  owner: int) -> None:
     """In the fork: start the container, then become its monitor.  Never returns.  Until
     the container runs, any failure takes it down (nothing of it may stay); once it runs,
     it gets its monitor even if the pyctr that wanted it is gone."""
@@ -176,7 +177,7 @@ def _monitor_side(paths: Paths, container_id: str, config: dict, up: int, go: in
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         in_r, in_w = os.pipe() if annotated(config, OPEN_STDIN) else (devnull, -1)
-        proc = _create(paths, container_id, config, (in_r, out_w, err_w), tty_size)
+        proc = _create(paths, container_id, config, runtime_root, (in_r, out_w, err_w), tty_size)
         for fd in {devnull, in_r, out_w, err_w}:
             os.close(fd)
         _send(up, {"pid": proc.pid})
@@ -229,10 +230,10 @@ def _become_monitor(paths: Paths, container_id: str, pid: int, master: int, pipe
         os._exit(1)
 
 
-def _create(paths: Paths, container_id: str, config: dict, stdio, tty_size):
+def _create(paths: Paths, container_id: str, config: dict, runtime_root: str, stdio, tty_size):
     """The runtime's create, its failures in the words `run` uses for them."""
     try:
-        return runtime.create(paths.runtime_root, container_id, config, paths.container_dir(container_id),
+        return runtime.create(runtime_root, container_id, config, paths.container_dir(container_id),
                               stdio=stdio, tty_size=tty_size)
     except CgroupError as e:
         raise PyctrError(f"cannot apply resource limits: {e}") from None

@@ -50,7 +50,7 @@ def kill(paths: Paths, store: Store, name: str, sig: int) -> ContainerRecord:
         kill_all(paths, record)
     else:
         try:
-            runtime.kill(paths.runtime_root, record.id, sig)
+            runtime.kill(containers.runtime_root(paths, record), record.id, sig)
         except NotRunning:
             raise Conflict(f"container {record.name} is not running") from None
     return record
@@ -59,7 +59,7 @@ def kill(paths: Paths, store: Store, name: str, sig: int) -> ContainerRecord:
 def kill_all(paths: Paths, record: ContainerRecord) -> None:
     """SIGKILL to every process of the container; one already gone is no error."""
     try:
-        runtime.kill(paths.runtime_root, record.id, signal.SIGKILL, all_processes=True)
+        runtime.kill(containers.runtime_root(paths, record), record.id, signal.SIGKILL, all_processes=True)
     except NotRunning:
         pass
 
@@ -81,7 +81,7 @@ def stop(paths: Paths, store: Store, name: str, timeout: float = 10, sig: int = 
     if record.status != "running":
         return record
     try:
-        runtime.kill(paths.runtime_root, record.id, sig)
+        runtime.kill(containers.runtime_root(paths, record), record.id, sig)
     except NotRunning:
         pass
     if not _wait_dead(paths, record, timeout):
@@ -132,7 +132,7 @@ def start(paths: Paths, store: Store, name: str, owner: bool = False) -> tuple[C
     containers.forget_exit(paths, store, record.id)
     tty = bool(config["process"].get("terminal"))
     try:
-        launched = launch(paths, store, record.id, config, owner=owner,
+        launched = launch(paths, store, record.id, config, containers.runtime_root(paths, record), owner=owner,
                           tty_size=terminal_size() if owner and tty else (24, 80))
     except BaseException:
         store.update_container(record.id, status="exited")
@@ -204,7 +204,7 @@ def update(paths: Paths, store: Store, name: str, options) -> None:
     resources = merge(current, changes)
     try:
         # the whole memory section, so limit and swap move together
-        runtime.update(paths.runtime_root, record.id,
+        runtime.update(containers.runtime_root(paths, record), record.id,
                        {**changes, **({"memory": resources["memory"]} if "memory" in changes else {})})
     except CgroupError as e:
         raise PyctrError(f"cannot update {name}: {e}") from None
@@ -218,7 +218,7 @@ def top(paths: Paths, store: Store, name: str) -> list[tuple[int, str, str]]:
     """(pid, CPU time, command) of every process in the container."""
     record = running(paths, store, name)
     try:
-        pids = runtime.processes(paths.runtime_root, record.id)
+        pids = runtime.processes(containers.runtime_root(paths, record), record.id)
     except NotRunning:
         raise Conflict(f"container {record.name} is not running") from None
     ticks = os.sysconf("SC_CLK_TCK")

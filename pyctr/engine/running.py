@@ -32,7 +32,7 @@ def run_detached(paths: Paths, store: Store, opts: RunOptions) -> str:
     check_installed()
     record, config = create.new(paths, store, opts)
     try:
-        launch(paths, store, record.id, config, setup=_writer(paths, store, record, config, opts))
+        launch(paths, store, record.id, config, record.runtime_root, setup=_writer(paths, store, record, config, opts))
     except BaseException as e:
         containers.discard_after(e, paths, store, record.id)
         raise
@@ -44,8 +44,9 @@ def run_attached(paths: Paths, store: Store, opts: RunOptions) -> Outcome:
     check_installed()
     record, config = create.new(paths, store, opts)
     try:
-        launched = launch(paths, store, record.id, config, tty_size=terminal_size() if opts.tty else (0, 0),
-                          owner=True, setup=_writer(paths, store, record, config, opts))
+        launched = launch(paths, store, record.id, config, record.runtime_root,
+                          tty_size=terminal_size() if opts.tty else (0, 0), owner=True,
+                          setup=_writer(paths, store, record, config, opts))
     except BaseException as e:
         containers.discard_after(e, paths, store, record.id)
         raise

@@ -35,7 +35,7 @@ def _read(paths: Paths, records: list[ContainerRecord]) -> dict:
     """{id: (monotonic time, figures)} of those whose cgroup is (still) there."""
     reads = {}
     for r in records:
-        figures = runtime.stats(paths.runtime_root, r.id)
+        figures = runtime.stats(containers.runtime_root(paths, r), r.id)
         if figures is not None:
             reads[r.id] = (time.monotonic(), figures)
     return reads

@@ -17,7 +17,7 @@ from .. import fastjson
 from ..records import record
 from .errors import Conflict, PyctrError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE images (
@@ -59,6 +59,10 @@ MIGRATIONS = [
     ALTER TABLE containers ADD COLUMN monitor_pid INTEGER;
     ALTER TABLE containers ADD COLUMN monitor_start INTEGER;
     """,
+    # where the runtime keeps the container's state (the runroot it was made under)
+    """
+    ALTER TABLE containers ADD COLUMN runtime_root TEXT;
+    """,
 ]
 
 
@@ -80,11 +84,13 @@ class ContainerRecord:
     final_stats: str | None = None  # JSON: the cgroup's last figures
     monitor_pid: int | None = None  # the last run's monitor, and its start time
     monitor_start: int | None = None
+    runtime_root: str | None = None  # where the runtime keeps its state of it
 
 
 CONTAINER_COLUMNS = (
     "id", "name", "image_id", "image_ref", "command", "created", "status", "pid",
     "pid_start", "exit_code", "started", "finished", "oom_killed", "final_stats", "monitor_pid", "monitor_start",
+    "runtime_root",
 )
 
 

@@ -88,10 +88,11 @@ def test_an_environment_default_is_read_alike_and_a_flag_wins_over_it(tmp_path, 
     by_fast = run_read_by_fast(line)
     assert by_fast == run_read_by_typer(tmp_path, monkeypatch, line)
     assert getattr(by_fast[0], flag.field) == "from-env"
-    line = [flag.names[-1], "from-flag", "busybox", "true"]
-    by_fast = run_read_by_fast(line)
-    assert by_fast == run_read_by_typer(tmp_path, monkeypatch, line)
-    assert getattr(by_fast[0], flag.field) == "from-flag"
+    for given in ("from-flag", ""):  # a value given beats the environment, an empty one too (click's way)
+        line = [flag.names[-1], given, "busybox", "true"]
+        by_fast = run_read_by_fast(line)
+        assert by_fast == run_read_by_typer(tmp_path, monkeypatch, line)
+        assert getattr(by_fast[0], flag.field) == given
 
 
 @pytest.mark.parametrize("flag", flags.GLOBAL, ids=lambda f: f.envvar)
@@ -102,7 +103,9 @@ def test_the_global_options_and_their_environment_are_read_alike(tmp_path, monke
     for name in other:
         monkeypatch.delenv(name, raising=False)
     base = [] if flag.field == "root" else ["--root", str(tmp_path / "root")]  # never the host's root
-    for line, env in (([*base, flag.names[0], str(tmp_path / "flag")], None), (base, str(tmp_path / "env"))):
+    # given, absent, and given empty (as good as absent, as Paths took it before)
+    for line, env in (([*base, flag.names[0], str(tmp_path / "flag")], None), (base, str(tmp_path / "env")),
+                      ([*base, flag.names[0], ""], str(tmp_path / "env"))):
         if env:
             monkeypatch.setenv(flag.envvar, env)
         values, rest = fast.parse_globals([*line, "images"])

@@ -165,3 +165,18 @@ def test_a_container_from_before_the_runtime_kept_state_is_taken_on(pyctr):
     assert pyctr("top", "old").returncode == 0
     assert pyctr("rm", "-f", "old").returncode == 0
     assert pyctr.store().list_containers() == [] and pyctr.cgroup_dirs(cid) == []
+
+
+def test_a_container_keeps_the_runroot_it_was_made_under(pyctr, tmp_path):
+    """A command given another runroot still finds a container's runtime state where it
+    was made: it neither loses nor kills it."""
+    r = pyctr("run", "-d", "--name", "kept", "busybox", "sleep", "600")
+    assert r.returncode == 0, r.stderr
+    other = {"PYCTR_RUNROOT": str(tmp_path / "elsewhere")}
+    try:
+        assert "Up" in pyctr("ps", env=other).stdout
+        assert pyctr("exec", "kept", "true", env=other).returncode == 0
+        assert "Up" in pyctr("ps").stdout
+    finally:
+        assert pyctr("rm", "-f", "kept", env=other).returncode == 0
+    assert pyctr.store().list_containers() == [] and os.listdir(os.path.join(pyctr.root, "run")) == []
