@@ -10,7 +10,12 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 import leaks
+
+# the check stands on cgroups: run it in the cgroup v2 guest too
+pytestmark = pytest.mark.cgroups
 
 LEAKY = '''
 import json, os, subprocess
