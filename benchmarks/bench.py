@@ -215,7 +215,7 @@ def throughput(bench: Bench, args) -> str:
     """50 containers one after another, and 2 x 25 side by side: containers per second."""
     lines = ["| runtime | 50 in sequence: s | per s | 2 x 25 in parallel: s | per s | vs runc (parallel) |",
              "|---|---|---|---|---|---|"]
-    rates = {}
+    rates, rows = {}, []
     for r in bench.installed:
         began = time.perf_counter()
         for _ in range(50):
@@ -226,6 +226,8 @@ def throughput(bench: Bench, args) -> str:
             list(pool.map(lambda _: [timed(bench.run_true(r)) for _ in range(25)], range(2)))
         parallel = time.perf_counter() - began
         rates[r] = 50 / parallel
+        rows.append((r, sequential, parallel))
+    for r, sequential, parallel in rows:  # once all are in: runc may come after the row
         lines.append(f"| {r} | {sequential:.2f} | {50 / sequential:.0f} | {parallel:.2f} | {50 / parallel:.0f} | "
                      + (f"{rates[r] / rates['runc']:.2f}x |" if "runc" in rates else "- |"))
     return "Throughput\n\n" + "\n".join(lines)
