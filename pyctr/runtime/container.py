@@ -106,7 +106,7 @@ def create(root: str, container_id: str, config: dict, bundle: str, stdio=(0, 1,
     process = Created(child, cgroup, root, container_id)
     try:
         save_state(root, State(container_id, bundle, child.pid, start_time(child.pid), cgroups_path,
-                                     dict(config.get("annotations") or {}), time.time()))
+                               dict(config.get("annotations") or {}), time.time()))
     except BaseException:
         process.abort()
         raise
@@ -172,7 +172,7 @@ def adopt(root: str, container_id: str, config: dict, bundle: str, pid: int, pid
     if not alive(pid, pid_start):
         return None
     saved = State(container_id, bundle, pid, pid_start, config.get("linux", {}).get("cgroupsPath"),
-                        dict(config.get("annotations") or {}), time.time())
+                  dict(config.get("annotations") or {}), time.time())
     save_state(root, saved)
     return saved
 
