@@ -273,12 +273,8 @@ def cleanup_(container_id: str):
 
     Example: pyctr _cleanup ID
     """
-    import os
-
-    from ..engine.containers import cleanup
-    if not os.path.isdir(State.paths.container_dir(container_id)):
-        return  # removed already (rm -f): create nothing, not even a store
-    cleanup(State.paths, _store(), container_id)
+    from ..engine.containers import cleanup_after_monitor
+    cleanup_after_monitor(State.paths, container_id)
 
 
 @app.command()

@@ -9,7 +9,6 @@ image) it leaves to the typer CLI, which owns every message: this path returns N
 commands.py takes over.  tests/cli/test_flags.py checks that both read every flag alike.
 """
 
-import os
 import sys
 
 from . import flags
@@ -172,10 +171,7 @@ def _exec(options: dict, values: dict, container: str, command: list[str]) -> in
 
 
 def _cleanup(options: dict, container_id: str) -> int:
-    from ..engine.containers import cleanup
-    from ..engine.store import Store
+    from ..engine.containers import cleanup_after_monitor
     from .flags import paths
-    where = paths(options)
-    if os.path.isdir(where.container_dir(container_id)):  # else removed already (rm -f)
-        cleanup(where, Store(where.db), container_id)
+    cleanup_after_monitor(paths(options), container_id)
     return 0

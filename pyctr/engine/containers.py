@@ -146,6 +146,14 @@ def forget_exit(paths: Paths, store: Store, container_id: str) -> None:
     store.update_container(container_id, exit_code=None, finished=None, oom_killed=0, final_stats=None)
 
 
+def cleanup_after_monitor(paths: Paths, container_id: str) -> None:
+    """`pyctr _cleanup ID`, which a monitor runs when its container exits: the cleanup,
+    unless the container was removed meanwhile (rm -f), in which case nothing is made, not
+    even a store."""
+    if os.path.isdir(paths.container_dir(container_id)):
+        cleanup(paths, Store(paths.db), container_id)
+
+
 def cleanup(paths: Paths, store: Store, container_id: str, config: dict | None = None) -> Cleanup:
     """Once the container exited (by the monitor, or the owner that stayed with it): the
     runtime's cgroup and state removed, its last figures kept; then the exit recorded, or
