@@ -69,12 +69,8 @@ def run(values):
 
     Example: pyctr run --rm -ti --cpuset-cpus 0-1 -m 64m busybox sh
     """
-    from ..engine import running
-    opts = flags.run_options(values, values["image"], values["command"] or [])
-    if values["detach"]:
-        typer.echo(running.run_detached(State.paths, _store(), opts))
-        return
-    raise typer.Exit(render.report(running.run_attached(State.paths, _store(), opts)))
+    from .fast import run as run_container
+    raise typer.Exit(run_container(State.paths, values, values["image"], values["command"] or []))
 
 
 app.command(context_settings={"allow_interspersed_args": False})(from_table(run, flags.RUN, flags.RUN_ARGUMENTS))
@@ -85,9 +81,8 @@ def exec_(values):
 
     Example: pyctr exec -ti web sh
     """
-    from ..engine.execute import exec_in
-    opts = flags.exec_options(values, values["command"])
-    raise typer.Exit(exec_in(State.paths, _store(), values["container"], opts))
+    from .fast import execute
+    raise typer.Exit(execute(State.paths, values, values["container"], values["command"]))
 
 
 app.command("exec", context_settings={"allow_interspersed_args": False})(

@@ -145,10 +145,16 @@ def _set(values: dict, flag, value: str) -> None:
 def _run(options: dict, values: dict, image: str, command: list[str]) -> int:
     from ..runtime.cgroups import warm_attach
     warm_attach()  # first: the imports below take as long as the wait it starts
+    from .flags import paths
+    return run(paths(options), values, image, command)
+
+
+def run(where, values: dict, image: str, command: list[str]) -> int:
+    """`run` with what a parser read, for this path and the typer command alike: the id
+    printed (-d), or the container followed to its exit code."""
     from ..engine import running
     from ..engine.store import Store
-    from .flags import paths, run_options
-    where = paths(options)
+    from .flags import run_options
     opts = run_options(values, image, command)
     if values.get("detach"):
         sys.stdout.write(running.run_detached(where, Store(where.db), opts) + "\n")
@@ -163,10 +169,15 @@ def _run(options: dict, values: dict, image: str, command: list[str]) -> int:
 def _exec(options: dict, values: dict, container: str, command: list[str]) -> int:
     from ..runtime.cgroups import warm_attach
     warm_attach()
+    from .flags import paths
+    return execute(paths(options), values, container, command)
+
+
+def execute(where, values: dict, container: str, command: list[str]) -> int:
+    """`exec` with what a parser read, for this path and the typer command alike."""
     from ..engine.execute import exec_in
     from ..engine.store import Store
-    from .flags import exec_options, paths
-    where = paths(options)
+    from .flags import exec_options
     return exec_in(where, Store(where.db), container, exec_options(values, command))
 
 

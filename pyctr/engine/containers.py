@@ -45,6 +45,12 @@ def discard(paths: Paths, store: Store, container_id: str, best_effort: bool = T
         if not best_effort:
             raise PyctrError(f"cannot remove {container_id[:12]}: {e}") from None
         warnings.append(str(e))
+    return warnings + _remove_records(paths, store, container_id, best_effort)
+
+
+def _remove_records(paths: Paths, store: Store, container_id: str, best_effort: bool) -> list[str]:
+    """The engine's part of discard, once the runtime's is done: the directory, then the row."""
+    warnings = []
     try:
         _core.remove_tree(paths.container_dir(container_id))
     except OSError as e:
@@ -173,8 +179,8 @@ def cleanup(paths: Paths, store: Store, container_id: str, config: dict | None =
     except BaseException:
         _record_exit(paths, store, container_id, stats)  # all the same; rm retries the cgroup
         raise
-    if autoremove:  # no exit to record: the row goes
-        return Cleanup(stats, discard(paths, store, container_id, config=config))
+    if autoremove:  # no exit to record: the row goes (the runtime's part is done)
+        return Cleanup(stats, _remove_records(paths, store, container_id, best_effort=True))
     _record_exit(paths, store, container_id, stats)
     return Cleanup(stats)
 
