@@ -32,6 +32,13 @@ core = Extension(
     include_dirs=["csrc"],
     extra_compile_args=FLAGS,
 )
+# libseccomp, loaded only when a filter is compiled (runtime/seccomp.py caches the result)
+seccomp = Extension(
+    "pyctr.runtime._seccomp",
+    sources=["pyctr/runtime/_seccomp.pyx"],
+    extra_compile_args=FLAGS,
+    libraries=["seccomp"],
+)
 
 
 class BuildWithPrograms(build_ext):
@@ -49,5 +56,5 @@ class BuildWithPrograms(build_ext):
 
 # bin/pyctr rather than a console-script entry point: pip's wrapper for those imports `re`
 # (3 ms of every `pyctr run`).
-setup(ext_modules=cythonize([core], language_level=3), cmdclass={"build_ext": BuildWithPrograms},
+setup(ext_modules=cythonize([core, seccomp], language_level=3), cmdclass={"build_ext": BuildWithPrograms},
       scripts=["bin/pyctr"])

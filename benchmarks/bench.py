@@ -2,7 +2,7 @@
 """pyctr next to runc and crun: start-up, start-up with cgroup limits, exec, throughput
 and the monitor's memory, on the same busybox rootfs, in alternation (A B C A B C ...).
 
-    sudo .venv/bin/python benchmarks/bench.py [-n 30] [--only start,limits,exec,throughput,monitor]
+    sudo .venv/bin/python benchmarks/bench.py [-n 30] [--only start,limits,exec,seccomp,throughput,monitor]
                                               [--baseline OTHER/.venv/bin/pyctr]
 
 It runs itself in a private mount namespace with /sys/fs/cgroup/unified unmounted there:
@@ -27,7 +27,7 @@ import time
 PYCTR = os.path.join(os.path.dirname(sys.executable), "pyctr")
 RUNTIMES = ("pyctr", "runc", "crun")
 LIMITS = {"memory": {"limit": 64 << 20}, "cpu": {"cpus": "0"}}  # = pyctr's -m 64m --cpuset-cpus 0
-SCENARIOS = ("start", "limits", "exec", "throughput", "monitor")
+SCENARIOS = ("start", "limits", "exec", "seccomp", "throughput", "monitor")
 
 
 def private_namespace() -> None:
@@ -165,7 +165,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def latency_table(samples: dict) -> str:
     medians = {n: statistics.median(w for w, _ in s) for n, (s, _) in samples.items()}
-    against = [r for r in ("runc", "crun", "pyctr-base") if r in medians]
+    against = [r for r in ("runc", "crun", "pyctr-base", "unconfined") if r in medians]
     lines = ["| runtime | median ms | p90 ms | CPU ms (median) | peak RSS MiB | " + " | ".join(f"vs {r}" for r in against) + " |",
              "|---|---|---|---|---|" + "---|" * len(against)]
     for name, (s, rss) in samples.items():
@@ -209,6 +209,17 @@ def exec_(bench: Bench, args) -> str:
         time.sleep(0.1)
         reap_orphans()
     return "`exec CTR true` into a running container\n\n" + latency_table(samples)
+
+
+def seccomp(bench: Bench, args) -> str:
+    """What docker's default seccomp profile costs a run once its filter is compiled (the
+    warm-up runs compile it): the same run with it and unconfined, taking turns."""
+    plain = ["run", "--rm", "busybox", "true"]
+    makers = {"pyctr": lambda: bench.pyctr(*plain),
+              "unconfined": lambda: bench.pyctr("run", "--rm", "--security-opt", "seccomp=unconfined", *plain[2:])}
+    samples = alternate(makers, args.runs, args.warmup)
+    return "`run --rm busybox true`: the default seccomp profile (pyctr) against none (unconfined)\n\n" \
+        + latency_table(samples)
 
 
 def throughput(bench: Bench, args) -> str:
@@ -280,7 +291,8 @@ def main() -> None:
         raise SystemExit("run as root")
     private_namespace()
     become_subreaper()
-    functions = {"start": start, "limits": limits, "exec": exec_, "throughput": throughput, "monitor": monitor}
+    functions = {"start": start, "limits": limits, "exec": exec_, "seccomp": seccomp, "throughput": throughput,
+                 "monitor": monitor}
     print(f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, kernel {os.uname().release}, "
           f"{args.runs} timed runs per runtime after {args.warmup} untimed\n", flush=True)
     with tempfile.TemporaryDirectory(prefix="pyctr-bench-") as work:

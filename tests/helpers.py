@@ -88,3 +88,10 @@ def run_read_by_typer(tmp_path, monkeypatch, line: list[str]):
     monkeypatch.setattr(running, "run_detached", detached)
     assert _typer_main(["--root", str(tmp_path), "run", *line]) == 0
     return seen["opts"], seen["detach"]
+
+
+def runtime_entries(root: str) -> list[str]:
+    """What the runtime keeps under its root, but for its cache of compiled seccomp filters
+    (kept across containers by design): its state of containers."""
+    from pyctr.runtime.seccomp import CACHE_DIR
+    return [e for e in os.listdir(root) if e != CACHE_DIR]

@@ -8,13 +8,15 @@ other work on the same host cannot fail a test and a real leak cannot pass:
   root and runroot;
 - files: the contents of the run's TMPDIR; the runtime state left in the runroots of the
   tests' own roots (a test may leave a stopped container in its root, but the runtime
-  keeps nothing of one); and in pyctr's default root and runroot, the containers whose
+  keeps nothing of one, but for its cache of compiled seccomp filters); and in pyctr's default root and runroot, the containers whose
   config or state names this run's cgroup prefix (others there are someone else's).
 """
 
 import glob
 import os
 import re
+
+from pyctr.runtime.seccomp import CACHE_DIR
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 V2 = os.path.exists(os.path.join(CGROUP_ROOT, "cgroup.controllers"))
@@ -99,7 +101,8 @@ class Scope:
     def files(self) -> set[str]:
         found = _entries(self.tmpdir)
         for runroot in self.runroots:
-            found |= _entries(runroot)
+            # the compiled seccomp filters are a cache, kept across containers by design
+            found |= _entries(runroot) - {os.path.join(runroot, CACHE_DIR)}
         found |= {d for d in _entries(os.path.join(self.default_root, "containers")) if self._named(d, "config.json")}
         found |= {d for d in _entries(self.default_runroot) if self._named(d, "state.json")}
         return found

@@ -48,6 +48,16 @@ RESOURCES = (
     Flag(("--pids-limit",), "pids_limit", "int", "Maximum number of processes; -1 for unlimited."),
 )
 
+# SecurityOptions' fields
+SECURITY = (
+    Flag(("--cap-add",), "cap_add", "list", "Add a Linux capability (ALL for every one)."),
+    Flag(("--cap-drop",), "cap_drop", "list", "Drop a Linux capability (ALL for every one)."),
+    Flag(("--privileged",), "privileged", "switch",
+         "Every capability, no seccomp filter, nothing masked, the host's devices."),
+    Flag(("--security-opt",), "security_opt", "list",
+         "seccomp=unconfined|PROFILE.json, no-new-privileges."),
+)
+
 # RunOptions' fields, but for `detach` (the CLI's) and the resources
 RUN = (
     Flag(("--name",), "name", "text", "Name of the container."),
@@ -61,7 +71,9 @@ RUN = (
     Flag(("--init",), "init", "switch", "Run a tiny init as pid 1: forwards signals, reaps zombies."),
     Flag(("--rm",), "remove", "switch", "Remove the container when it exits."),
     Flag(("--entrypoint",), "entrypoint", "text", "Override the image's entrypoint."),
+    Flag(("-u", "--user"), "user", "text", "user[:group] to run as, names or numbers."),
     *RESOURCES,
+    *SECURITY,
     Flag(("--cgroup-parent",), "cgroup_parent", "text", "Parent cgroup of the container's (default pyctr).",
          "PYCTR_CGROUP_PARENT"),
 )
@@ -88,6 +100,7 @@ UPDATE = RESOURCES
 UPDATE_ARGUMENTS = (Argument("names", "CONTAINER...", "Running containers to change.", many=True),)
 
 RESOURCE_FIELDS = tuple(f.field for f in RESOURCES)
+SECURITY_FIELDS = tuple(f.field for f in SECURITY)
 CLI_ONLY = {"detach"}  # run's flags that the CLI acts on, not the engine
 
 
@@ -107,9 +120,14 @@ def complete(table, values: dict, environ=os.environ) -> dict:
 
 def paths(values: dict):
     """An empty --root or --runroot is as good as none: the environment's, else the default."""
+    import sys
+
     from ..engine.paths import Paths
     values = complete(GLOBAL, {field: value for field, value in values.items() if value})
-    return Paths.resolve(values["root"], values["runroot"])
+    where = Paths.resolve(values["root"], values["runroot"])
+    for note in where.secure():
+        sys.stderr.write(f"pyctr: warning: {note}\n")
+    return where
 
 
 def resources(values: dict):
@@ -121,8 +139,16 @@ def resources(values: dict):
 def run_options(values: dict, image: str, command: list[str]):
     from ..engine.spec import RunOptions
     values = complete(RUN, values)
-    fields = {f.field: values[f.field] for f in RUN if f.field not in RESOURCE_FIELDS and f.field not in CLI_ONLY}
-    return RunOptions(image=image, command=list(command), resources=resources(values), **fields)
+    nested = set(RESOURCE_FIELDS) | set(SECURITY_FIELDS) | CLI_ONLY
+    fields = {f.field: values[f.field] for f in RUN if f.field not in nested}
+    return RunOptions(image=image, command=list(command), resources=resources(values), security=security(values),
+                      **fields)
+
+
+def security(values: dict):
+    from ..engine.security import SecurityOptions
+    values = complete(SECURITY, values)
+    return SecurityOptions(**{f: values[f] for f in SECURITY_FIELDS})
 
 
 def exec_options(values: dict, command: list[str]):

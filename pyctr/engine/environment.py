@@ -14,14 +14,20 @@ def parse_env_line(line: str, host_env) -> tuple[str, str] | None:
     return (key, host_env[key]) if key in host_env else None
 
 
+MAX_ENV_FILE = 1 << 20  # docker's env files are lines of K=V: a megabyte is plenty
+
+
 def read_env_file(path: str, host_env) -> dict:
-    """An env file's K=V lines as {K: V}; blank lines and # comments are skipped."""
+    """An env file's K=V lines as {K: V}; blank lines and # comments are skipped.  A
+    regular file of at most MAX_ENV_FILE bytes of UTF-8: not a device, FIFO or the like,
+    which could hang or flood us."""
+    from .userfiles import read_bounded
+    data = read_bounded(path, MAX_ENV_FILE, "env file")
     try:
-        with open(path) as f:
-            lines = f.read().splitlines()
-    except OSError as e:
-        raise PyctrError(f"cannot read env file {path}: {e.strerror}") from None
-    lines = [line.strip() for line in lines]
+        text = data.decode()
+    except UnicodeDecodeError as e:
+        raise PyctrError(f"env file {path} is not UTF-8 text (byte {e.start})") from None
+    lines = [line.strip() for line in text.splitlines()]
     return apply_lines({}, [line for line in lines if line and not line.startswith("#")], host_env)
 
 

@@ -12,6 +12,7 @@ from ..runtime.plan import OCI_VERSION, ROOTFS_OPTIONS, ROOTFS_TYPE
 from .environment import apply_lines, as_list, read_env_file
 from .errors import PyctrError
 from .resources import ResourceOptions, build_resources
+from .security import SecurityOptions, apply as apply_security
 
 DEFAULT_CGROUP_PARENT = "pyctr"  # as docker's /docker: kept once made
 # read by the engine's side only: remove the container after its exit (--rm), and keep
@@ -72,7 +73,9 @@ class RunOptions:
     interactive: bool = False
     remove: bool = False
     entrypoint: str | None = None
+    user: str | None = None
     resources: ResourceOptions = factory(ResourceOptions)
+    security: SecurityOptions = factory(SecurityOptions)
     cgroup_parent: str | None = None
     init: bool = False
 
@@ -145,11 +148,15 @@ def build_spec(opts: RunOptions, image_config: dict, container_id: str, layout: 
             raise PyctrError(f"pyctr-init is missing ({INIT}): reinstall pyctr")
         mounts.append({"destination": INIT_PATH, "type": "bind", "source": INIT, "options": ["bind", "ro"]})
         argv = [INIT_PATH, "--", *argv]
-    return {
+    user = {"uid": 0, "gid": 0}
+    if opts.user:
+        from .accounts import image_reader, resolve_user
+        user = resolve_user(image_reader(layout.lowers), opts.user)
+    config = {
         "ociVersion": OCI_VERSION,
         "process": {
             "terminal": opts.tty,
-            "user": {"uid": 0, "gid": 0},
+            "user": user,
             "args": argv,
             "env": env,
             "cwd": cwd,
@@ -176,3 +183,5 @@ def build_spec(opts: RunOptions, image_config: dict, container_id: str, layout: 
                         **({AUTOREMOVE: "true"} if opts.remove else {}),
                         **({OPEN_STDIN: "true"} if opts.interactive else {})},
     }
+    apply_security(config, opts.security)
+    return config

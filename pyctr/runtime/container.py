@@ -19,7 +19,7 @@ import time
 
 from .. import fastjson
 from ..records import record
-from . import _core, cgroups
+from . import _core, cgroups, seccomp
 from ._core import CREATED_NAME
 from .errors import NoSuchContainer, NotRunning
 from .plan import CAP_NUMBERS, OCI_VERSION, Caps, build_exec_plan, build_plan
@@ -101,6 +101,7 @@ def create(root: str, container_id: str, config: dict, bundle: str, stdio=(0, 1,
     instruction of its own; it waits for `Process.start()`.  The state is written once
     the process exists: a pyctr killed before that leaves at most an empty cgroup."""
     plan = build_plan(config, stdio, tty_size)
+    plan.seccomp = seccomp.program(root, config.get("linux", {}).get("seccomp"))
     cgroups_path = config.get("linux", {}).get("cgroupsPath")
     child, cgroup = _spawn(config, plan, cgroups_path)
     process = Created(child, cgroup, root, container_id)
@@ -261,6 +262,39 @@ def update(root: str, container_id: str, resources: dict) -> None:
     cgroup.apply(resources)
 
 
+def read_file(root: str, container_id: str, path: str, limit: int) -> bytes:
+    """A regular file inside a live container (read_in_root).  NotRunning once it is gone."""
+    saved = _loaded(root, container_id)
+    try:
+        rootfd = os.open(f"/proc/{saved.pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except (FileNotFoundError, ProcessLookupError):
+        raise NotRunning(f"container {container_id} is not running") from None
+    try:
+        if not alive(saved.pid, saved.pid_start):  # the root we hold is the container's
+            raise NotRunning(f"container {container_id} is not running")
+        return read_in_root(rootfd, path, limit)
+    finally:
+        os.close(rootfd)
+
+
+def read_in_root(rootfd: int, path: str, limit: int) -> bytes:
+    """A file a container or its image made, read from the host: looked up within the tree
+    `rootfd` is the root of (no link in it leads to a host file), opened without blocking
+    (a FIFO there cannot hang us), a regular file, at most `limit` bytes.  OSError
+    otherwise: EINVAL for what is not a regular file, EFBIG past the limit."""
+    import stat
+    fd = _core.open_in_root(rootfd, path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(22, "not a regular file", path)
+        data = os.read(fd, limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise OSError(27, f"larger than {limit} bytes", path)
+    return data
+
+
 def exec_process(root: str, container_id: str, config: dict, process: dict, stdio=(0, 1, 2),
                  tty_size=(0, 0)) -> Process:
     """A new process (an OCI process section) in a live container's namespaces and cgroup
@@ -278,6 +312,7 @@ def exec_process(root: str, container_id: str, config: dict, process: dict, stdi
         if not alive(saved.pid, saved.pid_start):
             raise NotRunning(f"container {container_id} is not running")
         plan = build_exec_plan(config, process, pidfd, stdio, tty_size)
+        plan.seccomp = seccomp.program(root, config.get("linux", {}).get("seccomp"))
         _without_mknod_on_v2(config, plan)
         child = _core.spawn(plan)
     finally:
