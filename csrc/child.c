@@ -274,6 +274,7 @@ static int exec_command(const struct pyctr_plan *plan, int sync_fd, struct pyctr
 /* From the std streams to execve: the same for a new container and for exec. */
 static int finish_process(const struct pyctr_plan *plan, int sync_fd, struct pyctr_err *err)
 {
+    umask(022); /* the container's, as docker and the OCI default have it: not pyctr's */
     if (setup_stdio(plan, sync_fd, err) < 0)
         return -1;
     if (enter_cwd(plan, err) < 0)
@@ -302,6 +303,7 @@ static int child_run(const struct pyctr_plan *plan, int sync_fd, struct pyctr_er
 {
     if (reset_signals(err) < 0)
         return -1;
+    umask(022); /* directories made in the rootfs get 0755, whatever pyctr's caller had */
     wait_for_go(sync_fd);
     if (plan->unshare_flags && unshare((int)plan->unshare_flags) < 0)
         return pyctr_set_err(err, PYCTR_STAGE_NAMESPACE, errno, "unshare", NULL);

@@ -33,12 +33,9 @@ void pyctr_fd_path(char buf[32], int fd)
     buf[pos] = '\0';
 }
 
-int pyctr_open_in_root(int rootfd, const char *path, int flags)
+static int openat2_in_root(int rootfd, const char *path, uint64_t flags, uint64_t resolve)
 {
-    struct open_how how = {
-        .flags = (uint64_t)(flags | O_CLOEXEC),
-        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-    };
+    struct open_how how = {.flags = flags | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | resolve};
     while (*path == '/')
         path++;
     if (!*path)
@@ -52,6 +49,18 @@ int pyctr_open_in_root(int rootfd, const char *path, int flags)
             break;
     }
     return fd;
+}
+
+int pyctr_open_in_root(int rootfd, const char *path, int flags)
+{
+    return openat2_in_root(rootfd, path, (uint64_t)flags, RESOLVE_NO_MAGICLINKS);
+}
+
+/* As pyctr_open_in_root, but no symbolic link may appear anywhere on the way: for the
+ * places the kernel's own filesystems go, and masks. */
+static int open_in_root_nofollow(int rootfd, const char *path, int flags)
+{
+    return openat2_in_root(rootfd, path, (uint64_t)flags, RESOLVE_NO_SYMLINKS);
 }
 
 /* Splits "a/b/c" into parent "a/b" (in `parent`) and returns "c". */
@@ -211,10 +220,45 @@ static int mount_root(const struct pyctr_plan *plan, struct pyctr_err *err)
     return fd;
 }
 
+/* The kernel's own filesystems (proc, sysfs, devpts, mqueue, tmpfs, cgroup) go only onto
+ * real directories: an image that makes /proc a link to /dev/p would otherwise have proc
+ * mounted where the masks do not look, and a nested namespace could mount a fresh,
+ * unmasked one (runc refuses the same). */
+static int needs_real_dir(const struct pyctr_mount *m)
+{
+    static const char *const kinds[] = {"proc", "sysfs", "devpts", "mqueue", "tmpfs", "cgroup", "cgroup2"};
+    if ((m->flags & MS_BIND) || !m->fstype)
+        return 0;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(m->fstype, kinds[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int real_dir_target(int rootfd, const struct pyctr_mount *m, int stage, struct pyctr_err *err)
+{
+    int fd = open_in_root_nofollow(rootfd, m->target, O_PATH | O_DIRECTORY);
+    if (fd < 0 && errno == ENOENT) {
+        _cleanup_close_ int made = pyctr_mkdir_in_root(rootfd, m->target, stage, err);
+        if (made < 0)
+            return -1;
+        fd = open_in_root_nofollow(rootfd, m->target, O_PATH | O_DIRECTORY);
+    }
+    if (fd >= 0)
+        return fd;
+    if (errno == ELOOP)
+        return pyctr_set_err(err, stage, errno, "mount destination is a symbolic link in the rootfs", m->target);
+    if (errno == ENOTDIR)
+        return pyctr_set_err(err, stage, errno, "mount destination is not a directory in the rootfs", m->target);
+    return pyctr_set_err(err, stage, errno, "open mount destination in rootfs", m->target);
+}
+
 /* Bind mounts take their target's kind (file or directory) from the source. */
 static int mount_target(int rootfd, const struct pyctr_mount *m, int stage, struct pyctr_err *err)
 {
     struct stat st;
+    if (needs_real_dir(m))
+        return real_dir_target(rootfd, m, stage, err);
     if ((m->flags & MS_BIND) && stat(m->source, &st) == 0 && !S_ISDIR(st.st_mode))
         return pyctr_touch_in_root(rootfd, m->target, stage, err);
     return pyctr_mkdir_in_root(rootfd, m->target, stage, err);
@@ -297,6 +341,10 @@ static int make_device(int rootfd, const struct pyctr_device *d, struct pyctr_er
     if (mknodat(dfd, name, d->mode, makedev(d->major, d->minor)) == 0) {
         if (fchownat(dfd, name, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0)
             return pyctr_set_err(err, PYCTR_STAGE_DEVICE, errno, "chown device", d->path);
+        /* the mode asked for, not what the umask left of it: a non-root user inside must
+         * be able to open /dev/null */
+        if (fchmodat(dfd, name, d->mode & 07777, 0) < 0)
+            return pyctr_set_err(err, PYCTR_STAGE_DEVICE, errno, "chmod device", d->path);
         return 0;
     }
     if (errno == EEXIST)
@@ -324,13 +372,16 @@ static int make_symlink(int rootfd, const struct pyctr_symlink *s, struct pyctr_
     return 0;
 }
 
-/* Masking fails closed: a path that exists but cannot be masked aborts the start. */
+/* Masking fails closed: a path that exists but cannot be masked aborts the start, and so
+ * does a symbolic link on the way (it would send the mask elsewhere, leaving the path). */
 static int mask_path(int rootfd, const char *path, struct pyctr_err *err)
 {
-    _cleanup_close_ int fd = pyctr_open_in_root(rootfd, path, O_PATH);
+    _cleanup_close_ int fd = open_in_root_nofollow(rootfd, path, O_PATH);
     if (fd < 0) {
         if (errno == ENOENT)
             return 0;
+        if (errno == ELOOP)
+            return pyctr_set_err(err, PYCTR_STAGE_MASK, errno, "masked path is a symbolic link in the rootfs", path);
         return pyctr_set_err(err, PYCTR_STAGE_MASK, errno, "open masked path", path);
     }
     struct stat st;
@@ -347,10 +398,12 @@ static int mask_path(int rootfd, const char *path, struct pyctr_err *err)
 
 static int readonly_path(int rootfd, const char *path, struct pyctr_err *err)
 {
-    _cleanup_close_ int fd = pyctr_open_in_root(rootfd, path, O_PATH);
+    _cleanup_close_ int fd = open_in_root_nofollow(rootfd, path, O_PATH);
     if (fd < 0) {
         if (errno == ENOENT)
             return 0;
+        if (errno == ELOOP)
+            return pyctr_set_err(err, PYCTR_STAGE_READONLY, errno, "read-only path is a symbolic link in the rootfs", path);
         return pyctr_set_err(err, PYCTR_STAGE_READONLY, errno, "open read-only path", path);
     }
     /* A read-only copy of the subtree, submounts included, laid over itself. */

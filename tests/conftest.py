@@ -130,7 +130,7 @@ def image_template(tmp_path_factory) -> str:
 def _seed(template: str, root: str) -> None:
     """A test root with the template's image: layers hard-linked, the database copied."""
     import sqlite3
-    os.makedirs(root)
+    os.makedirs(root, mode=0o700)  # as pyctr keeps its root: it would tighten a looser one, and say so
     shutil.copytree(os.path.join(template, "layers"), os.path.join(root, "layers"), symlinks=True,
                     copy_function=os.link)
     src, dst = sqlite3.connect(os.path.join(template, "pyctr.db")), sqlite3.connect(os.path.join(root, "pyctr.db"))

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
@@ -43,9 +44,25 @@ int attach_listen(struct attach *a, const char *path)
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     snprintf(addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/%s", a->dirfd, a->name);
     unlinkat(a->dirfd, a->name, 0); /* a killed monitor's */
-    if (bind(a->listener, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(a->listener, 8) < 0)
+    /* 0600 whatever umask we were started with: whoever connects types into the container */
+    mode_t old = umask(0177);
+    int rc = bind(a->listener, (struct sockaddr *)&addr, sizeof addr);
+    umask(old);
+    if (rc < 0 || fchmodat(a->dirfd, a->name, 0600, 0) < 0 || listen(a->listener, 8) < 0)
         return -1;
     return 0;
+}
+
+/* The socket's mode is one lock; the peer's credentials are the other: only root, or the
+ * user the monitor runs as, may attach (a socket file can be reached by other means than
+ * its path, e.g. through an fd passed on). */
+static int peer_allowed(int fd)
+{
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+        return 0;
+    return cred.uid == 0 || cred.uid == geteuid();
 }
 
 static void drop_client(struct attach *a, int i)
@@ -156,8 +173,10 @@ void attach_poll_handle(struct attach *a, struct pollfd *p, int n)
     }
     if (p[0].revents & POLLIN && a->nclients < MAX_CLIENTS) {
         int fd = accept4(a->listener, NULL, NULL, SOCK_CLOEXEC);
-        if (fd >= 0)
+        if (fd >= 0 && peer_allowed(fd))
             a->clients[a->nclients++] = fd;
+        else if (fd >= 0)
+            close(fd);
     }
 }
 

@@ -257,9 +257,10 @@ def top(name: str = typer.Argument(..., metavar="CONTAINER", help="A running con
     Example: pyctr top web
     """
     from ..engine import lifecycle
+    from .render import printable
     typer.echo(f"{'PID':>8}  {'TIME':8}  CMD")
     for pid, cpu, cmd in lifecycle.top(State.paths, _store(), name):
-        typer.echo(f"{pid:>8}  {cpu:8}  {cmd}")
+        typer.echo(f"{pid:>8}  {cpu:8}  {printable(cmd)}")
 
 
 @app.command("_cleanup", hidden=True)

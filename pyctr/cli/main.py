@@ -7,6 +7,9 @@ import sys
 
 def main(argv=None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
+    # pyctr's own, not the caller's: the modes of what it makes must not depend on it
+    # (state it keeps private is made 0600/0700 explicitly; shared files get 0644/0755)
+    os.umask(0o022)
     from ..engine.errors import ENGINE_ERROR, PyctrError
     from ..runtime.errors import RuntimeFailure
     try:

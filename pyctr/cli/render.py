@@ -5,6 +5,17 @@ import sys
 import time
 
 
+# C0 controls but tab, DEL and C1 controls: what a terminal acts on instead of showing.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x09), *range(0x0a, 0x20), *range(0x7f, 0xa0))}
+
+
+def printable(text: str) -> str:
+    """`text` with control characters escaped (\\x1b): a string a container chose (its
+    command line, a name from its config) must not move the cursor, retitle the window or
+    hide lines on the terminal of whoever looks at it."""
+    return text.translate(_CONTROLS)
+
+
 def human_size(n: float, binary: bool = False) -> str:
     """docker's styles: 4.19MB for image sizes (decimal), 1.50MiB for stats (binary)."""
     base, units = (1024, ("B", "KiB", "MiB", "GiB", "TiB")) if binary else (1000, ("B", "kB", "MB", "GB", "TB"))
@@ -48,7 +59,7 @@ def print_table(table) -> None:
 
 
 def print_error(message: str) -> None:
-    sys.stderr.write(f"pyctr: {message}\n")
+    sys.stderr.write(f"pyctr: {printable(message)}\n")
 
 
 def print_failure(error: BaseException) -> None:
@@ -100,11 +111,11 @@ def ps_table(records, no_trunc: bool = False) -> "object":
     for column in ("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"):
         table.add_column(column, no_wrap=True)
     for record in records:
-        command = " ".join(record.command)
+        command = printable(" ".join(record.command))
         if not no_trunc and len(command) > 20:
             command = command[:19] + "…"
         table.add_row(record.id if no_trunc else record.id[:12], record.image_ref, f'"{command}"',
-                      human_age(record.created), status_text(record), "", record.name)
+                      human_age(record.created), status_text(record), "", printable(record.name))
     return table
 
 

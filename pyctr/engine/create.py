@@ -57,8 +57,13 @@ def write_new(paths: Paths, store: Store, record: ContainerRecord, config: dict,
             record.name = random_name(store.name_taken)
     try:
         layout = layout_for(paths, record.id, [])
+        # 0700 from the container's own dir down: its config carries -e secrets
+        os.makedirs(paths.container_dir(record.id), mode=0o700)
         for d in (layout.upper, layout.work, layout.mountpoint):
-            os.makedirs(d, mode=0o700)
+            os.mkdir(d, mode=0o700)
+        # the upper dir's mode is the container's `/`: docker's 0755, or a non-root user
+        # inside could not reach /bin (its container dir, 0700, keeps it from the host's)
+        os.chmod(layout.upper, 0o755)
         write_config(paths, record.id, config)
     except BaseException as e:
         discard_after(e, paths, store, record.id)

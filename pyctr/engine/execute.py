@@ -8,6 +8,7 @@ from ..runtime import terminal
 from ..runtime._core import ChildError
 from ..runtime.errors import NotRunning
 from . import containers
+from .accounts import container_reader, resolve_user
 from .environment import apply_lines, as_dict, as_list
 from .errors import Conflict, PyctrError, start_error
 from .paths import Paths
@@ -25,41 +26,7 @@ class ExecOptions:
     user: str | None = None
 
 
-def _lookup(path: str, key: str) -> list[str] | None:
-    """The passwd/group line whose name or number is `key`."""
-    try:
-        with open(path) as f:
-            for line in f:
-                fields = line.rstrip("\n").split(":")
-                if len(fields) >= 4 and key in (fields[0], fields[2]):
-                    return fields
-    except OSError:
-        pass
-    return None
-
-
-def resolve_user(root: str, user: str) -> dict:
-    """`name`, `uid`, `name:group` or `uid:gid`, looked up in the container's own files."""
-    name, _, group = user.partition(":")
-    entry = _lookup(os.path.join(root, "etc/passwd"), name)
-    if entry:
-        uid, gid = int(entry[2]), int(entry[3])
-    elif name.isdigit():
-        uid, gid = int(name), int(name) if not group else 0
-    else:
-        raise PyctrError(f"unable to find user {name}: no matching entries in passwd file")
-    if group:
-        found = _lookup(os.path.join(root, "etc/group"), group)
-        if found:
-            gid = int(found[2])
-        elif group.isdigit():
-            gid = int(group)
-        else:
-            raise PyctrError(f"unable to find group {group}: no matching entries in group file")
-    return {"uid": uid, "gid": gid}
-
-
-def build_process(config: dict, root: str, opts: ExecOptions) -> dict:
+def build_process(config: dict, read_accounts, opts: ExecOptions) -> dict:
     """The container's process section with exec's command, environment, cwd and user."""
     base = config["process"]
     env = apply_lines(as_dict(base.get("env", [])), opts.env, os.environ)
@@ -70,7 +37,7 @@ def build_process(config: dict, root: str, opts: ExecOptions) -> dict:
         raise PyctrError(f"the working directory {cwd!r} is invalid: it needs to be an absolute path")
     process = dict(base, args=list(opts.command), env=as_list(env), cwd=cwd, terminal=opts.tty)
     if opts.user:
-        process["user"] = resolve_user(root, opts.user)
+        process["user"] = resolve_user(read_accounts, opts.user)
     return process
 
 
@@ -84,25 +51,53 @@ def exec_in(paths: Paths, store: Store, name: str, opts: ExecOptions) -> int:
     config = containers.read_config(paths, record.id)
     if config is None:
         raise PyctrError(f"container {record.name} has no config.json")
-    process = build_process(config, f"/proc/{saved.pid}/root", opts)
-    if opts.detach:
-        null_out = os.open("/dev/null", os.O_WRONLY | os.O_CLOEXEC)
-        stdio = (os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC), null_out, null_out)
-    else:
-        stdin = 0 if opts.interactive else os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
-        stdio = (stdin, 1, 2)
-    tty_size = terminal.terminal_size(0) if opts.tty else (0, 0)
+    runtime_root = containers.runtime_root(paths, record)
     try:
-        try:
-            proc = runtime.exec_process(containers.runtime_root(paths, record), record.id, config, process, stdio, tty_size)
-        finally:
-            for fd in set(stdio) - {0, 1, 2}:  # the process has its copies
-                os.close(fd)
-        if opts.detach:
-            proc.start()
-            return 0
-        return terminal.foreground(proc, opts.tty, opts.interactive)
+        process = build_process(config, container_reader(runtime_root, record.id), opts)
+        return _start(runtime_root, record.id, config, process, opts)
     except NotRunning:
         raise Conflict(f"container {record.name} is not running") from None
     except ChildError as e:
         raise start_error(e.stage, e.errno, e.message, opts.command[0]) from None
+
+
+def _start(runtime_root: str, container_id: str, config: dict, process: dict, opts: ExecOptions) -> int:
+    """The process started, and followed to its exit unless detached.  None of our own
+    fds reaches it: without a tty its std streams are pipes we relay (a process inside
+    could otherwise reopen our terminal, or the file our stdout goes to, through
+    /proc/<pid>/fd, and keep writing to it after we returned); with one, the pty is made
+    inside the container."""
+    ours, theirs = _stdio(opts)
+    try:
+        try:
+            proc = runtime.exec_process(runtime_root, container_id, config, process, theirs,
+                                        terminal.terminal_size(0) if opts.tty else (0, 0))
+        finally:
+            for fd in set(theirs):  # the process has its copies
+                os.close(fd)
+    except BaseException:
+        for fd in ours:
+            if fd is not None and fd >= 0:
+                os.close(fd)
+        raise
+    if opts.detach:
+        proc.start()
+        return 0
+    if opts.tty:
+        return terminal.foreground(proc, True, opts.interactive)
+    return terminal.foreground_pipes(proc, *ours)  # and closes ours
+
+
+def _stdio(opts: ExecOptions) -> tuple[tuple, tuple]:
+    """(our ends: stdin writer or None, stdout reader, stderr reader; their 0, 1, 2)."""
+    null_in = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+    if opts.detach or opts.tty:  # a tty's streams are the pty, made by the child
+        null_out = os.open("/dev/null", os.O_WRONLY | os.O_CLOEXEC)
+        return (None, -1, -1), (null_in, null_out, null_out)
+    stdin_w = None
+    if opts.interactive:
+        os.close(null_in)
+        null_in, stdin_w = os.pipe2(os.O_CLOEXEC)
+    out_r, out_w = os.pipe2(os.O_CLOEXEC)
+    err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    return (stdin_w, out_r, err_r), (null_in, out_w, err_w)

@@ -53,6 +53,21 @@ class Paths:
         """One of CONTAINER_FILES: `paths.container_file(id, "log")`."""
         return os.path.join(self.container_dir(container_id), CONTAINER_FILES[what])
 
+    def secure(self) -> list[str]:
+        """Makes root and runroot private (0700: they hold configs with -e secrets, and
+        attach sockets), whatever the umask; one that is looser is tightened, and said so."""
+        notes = []
+        for d in (self.root, self.runroot):
+            try:
+                mode = os.stat(d).st_mode & 0o7777
+            except FileNotFoundError:
+                os.makedirs(d, mode=0o700, exist_ok=True)
+                mode = os.stat(d).st_mode & 0o7777
+            if mode & 0o077:
+                os.chmod(d, 0o700)
+                notes.append(f"{d} was open to other users ({mode:04o}): made 0700")
+        return notes
+
     @property
     def runtime_root(self) -> str:
         """Where the runtime keeps its state of the engine's containers (runc's --root)."""

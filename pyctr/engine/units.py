@@ -36,9 +36,17 @@ def _split_size(text: str) -> tuple[str, str, str]:
     return number, "b", rest
 
 
+# The kernel's own bound on cpu and memory node numbers (NR_CPUS is at most 8192): a
+# range is checked against it before it is expanded, so `0-99999999999` costs nothing.
+MAX_CPU_INDEX = 8191
+MAX_CPU_LIST = 4096  # characters
+
+
 def parse_cpu_list(text: str, what: str = "cpu list") -> set[int]:
     """`0-2,5` -> {0, 1, 2, 5}; ranges must go upwards."""
     text = text.strip()
+    if len(text) > MAX_CPU_LIST:
+        raise PyctrError(f"invalid {what}: longer than {MAX_CPU_LIST} characters")
     cpus: set[int] = set()
     for part in text.split(","):
         lo, dash, hi = part.partition("-")
@@ -47,6 +55,8 @@ def parse_cpu_list(text: str, what: str = "cpu list") -> set[int]:
         first, last = int(lo), int(hi or lo)
         if last < first:
             raise PyctrError(f"invalid {what}: {text!r} (range {part} goes downwards)")
+        if last > MAX_CPU_INDEX:
+            raise PyctrError(f"invalid {what}: {text!r} (no cpu or node is numbered above {MAX_CPU_INDEX})")
         cpus.update(range(first, last + 1))
     return cpus
 

@@ -50,6 +50,8 @@ def find_busybox() -> str:
 
 def populate(rootfs: str, busybox: str) -> None:
     """Lays out a minimal root: busybox, a symlink per applet, passwd, group, empty dirs."""
+    os.makedirs(rootfs, exist_ok=True)
+    os.chmod(rootfs, 0o755)  # the image's `/`, whatever the umask
     for d, mode in DIRS.items():
         os.makedirs(os.path.join(rootfs, d), exist_ok=True)
         os.chmod(os.path.join(rootfs, d), mode)

@@ -389,3 +389,20 @@ def remove_tree(str path):
     cdef bytes p = os.fsencode(path)
     if pyctr_remove_tree(p) < 0:
         raise OSError(c_errno, os.strerror(c_errno), path)
+
+
+cdef extern from "rootfs.h" nogil:
+    int pyctr_open_in_root(int rootfd, const char *path, int flags)
+
+
+def open_in_root(int rootfd, str path, int flags):
+    """openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS): `path` looked up inside the tree
+    `rootfd` is the root of, so no link in it leads out.  Raises OSError."""
+    cdef bytes encoded = os.fsencode(path)
+    cdef const char *p = encoded
+    cdef int fd
+    with nogil:
+        fd = pyctr_open_in_root(rootfd, p, flags)
+    if fd < 0:
+        raise OSError(c_errno, os.strerror(c_errno), path)
+    return fd

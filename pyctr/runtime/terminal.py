@@ -104,6 +104,95 @@ def foreground(proc: Process, tty: bool, interactive: bool) -> int:
         return run_tty(proc, interactive) if tty else wait(proc.pid)
 
 
+def foreground_pipes(proc: Process, stdin_w: int | None, out_r: int, err_r: int) -> int:
+    """Starts `proc` and relays our stdin to `stdin_w` (None: no input), and `out_r`,
+    `err_r` to our stdout and stderr, until it exits; returns its exit code.  Closes the
+    three.  All the process wrote before its exit is passed on; a process it left
+    behind holding the pipes is not waited for (its writes fail once we are gone)."""
+    relay = _PipeRelay(stdin_w, {out_r: 1, err_r: 2})
+    try:
+        with forwarding_signals(proc.pid):
+            proc.start()
+            relay.pidfd = os.pidfd_open(proc.pid)
+            relay.run()
+            return wait(proc.pid)
+    finally:
+        relay.close()
+
+
+class _PipeRelay:
+    """The state of foreground_pipes' relay: which fds are still open, input not yet taken."""
+
+    def __init__(self, stdin_w: int | None, outputs: dict):
+        self.stdin_w = stdin_w
+        self.outputs = outputs  # our read end -> our fd it goes to
+        self.pidfd = -1
+        self.pending = b""
+
+    def run(self) -> None:
+        import select
+        while True:
+            poller = select.poll()
+            poller.register(self.pidfd, select.POLLIN)
+            for fd in self.outputs:
+                poller.register(fd, select.POLLIN)
+            if self.stdin_w is not None:
+                poller.register(self.stdin_w, select.POLLOUT) if self.pending else poller.register(0, select.POLLIN)
+            ready = dict(poller.poll())
+            for fd in [fd for fd in self.outputs if ready.get(fd)]:
+                if not _pass_on(fd, self.outputs[fd]):
+                    os.close(fd)
+                    del self.outputs[fd]
+            if ready.get(self.pidfd) or not self.outputs:
+                self.drain()
+                return
+            if self.stdin_w is not None and (ready.get(self.stdin_w) or ready.get(0)):
+                self.feed()
+
+    def feed(self) -> None:
+        """Our stdin to the process, one read at a time; its end closed when ours ends."""
+        try:
+            if self.pending:
+                self.pending = self.pending[os.write(self.stdin_w, self.pending):]
+                return
+            self.pending = os.read(0, 65536)
+            if self.pending:
+                return
+        except BrokenPipeError:  # it closed its stdin: no more input for it
+            pass
+        os.close(self.stdin_w)
+        self.stdin_w = None
+
+    def drain(self) -> None:
+        """What the process wrote before it exited is in the pipes: pass it on, without
+        waiting for writers that may remain."""
+        for fd, to in self.outputs.items():
+            os.set_blocking(fd, False)
+            while _pass_on(fd, to):
+                pass
+
+    def close(self) -> None:
+        for fd in (self.pidfd, self.stdin_w, *self.outputs):
+            if fd is not None and fd >= 0:
+                os.close(fd)
+        self.outputs = {}
+        self.stdin_w = None
+        self.pidfd = -1
+
+
+def _pass_on(fd: int, to: int) -> bool:
+    """One read from fd, written whole to `to`; False at its end (or nothing there yet)."""
+    try:
+        data = os.read(fd, 65536)
+    except BlockingIOError:
+        return False
+    if not data:
+        return False
+    while data:
+        data = data[os.write(to, data):]
+    return True
+
+
 def run_tty(proc: Process, interactive: bool) -> int:
     """Relays the pty until the container closes it; the caller forwards signals."""
     master = proc.master

@@ -4,6 +4,8 @@ import os
 import subprocess
 import time
 
+import pytest
+
 from helpers import Held
 from helpers import read_until
 
@@ -111,3 +113,59 @@ def test_the_exec_helper_is_not_dumpable_before_it_joins(pyctr, tmp_path):
     setns = [i for i, line in enumerate(calls) if line.startswith("setns(")]
     dumpable = [i for i, line in enumerate(calls) if re.match(r"prctl\(PR_SET_DUMPABLE, (0|SUID_DUMP_DISABLE)\)", line)]
     assert setns and dumpable and dumpable[0] < setns[0], calls
+
+
+def test_exec_without_a_tty_hands_the_process_pipes_not_our_files(pyctr, tmp_path):
+    """A process inside could reopen our stdin/stdout through /proc/<pid>/fd: read the host
+    file we redirected from, write to our terminal or file after exec returned."""
+    held = Held(pyctr)
+    try:
+        secret = tmp_path / "host-secret"
+        secret.write_text("host only\n")
+        out = tmp_path / "out"
+        with open(secret) as stdin, open(out, "w") as stdout:
+            r = subprocess.run(pyctr.argv("exec", "-i", held.record.name, "sh", "-c",
+                                          "for f in 0 1 2; do readlink /proc/$$/fd/$f; done; "
+                                          "cat /proc/$$/fd/0; (sleep 1; echo late) &"),
+                               stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, env=pyctr.env, timeout=30)
+        assert r.returncode == 0, r.stderr
+        time.sleep(1.5)  # the background writer has had its turn
+        lines = out.read_text().splitlines()
+        assert all(line.startswith("pipe:[") for line in lines[:3]), lines
+        assert lines[3:] == ["host only"]  # what we relayed, and nothing after we returned
+    finally:
+        held.release()
+
+
+def test_exec_passes_on_everything_written_before_the_exit(pyctr):
+    held = Held(pyctr)
+    try:
+        r = pyctr("exec", held.record.name, "sh", "-c", "seq 1 20000; echo to-stderr >&2")
+        assert r.returncode == 0
+        assert r.stdout.splitlines() == [str(i) for i in range(1, 20001)] and r.stderr == "to-stderr\n"
+        r = pyctr("exec", "-i", held.record.name, "wc", "-c", input="x" * 200000)
+        assert r.stdout.strip() == "200000"
+    finally:
+        held.release()
+
+
+@pytest.mark.parametrize("plant, user, message", [
+    # read through /proc/<pid>/root from the host, these gave the host's shadow files
+    ("rm /etc/passwd && ln -s /etc/shadow /etc/passwd", "root",
+     "unable to find user root: no matching entries in passwd file"),
+    ("rm /etc/passwd && ln -s ../../../../etc/gshadow /etc/passwd", "root", "unable to find user root"),
+    # a FIFO once hung pyctr, /dev/zero grew it to gigabytes
+    ("rm /etc/group && mkfifo /etc/group", "root:root", "cannot read the container's /etc/group: not a regular file"),
+    ("rm /etc/passwd && ln -s /dev/zero /etc/passwd", "nobody", "cannot read the container's /etc/passwd: not a regular"),
+    ("echo 'bad:x:notanumber:0::/:/bin/sh' >> /etc/passwd", "bad", "invalid entry for 'bad' in the container's /etc/passwd"),
+    ("true", "99999999999", "invalid uid '99999999999'"),
+    ("true", "0:99999999999", "invalid gid '99999999999'"),
+])
+def test_exec_user_is_looked_up_inside_the_container_and_bounded(pyctr, plant, user, message):
+    held = Held(pyctr)
+    try:
+        assert pyctr("exec", held.record.name, "sh", "-c", plant).returncode == 0
+        r = pyctr("exec", "-u", user, held.record.name, "id", "-u", timeout=20)
+        assert r.returncode == 125 and r.stderr.count("\n") == 1 and message in r.stderr, r.stderr
+    finally:
+        held.release()

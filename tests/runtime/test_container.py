@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from helpers import runtime_entries
+
 from pyctr.engine.spec import RootfsLayout, RunOptions, build_spec
 from pyctr.runtime import container as runtime
 from pyctr.runtime.errors import ConfigError, NoSuchContainer, NotRunning
@@ -103,7 +105,7 @@ def test_abort_kills_a_waiting_child(bundle_spec, state_root):
     assert os.path.exists(f"/proc/{pid}")
     proc.abort()
     assert not os.path.exists(f"/proc/{pid}")
-    assert runtime.status(state_root, CID) is None and os.listdir(state_root) == []
+    assert runtime.status(state_root, CID) is None and runtime_entries(state_root) == []
 
 
 def test_non_root_user_gets_capabilities_only_in_its_bounding_set(bundle_spec, state_root, tmp_path):
@@ -187,7 +189,7 @@ def test_state_follows_the_container_created_running_stopped_deleted(bundle_spec
         runtime.kill(state_root, CID, signal.SIGTERM)
     assert runtime.stats(state_root, CID).pids == 0  # the cgroup's last figures, still there
     runtime.delete(state_root, CID)
-    assert runtime.status(state_root, CID) is None and os.listdir(state_root) == []
+    assert runtime.status(state_root, CID) is None and runtime_entries(state_root) == []
     assert pyctr.cgroup_dirs(CID) == [] and runtime.stats(state_root, CID) is None
     runtime.delete(state_root, CID)  # nothing to delete is no error
     with pytest.raises(NoSuchContainer):
@@ -243,4 +245,56 @@ def test_delete_removes_whatever_a_crash_left_in_the_state_dir(bundle_spec, stat
     with open(os.path.join(state_root, CID, "state.json.tmp"), "w") as f:
         f.write("{half")
     proc.abort()  # kills it and deletes what it had
-    assert os.listdir(state_root) == []
+    assert runtime_entries(state_root) == []
+
+
+@pytest.mark.parametrize("where", ["proc", "sys", "dev"])
+def test_a_kernel_filesystems_place_that_is_a_link_is_refused(bundle_spec, state_root, where):
+    """An image that makes /proc a link (to /dev/p, say) had proc mounted where the masks do
+    not look, and a nested namespace could mount a fresh unmasked one."""
+    spec = bundle_spec("true")
+    rootfs = spec["root"]["path"]
+    shutil.rmtree(os.path.join(rootfs, where))
+    os.symlink("/tmp/elsewhere", os.path.join(rootfs, where))
+    mounts_before = open("/proc/self/mountinfo").read()
+    proc = create(state_root, spec)
+    with pytest.raises(ChildError) as e:
+        proc.start()
+    assert (e.value.stage, e.value.errno) == ("mount", errno.ELOOP)
+    assert e.value.message == f"mount destination is a symbolic link in the rootfs: /{where}"
+    assert not os.path.exists(os.path.join(rootfs, "tmp", "elsewhere"))  # nothing made through it
+    assert runtime.status(state_root, CID) is None
+    assert open("/proc/self/mountinfo").read() == mounts_before
+
+
+def _link_on_the_way(spec):
+    os.symlink("/tmp", os.path.join(spec["root"]["path"], "linked"))
+    spec["mounts"].append({"destination": "/linked/q", "type": "mqueue", "source": "mqueue", "options": []})
+
+
+def _masked_link(spec):
+    """A link would send the mask elsewhere and leave the path itself readable."""
+    os.symlink("/etc/group", os.path.join(spec["root"]["path"], "etc", "secret"))
+    spec["linux"]["maskedPaths"].append("/etc/secret")
+
+
+@pytest.mark.parametrize("plant, stage", [(_link_on_the_way, "mount"), (_masked_link, "mask")])
+def test_a_link_where_none_may_be_fails_the_start(bundle_spec, state_root, plant, stage):
+    spec = bundle_spec("true")
+    plant(spec)
+    proc = create(state_root, spec)
+    with pytest.raises(ChildError) as e:
+        proc.start()
+    assert (e.value.stage, e.value.errno) == (stage, errno.ELOOP)
+
+
+def test_devices_and_root_get_dockers_modes_whatever_the_umask(bundle_spec, state_root, tmp_path):
+    spec = bundle_spec("sh", "-c", "stat -c '%a %n' /dev/null /dev/zero /dev/tty; umask")
+    out = tmp_path / "out"
+    old = os.umask(0o077)
+    try:
+        with open(out, "w") as f:
+            assert run_to_exit(state_root, spec, f.fileno()) == 0
+    finally:
+        os.umask(old)
+    assert out.read_text() == "666 /dev/null\n666 /dev/zero\n666 /dev/tty\n0022\n"
