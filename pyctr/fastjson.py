@@ -97,7 +97,7 @@ def write(path: str, obj, mode: int = 0o600) -> None:
     """`obj` as JSON into `path`, whole: written to a temp file beside it, then renamed over
     it, so a reader (or a crash) sees the old content or the new, never a part.  `mode`
     0600 by default: state files name commands, environments and bundles."""
-    tmp = f"{path}.tmp"
+    tmp = f"{path}.{os.getpid()}.tmp"  # ours alone: two writers at once must not share one
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
         data = dumps(obj).encode()

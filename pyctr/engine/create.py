@@ -33,7 +33,7 @@ def new(paths: Paths, store: Store, opts: RunOptions) -> tuple[ContainerRecord, 
     image = image_lookup.resolve(paths, store, opts.image)
     container_id = new_id()
     layout = layout_for(paths, container_id, image_lookup.lower_dirs(paths, image))
-    config = build_spec(opts, image.config, container_id, layout)
+    config = build_spec(opts, image.config, container_id, layout, cache_dir=paths.under_root("cache"))
     name = opts.name or random_name(store.name_taken)
     # "starting", held by this process, until the container runs (or the row says why not)
     me = os.getpid()

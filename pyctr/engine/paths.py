@@ -38,7 +38,7 @@ class Paths:
         return cls(root, os.path.abspath(runroot))
 
     def under_root(self, name: str) -> str:
-        """<root>/pyctr.db, layers, containers; tmp: scratch space on the store's
+        """<root>/pyctr.db, layers, containers; cache: what runs keep for later runs; tmp: scratch space on the store's
         filesystem, for atomic renames."""
         return os.path.join(self.root, name)
 

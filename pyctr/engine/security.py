@@ -83,9 +83,10 @@ def _own_bounding() -> int:
     return 0
 
 
-def apply(config: dict, opts: SecurityOptions) -> None:
+def apply(config: dict, opts: SecurityOptions, cache_dir: str | None = None) -> None:
     """The security flags onto a config from spec.build_spec (which gives docker's
-    defaults: its 14 capabilities, masked and read-only paths, device rules)."""
+    defaults: its 14 capabilities, masked and read-only paths, device rules).
+    `cache_dir` keeps the default profile resolved (seccomp.default_section)."""
     settings = parse_security_opts(opts.security_opt)
     process = config["process"]
     caps = process["capabilities"]
@@ -96,8 +97,8 @@ def apply(config: dict, opts: SecurityOptions) -> None:
     if opts.privileged:
         _privileged(config)
     elif settings.profile is not None:
-        profile = seccomp.docker_default() if settings.profile == "" else seccomp.read_profile(settings.profile)
-        config["linux"]["seccomp"] = seccomp.resolve(profile, granted)
+        config["linux"]["seccomp"] = seccomp.default_section(granted, cache_dir) if settings.profile == "" \
+            else seccomp.resolve(seccomp.read_profile(settings.profile), granted)
 
 
 def _privileged(config: dict) -> None:

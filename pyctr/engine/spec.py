@@ -131,7 +131,9 @@ def cgroup_path(parent: str | None, container_id: str) -> str:
 
 
 def build_spec(opts: RunOptions, image_config: dict, container_id: str, layout: RootfsLayout,
-               host_env: dict | None = None) -> dict:
+               host_env: dict | None = None, cache_dir: str | None = None) -> dict:
+    """The config for `opts` over `image_config`; `cache_dir` keeps what is worth keeping
+    between runs (the default seccomp profile, resolved)."""
     config = image_config.get("config") or {}
     hostname = opts.hostname or container_id[:12]
     if len(hostname) > 64 or "/" in hostname:
@@ -183,5 +185,5 @@ def build_spec(opts: RunOptions, image_config: dict, container_id: str, layout: 
                         **({AUTOREMOVE: "true"} if opts.remove else {}),
                         **({OPEN_STDIN: "true"} if opts.interactive else {})},
     }
-    apply_security(config, opts.security)
+    apply_security(config, opts.security, cache_dir)
     return config
