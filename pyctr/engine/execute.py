@@ -98,6 +98,9 @@ def exec_in(paths: Paths, store: Store, name: str, opts: ExecOptions) -> int:
         finally:
             for fd in set(stdio) - {0, 1, 2}:  # the process has its copies
                 os.close(fd)
+        if os.environ.get("PYCTR_PAUSE_AT"):  # a test looking at the process before it runs
+            from .launch import CLONED, reached
+            reached(CLONED)
         if opts.detach:
             proc.start()
             return 0
