@@ -16,9 +16,9 @@ from helpers import read_until
 from helpers import state_of
 from helpers import wait_for
 
+V2 = cgroups.mode() == "v2"
 # the namespaces an exec'd process must share with its container's pid 1, by their names
 # in /proc/<pid>/ns: those the container has of its own and those it shares with the host
-V2 = cgroups.mode() == "v2"
 NAMESPACES = {"cgroup", "ipc", "mnt", "net", "pid", "pid_for_children", "time", "time_for_children", "user", "uts"}
 
 
@@ -77,7 +77,7 @@ def test_exec_joins_every_namespace_and_the_whole_cgroup_before_it_runs(pyctr):
     command, `cat /proc/self/cgroup -`, says first thing what it sees from inside, then
     waits on its stdin while the host looks again."""
     held = Held(pyctr)
-    proc = None
+    proc, code = None, None
     try:
         pid1 = held.record.pid
         container = _looked_at(pid1)
@@ -95,9 +95,10 @@ def test_exec_joins_every_namespace_and_the_whole_cgroup_before_it_runs(pyctr):
         if proc is not None:
             proc.send_signal(signal.SIGCONT)
             proc.stdin.close()
-            assert proc.wait(timeout=15) == 0
+            code = proc.wait(timeout=15)
             proc.stdout.close()
         held.release()
+    assert code == 0
     namespaces, cgroups_of_pid1 = container
     assert NAMESPACES <= namespaces.keys()  # none missing from the comparison
     assert before == container and after == container
