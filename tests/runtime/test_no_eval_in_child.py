@@ -158,7 +158,13 @@ def test_the_probes_stay_silent_in_a_clone_that_runs_only_c(tracer, control_lib,
     assert (child.evals, child.gil) == (0, 0), child
 
 
+def _interpreter_of(script: str) -> str:
+    with open(script) as f:
+        return os.path.realpath(f.readline().removeprefix("#!").split()[0])
+
+
 def test_the_containers_child_runs_no_python(tracer, pyctr, tmp_path):
+    assert _interpreter_of(pyctr.argv()[0]) == PYTHON  # the probes are on pyctr's interpreter
     code, windows = _trace(tracer, pyctr.argv("run", "--rm", "busybox", "/bin/true"), pyctr.env, tmp_path)
     assert code == 0
     child = _exec_of(windows, "/bin/true")
