@@ -1,5 +1,5 @@
-"""What several test files share: waiting, a container held running, a pty reader, and how
-to find a container's monitor."""
+"""What several test files share: waiting, a container held running, a pty reader, how to
+find a container's monitor, and a process's state."""
 
 import json
 import os
@@ -10,11 +10,25 @@ import time
 TICK = "trap 'exit 143' TERM; n=0; while :; do echo tick $n; n=$((n+1)); sleep 0.1; done"
 
 
-def monitor_of(pid: int) -> int:
-    """The parent of `pid` (a container's first process: its monitor)."""
+def _stat_fields(pid: int) -> list[bytes]:
+    """/proc/<pid>/stat from the state on (the name before it may hold spaces)."""
     with open(f"/proc/{pid}/stat", "rb") as f:
         stat = f.read()
-    return int(stat[stat.rindex(b")") + 2:].split()[1])
+    return stat[stat.rindex(b")") + 2:].split()
+
+
+def parent_of(pid: int) -> int:
+    return int(_stat_fields(pid)[1])
+
+
+def monitor_of(pid: int) -> int:
+    """The parent of a container's first process: its monitor."""
+    return parent_of(pid)
+
+
+def state_of(pid: int) -> str:
+    """R, S, T (stopped), Z ... as /proc/<pid>/stat says."""
+    return _stat_fields(pid)[0].decode()
 
 
 def wait_for(predicate, timeout=10.0):

@@ -46,7 +46,8 @@ CHECKED = "checked"
 # the row, directories and config.json exist; nothing of the container runs yet (its
 # fork may be cloning it, to wait for the go-ahead)
 CREATED = "created"
-# the container is cloned into its cgroup and waits for the go-ahead
+# the container is cloned into its cgroup and waits for the go-ahead (exec: the exec'd
+# process, in the container's namespaces and cgroup)
 CLONED = "cloned"
 # the container's command runs under its monitor; pyctr is about to relay
 STARTED = "started"

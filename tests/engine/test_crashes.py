@@ -7,13 +7,7 @@ import subprocess
 
 import pytest
 
-from helpers import exited, wait_for
-
-
-def _state(pid: int) -> str:
-    with open(f"/proc/{pid}/stat", "rb") as f:
-        stat = f.read()
-    return stat[stat.rindex(b")") + 2:].split()[0].decode()
+from helpers import exited, state_of, wait_for
 
 
 def _killed_at(pyctr, stage: str, *flags: str) -> None:
@@ -21,7 +15,7 @@ def _killed_at(pyctr, stage: str, *flags: str) -> None:
     proc = pyctr.popen("run", *flags, "--name", "k", "busybox", "sleep", "600", env={"PYCTR_PAUSE_AT": stage},
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for(lambda: proc.poll() is None and _state(proc.pid) == "T")
+        wait_for(lambda: proc.poll() is None and state_of(proc.pid) == "T")
     finally:
         proc.kill()
         proc.wait()
@@ -58,7 +52,7 @@ def test_concurrent_starts_start_it_once(pyctr):
     starts = [pyctr.popen("start", "c", env={"PYCTR_PAUSE_AT": "checked"}, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True) for _ in range(6)]
     for p in starts:
-        wait_for(lambda: _state(p.pid) == "T")
+        wait_for(lambda: state_of(p.pid) == "T")
     for p in starts:
         p.send_signal(signal.SIGCONT)
     for p in starts:

@@ -1,13 +1,25 @@
 """`pyctr exec` into a running container: its namespaces, filesystem, cgroup, exit codes."""
 
 import os
+import signal
 import subprocess
 import time
 
 import pytest
 
+from pyctr.runtime import cgroups
+from pyctr.runtime.cgroups.v1 import controller_mounts
+
 from helpers import Held
+from helpers import parent_of
 from helpers import read_until
+from helpers import state_of
+from helpers import wait_for
+
+V2 = cgroups.mode() == "v2"
+# the namespaces an exec'd process must share with its container's pid 1, by their names
+# in /proc/<pid>/ns: those the container has of its own and those it shares with the host
+NAMESPACES = {"cgroup", "ipc", "mnt", "net", "pid", "pid_for_children", "time", "time_for_children", "user", "uts"}
 
 
 def test_exec_sees_the_containers_world(pyctr):
@@ -21,6 +33,81 @@ def test_exec_sees_the_containers_world(pyctr):
         assert "read x" in first or "sh -c" in first
     finally:
         held.release()
+
+
+def _namespaces(pid: int) -> dict[str, str]:
+    d = f"/proc/{pid}/ns"
+    return {name: os.readlink(os.path.join(d, name)) for name in os.listdir(d)}
+
+
+def _procs(cgroup_dir: str) -> set[int]:
+    with open(os.path.join(cgroup_dir, "cgroup.procs")) as f:
+        return {int(p) for p in f.read().split()}
+
+
+def _cgroup_dirs(parent: str, container_id: str) -> set[str]:
+    """Where the container's cgroup must be: one directory on v2, one in each hierarchy of a
+    controller pyctr manages on v1 (cpu and cpuacct may share one)."""
+    mounts = ["/sys/fs/cgroup"] if V2 else controller_mounts().values()
+    return {os.path.realpath(os.path.join(m, parent, container_id)) for m in mounts}
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if parent_of(int(entry)) == pid:
+                kids.append(int(entry))
+        except OSError:  # gone meanwhile
+            pass
+    return kids
+
+
+def _looked_at(pid: int) -> tuple[dict[str, str], str]:
+    """(its namespaces, its /proc/<pid>/cgroup) as the host sees them."""
+    with open(f"/proc/{pid}/cgroup") as f:
+        return _namespaces(pid), f.read()
+
+
+@pytest.mark.cgroups
+def test_exec_joins_every_namespace_and_the_whole_cgroup_before_it_runs(pyctr):
+    """pyctr stops itself (PYCTR_PAUSE_AT=cloned) with the exec'd process made and waiting
+    for the go-ahead: the host compares every /proc/<pid>/ns/* and its /proc/<pid>/cgroup
+    with the container's pid 1's before the command runs an instruction.  Let go, the
+    command, `cat /proc/self/cgroup -`, says first thing what it sees from inside, then
+    waits on its stdin while the host looks again."""
+    held = Held(pyctr)
+    proc, code = None, None
+    try:
+        pid1 = held.record.pid
+        container = _looked_at(pid1)
+        proc = pyctr.popen("exec", "-i", held.record.name, "cat", "/proc/self/cgroup", "-",
+                           env={"PYCTR_PAUSE_AT": "cloned"}, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           text=True)
+        wait_for(lambda: proc.poll() is None and state_of(proc.pid) == "T")
+        [pid] = _children(proc.pid)  # CLONE_PARENT: the exec'd process is `pyctr exec`'s child
+        before = _looked_at(pid)
+        members = {os.path.realpath(d): _procs(d) for d in pyctr.cgroup_dirs(held.record.id)}
+        proc.send_signal(signal.SIGCONT)
+        seen_inside = [proc.stdout.readline() for _ in container[1].splitlines()]
+        after = _looked_at(pid)
+    finally:
+        if proc is not None:
+            proc.send_signal(signal.SIGCONT)
+            proc.stdin.close()
+            code = proc.wait(timeout=15)
+            proc.stdout.close()
+        held.release()
+    assert code == 0
+    namespaces, cgroups_of_pid1 = container
+    assert NAMESPACES <= namespaces.keys()  # none missing from the comparison
+    assert before == container and after == container
+    # in the container's cgroup on every hierarchy pyctr makes one in, before it runs
+    assert members.keys() == _cgroup_dirs(pyctr.cgroup_parent, held.record.id)
+    assert all({pid1, pid} <= procs for procs in members.values()), (pid1, pid, members)
+    # and from inside, first thing: the root of the container's cgroup namespace (pid 1's
+    # cgroup when the namespace was made) on every hierarchy
+    assert seen_inside == [line.rsplit(":", 1)[0] + ":/\n" for line in cgroups_of_pid1.splitlines()]
 
 
 def test_exec_exit_codes(pyctr):
