@@ -8,13 +8,14 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # busybox-static: the built-in image; gcc, python3-dev, cmake: the C core; libseccomp-dev:
 # compiling seccomp filters; golang-github-containers-common: the seccomp profile pyctr's
-# default (docker's) is made from; strace: a test;
+# default (docker's) is made from; strace, bpftrace: the tests that show no Python runs in
+# the child;
 # runc, crun, time: the benchmark's comparison runtimes and its RSS gauge; qemu, a kernel, kmod, xz: the cgroup v2
 # test guest (scripts/cgroupv2-vm.sh).
 apt-get install -y -qq --no-install-recommends \
     busybox-static python3 python3-venv python3-dev gcc libc6-dev cmake make libseccomp-dev \
     golang-github-containers-common \
-    strace iproute2 runc crun time qemu-system-x86 linux-image-amd64 kmod xz-utils >/dev/null
+    strace bpftrace iproute2 runc crun time qemu-system-x86 linux-image-amd64 kmod xz-utils >/dev/null
 
 # Debian's own python3, not whatever python3 comes first on PATH: its interpreter is linked
 # statically (no libpython.so to load) and optimised, and starts and imports faster, which
