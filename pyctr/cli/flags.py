@@ -61,6 +61,11 @@ RUN = (
     Flag(("--init",), "init", "switch", "Run a tiny init as pid 1: forwards signals, reaps zombies."),
     Flag(("--rm",), "remove", "switch", "Remove the container when it exits."),
     Flag(("--entrypoint",), "entrypoint", "text", "Override the image's entrypoint."),
+    Flag(("--userns",), "userns", "text",
+         "User namespace: auto (container root is an unprivileged host uid of a free range; auto:size=N), "
+         "or host (none).", "PYCTR_USERNS"),
+    Flag(("--uidmap",), "uidmap", "list", "Map container uids to host uids: CONTAINER:HOST:SIZE (repeatable)."),
+    Flag(("--gidmap",), "gidmap", "list", "Map container gids to host gids: CONTAINER:HOST:SIZE (default: --uidmap's)."),
     *RESOURCES,
     Flag(("--cgroup-parent",), "cgroup_parent", "text", "Parent cgroup of the container's (default pyctr).",
          "PYCTR_CGROUP_PARENT"),

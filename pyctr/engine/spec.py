@@ -75,6 +75,9 @@ class RunOptions:
     resources: ResourceOptions = factory(ResourceOptions)
     cgroup_parent: str | None = None
     init: bool = False
+    userns: str | None = None  # "auto", "auto:size=N", "host"
+    uidmap: list[str] = []  # CONTAINER:HOST:SIZE
+    gidmap: list[str] = []
 
 
 @record
