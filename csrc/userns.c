@@ -43,9 +43,9 @@ static int idmapped_tree(const char *path, int userns_fd, struct pyctr_err *err)
     if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) {
         int saved = errno;
         close(tree);
-        /* EINVAL: a filesystem without idmapped mounts (tmpfs before 6.3, 9p, nfs...) */
-        return pyctr_set_err(err, PYCTR_STAGE_NAMESPACE, saved,
-                             saved == EINVAL ? "no idmapped mounts on the filesystem of" : "idmap", path);
+        const char *what = saved == EINVAL ? "the filesystem takes no idmapped mounts (tmpfs before Linux 6.3, nfs...)"
+                                           : "idmap";
+        return pyctr_set_err(err, PYCTR_STAGE_NAMESPACE, saved, what, path);
     }
     return tree;
 }
