@@ -30,6 +30,7 @@
 #include "pyctr.h"
 #include "rootfs.h"
 #include "sync.h"
+#include "userns.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -304,7 +305,10 @@ static int child_run(const struct pyctr_plan *plan, int sync_fd, struct pyctr_er
     if (reset_signals(err) < 0)
         return -1;
     umask(022); /* directories made in the rootfs get 0755, whatever pyctr's caller had */
+    pyctr_userns_receive(plan, sync_fd);
     wait_for_go(sync_fd);
+    if (plan->uid_map && pyctr_userns_enter(err) < 0)
+        return -1;
     if (plan->unshare_flags && unshare((int)plan->unshare_flags) < 0)
         return pyctr_set_err(err, PYCTR_STAGE_NAMESPACE, errno, "unshare", NULL);
     if (pyctr_setup_rootfs(plan, err) < 0)
@@ -361,6 +365,8 @@ void pyctr_join_main(const struct pyctr_plan *plan, int sync_fd)
         pyctr_set_err(&err, PYCTR_STAGE_NAMESPACE, errno, "join the container's namespaces", NULL);
         goto fail;
     }
+    if ((plan->join_flags & CLONE_NEWUSER) && pyctr_userns_enter(&err) < 0)
+        goto fail;
     struct clone_args args;
     memset(&args, 0, sizeof args);
     args.flags = CLONE_PARENT;

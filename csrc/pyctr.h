@@ -81,6 +81,14 @@ struct pyctr_plan {
      * the new process joins instead of making its own; -1 for a new container. */
     int join_pidfd;
     unsigned long join_flags;
+    /* A user namespace (CLONE_NEWUSER): the maps the parent writes before the go-ahead, as
+     * /proc/PID/uid_map takes them ("0 100000 65536\n"); NULL without one.  The host
+     * directories the rootfs is reached through, idmapped, are named "{i}" in rootfs and
+     * rootfs_data (userns.h says why and how). */
+    const char *uid_map;
+    const char *gid_map;
+    const char *const *idmapped;
+    size_t n_idmapped;
 
     /* rootfs: `rootfs` is a host directory.  With `rootfs_fstype` set (overlay), that
      * filesystem is mounted on it inside the container's mount namespace only, so the host

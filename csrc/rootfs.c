@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "userns.h"
 
 void pyctr_fd_path(char buf[32], int fd)
 {
@@ -205,16 +206,26 @@ static int mount_root(const struct pyctr_plan *plan, struct pyctr_err *err)
     /* Without this, mounts below would propagate back to the host's namespace. */
     if (mount(NULL, "/", NULL, prop, NULL) < 0)
         return pyctr_set_err(err, PYCTR_STAGE_PROPAGATION, errno, "make / private", NULL);
+    char idmapped_root[PATH_MAX], idmapped_data[PYCTR_MOUNT_DATA_MAX];
+    const char *rootfs = plan->rootfs, *data = plan->rootfs_data;
+    if (plan->n_idmapped) { /* a user namespace: through idmapped mounts (userns.h) */
+        if (pyctr_userns_rootfs(plan, idmapped_root, idmapped_data, err) < 0)
+            return -1;
+        rootfs = idmapped_root;
+        data = data ? idmapped_data : NULL;
+    }
     int rc;
     /* nodev: device nodes belong in /dev (its own tmpfs); one shipped in an image layer
      * or made elsewhere in the rootfs does not open */
     if (plan->rootfs_fstype)
-        rc = mount(plan->rootfs_source, plan->rootfs, plan->rootfs_fstype, MS_NODEV, plan->rootfs_data);
+        rc = mount(plan->rootfs_source, rootfs, plan->rootfs_fstype, MS_NODEV, data);
+    else if (plan->n_idmapped) /* attached: a mount point already */
+        rc = 0;
     else /* pivot_root needs the new root to be a mount point */
-        rc = mount(plan->rootfs, plan->rootfs, NULL, MS_BIND | MS_REC, NULL);
+        rc = mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL);
     if (rc < 0)
         return pyctr_set_err(err, PYCTR_STAGE_ROOTFS, errno, "mount rootfs", plan->rootfs);
-    int fd = open(plan->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int fd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return pyctr_set_err(err, PYCTR_STAGE_ROOTFS, errno, "open rootfs", plan->rootfs);
     return fd;

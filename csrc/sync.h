@@ -1,7 +1,8 @@
 /* The parent <-> child sync protocol over a SOCK_SEQPACKET socketpair.
  *
  *   parent                                  child (waits first thing)
- *   clone ------------------------------->  read(GO)
+ *   clone ------------------------------->  [user namespace: read(IDMAP) x 2n, userns.h]
+ *                                           read(GO)
  *   cgroups, uid maps, network ...            |
  *   write(GO) --------------------------->    v
  *                                           mounts, pivot_root, stdio ...
@@ -22,6 +23,7 @@ enum pyctr_msg_type {
     PYCTR_MSG_PTY = 3,
     PYCTR_MSG_EXEC = 4,
     PYCTR_MSG_PID = 5, /* exec: the pid of the process made inside the container */
+    PYCTR_MSG_IDMAP = 6, /* user namespace: an idmapped mount, then where to attach it */
 };
 
 struct pyctr_msg {

@@ -72,6 +72,11 @@ RUN = (
     Flag(("--rm",), "remove", "switch", "Remove the container when it exits."),
     Flag(("--entrypoint",), "entrypoint", "text", "Override the image's entrypoint."),
     Flag(("-u", "--user"), "user", "text", "user[:group] to run as, names or numbers."),
+    Flag(("--userns",), "userns", "text",
+         "User namespace: auto (container root is an unprivileged host uid of a free range; auto:size=N), "
+         "or host (none).", "PYCTR_USERNS"),
+    Flag(("--uidmap",), "uidmap", "list", "Map container uids to host uids: CONTAINER:HOST:SIZE (repeatable)."),
+    Flag(("--gidmap",), "gidmap", "list", "Map container gids to host gids: CONTAINER:HOST:SIZE (default: --uidmap's)."),
     *RESOURCES,
     *SECURITY,
     Flag(("--cgroup-parent",), "cgroup_parent", "text", "Parent cgroup of the container's (default pyctr).",

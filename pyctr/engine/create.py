@@ -30,6 +30,7 @@ def new(paths: Paths, store: Store, opts: RunOptions) -> tuple[ContainerRecord, 
     makes it startable.  `run` does that while its fork clones the container."""
     if opts.name is not None and not valid_name(opts.name):
         raise PyctrError(f"invalid container name {opts.name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+    user_ns = _userns_request(opts)
     image = image_lookup.resolve(paths, store, opts.image)
     container_id = new_id()
     layout = layout_for(paths, container_id, image_lookup.lower_dirs(paths, image))
@@ -39,7 +40,18 @@ def new(paths: Paths, store: Store, opts: RunOptions) -> tuple[ContainerRecord, 
     me = os.getpid()
     record = ContainerRecord(container_id, name, image.id, opts.image, config["process"]["args"], time.time(),
                              status="starting", pid=me, pid_start=start_time(me), runtime_root=paths.runtime_root)
+    if user_ns is not None:  # last: from here on a failed run's discard frees the ranges
+        from . import userns
+        userns.into_config(config, *userns.assign(store, container_id, user_ns))
     return record, config
+
+
+def _userns_request(opts: RunOptions):
+    """--userns and --uidmap/--gidmap checked, before anything is looked up."""
+    if not (opts.userns or opts.uidmap or opts.gidmap):
+        return None  # a run without: nothing more imported
+    from . import userns
+    return userns.request(opts.userns, opts.uidmap, opts.gidmap)
 
 
 def write_new(paths: Paths, store: Store, record: ContainerRecord, config: dict, named: bool = True) -> None:

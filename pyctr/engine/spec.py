@@ -78,6 +78,9 @@ class RunOptions:
     security: SecurityOptions = factory(SecurityOptions)
     cgroup_parent: str | None = None
     init: bool = False
+    userns: str | None = None  # "auto", "auto:size=N", "host"
+    uidmap: list[str] = []  # CONTAINER:HOST:SIZE
+    gidmap: list[str] = []
 
 
 @record

@@ -17,7 +17,7 @@ from .. import fastjson
 from ..records import record
 from .errors import Conflict, PyctrError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 SCHEMA = """
 CREATE TABLE images (
@@ -63,6 +63,20 @@ MIGRATIONS = [
     """
     ALTER TABLE containers ADD COLUMN runtime_root TEXT;
     """,
+    # host id ranges of user namespaces, each held by a container (or, until its row is
+    # written, by the pyctr making it): --userns=auto takes one that none overlaps
+    """
+    CREATE TABLE id_ranges (
+        container_id TEXT NOT NULL,
+        kind TEXT NOT NULL,           -- uid | gid
+        host_start INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        auto INTEGER NOT NULL,        -- taken by --userns=auto: no other container may share it
+        holder_pid INTEGER,           -- the pyctr that took it, and its start time
+        holder_start INTEGER
+    );
+    CREATE INDEX id_ranges_container ON id_ranges (container_id);
+    """,
 ]
 
 
@@ -85,6 +99,16 @@ class ContainerRecord:
     monitor_pid: int | None = None  # the last run's monitor, and its start time
     monitor_start: int | None = None
     runtime_root: str | None = None  # where the runtime keeps its state of it
+
+
+@record
+class IdRange:
+    """Host ids [host_start, host_start + size) of a container's uid or gid map."""
+    container_id: str
+    kind: str  # "uid" | "gid"
+    host_start: int
+    size: int
+    auto: bool = False  # taken by --userns=auto
 
 
 CONTAINER_COLUMNS = (
@@ -207,8 +231,39 @@ class Store:
             return cursor.rowcount == 1
 
     def remove_container(self, container_id: str) -> None:
+        """The row, and the host id ranges it held."""
         with self.transaction() as db:
             db.execute("DELETE FROM containers WHERE id = ?", (container_id,))
+            db.execute("DELETE FROM id_ranges WHERE container_id = ?", (container_id,))
+
+    # host id ranges (user namespaces)
+
+    def take_id_ranges(self, container_id: str, choose) -> "list[IdRange]":
+        """In one transaction: `choose(held)` picks ranges for the container, seeing every
+        range held now, and they are recorded.  A range whose container has no row and whose
+        taker is gone (a pyctr killed while making it) is held no more."""
+        from ..runtime.process import alive, start_time
+        me = os.getpid()
+        started = start_time(me)
+        with self.transaction() as db:
+            held = []
+            for row in db.execute(
+                    "SELECT r.container_id, r.kind, r.host_start, r.size, r.auto, r.holder_pid, r.holder_start,"
+                    " c.id IS NOT NULL FROM id_ranges r LEFT JOIN containers c ON c.id = r.container_id").fetchall():
+                if not row[7] and not alive(row[5], row[6]):
+                    db.execute("DELETE FROM id_ranges WHERE container_id = ?", (row[0],))
+                    continue
+                held.append(IdRange(*row[:4], bool(row[4])))
+            chosen = choose(held)
+            for r in chosen:
+                db.execute("INSERT INTO id_ranges (container_id, kind, host_start, size, auto, holder_pid, holder_start)"
+                           " VALUES (?,?,?,?,?,?,?)", (container_id, r.kind, r.host_start, r.size, int(r.auto), me, started))
+        return [IdRange(container_id, r.kind, r.host_start, r.size, r.auto) for r in chosen]
+
+    def id_ranges(self, container_id: str) -> "list[IdRange]":
+        rows = self.db.execute("SELECT container_id, kind, host_start, size, auto FROM id_ranges"
+                               " WHERE container_id = ? ORDER BY kind DESC, host_start", (container_id,)).fetchall()
+        return [IdRange(*row[:4], bool(row[4])) for row in rows]
 
     def get_container(self, container_id: str) -> ContainerRecord | None:
         row = self.db.execute(

@@ -54,6 +54,10 @@ cdef extern from "pyctr.h" nogil:
         int cgroup_fd
         int join_pidfd
         unsigned long join_flags
+        const char *uid_map
+        const char *gid_map
+        const char *const *idmapped
+        size_t n_idmapped
         const char *rootfs
         const char *rootfs_fstype
         const char *rootfs_source
@@ -100,6 +104,9 @@ cdef extern from "pyctr.h" nogil:
 
     int pyctr_spawn(const pyctr_plan *plan, pyctr_child *child, pyctr_err *err)
     int pyctr_release(pyctr_child *child, int *master, pyctr_err *err)
+
+cdef extern from "userns.h" nogil:
+    int pyctr_userns_prepare(const pyctr_plan *plan, pid_t pid, int sync_fd, pyctr_err *err)
     void pyctr_abort(pyctr_child *child)
     struct relay_state "pyctr_relay":  # C has a function of the same name
         size_t len, off
@@ -248,6 +255,10 @@ cdef void _fill(_Arena a, pyctr_plan *p, plan) except *:
     p.cgroup_fd = plan.cgroup_fd
     p.join_pidfd = plan.join_pidfd
     p.join_flags = plan.join_flags
+    p.uid_map = a.s(plan.uid_map)
+    p.gid_map = a.s(plan.gid_map)
+    p.idmapped = a.strv(plan.idmapped)
+    p.n_idmapped = len(plan.idmapped)
     p.rootfs = a.s(plan.rootfs)
     p.rootfs_fstype = a.s(plan.rootfs_fstype)
     p.rootfs_source = a.s(plan.rootfs_source)
@@ -271,6 +282,7 @@ cdef class Child:
     """A cloned child waiting at its start line: `release()` lets it run to execve."""
     cdef pyctr_child c
     cdef public int master
+    cdef object userns  # (uid_map, gid_map, idmapped) until release() has sent them
 
     def __cinit__(self):
         self.c.pid = -1
@@ -287,11 +299,31 @@ cdef class Child:
         """True when clone3 put the child straight into the plan's cgroup."""
         return bool(self.c.in_cgroup)
 
+    cdef void _prepare_userns(self) except *:
+        """A user namespace's maps and idmapped mounts, just before the go-ahead: the
+        directories they idmap are written while the child is cloned (userns.h)."""
+        cdef pyctr_plan p
+        cdef pyctr_err err
+        cdef _Arena a = _Arena()
+        cdef int rc
+        memset(&p, 0, sizeof(p))
+        p.uid_map, p.gid_map = a.s(self.userns[0]), a.s(self.userns[1])
+        p.idmapped = a.strv(self.userns[2])
+        p.n_idmapped = len(self.userns[2])
+        self.userns = None
+        with nogil:
+            rc = pyctr_userns_prepare(&p, self.c.pid, self.c.sync_fd, &err)
+        if rc < 0:
+            pyctr_abort(&self.c)
+            raise _error(&err)
+
     def release(self):
         """Runs the child to execve; returns the pty master fd (or -1). Raises ChildError."""
         cdef pyctr_err err
         cdef int master = -1
         cdef int rc = 1
+        if self.userns is not None:
+            self._prepare_userns()
         while rc == 1:  # interrupted: let Python's signal handlers (forwarding) run
             with nogil:
                 rc = pyctr_release(&self.c, &master, &err)
@@ -325,6 +357,8 @@ def spawn(plan):
         rc = pyctr_spawn(&p, &child.c, &err)
     if rc < 0:
         raise _error(&err)
+    if plan.uid_map is not None and plan.join_pidfd < 0:
+        child.userns = (plan.uid_map, plan.gid_map, list(plan.idmapped))
     return child
 
 

@@ -171,6 +171,9 @@ class Plan:
     cgroup_fd: int = -1  # v2: clone3(CLONE_INTO_CGROUP) into this directory
     join_pidfd: int = -1  # exec: join this process's namespaces (join_flags)
     join_flags: int = 0
+    uid_map: str | None = None  # a user namespace's maps, as /proc/PID/uid_map takes them
+    gid_map: str | None = None
+    idmapped: list[str] = []  # host dirs the rootfs is reached through: "{i}" (userns.py)
     rootfs: str = "/"
     rootfs_fstype: str | None = None  # mount this on rootfs (inside the container's
     rootfs_source: str | None = None  # namespace) instead of bind-mounting it
@@ -316,6 +319,11 @@ def build_plan(config: dict, stdio=(0, 1, 2), tty_size=(0, 0)) -> Plan:
     if annotations.get(ROOTFS_TYPE):
         plan.rootfs_fstype = plan.rootfs_source = annotations[ROOTFS_TYPE]
         plan.rootfs_data = annotations.get(ROOTFS_OPTIONS, "")
+    if clone_flags & CLONE_FLAGS["user"]:
+        from .userns import plan_user_namespace  # not on the path of a run without one
+        plan_user_namespace(plan, config)
+    elif linux.get("uidMappings") or linux.get("gidMappings"):
+        raise ConfigError("uid or gid mappings need a user namespace")
     return plan
 
 
