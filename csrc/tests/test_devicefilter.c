@@ -89,84 +89,85 @@ static const struct pyctr_dev_rule docker[] = {
     RULE(1, 'c', 5, 1, "rwm"), RULE(1, 'c', 5, 2, "rwm"), RULE(1, 'c', 136, ANY, "rwm"),
 };
 
-static void test_docker_rules(void)
+struct request {
+    char type;
+    uint32_t major, minor, access;
+    int allowed;
+};
+
+/* The program for `rules` answers each request as it says; returns the program's length. */
+static int expect(const struct pyctr_dev_rule *rules, size_t n, const struct request *requests, size_t n_requests)
 {
     struct bpf_insn p[MAX_PROG];
-    int n = build(docker, sizeof docker / sizeof *docker, p);
-    CHECK(run(p, n, 'c', 1, 3, R | W) == 1);  /* /dev/null */
-    CHECK(run(p, n, 'c', 1, 5, R) == 1);      /* /dev/zero */
-    CHECK(run(p, n, 'c', 5, 2, R | W) == 1);  /* /dev/ptmx */
-    CHECK(run(p, n, 'c', 136, 7, R | W) == 1); /* a pty */
-    CHECK(run(p, n, 'c', 1, 1, M) == 1);      /* mknod of anything */
-    CHECK(run(p, n, 'b', 8, 0, M) == 1);
-    CHECK(run(p, n, 'c', 1, 1, R) == 0);      /* /dev/mem */
-    CHECK(run(p, n, 'b', 8, 0, R) == 0);      /* a disk */
-    CHECK(run(p, n, 'b', 8, 0, W) == 0);
-    CHECK(run(p, n, 'b', 1, 3, R) == 0);      /* a block device is not /dev/null */
-    CHECK(run(p, n, 'c', 4, 1, R | W) == 0);  /* tty1 */
-    CHECK(run(p, n, 'c', 10, 200, R) == 0);   /* /dev/net/tun */
+    int len = build(rules, n, p);
+    for (size_t i = 0; i < n_requests; i++) {
+        const struct request *q = &requests[i];
+        int got = run(p, len, q->type, q->major, q->minor, q->access);
+        CHECK(got == q->allowed);
+        if (got != q->allowed)
+            fprintf(stderr, "  request %zu: %c %u:%u access %u\n", i, q->type, q->major, q->minor, q->access);
+    }
+    return len;
+}
+
+#define EXPECT(rules, ...)                                                                           \
+    expect(rules, sizeof rules / sizeof *rules, (const struct request[]){__VA_ARGS__},               \
+           sizeof((const struct request[]){__VA_ARGS__}) / sizeof(struct request))
+
+static void test_docker_rules(void)
+{
+    EXPECT(docker,
+           {'c', 1, 3, R | W, 1},   /* /dev/null */
+           {'c', 1, 5, R, 1},       /* /dev/zero */
+           {'c', 5, 2, R | W, 1},   /* /dev/ptmx */
+           {'c', 136, 7, R | W, 1}, /* a pty */
+           {'c', 1, 1, M, 1},       /* mknod of anything */
+           {'b', 8, 0, M, 1},
+           {'c', 1, 1, R, 0},       /* /dev/mem */
+           {'b', 8, 0, R, 0},       /* a disk */
+           {'b', 8, 0, W, 0},
+           {'b', 1, 3, R, 0},       /* a block device is not /dev/null */
+           {'c', 4, 1, R | W, 0},   /* tty1 */
+           {'c', 10, 200, R, 0});   /* /dev/net/tun */
 }
 
 static void test_later_rules_override_earlier_ones_bit_by_bit(void)
 {
-    struct bpf_insn p[MAX_PROG];
-    const struct pyctr_dev_rule rules[] = {RULE(1, 'a', ANY, ANY, "rwm"), RULE(0, 'c', 1, 3, "w")};
-    int n = build(rules, 2, p);
-    CHECK(run(p, n, 'c', 1, 3, R) == 1);
-    CHECK(run(p, n, 'c', 1, 3, W) == 0);
-    CHECK(run(p, n, 'c', 1, 3, R | W) == 0); /* one bit denied denies the access */
-    CHECK(run(p, n, 'c', 1, 4, W) == 1);
-
+    const struct pyctr_dev_rule deny_w[] = {RULE(1, 'a', ANY, ANY, "rwm"), RULE(0, 'c', 1, 3, "w")};
+    EXPECT(deny_w, {'c', 1, 3, R, 1}, {'c', 1, 3, W, 0},
+           {'c', 1, 3, R | W, 0}, /* one bit denied denies the access */
+           {'c', 1, 4, W, 1});
     const struct pyctr_dev_rule merged[] = {RULE(0, 'a', ANY, ANY, "rwm"), RULE(1, 'c', 1, 3, "r"),
                                             RULE(1, 'c', 1, 3, "w")};
-    n = build(merged, 3, p);
-    CHECK(run(p, n, 'c', 1, 3, R | W) == 1); /* two rules grant one bit each: v1 merges them */
-    CHECK(run(p, n, 'c', 1, 3, M) == 0);
-
+    EXPECT(merged, {'c', 1, 3, R | W, 1}, /* two rules grant one bit each: v1 merges them */
+           {'c', 1, 3, M, 0});
     const struct pyctr_dev_rule again[] = {RULE(0, 'a', ANY, ANY, "rwm"), RULE(1, 'c', ANY, ANY, "rwm"),
                                            RULE(0, 'c', 1, 1, "rw"), RULE(1, 'c', 1, 1, "r")};
-    n = build(again, 4, p);
-    CHECK(run(p, n, 'c', 1, 1, R) == 1); /* allowed, denied, allowed again */
-    CHECK(run(p, n, 'c', 1, 1, W) == 0);
-    CHECK(run(p, n, 'c', 1, 1, M) == 1);
-    CHECK(run(p, n, 'c', 2, 1, W) == 1);
+    EXPECT(again, {'c', 1, 1, R, 1}, /* allowed, denied, allowed again */
+           {'c', 1, 1, W, 0}, {'c', 1, 1, M, 1}, {'c', 2, 1, W, 1});
 }
 
 static void test_an_all_rule_resets_what_came_before(void)
 {
-    struct bpf_insn p[MAX_PROG];
-    const struct pyctr_dev_rule rules[] = {RULE(1, 'c', 1, 3, "rwm"), RULE(0, 'a', ANY, ANY, "rwm")};
-    int n = build(rules, 2, p);
-    CHECK(run(p, n, 'c', 1, 3, R) == 0);
+    const struct pyctr_dev_rule closed[] = {RULE(1, 'c', 1, 3, "rwm"), RULE(0, 'a', ANY, ANY, "rwm")};
+    EXPECT(closed, {'c', 1, 3, R, 0});
     const struct pyctr_dev_rule open_all[] = {RULE(0, 'a', ANY, ANY, "rwm"), RULE(0, 'c', 1, 3, "rwm"),
                                               RULE(1, 'a', ANY, ANY, "rwm")};
-    n = build(open_all, 3, p);
-    CHECK(n == PYCTR_DEVFILTER_FIXED_INSNS); /* nothing before the last 'a' rule is kept */
-    CHECK(run(p, n, 'c', 1, 3, R) == 1);
-    CHECK(run(p, n, 'b', 8, 0, R | W | M) == 1);
+    int len = EXPECT(open_all, {'c', 1, 3, R, 1}, {'b', 8, 0, R | W | M, 1});
+    CHECK(len == PYCTR_DEVFILTER_FIXED_INSNS); /* nothing before the last 'a' rule is kept */
 }
 
 static void test_without_an_all_rule_the_rest_stays_allowed(void)
 {
-    struct bpf_insn p[MAX_PROG];
-    const struct pyctr_dev_rule rules[] = {RULE(0, 'c', 1, 1, "rwm"), RULE(0, 'b', ANY, ANY, "rw")};
-    int n = build(rules, 2, p);
-    CHECK(run(p, n, 'c', 1, 1, R) == 0);
-    CHECK(run(p, n, 'b', 8, 0, R) == 0);
-    CHECK(run(p, n, 'b', 8, 0, M) == 1);
-    CHECK(run(p, n, 'c', 1, 3, R | W) == 1);
-    CHECK(build(NULL, 0, p) == PYCTR_DEVFILTER_FIXED_INSNS);
-    CHECK(run(p, PYCTR_DEVFILTER_FIXED_INSNS, 'b', 8, 0, R) == 1);
+    const struct pyctr_dev_rule some[] = {RULE(0, 'c', 1, 1, "rwm"), RULE(0, 'b', ANY, ANY, "rw")};
+    EXPECT(some, {'c', 1, 1, R, 0}, {'b', 8, 0, R, 0}, {'b', 8, 0, M, 1}, {'c', 1, 3, R | W, 1});
+    CHECK(expect(NULL, 0, (const struct request[]){{'b', 8, 0, R, 1}}, 1) == PYCTR_DEVFILTER_FIXED_INSNS);
 }
 
 static void test_large_numbers_are_compared_whole(void)
 {
-    struct bpf_insn p[MAX_PROG];
-    const struct pyctr_dev_rule rules[] = {RULE(0, 'a', ANY, ANY, "rwm"), RULE(1, 'c', 4095, 1048575, "r")};
-    int n = build(rules, 2, p);
-    CHECK(run(p, n, 'c', 4095, 1048575, R) == 1);
-    CHECK(run(p, n, 'c', 4095, 1048574, R) == 0);
-    CHECK(run(p, n, 'c', 4094, 1048575, R) == 0);
+    const struct pyctr_dev_rule big[] = {RULE(0, 'a', ANY, ANY, "rwm"), RULE(1, 'c', 4095, 1048575, "r")};
+    EXPECT(big, {'c', 4095, 1048575, R, 1}, {'c', 4095, 1048574, R, 0}, {'c', 4094, 1048575, R, 0});
 }
 
 static void expect_invalid(struct pyctr_dev_rule rule, const char *says)
