@@ -6,7 +6,7 @@
  *
  *     r2 = type, r3 = A (the bits still undecided), r4 = major, r5 = minor
  *     for each rule after the last 'a' rule, last first:
- *         if the rule matches the device:
+ *         if (r2 ^ rule.type) | (r4 ^ rule.major) | (r5 ^ rule.minor) == 0:
  *             deny:  if r3 & rule.access: return 0      (an undecided bit is denied)
  *             allow: r3 &= ~rule.access; if !r3: return 1   (every bit decided, allowed)
  *     return the default: the last 'a' rule's, or allow without one
@@ -81,17 +81,32 @@ static int check_rule(const struct pyctr_dev_rule *r, size_t index, struct pyctr
     return 0;
 }
 
-/* One rule's block at out[0..]; returns its length (at most 8). */
+/* dst = (src ^ value), or dst |= (src ^ value): zero while the device's number is the rule's */
+static size_t differs(struct bpf_insn *out, int first, uint8_t src, int32_t value)
+{
+    uint8_t dst = first ? BPF_REG_1 : BPF_REG_0;
+    out[0] = insn(BPF_ALU | BPF_MOV | BPF_X, dst, src, 0, 0);
+    out[1] = insn(BPF_ALU | BPF_XOR | BPF_K, dst, 0, 0, value);
+    if (first)
+        return 2;
+    out[2] = insn(BPF_ALU | BPF_OR | BPF_X, BPF_REG_1, BPF_REG_0, 0, 0);
+    return 3;
+}
+
+/* One rule's block at out[0..]; returns its length (at most 14).  The match is one test
+ * of the XORed numbers, not a jump per number: a jump would teach the verifier each number
+ * on the path that falls through, and paths that know different things are verified
+ * apart (three times the work for docker's rules). */
 static size_t rule_block(const struct pyctr_dev_rule *r, struct bpf_insn *out)
 {
     size_t n = 0;
     uint32_t bits = access_bits(r->access);
-    out[n++] = insn(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_2, 0, PATCH_ME,
-                    r->type == 'b' ? BPF_DEVCG_DEV_BLOCK : BPF_DEVCG_DEV_CHAR);
+    n += differs(out + n, 1, BPF_REG_2, r->type == 'b' ? BPF_DEVCG_DEV_BLOCK : BPF_DEVCG_DEV_CHAR);
     if (r->major >= 0)
-        out[n++] = insn(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_4, 0, PATCH_ME, (int32_t)r->major);
+        n += differs(out + n, 0, BPF_REG_4, (int32_t)r->major);
     if (r->minor >= 0)
-        out[n++] = insn(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_5, 0, PATCH_ME, (int32_t)r->minor);
+        n += differs(out + n, 0, BPF_REG_5, (int32_t)r->minor);
+    out[n++] = insn(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_1, 0, PATCH_ME, 0);
     if (r->allow) {
         out[n++] = insn(BPF_ALU | BPF_AND | BPF_K, BPF_REG_3, 0, 0, (int32_t)(~bits & 0xffff));
         out[n++] = insn(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_3, 0, PATCH_ME, 0);

@@ -24,9 +24,9 @@ struct pyctr_dev_rule {
 };
 
 /* The program's length without a rule (what it reads, then the default), and room
- * enough for the program of `n` rules (a rule takes at most 8). */
+ * enough for the program of `n` rules (a rule takes at most 14). */
 #define PYCTR_DEVFILTER_FIXED_INSNS 8
-#define PYCTR_DEVFILTER_MAX_INSNS(n) (PYCTR_DEVFILTER_FIXED_INSNS + 8 * (size_t)(n))
+#define PYCTR_DEVFILTER_MAX_INSNS(n) (PYCTR_DEVFILTER_FIXED_INSNS + 14 * (size_t)(n))
 
 /* Pure (no syscall): the program for `rules`, written to `out` (room for `max`
  * instructions).  Returns its length, or -1 with `err` set: EINVAL for a bad rule (the

@@ -43,11 +43,18 @@ static int run(const struct bpf_insn *prog, int len, char type, uint32_t major, 
             set[d] = 1;
             break;
         case BPF_ALU | BPF_AND | BPF_K:
-        case BPF_ALU | BPF_RSH | BPF_K:
+        case BPF_ALU | BPF_XOR | BPF_K:
+        case BPF_ALU | BPF_RSH | BPF_K: {
+            uint32_t v = (uint32_t)reg[d], k = (uint32_t)i->imm;
             if (!set[d])
                 return -1;
-            reg[d] = (uint32_t)(BPF_OP(i->code) == BPF_AND ? (uint32_t)reg[d] & (uint32_t)i->imm
-                                                           : (uint32_t)reg[d] >> i->imm);
+            reg[d] = BPF_OP(i->code) == BPF_AND ? v & k : BPF_OP(i->code) == BPF_XOR ? v ^ k : v >> k;
+            break;
+        }
+        case BPF_ALU | BPF_OR | BPF_X:
+            if (!set[d] || !set[s])
+                return -1;
+            reg[d] = (uint32_t)reg[d] | (uint32_t)reg[s];
             break;
         case BPF_ALU64 | BPF_MOV | BPF_K:
             reg[d] = (uint64_t)(int64_t)i->imm;
