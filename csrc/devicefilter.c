@@ -1,6 +1,6 @@
 /* cgroup v2's device filter (devicefilter.h): the program is made by a pure function, so
  * that the C tests can run it on an interpreter of their own without root; installing it
- * is three bpf() calls (load, attach, detach what was there).
+ * is a few bpf() calls (query what is attached, load, attach, detach what was there).
  *
  * The program, for a request of access bits A on device (type, major, minor):
  *
@@ -11,8 +11,10 @@
  *             allow: r3 &= ~rule.access; if !r3: return 1   (every bit decided, allowed)
  *     return the default: the last 'a' rule's, or allow without one
  *
- * so each access bit is decided by the last rule that names it and matches the device,
- * as v1's list behaves when rules are written one by one. */
+ * so each access bit is decided by the last rule that names it and matches the device.
+ * That is v1's list, but for one case v1's kernel reads otherwise: after `a` denied and
+ * `c 1:* rwm` allowed, v1 ignores a `c 1:3` deny (it removes only an exception with the
+ * same numbers), where this program denies c 1:3, as the later rule says. */
 #define _GNU_SOURCE
 #include "devicefilter.h"
 

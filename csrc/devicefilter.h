@@ -2,7 +2,8 @@
  * OCI `linux.resources.devices` list, and its installation on a cgroup directory.
  *
  * v1 has devices.allow/deny files; v2 has only this hook, as runc and crun use it.  The
- * program gives the list v1's meaning: later rules override earlier ones, an 'a' rule
+ * program gives the list v1's meaning (devicefilter.c names the one case where v1's
+ * kernel reads it otherwise): later rules override earlier ones, an 'a' rule
  * (all devices) resets everything before it, and with no 'a' rule at all every device
  * the rules do not mention stays allowed, as in a new v1 cgroup under an allow-all
  * parent.  Overrides go access bit by access bit (an open for reading and writing needs

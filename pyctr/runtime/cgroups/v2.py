@@ -1,4 +1,5 @@
-"""cgroup v2: one unified tree; limits on leaves, controllers enabled from above."""
+"""cgroup v2: one unified tree; limits on leaves, controllers enabled from above, and the
+device rules as an eBPF program on the directory (no devices files on v2)."""
 
 import os
 import time
