@@ -4,7 +4,7 @@
 Everything the child needs is copied into C memory before clone; after clone the child
 owns a copy of it and runs only C until execve.
 """
-from libc.stdint cimport uint64_t, uint32_t, int32_t
+from libc.stdint cimport uint64_t, uint32_t, int32_t, int64_t
 from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy, memset
 from posix.types cimport uid_t, gid_t, mode_t, pid_t
@@ -440,3 +440,62 @@ def open_in_root(int rootfd, str path, int flags):
     if fd < 0:
         raise OSError(c_errno, os.strerror(c_errno), path)
     return fd
+
+
+cdef extern from "devicefilter.h" nogil:
+    struct bpf_insn:
+        pass
+    struct pyctr_dev_rule:
+        int allow
+        char type
+        int64_t major, minor
+        const char *access
+    size_t PYCTR_DEVFILTER_MAX_INSNS(size_t n)
+    int pyctr_devfilter_build(const pyctr_dev_rule *rules, size_t n, bpf_insn *out, size_t max, pyctr_err *err)
+    int pyctr_devfilter_install(int cgroup_fd, const bpf_insn *insns, size_t n, pyctr_err *err)
+    int pyctr_devfilter_query(int cgroup_fd, uint32_t *ids, size_t max, pyctr_err *err)
+
+
+def device_filter(list rules):
+    """cgroup v2's device program (csrc/devicefilter.c) for `rules`, tuples (allow, type,
+    major, minor, access) with -1 for any number: its instructions as bytes.  ConfigError,
+    naming the rule, for a rule it cannot take."""
+    cdef _Arena a = _Arena()
+    cdef size_t n = len(rules)
+    cdef pyctr_dev_rule *r = <pyctr_dev_rule *>a.alloc(n, sizeof(pyctr_dev_rule))
+    cdef size_t room = PYCTR_DEVFILTER_MAX_INSNS(n)
+    cdef bpf_insn *insns = <bpf_insn *>a.alloc(room, sizeof(bpf_insn))
+    cdef pyctr_err err
+    for i, (allow, type_, major, minor, access) in enumerate(rules):
+        r[i].allow = bool(allow)
+        r[i].type = ord(type_)
+        r[i].major = major
+        r[i].minor = minor
+        r[i].access = a.s(access)
+    cdef int length = pyctr_devfilter_build(r, n, insns, room, &err)
+    if length < 0:
+        raise ConfigError(err.message.decode("utf-8", "replace"))
+    return (<char *>insns)[:length * sizeof(bpf_insn)]
+
+
+def device_filter_install(int cgroup_fd, bytes program):
+    """Loads `program` (device_filter's) and attaches it to the cgroup v2 directory fd in
+    place of the device programs there before.  Raises ChildError (stage "device")."""
+    cdef pyctr_err err
+    cdef const char *insns = program
+    cdef size_t n = len(program) // sizeof(bpf_insn)
+    cdef int rc
+    with nogil:
+        rc = pyctr_devfilter_install(cgroup_fd, <const bpf_insn *>insns, n, &err)
+    if rc < 0:
+        raise _error(&err)
+
+
+def device_filter_ids(int cgroup_fd):
+    """The ids of the device programs attached to the cgroup v2 directory fd."""
+    cdef pyctr_err err
+    cdef uint32_t ids[64]
+    cdef int n = pyctr_devfilter_query(cgroup_fd, ids, 64, &err)
+    if n < 0:
+        raise _error(&err)
+    return [ids[i] for i in range(min(n, 64))]

@@ -20,9 +20,10 @@ import time
 from .. import fastjson
 from ..records import record
 from . import _core, cgroups, seccomp
+from .cgroups import devices
 from ._core import CREATED_NAME
 from .errors import NoSuchContainer, NotRunning
-from .plan import CAP_NUMBERS, OCI_VERSION, Caps, build_exec_plan, build_plan
+from .plan import OCI_VERSION, build_exec_plan, build_plan
 from .process import Process, alive, identity, start_time
 
 _CREATED = CREATED_NAME.encode()
@@ -130,7 +131,6 @@ class Created(Process):
 
 def _spawn(config: dict, plan, cgroups_path: str | None):
     """The clone, inside the container's cgroup (made and limited first) if it has one."""
-    _without_mknod_on_v2(config, plan)
     if not cgroups_path:
         return _core.spawn(plan), None
     cgroup = cgroups.open_cgroup(cgroups_path)
@@ -154,17 +154,6 @@ def _spawn(config: dict, plan, cgroups_path: str | None):
         if fd >= 0:
             os.close(fd)
     return child, cgroup
-
-
-def _without_mknod_on_v2(config: dict, plan) -> None:
-    """cgroup v2 enforces device rules only through an eBPF program, which pyctr does not
-    load yet: fail safe by taking away what the rules exist to contain, CAP_MKNOD."""
-    wants_rules = (config.get("linux", {}).get("resources") or {}).get("devices")
-    if plan.caps is not None and wants_rules and cgroups.mode() == "v2":
-        keep = ~(1 << CAP_NUMBERS["CAP_MKNOD"])
-        c = plan.caps
-        plan.caps = Caps(c.bounding & keep, c.effective & keep, c.permitted & keep, c.inheritable & keep,
-                         c.ambient & keep)
 
 
 def adopt(root: str, container_id: str, config: dict, bundle: str, pid: int, pid_start: int) -> State | None:
@@ -254,11 +243,14 @@ def stats(root: str, container_id: str, only_oom: bool = False) -> "cgroups.Stat
 
 def update(root: str, container_id: str, resources: dict) -> None:
     """New OCI linux.resources onto a live container's cgroup; CgroupError if the kernel
-    refuses one."""
+    refuses one.  Device rules replace those in force: the whole list (ConfigError
+    otherwise)."""
     saved = _loaded(root, container_id)
     cgroup = _cgroup(saved)
     if saved.current_status() == "stopped" or cgroup is None:
         raise NotRunning(f"container {container_id} is not running")
+    if "devices" in resources:
+        devices.check_update(resources["devices"])
     cgroup.apply(resources)
 
 
@@ -313,7 +305,6 @@ def exec_process(root: str, container_id: str, config: dict, process: dict, stdi
             raise NotRunning(f"container {container_id} is not running")
         plan = build_exec_plan(config, process, pidfd, stdio, tty_size)
         plan.seccomp = seccomp.program(root, config.get("linux", {}).get("seccomp"))
-        _without_mknod_on_v2(config, plan)
         child = _core.spawn(plan)
     finally:
         os.close(pidfd)

@@ -4,7 +4,7 @@ import errno
 import os
 import time
 
-from . import CgroupError, Stats, kill_all_tolerating_removal, kill_pids, mkdir, read, read_int, read_keyed, write
+from . import CgroupError, Stats, devices, kill_all_tolerating_removal, kill_pids, mkdir, read, read_int, read_keyed, write
 
 CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "pids", "freezer", "devices")
 UNLIMITED = -1
@@ -130,11 +130,11 @@ class CgroupV1:
 
     def _apply_devices(self, rules: list[dict]) -> None:
         """OCI device rules in order: a deny-all first, then what is allowed (docker's)."""
+        checked = devices.checked(rules)
         if "devices" not in self.mounts:
             raise CgroupError("the devices controller is not mounted: device rules cannot be enforced")
-        for rule in rules:
-            name = "devices.allow" if rule.get("allow") else "devices.deny"
-            write(self._file("devices", name), device_rule(rule))
+        for rule in checked:
+            write(self._file("devices", "devices.allow" if rule[0] else "devices.deny"), devices.v1_line(rule))
 
     def _current_limit(self) -> int | None:
         return read_int(self._file("memory", "memory.limit_in_bytes"))
@@ -198,14 +198,6 @@ class CgroupV1:
         self.kill_all()
         for d in self._dirs():
             _rmdir_retry(d)
-
-
-def device_rule(rule: dict) -> str:
-    """{"type": "c", "major": 1, "minor": 3, "access": "rwm"} -> "c 1:3 rwm"."""
-    def number(key):
-        value = rule.get(key)
-        return "*" if value is None or value == -1 else str(value)
-    return f"{rule.get('type') or 'a'} {number('major')}:{number('minor')} {rule.get('access') or 'rwm'}"
 
 
 def _inherit_cpuset(parent: str, child: str) -> None:

@@ -1,9 +1,11 @@
-"""cgroup v2: one unified tree; limits on leaves, controllers enabled from above."""
+"""cgroup v2: one unified tree; limits on leaves, controllers enabled from above, and the
+device rules as an eBPF program on the directory (no devices files on v2)."""
 
 import os
 import time
 
-from . import CgroupError, Stats, kill_all_tolerating_removal, kill_pids, mkdir, read, read_int, read_keyed, write
+from .. import _core
+from . import CgroupError, Stats, devices, kill_all_tolerating_removal, kill_pids, mkdir, read, read_int, read_keyed, write
 from .convert import limit_text, shares_to_weight, swap_v2
 from .v1 import _rmdir_retry
 
@@ -39,7 +41,8 @@ class CgroupV2:
         return os.open(self.dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
 
     def apply(self, resources: dict) -> None:
-        # resources["devices"] needs an eBPF program on v2; the runtime drops CAP_MKNOD instead
+        if "devices" in resources:
+            self._apply_devices(resources["devices"])
         memory = resources.get("memory") or {}
         cpu = resources.get("cpu") or {}
         if memory.get("limit") is not None:
@@ -61,6 +64,32 @@ class CgroupV2:
         pids = (resources.get("pids") or {}).get("limit")
         if pids is not None:
             write(self._file("pids.max"), limit_text(pids))
+
+    def _apply_devices(self, rules: list[dict]) -> None:
+        """v2 has no devices files: the rules become an eBPF program attached to the
+        directory (csrc/devicefilter.c), in place of the one there before, and it goes
+        when the directory does.  No rules change nothing, as on v1."""
+        program = devices.program(rules)
+        if not rules:
+            return
+        try:
+            fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)  # not O_PATH: bpf() refuses those
+        except OSError as e:
+            raise CgroupError(f"cannot open cgroup {self.dir}: {e.strerror}") from None
+        try:
+            _core.device_filter_install(fd, program)
+        except _core.ChildError as e:
+            raise CgroupError(f"device rules cannot be enforced: {e.message}") from None
+        finally:
+            os.close(fd)
+
+    def device_filters(self) -> list[int]:
+        """The ids of the device programs attached to the directory."""
+        fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            return _core.device_filter_ids(fd)
+        finally:
+            os.close(fd)
 
     def add(self, pid: int) -> None:
         write(self._file("cgroup.procs"), pid)
