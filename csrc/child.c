@@ -147,6 +147,14 @@ static int setup_stdio(const struct pyctr_plan *plan, int sync_fd, struct pyctr_
         return pyctr_set_err(err, PYCTR_STAGE_STDIO, errno, "close_range", NULL);
     if (close_range((unsigned)sync_fd + 1, ~0U, 0) < 0)
         return pyctr_set_err(err, PYCTR_STAGE_STDIO, errno, "close_range", NULL);
+    return 0;
+}
+
+/* A session of its own, with the pty (if any) as its controlling terminal.  Apart from
+ * the rest of the std streams' setup: exec does it in the process that runs the command,
+ * not in the helper that prepared it. */
+static int start_session(const struct pyctr_plan *plan, struct pyctr_err *err)
+{
     if (setsid() < 0)
         return pyctr_set_err(err, PYCTR_STAGE_STDIO, errno, "setsid", NULL);
     if (plan->tty && ioctl(0, TIOCSCTTY, 0) < 0)
@@ -273,7 +281,11 @@ static int exec_command(const struct pyctr_plan *plan, int sync_fd, struct pyctr
 }
 
 /* From the std streams to execve: the same for a new container and for exec. */
-static int finish_process(const struct pyctr_plan *plan, int sync_fd, struct pyctr_err *err)
+/* From the std streams to the last credential: all a process in the container holds
+ * (its fds, cwd, limits, filter, user, capabilities) but its session.  The same for a
+ * new container and for exec, where the helper does it before it clones the process the
+ * container can see: that one never holds more than the container's own. */
+static int prepare_process(const struct pyctr_plan *plan, int sync_fd, struct pyctr_err *err)
 {
     umask(022); /* the container's, as docker and the OCI default have it: not pyctr's */
     if (setup_stdio(plan, sync_fd, err) < 0)
@@ -296,6 +308,16 @@ static int finish_process(const struct pyctr_plan *plan, int sync_fd, struct pyc
     if (plan->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return pyctr_set_err(err, PYCTR_STAGE_NO_NEW_PRIVS, errno, "set no_new_privs", NULL);
     if (plan->no_new_privs && load_seccomp(plan, err) < 0)
+        return -1;
+    /* a change of credentials resets this to the sysctl's value */
+    if (plan->join_pidfd >= 0 && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_NAMESPACE, errno, "set not dumpable", NULL);
+    return 0;
+}
+
+static int finish_process(const struct pyctr_plan *plan, int sync_fd, struct pyctr_err *err)
+{
+    if (prepare_process(plan, sync_fd, err) < 0 || start_session(plan, err) < 0)
         return -1;
     return exec_command(plan, sync_fd, err);
 }
@@ -367,17 +389,22 @@ void pyctr_join_main(const struct pyctr_plan *plan, int sync_fd)
     }
     if ((plan->join_flags & CLONE_NEWUSER) && pyctr_userns_enter(&err) < 0)
         goto fail;
-    struct clone_args args;
-    memset(&args, 0, sizeof args);
-    args.flags = CLONE_PARENT;
-    pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+    /* Everything privileged happens here, before the clone, while no process of the
+     * container can see us: the process it can see holds the container's credentials,
+     * filter and fds only, so a container with CAP_SYS_PTRACE that catches it before
+     * its execve finds nothing of ours to use (pyctr's capabilities, the caller's fds). */
+    if (prepare_process(plan, sync_fd, &err) < 0)
+        goto fail;
+    /* clone, not clone3: docker's filter, loaded now, answers clone3 with ENOSYS */
+    pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, NULL);
     if (pid < 0) {
         pyctr_set_err(&err, PYCTR_STAGE_CLONE, errno, "clone into the container", NULL);
         goto fail;
     }
     if (pid == 0) {
         wait_for_go(sync_fd);
-        finish_process(plan, sync_fd, &err);
+        if (start_session(plan, &err) == 0)
+            exec_command(plan, sync_fd, &err);
         pyctr_msg_send(sync_fd, PYCTR_MSG_ERROR, &err, -1);
         _exit(127);
     }

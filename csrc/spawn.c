@@ -55,10 +55,19 @@ static int reap(pid_t pid);
 static int adopt_joined(struct pyctr_child *child, struct pyctr_err *err)
 {
     struct pyctr_msg msg;
-    int r;
-    do
-        r = pyctr_msg_recv(child->sync_fd, &msg, NULL);
-    while (r < 0 && errno == EINTR);
+    int r, fd = -1;
+    do {
+        r = pyctr_msg_recv(child->sync_fd, &msg, &fd);
+        if (r == 1 && msg.type == PYCTR_MSG_PTY && fd >= 0 && child->master < 0) {
+            child->master = fd; /* -t: the helper made the pty before the clone */
+            fd = -1;
+            r = -1;
+            errno = EINTR;
+        } else if (fd >= 0) {
+            close(fd);
+            fd = -1;
+        }
+    } while (r < 0 && errno == EINTR);
     pid_t intermediate = child->pid;
     if (r == 1 && msg.type == PYCTR_MSG_PID && msg.pid > 0) {
         reap(intermediate);
