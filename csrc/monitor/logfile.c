@@ -79,7 +79,9 @@ static void backup_name(char out[PATH_MAX], const char *path, int i)
 
 /* container.log -> .1 -> .2 ... (max_file - 1 old files at most), then a new
  * container.log.  Only the old files there are moved: a large max-file costs nothing
- * until the files exist. */
+ * until the files exist.  The oldest is removed before the renames rather than renamed
+ * over: ext4 (auto_da_alloc) flushes a file renamed over another one, which stalled the
+ * monitor for tens of ms under load. */
 static void rotate(struct logfile *log)
 {
     char from[PATH_MAX], to[PATH_MAX];
@@ -89,7 +91,11 @@ static void rotate(struct logfile *log)
         if (access(to, F_OK) < 0)
             break;
     }
-    for (int i = kept < log->max_file - 1 ? kept + 1 : kept; i >= 2; i--) {
+    if (kept > 0 && kept == log->max_file - 1) {
+        backup_name(to, log->path, kept--);
+        unlink(to);
+    }
+    for (int i = kept + 1; i >= 2; i--) {
         backup_name(from, log->path, i - 1);
         backup_name(to, log->path, i);
         rename(from, to);
