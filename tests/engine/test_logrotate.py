@@ -126,13 +126,16 @@ def test_bad_log_opts_are_refused_in_one_line_and_leave_nothing(pyctr, opts, mes
 def test_logs_are_0600_whatever_the_umask(pyctr):
     """Under umask 000 a log used to be 0666: the container's output (and what it prints of
     its secrets) readable and writable by every user."""
-    r = subprocess.run(["sh", "-c", 'umask 000; exec "$@"', "sh",
-                        *pyctr.argv("run", "--name", "u", "--log-opt", "max-size=1k", "--log-opt", "max-file=2",
-                                    "busybox", "sh", "-c", _count(30))],
-                       capture_output=True, text=True, env=pyctr.env, timeout=60)
-    assert r.returncode == 0, r.stderr
-    [record] = pyctr.store().find_containers("u")
-    d = os.path.join(pyctr.root, "containers", record.id)
-    for name in ("container.log", "container.log.1"):
-        assert stat.S_IMODE(os.stat(os.path.join(d, name)).st_mode) == 0o600, name
-    assert pyctr("rm", "u").returncode == 0
+    def run_under_umask_000(name: str, *flags: str):
+        r = subprocess.run(["sh", "-c", 'umask 000; exec "$@"', "sh",
+                            *pyctr.argv("run", "--name", name, *flags, "busybox", "sh", "-c", _count(30))],
+                           capture_output=True, text=True, env=pyctr.env, timeout=60)
+        assert r.returncode == 0, r.stderr
+        [record] = pyctr.store().find_containers(name)
+        return os.path.join(pyctr.root, "containers", record.id)
+
+    plain = run_under_umask_000("plain")
+    rotated = run_under_umask_000("rotated", "--log-opt", "max-size=1k", "--log-opt", "max-file=2")
+    for path in (f"{plain}/container.log", f"{rotated}/container.log", f"{rotated}/container.log.1"):
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
+    assert pyctr("rm", "plain", "rotated").returncode == 0
