@@ -15,7 +15,7 @@ def _is_number(text: str) -> bool:
 
 def parse_size(text: str, what: str = "size", multipliers: dict = _MULT) -> int:
     """docker's RAMInBytes: `NUMBER[.FRACTION][ ][UNIT][b|ib]`, binary units `b k m g t p`,
-    any case."""
+    any case (other `multipliers`: parse_decimal_size)."""
     number, unit, rest = _split_size(text.strip().lower())
     whole, _, fraction = number.partition(".")
     if not _is_number(whole) or ("." in number and not _is_number(fraction)) or rest not in ("", "b", "ib"):
