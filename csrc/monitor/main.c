@@ -4,11 +4,12 @@
  * child), then execs this program, which keeps that pid and so stays the parent:
  *
  *   pyctr-monitor --pid PID --stdout-fd N [--stderr-fd M] [--stdin-fd I] [--tty]
- *                 [--attach-fd A] [--socket PATH] --log FILE --exit-file FILE
- *                 -- EXIT-COMMAND...
+ *                 [--attach-fd A] [--socket PATH] --log FILE [--log-max-size BYTES]
+ *                 [--log-max-file N] --exit-file FILE -- EXIT-COMMAND...
  *
  * It is a child subreaper, writes every line the container prints to FILE as a JSON
- * record {"time", "stream", "log"} (docker's json-file format), passes the output to
+ * record {"time", "stream", "log"} (docker's json-file format; rotated past BYTES, N
+ * files kept: logfile.c), passes the output to
  * attached clients and their input to the container (attach.h), reaps whatever is
  * reparented to it, and when PID exits and its output has drained, writes the exit code
  * (128 + signal when killed) and the time to the exit file.  Then, unless the owner
@@ -20,6 +21,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -33,20 +35,31 @@
 struct options {
     pid_t container;
     const char *log_path, *exit_path, *socket_path;
-    int stdout_fd, stderr_fd, stdin_fd, attach_fd, tty;
+    int stdout_fd, stderr_fd, stdin_fd, attach_fd, tty, log_max_file;
+    long long log_max_size;
     char **exit_command;
 };
 
 static int usage(void)
 {
     fputs("usage: pyctr-monitor --pid PID --stdout-fd N [--stderr-fd M] [--stdin-fd I] [--tty]\n"
-          "       [--attach-fd A] [--socket PATH] --log FILE --exit-file FILE -- CMD...\n", stderr);
+          "       [--attach-fd A] [--socket PATH] --log FILE [--log-max-size BYTES]\n"
+          "       [--log-max-file N] --exit-file FILE -- CMD...\n", stderr);
     return 2;
+}
+
+/* A whole number from 1 to max, else -1. */
+static long long positive(const char *text, long long max)
+{
+    char *end;
+    errno = 0;
+    long long n = strtoll(text, &end, 10);
+    return errno || end == text || *end || n < 1 || n > max ? -1 : n;
 }
 
 static int parse(int argc, char **argv, struct options *o)
 {
-    *o = (struct options){.stdout_fd = -1, .stderr_fd = -1, .stdin_fd = -1, .attach_fd = -1};
+    *o = (struct options){.stdout_fd = -1, .stderr_fd = -1, .stdin_fd = -1, .attach_fd = -1, .log_max_file = 1};
     int i = 1;
     for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
         const char *flag = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
@@ -73,10 +86,15 @@ static int parse(int argc, char **argv, struct options *o)
             o->log_path = value;
         else if (!strcmp(flag, "--exit-file"))
             o->exit_path = value;
+        else if (!strcmp(flag, "--log-max-size"))
+            o->log_max_size = positive(value, LLONG_MAX);
+        else if (!strcmp(flag, "--log-max-file"))
+            o->log_max_file = (int)positive(value, INT_MAX);
         else
             return -1;
     }
-    if (i + 1 >= argc || o->container <= 0 || !o->log_path || !o->exit_path)
+    if (i + 1 >= argc || o->container <= 0 || !o->log_path || !o->exit_path || o->log_max_size < 0 ||
+        o->log_max_file < 0)
         return -1;
     o->exit_command = argv + i + 1;
     return 0;
@@ -131,7 +149,7 @@ static int reap(pid_t container, int *code)
 }
 
 /* New output: into the log and to the attached clients.  Returns 0 at the end. */
-static int pump(FILE *log, struct stream *s, struct attach *a)
+static int pump(struct logfile *log, struct stream *s, struct attach *a)
 {
     ssize_t n = read(s->fd, s->buf + s->len, sizeof s->buf - s->len);
     if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -162,8 +180,8 @@ int main(int argc, char **argv)
     sigaddset(&mask, SIGCHLD);
     sigprocmask(SIG_BLOCK, &mask, NULL);
     int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-    FILE *log = fopen(o.log_path, "ae");
-    if (sfd < 0 || !log)
+    static struct logfile log; /* its buffer is large for a stack */
+    if (sfd < 0 || log_open(&log, o.log_path, o.log_max_size, o.log_max_file) < 0)
         return 1;
     struct stream streams[2] = {{.name = "stdout", .kind = 'o', .fd = o.stdout_fd},
                                 {.name = "stderr", .kind = 'e', .fd = o.stderr_fd}};
@@ -191,13 +209,13 @@ int main(int argc, char **argv)
         }
         for (int s = 0; s < 2; s++)
             if (p[s + 1].revents)
-                pump(log, &streams[s], &a);
+                pump(&log, &streams[s], &a);
         attach_poll_handle(&a, p + 3, n);
     }
     for (int s = 0; s < 2; s++)
         if (streams[s].fd >= 0)
-            log_flush(log, &streams[s]);
-    fclose(log);
+            log_flush(&log, &streams[s]);
+    log_close(&log);
     write_exit_file(o.exit_path, code);
     if (attach_finish(&a, code))
         return 0; /* the owner recorded the exit */

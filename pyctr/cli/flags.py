@@ -65,6 +65,7 @@ RUN = (
     Flag(("--env-file",), "env_files", "list", "Read environment variables from a file."),
     Flag(("-w", "--workdir"), "workdir", "text", "Working directory inside the container."),
     Flag(("-h", "--hostname"), "hostname", "text", "Container host name."),
+    Flag(("--log-opt",), "log_opts", "list", "Log option: max-size=10m (rotate past it), max-file=3 (files kept)."),
     Flag(("-t", "--tty"), "tty", "switch", "Allocate a pseudo-TTY."),
     Flag(("-i", "--interactive"), "interactive", "switch", "Keep STDIN open."),
     Flag(("-d", "--detach"), "detach", "switch", "Run in the background and print the id."),

@@ -36,6 +36,7 @@ from ..runtime._core import ChildError
 from ..runtime.errors import CgroupError, ConfigError
 from ..runtime.process import alive, start_time
 from .errors import PyctrError, start_error
+from .logopts import monitor_flags
 from .paths import MONITOR, Paths
 from .spec import OPEN_STDIN, annotated
 from .store import ContainerRecord, Store
@@ -195,7 +196,7 @@ def _monitor_side(paths: Paths, container_id: str, config: dict, runtime_root: s
         os._exit(1)
     _tell(up, {"ok": True})
     os.close(up)
-    _become_monitor(paths, container_id, proc.pid, master, (in_w, out_r, err_r), owner)
+    _become_monitor(paths, container_id, proc.pid, master, (in_w, out_r, err_r), owner, monitor_flags(config))
 
 
 def _tell(fd: int, message: dict) -> None:
@@ -206,9 +207,11 @@ def _tell(fd: int, message: dict) -> None:
         pass
 
 
-def _become_monitor(paths: Paths, container_id: str, pid: int, master: int, pipes, owner: int) -> None:
+def _become_monitor(paths: Paths, container_id: str, pid: int, master: int, pipes, owner: int,
+                    log_flags: list[str]) -> None:
     """exec pyctr-monitor over the fork, with the container's streams (the pty master, or
-    the three pipes' far ends), the owner's socket end, and the cleanup to run at the exit."""
+    the three pipes' far ends), the owner's socket end, its log's size cap (`log_flags`),
+    and the cleanup to run at the exit."""
     in_w, out_r, err_r = pipes
     if master >= 0:
         fds = {"--stdout-fd": master}
@@ -224,7 +227,7 @@ def _become_monitor(paths: Paths, container_id: str, pid: int, master: int, pipe
                        "_cleanup", container_id]
     try:
         os.execv(MONITOR, [*args, "--socket", paths.container_file(container_id, "attach"),
-                           "--log", paths.container_file(container_id, "log"),
+                           "--log", paths.container_file(container_id, "log"), *log_flags,
                            "--exit-file", paths.container_file(container_id, "exit"), "--", *cleanup_command])
     except OSError:  # no monitor after all: the container must not run on unwatched
         os.kill(pid, 9)

@@ -1,14 +1,14 @@
 """`pyctr logs`: a container's output read back from the monitor's JSON lines (docker's
-json-file records), to its end or, following, until the container exits."""
+json-file records), across the files a size cap rotates them into, to the end or,
+following (through rotations), until the container exits."""
 
 import json
 import os
 import re
 import time
-from collections import deque
 
 from ..timestamps import rfc3339
-from . import containers
+from . import containers, logopts
 from .errors import PyctrError
 from .paths import Paths
 from .store import ContainerRecord, Store
@@ -46,31 +46,132 @@ def _finished(paths: Paths, store: Store, record: ContainerRecord) -> bool:
 
 def entries(paths: Paths, store: Store, record: ContainerRecord, follow=False, tail=None, timestamps=False,
             since=None):
-    """Yields (stream, text): "stdout" or "stderr", and a piece of output as written."""
+    """Yields (stream, text): "stdout" or "stderr", and a piece of output as written,
+    across the log's rotated files (logopts.py), oldest first."""
     since_text = parse_since(since) if since else None
-    path = paths.container_file(record.id, "log")
-    if not os.path.exists(path):
-        if os.path.isdir(paths.container_dir(record.id)):
-            return  # nothing written yet
+    if not os.path.isdir(paths.container_dir(record.id)):
         raise PyctrError(f"no logs for container {record.name}")
-    with open(path, errors="replace") as f:
-        lines = deque(f, maxlen=tail) if tail is not None and tail >= 0 else f.readlines()
+    path = paths.container_file(record.id, "log")
+    names = logopts.files(path, containers.read_config(paths, record.id))
+    files = _open_existing(names)
+    if not files:
+        return  # nothing written yet
+    try:
+        lines, pending = _last_lines(files, tail)
         yield from _entries(lines, timestamps, since_text)
-        if not follow:
-            return
-        pending = ""
+        if follow:
+            yield from _follow(paths, store, record, path, names, files.pop(), pending, timestamps, since_text)
+    finally:
+        for f in files:
+            f.close()
+
+
+def _open_existing(names: list[str]) -> list:
+    files = []
+    for name in names:
+        try:
+            files.append(open(name, errors="replace"))
+        except FileNotFoundError:
+            pass
+    return files
+
+
+def _last_lines(files: list, tail: int | None) -> tuple[list[str], str]:
+    """The records in the files (oldest first), the last `tail` of them only, read from the
+    newest file back as far as they reach; and the newest file's unfinished last record."""
+    wanted = tail if tail is not None and tail >= 0 else None
+    chunks, count, pending = [], 0, ""
+    for newest, f in enumerate(reversed(files)):
+        lines = f.read().split("\n")
+        last = lines.pop()  # after the last newline: nothing, or a record being written
+        if newest == 0:
+            pending = last  # (an older file's cut-off end was a crash's: dropped)
+        if wanted is not None:
+            lines = lines[max(0, len(lines) - (wanted - count)):]
+        chunks.append(lines)
+        count += len(lines)
+        if wanted is not None and count >= wanted:
+            break
+    return [line for chunk in reversed(chunks) for line in chunk], pending
+
+
+def _follow(paths: Paths, store: Store, record: ContainerRecord, path: str, names: list[str], f, pending: str,
+            timestamps: bool, since: str | None):
+    """What the monitor writes from here on, through its rotations, until the container
+    ends.  A rotation renames the file we read (or, with max-file=1, removes it): once
+    the path names another file, we read ours to its end (the monitor wrote its last
+    record into it before the rename), then the newer files in turn.  They are opened
+    when first seen, so a file removed while we read another stays readable to us."""
+    newer: list = []
+    done = False
+    try:
         while True:
             chunk = f.read()
             if chunk:
                 pending += chunk
                 *whole, pending = pending.split("\n")
-                yield from _entries(whole, timestamps, since_text)
+                yield from _entries(whole, timestamps, since)
                 continue
-            if _finished(paths, store, record):
-                # the monitor writes the exit file after its last record: one more read
-                yield from _entries((pending + f.read()).splitlines(), timestamps, since_text)
+            if newer:  # rotated before this read came back empty: ours is complete
+                f.close()
+                f, pending = newer.pop(0), ""
+                continue
+            if _rotated(path, f):
+                newer = _newer_files(names, f)
+                if not newer and not done:  # the new file is being made this moment
+                    time.sleep(0.002)
+                    newer = _newer_files(names, f)
+                if newer:
+                    continue
+            if done:
                 return
-            time.sleep(0.05)
+            # the monitor writes the exit file after its last record: once more round, to
+            # read what came before it (through a last rotation too)
+            done = _finished(paths, store, record)
+            if not done:
+                time.sleep(0.05)
+    finally:
+        for each in (f, *newer):
+            each.close()
+
+
+def _identity(st: os.stat_result) -> tuple[int, int]:
+    return st.st_dev, st.st_ino
+
+
+def _rotated(path: str, f) -> bool:
+    """Whether the log's path names another file than the one we read (or none, for the
+    moment of a rotation)."""
+    try:
+        return _identity(os.stat(path)) != _identity(os.fstat(f.fileno()))
+    except FileNotFoundError:
+        return True
+
+
+def _newer_files(names: list[str], f) -> list:
+    """The files written after ours, oldest first, opened (all there are, when ours is no
+    longer among them: it was the oldest, and removed).  Each is checked to be the file
+    its name held a moment before: a rotation meanwhile ends the list early, and the
+    caller asks again."""
+    there = []
+    for name in names:
+        try:
+            there.append((name, _identity(os.stat(name))))
+        except FileNotFoundError:
+            pass
+    ours = _identity(os.fstat(f.fileno()))
+    position = next((i for i, (_, identity) in enumerate(there) if identity == ours), -1)
+    opened = []
+    for name, identity in there[position + 1:]:
+        try:
+            newer = open(name, errors="replace")
+        except FileNotFoundError:
+            break
+        if _identity(os.fstat(newer.fileno())) != identity:
+            newer.close()
+            break
+        opened.append(newer)
+    return opened
 
 
 def _entries(lines, timestamps: bool, since: str | None):

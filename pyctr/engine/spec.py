@@ -11,6 +11,7 @@ from ..records import factory, record
 from ..runtime.plan import OCI_VERSION, ROOTFS_OPTIONS, ROOTFS_TYPE
 from .environment import apply_lines, as_list, read_env_file
 from .errors import PyctrError
+from .logopts import annotations as log_annotations, parse as parse_log_opts
 from .resources import ResourceOptions, build_resources
 from .security import SecurityOptions, apply as apply_security
 
@@ -69,6 +70,7 @@ class RunOptions:
     env_files: list[str] = []
     workdir: str | None = None
     hostname: str | None = None
+    log_opts: list[str] = []  # --log-opt KEY=VALUE: logopts.py
     tty: bool = False
     interactive: bool = False
     remove: bool = False
@@ -146,6 +148,7 @@ def build_spec(opts: RunOptions, image_config: dict, container_id: str, layout: 
         raise PyctrError(f"the working directory {cwd!r} is invalid: it needs to be an absolute path")
     env = build_env(opts, config.get("Env") or [], hostname, os.environ if host_env is None else host_env)
     argv = build_argv(opts, config)
+    log = parse_log_opts(opts.log_opts)
     mounts = [dict(m, options=list(m["options"])) for m in DEFAULT_MOUNTS]
     if opts.init:
         from .paths import INIT
@@ -186,7 +189,8 @@ def build_spec(opts: RunOptions, image_config: dict, container_id: str, layout: 
         },
         "annotations": {ROOTFS_TYPE: "overlay", ROOTFS_OPTIONS: layout.options(),
                         **({AUTOREMOVE: "true"} if opts.remove else {}),
-                        **({OPEN_STDIN: "true"} if opts.interactive else {})},
+                        **({OPEN_STDIN: "true"} if opts.interactive else {}),
+                        **log_annotations(log)},
     }
     apply_security(config, opts.security, cache_dir)
     return config

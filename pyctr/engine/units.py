@@ -13,14 +13,26 @@ def _is_number(text: str) -> bool:
     return bool(text) and all("0" <= c <= "9" for c in text)
 
 
-def parse_size(text: str, what: str = "size") -> int:
+def parse_size(text: str, what: str = "size", multipliers: dict = _MULT) -> int:
     """docker's RAMInBytes: `NUMBER[.FRACTION][ ][UNIT][b|ib]`, binary units `b k m g t p`,
-    any case."""
+    any case (other `multipliers`: parse_decimal_size)."""
     number, unit, rest = _split_size(text.strip().lower())
     whole, _, fraction = number.partition(".")
     if not _is_number(whole) or ("." in number and not _is_number(fraction)) or rest not in ("", "b", "ib"):
         raise PyctrError(f"invalid {what}: {text!r} (use a number with an optional unit b, k, m, g)")
-    return int(float(number) * _MULT[unit])
+    size = float(number) * multipliers[unit]
+    if size >= 1 << 63:  # docker's sizes are int64; and an endless float is no int at all
+        raise PyctrError(f"invalid {what}: {text!r} (too large)")
+    return int(size)
+
+
+_DECIMAL = {unit: 1000 ** power for power, unit in enumerate("bkmgtp")}
+
+
+def parse_decimal_size(text: str, what: str = "size") -> int:
+    """docker's FromHumanSize, which log sizes (--log-opt max-size) are read with: the same
+    grammar, decimal units (10k = 10000), `ib` alike."""
+    return parse_size(text, what, _DECIMAL)
 
 
 def _split_size(text: str) -> tuple[str, str, str]:

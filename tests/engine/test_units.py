@@ -8,7 +8,7 @@ from hypothesis import given, strategies as st
 
 from pyctr.engine import resources
 from pyctr.engine.errors import PyctrError
-from pyctr.engine.units import MAX_CPU_INDEX, format_cpu_list, parse_cpu_list, parse_size
+from pyctr.engine.units import MAX_CPU_INDEX, format_cpu_list, parse_cpu_list, parse_decimal_size, parse_size
 
 UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 
@@ -36,15 +36,16 @@ SIZE_GRAMMAR = re.compile(r"^(\d+(?:\.\d+)?) ?([bkmgtp])?(?:i?b)?$", re.IGNORECA
 CPU_LIST_GRAMMAR = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$", re.ASCII)
 
 
+@pytest.mark.parametrize("parse,base", [(parse_size, 1024), (parse_decimal_size, 1000)])  # docker's two
 @given(st.text(alphabet="0123456789.bkmgtpiBKMGTPI x", max_size=8))
-def test_parse_size_follows_the_grammar(text):
+def test_parse_size_follows_the_grammar(parse, base, text):
     m = SIZE_GRAMMAR.match(text.strip())
     if m is None:
         with pytest.raises(PyctrError, match="invalid"):
-            parse_size(text)
+            parse(text)
     else:
         number, unit = m.groups()
-        assert parse_size(text) == int(float(number) * (1 << 10 * "bkmgtp".index((unit or "b").lower())))
+        assert parse(text) == int(float(number) * base ** "bkmgtp".index((unit or "b").lower()))
 
 
 @given(st.text(alphabet="0123456789-, ", max_size=24))  # long ranges are checked, not expanded
