@@ -122,6 +122,20 @@ static int open_tty(const struct pyctr_plan *plan, int sync_fd, struct pyctr_err
     return slave;
 }
 
+/* The container's own /dev/null (we are in its mount namespace by now), above 2: not the
+ * host's, which container root could chmod or chown through /proc/self/fd for everyone. */
+static int open_null(void)
+{
+    int fd = open("/dev/null", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return moved;
+}
+
 /* Places the container's std streams on 0, 1, 2 and closes everything else but the
  * sync socket, before the chdir (CVE-2024-21626: a leaked host directory fd as cwd). */
 static int setup_stdio(const struct pyctr_plan *plan, int sync_fd, struct pyctr_err *err)
@@ -135,7 +149,7 @@ static int setup_stdio(const struct pyctr_plan *plan, int sync_fd, struct pyctr_
     } else {
         /* Move them above 2 first so a source that is itself 0..2 is not overwritten. */
         for (int i = 0; i < 3; i++) {
-            src[i] = fcntl(plan->stdio[i], F_DUPFD_CLOEXEC, 3);
+            src[i] = plan->stdio[i] >= 0 ? fcntl(plan->stdio[i], F_DUPFD_CLOEXEC, 3) : open_null();
             if (src[i] < 0)
                 return pyctr_set_err(err, PYCTR_STAGE_STDIO, errno, "dup stdio", NULL);
         }

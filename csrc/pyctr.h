@@ -118,7 +118,8 @@ struct pyctr_plan {
     const char *const *envp; /* NULL-terminated */
     const char *cwd;         /* absolute, inside the container */
 
-    /* stdio: parent fds that become 0, 1, 2 in the child (ignored with `tty`). */
+    /* stdio: parent fds that become 0, 1, 2 in the child (ignored with `tty`); -1: the
+     * container's own /dev/null. */
     int stdio[3];
     /* tty: the child opens a pty in the container's own devpts, makes it its controlling
      * terminal and sends the master to the parent over the sync socket. */

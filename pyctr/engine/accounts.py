@@ -11,8 +11,14 @@ ACCOUNT_FILE_LIMIT = 1 << 20  # /etc/passwd of a big image is tens of KB
 MAX_ID = 0xFFFFFFFE  # (uid_t)-1 means "no change" to the kernel
 
 
+def _ascii_number(text: str) -> bool:
+    """0-9 only: str.isdigit() also takes '²' and fullwidth digits, which int() refuses or
+    reads as other numbers."""
+    return text.isascii() and text.isdigit()
+
+
 def _id(text: str, what: str) -> int:
-    if not text.isdigit() or int(text) > MAX_ID:
+    if not _ascii_number(text) or int(text) > MAX_ID:
         raise PyctrError(f"invalid {what} {text!r}: ids are numbers from 0 to {MAX_ID}")
     return int(text)
 
@@ -24,7 +30,7 @@ def _entry(lines: list[str], key: str, path: str) -> list[str] | None:
     for line in lines:
         fields = line.split(":")
         if len(fields) >= 3 and key in (fields[0], fields[2]):
-            if len(fields) < 4 or not all(f.isdigit() for f in fields[2:2 + numbers]):
+            if len(fields) < 4 or not all(_ascii_number(f) for f in fields[2:2 + numbers]):
                 raise PyctrError(f"invalid entry for {key!r} in the container's {path}")
             return fields
     return None
@@ -38,7 +44,7 @@ def resolve_user(read, user: str) -> dict:
     entry = _entry(read("/etc/passwd"), name, "/etc/passwd") if name else None
     if entry:
         uid, gid = _id(entry[2], "uid"), _id(entry[3], "gid")
-    elif name.isdigit():
+    elif _ascii_number(name):
         uid, gid = _id(name, "uid"), 0
     else:
         raise PyctrError(f"unable to find user {name}: no matching entries in passwd file")
@@ -46,7 +52,7 @@ def resolve_user(read, user: str) -> dict:
         found = _entry(read("/etc/group"), group, "/etc/group")
         if found:
             gid = _id(found[2], "gid")
-        elif group.isdigit():
+        elif _ascii_number(group):
             gid = _id(group, "gid")
         else:
             raise PyctrError(f"unable to find group {group}: no matching entries in group file")

@@ -73,7 +73,7 @@ def _start(runtime_root: str, container_id: str, config: dict, process: dict, op
             proc = runtime.exec_process(runtime_root, container_id, config, process, theirs,
                                         terminal.terminal_size(0) if opts.tty else (0, 0))
         finally:
-            for fd in set(theirs):  # the process has its copies
+            for fd in set(theirs) - {-1}:  # the process has its copies
                 os.close(fd)
     except BaseException:
         for fd in ours:
@@ -92,15 +92,12 @@ def _start(runtime_root: str, container_id: str, config: dict, process: dict, op
 
 
 def _stdio(opts: ExecOptions) -> tuple[tuple, tuple]:
-    """(our ends: stdin writer or None, stdout reader, stderr reader; their 0, 1, 2)."""
-    null_in = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+    """(our ends: stdin writer or None, stdout reader, stderr reader; their 0, 1, 2).
+    -1 is the container's own /dev/null: ours, handed in, could be chmod'ed by container
+    root for everyone on the host."""
     if opts.detach or opts.tty:  # a tty's streams are the pty, made by the child
-        null_out = os.open("/dev/null", os.O_WRONLY | os.O_CLOEXEC)
-        return (None, -1, -1), (null_in, null_out, null_out)
-    stdin_w = None
-    if opts.interactive:
-        os.close(null_in)
-        null_in, stdin_w = os.pipe2(os.O_CLOEXEC)
+        return (None, -1, -1), (-1, -1, -1)
+    stdin_r, stdin_w = os.pipe2(os.O_CLOEXEC) if opts.interactive else (-1, None)
     out_r, out_w = os.pipe2(os.O_CLOEXEC)
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
-    return (stdin_w, out_r, err_r), (null_in, out_w, err_w)
+    return (stdin_w, out_r, err_r), (stdin_r, out_w, err_w)

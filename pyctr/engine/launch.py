@@ -178,9 +178,10 @@ def _monitor_side(paths: Paths, container_id: str, config: dict, runtime_root: s
             os.dup2(devnull, fd)
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
-        in_r, in_w = os.pipe() if annotated(config, OPEN_STDIN) else (devnull, -1)
+        # no -i: the container's own /dev/null (-1), not ours, which it could chmod
+        in_r, in_w = os.pipe() if annotated(config, OPEN_STDIN) else (-1, -1)
         proc = _create(paths, container_id, config, runtime_root, (in_r, out_w, err_w), tty_size)
-        for fd in {devnull, in_r, out_w, err_w}:
+        for fd in {devnull, in_r, out_w, err_w} - {-1}:
             os.close(fd)
         _send(up, {"pid": proc.pid})
         if not os.read(go, 4096):  # pyctr went away: nobody wants this container

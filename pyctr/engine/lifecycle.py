@@ -24,7 +24,7 @@ from .store import ContainerRecord, Store
 def parse_signal(text: str) -> int:
     """`9`, `KILL` or `SIGKILL` -> 9."""
     name = text.strip().upper()
-    if name.isdigit():
+    if name.isascii() and name.isdigit():
         number = int(name)
         if 0 < number < signal.NSIG:
             return number

@@ -23,7 +23,7 @@ EPERM, ENOSYS = 1, 38
 # Syscalls docker allows only with a capability (its profile's per-capability groups):
 CAP_GATED = {
     "CAP_SYS_ADMIN": ("bpf", "clone", "clone3", "fanotify_init", "fsconfig", "fsmount", "fsopen", "fspick",
-                      "lookup_dcookie", "mount", "mount_setattr", "move_mount", "name_to_handle_at", "open_tree",
+                      "lookup_dcookie", "mount", "mount_setattr", "move_mount", "open_tree",
                       "perf_event_open", "pivot_root", "quotactl", "quotactl_fd", "setdomainname", "sethostname",
                       "setns", "syslog", "umount", "umount2", "unshare"),
     "CAP_SYS_BOOT": ("reboot",),
@@ -36,6 +36,11 @@ CAP_GATED = {
 # Refused whatever the capabilities: the keyring is not namespaced (a container could read
 # and change the host root's keys), and io_uring bypasses the filter for the calls it runs.
 ALWAYS_REFUSED = ("add_key", "keyctl", "request_key", "io_uring_enter", "io_uring_register", "io_uring_setup")
+# Newer than the packaged profile, allowed by docker's: harmless calls a current libc uses
+# (a libseccomp that does not know one skips it).
+ALSO_ALLOWED = ("cachestat", "fchmodat2", "futex_waitv", "listmount", "map_shadow_stack", "mseal",
+                "process_mrelease", "statmount")
+AF_VSOCK = 40  # socket(2) for any family but this one: vsock reaches the hypervisor's side
 # clone without CAP_SYS_ADMIN: only when it makes no namespace (flags & these == 0).
 # clone3's flags are in memory, out of a filter's sight: ENOSYS sends glibc to clone.
 CLONE_NAMESPACE_FLAGS = 0x7E020000  # NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET
@@ -76,9 +81,15 @@ def tightened(profile: dict) -> dict:
     gated = {name for names in CAP_GATED.values() for name in names} | set(ALWAYS_REFUSED)
     rules = []
     for rule in profile.get("syscalls", []):
+        # podman's socket rules (by CAP_AUDIT_WRITE) allow every family: docker's, below
+        names = [n for n in rule.get("names", []) if n != "socket"]
         if rule.get("action") == "SCMP_ACT_ALLOW" and not (rule.get("includes") or {}).get("caps"):
-            rule = dict(rule, names=[n for n in rule.get("names", []) if n not in gated])
-        rules.append(rule)
+            names = [n for n in names if n not in gated]
+        if names:
+            rules.append(dict(rule, names=names))
+    rules.append({"names": list(ALSO_ALLOWED), "action": "SCMP_ACT_ALLOW"})
+    rules.append({"names": ["socket"], "action": "SCMP_ACT_ALLOW",
+                  "args": [{"index": 0, "value": AF_VSOCK, "valueTwo": 0, "op": "SCMP_CMP_NE"}]})
     for cap, names in CAP_GATED.items():
         rules.append({"names": list(names), "action": "SCMP_ACT_ALLOW", "includes": {"caps": [cap]}})
     rules.append({"names": ["clone"], "action": "SCMP_ACT_ALLOW", "excludes": {"caps": ["CAP_SYS_ADMIN"]},

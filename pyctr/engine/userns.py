@@ -26,7 +26,7 @@ class Request:
 
 def parse_map(text: str, flag: str) -> tuple[int, int, int]:
     parts = text.split(":")
-    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() for p in parts):
         raise PyctrError(f"invalid {flag} {text!r}: want CONTAINER:HOST:SIZE, e.g. 0:100000:65536")
     inside, host, size = (int(p) for p in parts)
     if size == 0 or max(inside, host) + size >= ID_LIMIT:
@@ -40,7 +40,7 @@ def _auto_size(mode: str) -> int:
     size = AUTO_SIZE
     for option in filter(None, options.split(",")):
         key, _, value = option.partition("=")
-        if key != "size" or not value.isdigit() or not 0 < int(value) < ID_LIMIT:
+        if key != "size" or not (value.isascii() and value.isdigit()) or not 0 < int(value) < ID_LIMIT:
             raise PyctrError(f"invalid --userns option {option!r}: auto takes size=N")
         size = int(value)
     return size
@@ -80,7 +80,8 @@ def subid_pool(path: str) -> list[tuple[int, int]]:
         with open(path) as f:
             for line in f:
                 parts = line.strip().split(":")
-                if len(parts) == 3 and parts[0] == SUBID_USER and parts[1].isdigit() and parts[2].isdigit():
+                numbers = parts[1:] if len(parts) == 3 else []
+                if numbers and parts[0] == SUBID_USER and all(p.isascii() and p.isdigit() for p in numbers):
                     pool.append((int(parts[1]), int(parts[2])))
     except (OSError, UnicodeDecodeError):
         pass

@@ -275,10 +275,14 @@ def read_in_root(rootfd: int, path: str, limit: int) -> bytes:
     (a FIFO there cannot hang us), a regular file, at most `limit` bytes.  OSError
     otherwise: EINVAL for what is not a regular file, EFBIG past the limit."""
     import stat
-    fd = _core.open_in_root(rootfd, path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+    found = _core.open_in_root(rootfd, path, os.O_PATH | os.O_CLOEXEC)
+    try:  # looked at before it is opened: opening a device node can act on the device
+        if not stat.S_ISREG(os.fstat(found).st_mode):
             raise OSError(22, "not a regular file", path)
+        fd = os.open(f"/proc/self/fd/{found}", os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    finally:
+        os.close(found)
+    try:
         data = os.read(fd, limit + 1)
     finally:
         os.close(fd)

@@ -155,7 +155,8 @@ class Plan:
     argv: list[str]
     env: list[str] = []
     cwd: str = "/"
-    stdio: tuple = (0, 1, 2)  # parent fds that become the child's 0, 1, 2 (not with tty)
+    stdio: tuple = (0, 1, 2)  # parent fds that become the child's 0, 1, 2 (not with tty);
+    # -1: the container's own /dev/null
     tty: bool = False
     tty_size: tuple = (0, 0)  # rows, cols
     rlimits: list[tuple[int, int, int]] = []  # (RLIMIT_*, soft, hard)

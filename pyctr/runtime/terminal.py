@@ -123,6 +123,9 @@ def foreground_pipes(proc: Process, stdin_w: int | None, out_r: int, err_r: int)
 class _PipeRelay:
     """The state of foreground_pipes' relay: which fds are still open, input not yet taken."""
 
+    # What an exited process left is at most a pipe's worth (64 KiB); reads of up to 64 KiB
+    DRAIN_READS = 16
+
     def __init__(self, stdin_w: int | None, outputs: dict):
         self.stdin_w = stdin_w
         self.outputs = outputs  # our read end -> our fd it goes to
@@ -130,6 +133,7 @@ class _PipeRelay:
         self.pending = b""
 
     def run(self) -> None:
+        """Until the process exits (not until its outputs close: it may still want input)."""
         import select
         while True:
             poller = select.poll()
@@ -141,9 +145,8 @@ class _PipeRelay:
             ready = dict(poller.poll())
             for fd in [fd for fd in self.outputs if ready.get(fd)]:
                 if not _pass_on(fd, self.outputs[fd]):
-                    os.close(fd)
-                    del self.outputs[fd]
-            if ready.get(self.pidfd) or not self.outputs:
+                    self.close_output(fd)
+            if ready.get(self.pidfd):
                 self.drain()
                 return
             if self.stdin_w is not None and (ready.get(self.stdin_w) or ready.get(0)):
@@ -165,11 +168,17 @@ class _PipeRelay:
 
     def drain(self) -> None:
         """What the process wrote before it exited is in the pipes: pass it on, without
-        waiting for writers that may remain."""
-        for fd, to in self.outputs.items():
+        waiting for writers it left behind, and without letting one that keeps the pipe
+        full keep us here (bounded)."""
+        for fd, to in list(self.outputs.items()):
             os.set_blocking(fd, False)
-            while _pass_on(fd, to):
-                pass
+            for _ in range(self.DRAIN_READS):
+                if not _pass_on(fd, to):
+                    break
+
+    def close_output(self, fd: int) -> None:
+        os.close(fd)
+        del self.outputs[fd]
 
     def close(self) -> None:
         for fd in (self.pidfd, self.stdin_w, *self.outputs):
@@ -181,15 +190,19 @@ class _PipeRelay:
 
 
 def _pass_on(fd: int, to: int) -> bool:
-    """One read from fd, written whole to `to`; False at its end (or nothing there yet)."""
+    """One read from fd, written whole to `to`; False at its end, when nothing is there
+    yet, or when `to` is gone (our reader left: as docker, the output ends there)."""
     try:
         data = os.read(fd, 65536)
     except BlockingIOError:
         return False
     if not data:
         return False
-    while data:
-        data = data[os.write(to, data):]
+    try:
+        while data:
+            data = data[os.write(to, data):]
+    except BrokenPipeError:
+        return False
     return True
 
 

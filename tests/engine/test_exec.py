@@ -256,3 +256,92 @@ def test_exec_user_is_looked_up_inside_the_container_and_bounded(pyctr, plant, u
         assert r.returncode == 125 and r.stderr.count("\n") == 1 and message in r.stderr, r.stderr
     finally:
         held.release()
+
+
+def _status_of(pid: int) -> dict:
+    with open(f"/proc/{pid}/status") as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+
+
+def test_the_process_a_container_can_see_holds_only_what_the_container_may(pyctr, tmp_path):
+    """Between its clone into the container and its execve, the exec'd process is visible
+    to the container (which, with CAP_SYS_PTRACE, could attach to it).  By then it must
+    hold the container's capabilities, filter and std streams only: not pyctr's full set,
+    no filter, and the caller's terminal or files (as a review found it did)."""
+    assert pyctr("run", "-d", "--name", "p", "--cap-add", "SYS_PTRACE", "busybox", "sleep", "60").returncode == 0
+    proc = None
+    try:
+        pid1 = pyctr.store().find_containers("p")[0].pid
+        with open(tmp_path / "caller-out", "w") as out:
+            proc = pyctr.popen("exec", "p", "true", env={"PYCTR_PAUSE_AT": "cloned"}, stdout=out, stderr=out)
+        wait_for(lambda: proc.poll() is None and state_of(proc.pid) == "T")
+        [pid] = _children(proc.pid)
+        seen, container = _status_of(pid), _status_of(pid1)
+        fds = {int(fd): os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+        proc.send_signal(signal.SIGCONT)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)
+            proc.wait(timeout=15)
+        pyctr("rm", "-f", "p")
+    for key in ("CapEff", "CapPrm", "CapBnd", "Seccomp", "NoNewPrivs"):
+        assert seen[key] == container[key], key
+    assert seen["Seccomp"] == "2"
+    caller = str(tmp_path / "caller-out")
+    assert caller not in fds.values(), fds
+    assert set(fds) <= {0, 1, 2, max(fds)} and all(fds[i].startswith(("pipe:", "/dev/null")) for i in (0, 1, 2)), fds
+
+
+def test_exec_user_lookup_looks_before_it_opens(pyctr):
+    """A FIFO (or a device node) planted as /etc/group: pyctr must not open it to find out
+    what it is.  A writer blocked on opening the FIFO shows whether it was opened."""
+    held = Held(pyctr)
+    try:
+        plant = "rm /etc/group && mkfifo /etc/group && (echo x > /etc/group; echo opened > /flag) &"
+        assert pyctr("exec", "-d", held.record.name, "sh", "-c", plant).returncode == 0
+        wait_for(lambda: pyctr("exec", held.record.name, "test", "-p", "/etc/group").returncode == 0)
+        r = pyctr("exec", "-u", "root:root", held.record.name, "true", timeout=20)
+        assert r.returncode == 125 and "not a regular file" in r.stderr
+        time.sleep(0.3)
+        assert pyctr("exec", held.record.name, "cat", "/flag").returncode != 0  # the writer still waits
+    finally:
+        held.release()
+
+
+def test_exec_keeps_feeding_stdin_after_the_process_closed_its_output(pyctr):
+    held = Held(pyctr)
+    try:
+        r = subprocess.run(f"(sleep 0.5; echo hello) | {pyctr.argv('exec')[0]} exec -i {held.record.name} "
+                           "sh -c 'exec >/dev/null 2>&1; cat > /got'", shell=True, env=pyctr.env, timeout=20)
+        assert r.returncode == 0
+        assert pyctr("exec", held.record.name, "cat", "/got").stdout == "hello\n"
+    finally:
+        held.release()
+
+
+def test_exec_whose_reader_went_away_ends_without_an_error(pyctr):
+    held = Held(pyctr)
+    try:
+        r = subprocess.run(f"{pyctr.argv('exec')[0]} exec {held.record.name} yes | head -c 100 >/dev/null",
+                           shell=True, env=pyctr.env, timeout=20, capture_output=True, text=True)
+        assert "internal error" not in r.stderr and r.stderr == ""
+    finally:
+        held.release()
+
+
+@pytest.mark.parametrize("how", [("run", "--rm", "busybox"), ("exec",)])
+def test_without_i_stdin_is_the_containers_own_dev_null(pyctr, how):
+    """Not the host's /dev/null, which container root could chmod for everyone."""
+    script = "stat -L -c %i /proc/self/fd/0; stat -c %i /dev/null"
+    if how == ("exec",):
+        held = Held(pyctr)
+        try:
+            r = pyctr("exec", held.record.name, "sh", "-c", script)
+        finally:
+            held.release()
+    else:
+        r = pyctr(*how, "sh", "-c", script)
+    assert r.returncode == 0, r.stderr
+    fd0, own = r.stdout.split()
+    assert fd0 == own

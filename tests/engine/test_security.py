@@ -21,6 +21,7 @@ BLOCKED = {
     "perf_event_open": errno.EPERM,
     "io_uring_setup": errno.EPERM,
     "userfaultfd": errno.EPERM,
+    "socket_vsock": errno.EPERM,  # the hypervisor's side of a VM
 }
 ALLOWED = {"fork": 0, "thread": 0, "mmap": 0, "futex": 0, "socket": 0}
 

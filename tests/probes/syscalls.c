@@ -115,5 +115,6 @@ int main(void)
     printf("mmap %d\n", do_mmap());
     printf("futex %d\n", do_futex());
     printf("socket %d\n", result(socket(AF_INET, SOCK_STREAM, 0)));
+    printf("socket_vsock %d\n", result(socket(40 /* AF_VSOCK */, SOCK_STREAM, 0)));
     return 0;
 }
