@@ -18,6 +18,8 @@ ACTIONS = {
 OPERATORS = {"SCMP_CMP_NE": 1, "SCMP_CMP_LT": 2, "SCMP_CMP_LE": 3, "SCMP_CMP_EQ": 4, "SCMP_CMP_GE": 5,
              "SCMP_CMP_GT": 6, "SCMP_CMP_MASKED_EQ": 7}
 EPERM = 1
+# How the program is compiled: part of its cache key, so that a change here compiles anew
+COMPILER = "libseccomp optimize=2;"
 CACHE_DIR = "seccomp"  # under the runtime's root: compiled for this kernel, gone at reboot
 MAX_PROGRAM = 4096 * 8  # BPF_MAXINSNS instructions of 8 bytes: the kernel's limit
 
@@ -30,7 +32,7 @@ def program(root: str, section: dict | None) -> bytes | None:
     if not isinstance(section, dict):
         raise ConfigError("linux.seccomp must be an object")
     from _sha256 import sha256  # hashlib's import pulls in OpenSSL: 100x the cost
-    key = sha256((os.uname().machine + fastjson.dumps(section)).encode()).hexdigest()
+    key = sha256((COMPILER + os.uname().machine + fastjson.dumps(section)).encode()).hexdigest()
     cache = os.path.join(root, CACHE_DIR)
     path = os.path.join(cache, key + ".bpf")
     cached = _read(path)
