@@ -30,12 +30,13 @@ CAP_GATED = {
     "CAP_SYSLOG": ("syslog",),
     "CAP_BPF": ("bpf",),
     "CAP_PERFMON": ("perf_event_open",),
-    "CAP_SYS_PTRACE": ("kcmp", "pidfd_getfd", "process_madvise", "userfaultfd"),
+    "CAP_SYS_PTRACE": ("kcmp", "pidfd_getfd", "process_madvise"),
     "CAP_SYS_NICE": ("get_mempolicy", "mbind", "set_mempolicy", "set_mempolicy_home_node"),
 }
 # Refused whatever the capabilities: the keyring is not namespaced (a container could read
-# and change the host root's keys), and io_uring bypasses the filter for the calls it runs.
-ALWAYS_REFUSED = ("add_key", "keyctl", "request_key", "io_uring_enter", "io_uring_register", "io_uring_setup")
+# and change the host root's keys), io_uring bypasses the filter for the calls it runs.
+ALWAYS_REFUSED = ("add_key", "keyctl", "request_key", "io_uring_enter", "io_uring_register", "io_uring_setup",
+                  "userfaultfd")  # a race-widening tool in kernel exploits; the packaged profile refuses it too
 # Newer than the packaged profile, allowed by docker's: harmless calls a current libc uses
 # (a libseccomp that does not know one skips it).
 ALSO_ALLOWED = ("cachestat", "fchmodat2", "futex_waitv", "listmount", "map_shadow_stack", "mseal",

@@ -49,3 +49,16 @@ def test_a_missing_default_source_says_what_to_do(tmp_path):
     from pyctr.engine.errors import PyctrError
     with pytest.raises(PyctrError, match="install golang-github-containers-common"):
         seccomp.docker_default(str(tmp_path / "none.json"))
+
+
+def test_cap_sys_ptrace_opens_its_group_but_not_userfaultfd(default):
+    allowed = _allowed(seccomp.resolve(default, DEFAULT_CAPS + ["CAP_SYS_PTRACE"]))
+    assert {"kcmp", "pidfd_getfd", "process_madvise", "ptrace"} <= allowed
+    assert "userfaultfd" not in allowed
+
+
+def test_socket_takes_any_family_but_vsock(default):
+    section = seccomp.resolve(default, DEFAULT_CAPS)
+    assert "socket" not in _allowed(section)
+    assert [r["args"] for r in section["syscalls"] if "socket" in r["names"]] == \
+        [[{"index": 0, "value": 40, "valueTwo": 0, "op": "SCMP_CMP_NE"}]]
