@@ -8,7 +8,6 @@ container.log.1, .1 becomes .2, and so on, max-file files in all.
 
 from ..records import record
 from .errors import PyctrError
-from .units import parse_decimal_size
 
 # in the config's annotations, as the monitor takes them: bytes, a count
 MAX_SIZE = "org.pyctr.log.max-size"
@@ -36,6 +35,7 @@ def parse(items: list[str]) -> LogOptions:
         given[key] = value
     opts = LogOptions()
     if "max-size" in given:
+        from .units import parse_decimal_size  # here: a run without --log-opt needs no units
         opts.max_size = parse_decimal_size(given["max-size"], "max-size")
         if opts.max_size <= 0:
             raise PyctrError("max-size must be a positive number")

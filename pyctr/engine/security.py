@@ -56,7 +56,9 @@ def _cap_name(name: str) -> str:
 def capabilities(defaults: list[str], add: list[str], drop: list[str], privileged: bool) -> list[str]:
     """docker's rules: ALL in --cap-add gives every capability but those dropped; ALL in
     --cap-drop keeps only those added; --privileged gives all."""
-    known = [c for c in CAPABILITIES if _known_to_kernel(c)]
+    if not (privileged or add or drop):  # the common run: nothing to read or check
+        return list(defaults)
+    known = _grantable()
     if privileged:
         return known
     add = [_cap_name(c) for c in add]
@@ -67,20 +69,14 @@ def capabilities(defaults: list[str], add: list[str], drop: list[str], privilege
     return base + [c for c in add if c not in base]
 
 
-def _known_to_kernel(cap: str) -> bool:
-    """A capability this kernel has and pyctr may give: in its own bounding set (a
-    sandbox may have taken some from root; asking for one then fails the start), as
-    podman does for --privileged."""
+def _grantable() -> list[str]:
+    """The capabilities this kernel has and pyctr may give: those in its own bounding set
+    (a sandbox may have taken some from root, and asking for one then fails the start),
+    as podman does for --privileged."""
     from ..runtime.plan import CAP_NUMBERS, cap_last_cap
-    return CAP_NUMBERS[cap] <= cap_last_cap() and bool(_own_bounding() >> CAP_NUMBERS[cap] & 1)
-
-
-def _own_bounding() -> int:
     with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("CapBnd:"):
-                return int(line.split()[1], 16)
-    return 0
+        bounding = next((int(line.split()[1], 16) for line in f if line.startswith("CapBnd:")), 0)
+    return [c for c in CAPABILITIES if CAP_NUMBERS[c] <= cap_last_cap() and bounding >> CAP_NUMBERS[c] & 1]
 
 
 def apply(config: dict, opts: SecurityOptions, cache_dir: str | None = None) -> None:
