@@ -17,6 +17,8 @@ def identity(pid: int) -> tuple[int, bytes] | None:
         return None
     try:
         stat = os.read(fd, 4096)
+    except OSError:  # ESRCH: it was being reaped between the open and the read
+        return None
     finally:
         os.close(fd)
     end = stat.rindex(b")")

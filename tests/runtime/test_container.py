@@ -298,3 +298,14 @@ def test_devices_and_root_get_dockers_modes_whatever_the_umask(bundle_spec, stat
     finally:
         os.umask(old)
     assert out.read_text() == "666 /dev/null\n666 /dev/zero\n666 /dev/tty\n0022\n"
+
+
+def test_a_process_reaped_between_open_and_read_is_gone_not_an_error(monkeypatch):
+    """/proc/PID/stat opens, then the read fails with ESRCH: the process was being reaped
+    (seen once as `rm -f`'s internal error in the v2 guest)."""
+    from pyctr.runtime import process
+
+    def reaped(fd, n):
+        raise ProcessLookupError(3, "No such process")
+    monkeypatch.setattr(process.os, "read", reaped)
+    assert process.identity(os.getpid()) is None
