@@ -72,11 +72,19 @@ def cgroup_parent(run_scope):
     container cgroup left inside keeps it, and the leak check reports both)."""
     parent = run_scope.cgroup_parent(next(_parents))
     yield parent
-    for d in glob.glob(f"/sys/fs/cgroup/{parent}") + glob.glob(f"/sys/fs/cgroup/*/{parent}"):
-        try:
-            os.rmdir(d)
-        except OSError:
-            pass
+    # as long as the leak check waits for a killed container to be reaped: a container's
+    # cgroup that a monitor's cleanup is still removing holds the parent that long
+    deadline = time.monotonic() + 3
+    while True:
+        left = []
+        for d in glob.glob(f"/sys/fs/cgroup/{parent}") + glob.glob(f"/sys/fs/cgroup/*/{parent}"):
+            try:
+                os.rmdir(d)
+            except OSError:
+                left.append(d)
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
 
 
 class Pyctr:
