@@ -36,7 +36,6 @@ from ..runtime._core import ChildError
 from ..runtime.errors import CgroupError, ConfigError
 from ..runtime.process import alive, start_time
 from .errors import PyctrError, start_error
-from .logopts import monitor_flags
 from .paths import MONITOR, Paths
 from .spec import OPEN_STDIN, annotated
 from .store import ContainerRecord, Store
@@ -197,6 +196,7 @@ def _monitor_side(paths: Paths, container_id: str, config: dict, runtime_root: s
         os._exit(1)
     _tell(up, {"ok": True})
     os.close(up)
+    from .logopts import monitor_flags  # here: after `run` was told, off its wait
     _become_monitor(paths, container_id, proc.pid, master, (in_w, out_r, err_r), owner, monitor_flags(config))
 
 

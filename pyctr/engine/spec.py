@@ -11,7 +11,6 @@ from ..records import factory, record
 from ..runtime.plan import OCI_VERSION, ROOTFS_OPTIONS, ROOTFS_TYPE
 from .environment import apply_lines, as_list, read_env_file
 from .errors import PyctrError
-from .logopts import annotations as log_annotations, parse as parse_log_opts
 from .resources import ResourceOptions, build_resources
 from .security import SecurityOptions, apply as apply_security
 
@@ -148,7 +147,10 @@ def build_spec(opts: RunOptions, image_config: dict, container_id: str, layout: 
         raise PyctrError(f"the working directory {cwd!r} is invalid: it needs to be an absolute path")
     env = build_env(opts, config.get("Env") or [], hostname, os.environ if host_env is None else host_env)
     argv = build_argv(opts, config)
-    log = parse_log_opts(opts.log_opts)
+    log_annotations = {}
+    if opts.log_opts:  # logopts only then: a run without --log-opt does not import it
+        from .logopts import annotations, parse
+        log_annotations = annotations(parse(opts.log_opts))
     mounts = [dict(m, options=list(m["options"])) for m in DEFAULT_MOUNTS]
     if opts.init:
         from .paths import INIT
@@ -190,7 +192,7 @@ def build_spec(opts: RunOptions, image_config: dict, container_id: str, layout: 
         "annotations": {ROOTFS_TYPE: "overlay", ROOTFS_OPTIONS: layout.options(),
                         **({AUTOREMOVE: "true"} if opts.remove else {}),
                         **({OPEN_STDIN: "true"} if opts.interactive else {}),
-                        **log_annotations(log)},
+                        **log_annotations},
     }
     apply_security(config, opts.security, cache_dir)
     return config

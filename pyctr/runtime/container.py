@@ -271,24 +271,14 @@ def read_file(root: str, container_id: str, path: str, limit: int) -> bytes:
 
 def read_in_root(rootfd: int, path: str, limit: int) -> bytes:
     """A file a container or its image made, read from the host: looked up within the tree
-    `rootfd` is the root of (no link in it leads to a host file), opened without blocking
-    (a FIFO there cannot hang us), a regular file, at most `limit` bytes.  OSError
-    otherwise: EINVAL for what is not a regular file, EFBIG past the limit."""
-    import stat
+    `rootfd` is the root of (no link in it leads to a host file), then read as
+    regularfiles.read does (looked at before it is opened).  OSError otherwise."""
+    from .. import regularfiles
     found = _core.open_in_root(rootfd, path, os.O_PATH | os.O_CLOEXEC)
-    try:  # looked at before it is opened: opening a device node can act on the device
-        if not stat.S_ISREG(os.fstat(found).st_mode):
-            raise OSError(22, "not a regular file", path)
-        fd = os.open(f"/proc/self/fd/{found}", os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        return regularfiles.read(found, path, limit)
     finally:
         os.close(found)
-    try:
-        data = os.read(fd, limit + 1)
-    finally:
-        os.close(fd)
-    if len(data) > limit:
-        raise OSError(27, f"larger than {limit} bytes", path)
-    return data
 
 
 def exec_process(root: str, container_id: str, config: dict, process: dict, stdio=(0, 1, 2),

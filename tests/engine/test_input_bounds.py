@@ -55,3 +55,22 @@ def test_ps_escapes_control_characters_in_the_command(pyctr):
     r = pyctr("ps", "-a", "--no-trunc")
     assert "\x1b" not in r.stdout and "\\x1b[2Jx" in r.stdout
     subprocess.run(pyctr.argv("rm", "esc"), env=pyctr.env, capture_output=True)
+
+
+def test_an_env_file_that_is_a_fifo_is_never_opened(pyctr, fifo):
+    """Looked at before it is opened: a writer waiting on the FIFO stays waiting."""
+    import threading
+    opened = threading.Event()
+
+    def writer():
+        with open(fifo, "w"):  # blocks until someone opens the FIFO to read
+            opened.set()
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        r = pyctr("run", "--rm", "--env-file", fifo, "busybox", "true", timeout=20)
+        assert r.returncode == 125 and "is not a regular file" in r.stderr
+        assert not opened.wait(0.3)
+    finally:
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))  # lets the writer go
+        t.join(5)
