@@ -125,12 +125,12 @@ class Pyctr:
 def image_template(tmp_path_factory) -> str:
     """A root holding only the built-in busybox image, built once per session (building
     it is slow under the cgroup v2 guest's emulation)."""
+    from pyctr.engine.image_lookup import add_builtin
     from pyctr.engine.paths import Paths
     from pyctr.engine.store import Store
-    from pyctr.images import builtin
     paths = Paths.resolve(str(tmp_path_factory.mktemp("template") / "root"))
     store = Store(paths.db)
-    store.add_image(builtin.build(paths.under_root("layers"), paths.under_root("tmp")))
+    add_builtin(paths, store)
     store.close()
     return paths.root
 
@@ -139,8 +139,8 @@ def _seed(template: str, root: str) -> None:
     """A test root with the template's image: layers hard-linked, the database copied."""
     import sqlite3
     os.makedirs(root, mode=0o700)  # as pyctr keeps its root: it would tighten a looser one, and say so
-    shutil.copytree(os.path.join(template, "layers"), os.path.join(root, "layers"), symlinks=True,
-                    copy_function=os.link)
+    for d in ("layers", "blobs"):
+        shutil.copytree(os.path.join(template, d), os.path.join(root, d), symlinks=True, copy_function=os.link)
     src, dst = sqlite3.connect(os.path.join(template, "pyctr.db")), sqlite3.connect(os.path.join(root, "pyctr.db"))
     src.backup(dst)
     src.close()

@@ -90,26 +90,6 @@ app.command("exec", context_settings={"allow_interspersed_args": False})(
 
 
 @app.command()
-def images(
-    quiet: bool = typer.Option(False, "-q", "--quiet", help="Only show image ids."),
-    fmt: Optional[str] = typer.Option(None, "--format", help="'json' for machine-readable output."),
-):
-    """List images.
-
-    Example: pyctr images
-    """
-    records = _store().list_images()
-    if quiet:
-        for image in records:
-            typer.echo(image.id[:12])
-    elif fmt == "json":
-        typer.echo(json.dumps([{"repository": i.repository, "tag": i.tag, "id": i.id,
-                                "created": i.created, "size": i.size} for i in records], indent=2))
-    else:
-        render.print_table(render.images_table(records))
-
-
-@app.command()
 def stats(
     names: Optional[List[str]] = typer.Argument(None, metavar="[CONTAINER]...", help="Containers (default: all running)."),
     no_stream: bool = typer.Option(False, "--no-stream", help="Print one sample and exit."),
@@ -348,3 +328,11 @@ def restart(
     for name in names:
         lifecycle.restart(State.paths, store, name, time_)
         typer.echo(name)
+
+
+def _register_groups() -> None:
+    from . import image_commands
+    image_commands.register(app)
+
+
+_register_groups()

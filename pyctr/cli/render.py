@@ -41,15 +41,38 @@ def human_age(then: float, now: float | None = None) -> str:
     return f"{n} year{'s' if n != 1 else ''} ago"
 
 
-def images_table(records) -> "object":
+def images_table(rows: list[dict], digests: bool = False) -> "object":
+    """`images`: rows as image_commands makes them (docker's json keys)."""
     from rich.table import Table
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"):
+    columns = ("REPOSITORY", "TAG", *(("DIGEST",) if digests else ()), "IMAGE ID", "CREATED", "SIZE")
+    for column in columns:
         table.add_column(column)
-    for image in records:
-        table.add_row(image.repository, image.tag, image.id[:12], human_age(image.created),
-                      human_size(image.size))
+    for row in rows:
+        table.add_row(row["Repository"], row["Tag"], *((row["Digest"],) if digests else ()), row["ID"],
+                      row["CreatedSince"], row["Size"])
     return table
+
+
+def history_table(rows: list[dict], no_trunc: bool = False) -> "object":
+    from rich.table import Table
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"):
+        table.add_column(column)
+    for row in rows:
+        image = row["id"] if no_trunc or row["id"] == "<missing>" else row["id"][7:19]
+        step = printable(row["created_by"])
+        if not no_trunc and len(step) > 45:
+            step = step[:44] + "…"
+        from ..images.oci import parse_created
+        table.add_row(image, human_age(parse_created(row["created"])) if row["created"] else "",
+                      step, human_size(row["size"]), printable(row["comment"]))
+    return table
+
+
+def docker_time(t: float) -> str:
+    """docker's CreatedAt: 2026-12-02 03:45:01 +0000 UTC."""
+    return time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(t))
 
 
 def print_table(table) -> None:

@@ -1,5 +1,6 @@
-"""The engine's side of images: a reference resolved to an image in the store, the built-in
-busybox made and recorded on first use (as docker pulls on first use)."""
+"""The engine's side of images on the run path: a reference resolved to an image in the
+store, the built-in busybox made and recorded on first use (as docker pulls on first
+use), and where an image's layers lie."""
 
 from ..images.image import Image, id_prefix, parse_reference
 from .errors import NotFound
@@ -20,10 +21,20 @@ def resolve(paths: Paths, store: Store, ref: str) -> Image:
             return matches[0]
     from ..images import builtin  # tarfile, subprocess: only when the store lacks the image
     if (repository, tag) == (builtin.NAME, builtin.TAG):
-        image = builtin.build(paths.under_root("layers"), paths.under_root("tmp"))
-        store.add_image(image)
-        return image
+        return add_builtin(paths, store)
     raise NotFound(f"image not found: {ref}")
+
+
+def add_builtin(paths: Paths, store: Store) -> Image:
+    from ..images import builtin
+    image, layer = builtin.build(blob_store(paths), paths.under_root("layers"), paths.under_root("tmp"))
+    store.add_image(image, [layer])
+    return image
+
+
+def blob_store(paths: Paths):
+    from ..images.blobs import BlobStore
+    return BlobStore(paths.under_root("blobs"), paths.under_root("tmp"))
 
 
 def lower_dirs(paths: Paths, image: Image) -> list[str]:

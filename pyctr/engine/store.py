@@ -17,7 +17,7 @@ from .. import fastjson
 from ..records import record
 from .errors import Conflict, PyctrError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 SCHEMA = """
 CREATE TABLE images (
@@ -76,6 +76,30 @@ MIGRATIONS = [
         holder_start INTEGER
     );
     CREATE INDEX id_ranges_container ON id_ranges (container_id);
+    """,
+    # images in the content-addressed store: each keeps its manifest (a blob), its layers
+    # are rows (unpacked once, by chain id, shared), and the digests it was pulled by.
+    # The built-in busybox of before had no manifest: it is made again on first use, with
+    # the same id (its config and layer are reproducible).
+    """
+    ALTER TABLE images ADD COLUMN manifest TEXT;
+    DELETE FROM image_tags WHERE image_id IN (SELECT id FROM images WHERE manifest IS NULL);
+    DELETE FROM images WHERE manifest IS NULL;
+    CREATE TABLE layers (
+        chain_id TEXT PRIMARY KEY,    -- hex: its directory, layers/<chain_id>/diff
+        diff_id TEXT NOT NULL,        -- sha256:... of the uncompressed tar
+        parent TEXT,                  -- the chain id below it
+        size INTEGER NOT NULL,        -- bytes of its files, unpacked
+        blob TEXT NOT NULL,           -- sha256:... of the bytes as kept (blobs/)
+        blob_size INTEGER NOT NULL,
+        media_type TEXT NOT NULL
+    );
+    CREATE TABLE image_digests (
+        repository TEXT NOT NULL,
+        digest TEXT NOT NULL,         -- the manifest digest it was pulled by
+        image_id TEXT NOT NULL REFERENCES images(id),
+        PRIMARY KEY (repository, digest)
+    );
     """,
 ]
 
@@ -161,42 +185,106 @@ class Store:
 
     # images
 
-    def add_image(self, image: "Image") -> None:  # noqa: F821
-        """The image, tagged with its repository:tag."""
+    def add_image(self, image: "Image", layers: "list[Layer]" = (), digest: str | None = None) -> None:  # noqa: F821
+        """The image and its layers' rows, tagged with its repository:tag (if it has one),
+        and `digest` (a manifest digest it was pulled by) recorded for its repository."""
         with self.transaction() as db:
+            for layer, parent in zip(layers, [None, *(layer.chain_id for layer in layers)]):
+                db.execute("INSERT OR IGNORE INTO layers (chain_id, diff_id, parent, size, blob, blob_size, media_type)"
+                           " VALUES (?,?,?,?,?,?,?)", (layer.chain_id, layer.diff_id, parent, layer.size, layer.blob,
+                                                       layer.blob_size, layer.media_type))
             db.execute(
-                "INSERT OR IGNORE INTO images (id, created, size, layers, config) VALUES (?,?,?,?,?)",
-                (image.id, image.created, image.size, fastjson.dumps(image.layers), fastjson.dumps(image.config)),
+                "INSERT OR REPLACE INTO images (id, created, size, layers, config, manifest) VALUES (?,?,?,?,?,?)",
+                (image.id, image.created, image.size, fastjson.dumps(image.layers), fastjson.dumps(image.config),
+                 image.manifest),
             )
-            db.execute(
-                "INSERT OR REPLACE INTO image_tags (repository, tag, image_id) VALUES (?,?,?)",
-                (image.repository, image.tag, image.id),
-            )
+            if image.repository:
+                db.execute("INSERT OR REPLACE INTO image_tags (repository, tag, image_id) VALUES (?,?,?)",
+                           (image.repository, image.tag, image.id))
+            if digest and image.repository:
+                db.execute("INSERT OR REPLACE INTO image_digests (repository, digest, image_id) VALUES (?,?,?)",
+                           (image.repository, digest, image.id))
 
     def find_image(self, repository: str, tag: str) -> "Image | None":  # noqa: F821
         row = self.db.execute(
-            "SELECT i.id, i.created, i.size, i.layers, i.config, t.repository, t.tag"
+            f"SELECT {IMAGE_COLUMNS}, t.repository, t.tag"
             " FROM image_tags t JOIN images i ON i.id = t.image_id"
             " WHERE t.repository = ? AND t.tag = ?",
             (repository, tag),
         ).fetchone()
         return _image(row) if row else None
 
+    def find_image_by_digest(self, repository: str, digest: str) -> "Image | None":  # noqa: F821
+        row = self.db.execute(
+            f"SELECT {IMAGE_COLUMNS}, d.repository, '' FROM image_digests d JOIN images i ON i.id = d.image_id"
+            " WHERE d.repository = ? AND d.digest = ?", (repository, digest)).fetchone()
+        return _image(row) if row else None
+
     def images_by_id_prefix(self, prefix: str) -> "list[Image]":  # noqa: F821
         rows = self.db.execute(
-            "SELECT id, created, size, layers, config, '', '' FROM images WHERE substr(id, 1, ?) = ?",
+            f"SELECT {IMAGE_COLUMNS}, '', '' FROM images i WHERE substr(i.id, 1, ?) = ?",
             (len(prefix), prefix),
         ).fetchall()
         return [_image(r) for r in rows]
 
     def list_images(self) -> "list[Image]":  # noqa: F821
+        """One entry per tag; an image without any once, as <none>:<none>."""
         rows = self.db.execute(
-            "SELECT i.id, i.created, i.size, i.layers, i.config,"
-            " COALESCE(t.repository, '<none>'), COALESCE(t.tag, '<none>')"
+            f"SELECT {IMAGE_COLUMNS}, COALESCE(t.repository, '<none>'), COALESCE(t.tag, '<none>')"
             " FROM images i LEFT JOIN image_tags t ON i.id = t.image_id"
             " ORDER BY i.created DESC, t.repository, t.tag"
         ).fetchall()
         return [_image(r) for r in rows]
+
+    def image_tags(self, image_id: str) -> list[tuple[str, str]]:
+        return self.db.execute("SELECT repository, tag FROM image_tags WHERE image_id = ? ORDER BY repository, tag",
+                               (image_id,)).fetchall()
+
+    def image_digests(self, image_id: str) -> list[tuple[str, str]]:
+        return self.db.execute("SELECT repository, digest FROM image_digests WHERE image_id = ?"
+                               " ORDER BY repository", (image_id,)).fetchall()
+
+    def tag_image(self, image_id: str, repository: str, tag: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO image_tags (repository, tag, image_id) VALUES (?,?,?)",
+                       (repository, tag, image_id))
+
+    def untag_image(self, repository: str, tag: str) -> bool:
+        with self.transaction() as db:
+            return db.execute("DELETE FROM image_tags WHERE repository = ? AND tag = ?",
+                              (repository, tag)).rowcount == 1
+
+    def remove_image(self, image_id: str) -> None:
+        """The image's row, tags and digests; its layers' rows stay for `unused_layers`."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM image_tags WHERE image_id = ?", (image_id,))
+            db.execute("DELETE FROM image_digests WHERE image_id = ?", (image_id,))
+            db.execute("DELETE FROM images WHERE id = ?", (image_id,))
+
+    def image_users(self, image_id: str) -> list[str]:
+        """Names of the containers made from the image."""
+        return [r[0] for r in self.db.execute("SELECT name FROM containers WHERE image_id = ?", (image_id,))]
+
+    def find_layer(self, chain_id: str) -> "Layer | None":  # noqa: F821
+        row = self.db.execute("SELECT chain_id, diff_id, blob, blob_size, media_type, size FROM layers"
+                              " WHERE chain_id = ?", (chain_id,)).fetchone()
+        if row is None:
+            return None
+        from ..images.ingest import Layer
+        return Layer(*row)
+
+    def all_layers(self) -> "list[Layer]":  # noqa: F821
+        from ..images.ingest import Layer
+        return [Layer(*row) for row in self.db.execute(
+            "SELECT chain_id, diff_id, blob, blob_size, media_type, size FROM layers").fetchall()]
+
+    def remove_layers(self, chain_ids: list[str]) -> None:
+        with self.transaction() as db:
+            db.executemany("DELETE FROM layers WHERE chain_id = ?", [(c,) for c in chain_ids])
+
+    def images_in_use(self) -> set[str]:
+        """Ids of images some container was made from."""
+        return {r[0] for r in self.db.execute("SELECT DISTINCT image_id FROM containers")}
 
     # containers
 
@@ -332,11 +420,14 @@ def _monitor_files_into_rows(db, root: str) -> None:
         db.execute("UPDATE containers SET monitor_pid = ?, monitor_start = ? WHERE id = ?", (pid, started, container_id))
 
 
+IMAGE_COLUMNS = "i.id, i.created, i.size, i.layers, i.config, i.manifest"
+
+
 def _image(row) -> "Image":  # noqa: F821
     # images/ is loaded where an image is read: exec, ps, stop and the like need none
     from ..images.image import Image
-    id_, created, size, layers, config, repository, tag = row
-    return Image(id_, created, size, fastjson.loads(layers), fastjson.loads(config), repository, tag)
+    id_, created, size, layers, config, manifest, repository, tag = row
+    return Image(id_, created, size, fastjson.loads(layers), fastjson.loads(config), repository, tag, manifest or "")
 
 
 def _container_row(c: ContainerRecord) -> tuple:

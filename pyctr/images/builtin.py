@@ -5,8 +5,7 @@ The image is reproducible: every file gets the binary's mtime, so the same busyb
 gives the same layer digest and image id.
 """
 
-import hashlib
-import json
+import io
 import os
 import shutil
 import struct
@@ -15,7 +14,10 @@ import tempfile
 import time
 
 from . import layers
-from .image import DEFAULT_PATH, Image, ImageError, layer_dir
+from .blobs import BlobStore
+from .image import DEFAULT_PATH, Image, ImageError
+from .ingest import MEDIA_TYPE, TAR, Layer, ingest
+from .oci import image_of
 
 NAME = "busybox"
 TAG = "latest"
@@ -75,22 +77,22 @@ def _set_mtimes(rootfs: str, mtime: int) -> None:
     os.utime(rootfs, (mtime, mtime))
 
 
-def build(layers_dir: str, scratch_dir: str) -> Image:
-    """Builds the image's one layer into `layers_dir` (by way of `scratch_dir`, on the same
-    filesystem) and returns the image, for the engine to register as busybox:latest."""
+def build(blobs: BlobStore, layers_dir: str, scratch_dir: str) -> tuple[Image, Layer]:
+    """Builds the image's one layer (by way of `scratch_dir`, on the store's filesystem)
+    and returns the image and its layer, for the engine to record as busybox:latest.  The
+    layer goes in as any layer does (ingest.py): a blob, unpacked under `layers_dir`."""
     busybox = find_busybox()
     mtime = int(os.stat(busybox).st_mtime)
-    os.makedirs(scratch_dir, exist_ok=True)
-    os.makedirs(layers_dir, exist_ok=True)
+    os.makedirs(scratch_dir, mode=0o700, exist_ok=True)
     scratch = tempfile.mkdtemp(prefix="busybox-", dir=scratch_dir)
     try:
-        diff = os.path.join(scratch, "diff")
-        populate(diff, busybox)
-        _set_mtimes(diff, mtime)
-        digest = layers.digest_dir(diff, mtime)
-        size = layers.dir_size(diff)
-        if not os.path.isdir(layer_dir(layers_dir, digest)):
-            os.rename(scratch, layer_dir(layers_dir, digest))  # atomic: a crash leaves only scratch
+        tree = os.path.join(scratch, "tree")
+        populate(tree, busybox)
+        _set_mtimes(tree, mtime)
+        tar = io.BytesIO()
+        layers.write_deterministic_tar(tree, mtime, tar)
+        tar.seek(0)
+        layer = ingest(tar, blobs, layers_dir, scratch_dir, None, media_type=MEDIA_TYPE[TAR])
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(mtime))
@@ -99,8 +101,6 @@ def build(layers_dir: str, scratch_dir: str) -> Image:
         "architecture": "amd64",
         "os": "linux",
         "config": {"Env": [f"PATH={DEFAULT_PATH}"], "Cmd": ["sh"]},
-        "rootfs": {"type": "layers", "diff_ids": [f"sha256:{digest}"]},
         "history": [{"created": created, "created_by": f"pyctr built-in from {busybox}"}],
     }
-    blob = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
-    return Image(hashlib.sha256(blob).hexdigest(), float(mtime), size, [digest], config, NAME, TAG)
+    return image_of(blobs, config, [layer], NAME, TAG), layer

@@ -1,4 +1,4 @@
-"""An image as pyctr keeps it (its id, layers, OCI image config and tag), the references
+"""An image as pyctr keeps it (its id, layers, OCI image config, manifest and tag), the references
 that name one (`busybox`, `busybox:1.36`, `host:5000/a/b:v1`, an id prefix), where its
 layers lie (<layers>/<sha256 hex>/diff), and what goes wrong with images."""
 
@@ -24,10 +24,11 @@ class Image:
     id: str  # sha256 of the image config, hex
     created: float
     size: int
-    layers: list[str]  # layer digests (hex), lowest first
+    layers: list[str]  # chain ids (hex) of its layers, lowest first: their dirs under layers/
     config: dict  # the OCI image config
     repository: str = ""
     tag: str = ""
+    manifest: str = ""  # the digest of its manifest blob (pulled: the registry's own)
 
     def lower_dirs(self, layers: str) -> list[str]:
         """Its layers' directories under `layers`, topmost first (overlayfs lowerdir order)."""

@@ -35,12 +35,17 @@ def test_id_prefix(ref, prefix):
 
 
 def test_builtin_busybox_is_reproducible(tmp_path):
+    from pyctr.images.blobs import BlobStore
     ids = []
     for name in ("a", "b"):
-        image = builtin.build(str(tmp_path / name / "layers"), str(tmp_path / name / "tmp"))
+        blobs = BlobStore(str(tmp_path / name / "blobs"), str(tmp_path / name / "tmp"))
+        image, layer = builtin.build(blobs, str(tmp_path / name / "layers"), str(tmp_path / name / "tmp"))
         ids.append((image.id, image.layers))
         assert (image.repository, image.tag) == ("busybox", "latest")
-        assert [d.name for d in (tmp_path / name / "layers").iterdir()] == image.layers
+        assert [d.name for d in (tmp_path / name / "layers").iterdir()] == image.layers == [layer.chain_id]
         assert list((tmp_path / name / "tmp").iterdir()) == []  # the scratch dir went
+        # a blob for the layer, the config (the image id) and the manifest
+        assert sorted(blobs.all()) == sorted([layer.blob, f"sha256:{image.id}", image.manifest])
+        assert blobs.read(f"sha256:{image.id}")
     assert ids[0] == ids[1]
     assert len(ids[0][0]) == 64
