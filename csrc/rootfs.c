@@ -200,6 +200,44 @@ int pyctr_touch_in_root(int rootfd, const char *path, int stage, struct pyctr_er
     return fd;
 }
 
+/* One overlay option through fsconfig: KEY=VALUE, or a flag; lowerdir's layers one by
+ * one as "lowerdir+" (Linux 6.8), which no page-sized option string limits. */
+static int overlay_option(int fs, char *option)
+{
+    char *value = strchr(option, '=');
+    if (!value)
+        return (int)syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, option, NULL, 0);
+    *value++ = '\0';
+    if (strcmp(option, "lowerdir") != 0)
+        return (int)syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, option, value, 0);
+    for (char *save = NULL, *layer = strtok_r(value, ":", &save); layer; layer = strtok_r(NULL, ":", &save))
+        if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "lowerdir+", layer, 0) < 0)
+            return -1;
+    return 0;
+}
+
+/* An overlay whose options do not fit in mount(2)'s one page (past ~40 layers): made with
+ * fsopen/fsconfig/fsmount and moved onto `target`.  Options are split on ',' and layers
+ * on ':', as mount(2) would split them. */
+static int mount_overlay_by_parts(const char *options, const char *target)
+{
+    _cleanup_close_ int fs = (int)syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC);
+    if (fs < 0)
+        return -1;
+    size_t n = strlen(options);
+    char copy[n + 1];
+    memcpy(copy, options, n + 1);
+    for (char *save = NULL, *option = strtok_r(copy, ",", &save); option; option = strtok_r(NULL, ",", &save))
+        if (overlay_option(fs, option) < 0)
+            return -1;
+    if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+        return -1;
+    _cleanup_close_ int mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV);
+    if (mnt < 0)
+        return -1;
+    return (int)syscall(SYS_move_mount, mnt, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH);
+}
+
 static int mount_root(const struct pyctr_plan *plan, struct pyctr_err *err)
 {
     unsigned long prop = plan->root_propagation ? plan->root_propagation : MS_PRIVATE | MS_REC;
@@ -217,7 +255,9 @@ static int mount_root(const struct pyctr_plan *plan, struct pyctr_err *err)
     int rc;
     /* nodev: device nodes belong in /dev (its own tmpfs); one shipped in an image layer
      * or made elsewhere in the rootfs does not open */
-    if (plan->rootfs_fstype)
+    if (plan->rootfs_fstype && data && strlen(data) >= PYCTR_MOUNT_DATA_MAX && strcmp(plan->rootfs_fstype, "overlay") == 0)
+        rc = mount_overlay_by_parts(data, rootfs);
+    else if (plan->rootfs_fstype)
         rc = mount(plan->rootfs_source, rootfs, plan->rootfs_fstype, MS_NODEV, data);
     else if (plan->n_idmapped) /* attached: a mount point already */
         rc = 0;

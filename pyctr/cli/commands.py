@@ -186,14 +186,15 @@ def inspect_command(names: List[str] = typer.Argument(..., metavar="CONTAINER...
 def stop(
     names: List[str] = typer.Argument(..., metavar="CONTAINER...", help="Running containers to stop."),
     time_: float = typer.Option(10, "-t", "--time", help="Seconds to wait before SIGKILL."),
-    sig: str = typer.Option("SIGTERM", "-s", "--signal", help="Signal to send first."),
+    sig: Optional[str] = typer.Option(None, "-s", "--signal",
+                                      help="Signal to send first (default: the image's StopSignal, else SIGTERM)."),
 ):
     """Stop containers: a signal, a grace period, then SIGKILL.
 
     Example: pyctr stop -t 2 web
     """
     from ..engine import lifecycle
-    number = lifecycle.parse_signal(sig)
+    number = lifecycle.parse_signal(sig) if sig else None
     store = _store()
     for name in names:
         lifecycle.stop(State.paths, store, name, time_, number)
@@ -331,8 +332,9 @@ def restart(
 
 
 def _register_groups() -> None:
-    from . import image_commands
+    from . import change_commands, image_commands
     image_commands.register(app)
+    change_commands.register(app)
 
 
 _register_groups()

@@ -171,13 +171,133 @@ def system_df(verbose: bool = typer.Option(False, "-v", "--verbose", help="Per i
                        f"{render.human_size(u['shared'][i.id])}  {render.human_size(i.size - u['shared'][i.id])}")
 
 
+def save(
+    refs: List[str] = typer.Argument(..., metavar="IMAGE..."),
+    output: Optional[str] = typer.Option(None, "-o", "--output", help="Write to a file, not stdout."),
+    fmt: str = typer.Option("docker-archive", "--format", help="docker-archive, oci-archive or oci-dir."),
+):
+    """Save images into one archive (docker's format, or OCI's), with their layers.
+
+    Example: pyctr save -o mybox.tar mybox:1
+    """
+    from ..engine import archives
+    from ..engine.errors import PyctrError
+    paths, store = _context()
+    if fmt == "oci-dir":
+        if not output:
+            raise PyctrError("--format oci-dir needs -o DIRECTORY")
+        archives.save(paths, store, refs, output, fmt)
+        return
+    fd = archives.output_fd(output)
+    with open(fd, "wb", closefd=fd != sys.stdout.fileno()) as out:
+        archives.save(paths, store, refs, out, fmt)
+
+
+def load(
+    input_: Optional[str] = typer.Option(None, "-i", "--input", help="Read from a file (or OCI directory), not stdin."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Say nothing."),
+    platform: Optional[str] = typer.Option(None, "--platform", help="os/arch[/variant] from an OCI index."),
+):
+    """Load images from an archive made by save (pyctr's, docker's, podman's, skopeo's).
+
+    Example: pyctr load -i mybox.tar
+    """
+    from ..engine import archives
+    paths, store = _context()
+    say = (lambda line: None) if quiet else typer.echo
+    if input_ and input_ != "-":
+        archives.load(paths, store, input_, platform, say)
+        return
+    if sys.stdin.isatty():
+        from ..engine.errors import PyctrError
+        raise PyctrError("requested load from stdin, but stdin is empty (a terminal): use -i FILE")
+    with _spooled_stdin(paths) as path:
+        archives.load(paths, store, path, platform, say)
+
+
+class _spooled_stdin:
+    """stdin copied into a file on the store's filesystem (an archive is read out of
+    order), removed afterwards."""
+
+    def __init__(self, paths):
+        import os
+        os.makedirs(paths.under_root("tmp"), mode=0o700, exist_ok=True)
+        self.path = os.path.join(paths.under_root("tmp"), f"load-{os.getpid()}-{os.urandom(6).hex()}")
+
+    def __enter__(self) -> str:
+        import shutil
+        with open(self.path, "xb") as f:
+            shutil.copyfileobj(sys.stdin.buffer, f, 1 << 20)
+        return self.path
+
+    def __exit__(self, *exc) -> bool:
+        import os
+        os.unlink(self.path)
+        return False
+
+
+def import_(
+    source: str = typer.Argument(..., metavar="FILE|-", help="A tar of a root filesystem (gzip or not)."),
+    ref: Optional[str] = typer.Argument(None, metavar="[REPOSITORY[:TAG]]"),
+    change: Optional[List[str]] = typer.Option(None, "-c", "--change", help="A Dockerfile instruction: CMD, ENV, ..."),
+    message: str = typer.Option("", "-m", "--message", help="A comment for the image's history."),
+):
+    """Make an image of one layer from a tar of a root filesystem.
+
+    Example: pyctr import rootfs.tar myimg:1
+    """
+    from ..engine import archives
+    paths, store = _context()
+    if source == "-":
+        image = archives.import_rootfs(paths, store, sys.stdin.buffer, ref, change or [], message, "from stdin")
+    else:
+        try:
+            f = open(source, "rb")
+        except OSError as e:
+            from ..engine.errors import PyctrError
+            raise PyctrError(f"cannot open {source}: {e.strerror}") from None
+        with f:
+            image = archives.import_rootfs(paths, store, f, ref, change or [], message, source)
+    typer.echo(f"sha256:{image.id}")
+
+
+def pull(
+    ref: str = typer.Argument(..., metavar="NAME[:TAG|@DIGEST]"),
+    platform: Optional[str] = typer.Option(None, "--platform", help="os/arch[/variant] from a manifest list."),
+    tls_verify: str = typer.Option("true", "--tls-verify", help="false: allow unverified TLS and plain HTTP."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the image's name."),
+):
+    """Pull an image from a registry: layers in parallel, every digest verified.
+
+    Example: pyctr pull localhost:5000/library/debian:bookworm
+    """
+    from ..engine import pull as puller
+    from ..engine.errors import PyctrError
+    if tls_verify.lower() not in ("true", "false", "1", "0"):
+        raise PyctrError(f"--tls-verify takes true or false, not {tls_verify!r}")
+    paths, store = _context()
+    report = render.PullReport(quiet)
+    try:
+        image = puller.pull(paths, store, ref, platform, tls_verify.lower() in ("true", "1"), report)
+    finally:
+        report.close()
+    name = f"{image.repository}:{image.tag}" if image.tag else image.repository
+    if not quiet:
+        typer.echo(f"Digest: {report.digest}")
+        typer.echo(f"Status: Downloaded newer image for {name}" if report.fetched else
+                   f"Status: Image is up to date for {name}")
+    typer.echo(name)
+
+
 def register(app: typer.Typer) -> None:
     """Adds the image commands to the CLI, and the `image` and `system` groups."""
-    for function, name in ((images, "images"), (rmi, "rmi"), (tag, "tag"), (history, "history")):
+    for function, name in ((images, "images"), (rmi, "rmi"), (tag, "tag"), (history, "history"), (save, "save"),
+                           (load, "load"), (import_, "import"), (pull, "pull")):
         app.command(name)(function)
     group = typer.Typer(help="Manage images.\n\nExample: pyctr image ls", no_args_is_help=True)
     for function, name in ((images, "ls"), (rmi, "rm"), (tag, "tag"), (history, "history"),
-                           (image_inspect, "inspect"), (image_prune, "prune")):
+                           (image_inspect, "inspect"), (image_prune, "prune"), (save, "save"), (load, "load"),
+                           (import_, "import"), (pull, "pull")):
         group.command(name)(function)
     app.add_typer(group, name="image")
     system = typer.Typer(help="Manage pyctr's disk use.\n\nExample: pyctr system df", no_args_is_help=True)

@@ -70,6 +70,52 @@ def history_table(rows: list[dict], no_trunc: bool = False) -> "object":
     return table
 
 
+class PullReport:
+    """How a pull shows itself: a rich progress bar per layer on a terminal, else docker's
+    plain lines (one as each layer completes).  Its methods are engine.pull.Progress's."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self.digest = ""
+        self.fetched = False
+        self.bars = None
+        self.tasks: dict[int, object] = {}
+        self.names: list[str] = []
+
+    def resolved(self, ref, digest: str, layers) -> None:
+        self.digest = digest
+        self.names = [short for short, _, _ in layers]
+        self.fetched = not all(present for _, _, present in layers)
+        if self.quiet:
+            return
+        print(f"{ref.tag or ref.digest[:19]}: Pulling from {ref.path}", flush=True)
+        if sys.stdout.isatty() and self.fetched:
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+            self.bars = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), transient=False)
+            self.bars.start()
+        for index, (short, size, present) in enumerate(layers):
+            if present:
+                print(f"{short}: Already exists", flush=True)
+            elif self.bars is not None:
+                self.tasks[index] = self.bars.add_task(f"{short}: Downloading", total=size or None)
+
+    def advanced(self, index: int, n: int) -> None:
+        if self.bars is not None:
+            self.bars.advance(self.tasks[index], n)
+
+    def finished(self, index: int) -> None:
+        if self.quiet:
+            return
+        if self.bars is not None:
+            self.bars.update(self.tasks[index], description=f"{self.names[index]}: Pull complete")
+        else:
+            print(f"{self.names[index]}: Pull complete", flush=True)
+
+    def close(self) -> None:
+        if self.bars is not None:
+            self.bars.stop()
+
+
 def docker_time(t: float) -> str:
     """docker's CreatedAt: 2026-12-02 03:45:01 +0000 UTC."""
     return time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(t))

@@ -19,6 +19,7 @@ from .launch import CHECKED, Launched, check_installed, launch, reached, wait_mo
 from .paths import Paths
 from .running import Outcome, attach_to, follow, terminal_size
 from .store import ContainerRecord, Store
+from .spec import STOP_SIGNAL
 
 
 def parse_signal(text: str) -> int:
@@ -73,13 +74,15 @@ def _wait_dead(paths: Paths, record: ContainerRecord, timeout: float) -> bool:
     return True
 
 
-def stop(paths: Paths, store: Store, name: str, timeout: float = 10, sig: int = signal.SIGTERM) -> ContainerRecord:
-    """The signal, up to `timeout` seconds to go, then SIGKILL; returns once it is gone
-    and its exit is on record (by the `pyctr run` that waits for it, or here when nobody
-    waits any more)."""
+def stop(paths: Paths, store: Store, name: str, timeout: float = 10, sig: int | None = None) -> ContainerRecord:
+    """The signal (by default the image's StopSignal, else SIGTERM), up to `timeout`
+    seconds to go, then SIGKILL; returns once it is gone and its exit is on record (by
+    the `pyctr run` that waits for it, or here when nobody waits any more)."""
     record = views.refresh(paths, store, containers.lookup(store, name))
     if record.status != "running":
         return record
+    if sig is None:
+        sig = stop_signal(containers.read_config(paths, record.id))
     try:
         runtime.kill(containers.runtime_root(paths, record), record.id, sig)
     except NotRunning:
@@ -149,9 +152,20 @@ def start_attached(paths: Paths, store: Store, name: str, interactive: bool) -> 
     return follow(paths, store, record.id, config, launched, interactive)
 
 
+def stop_signal(config: dict | None) -> int:
+    """The signal a container is stopped with: its image's StopSignal, else SIGTERM."""
+    text = ((config or {}).get("annotations") or {}).get(STOP_SIGNAL)
+    if text:
+        try:
+            return parse_signal(text)
+        except PyctrError:
+            pass
+    return signal.SIGTERM
+
+
 def restart(paths: Paths, store: Store, name: str, timeout: float) -> None:
     """Stopped (if running) and started again; the start waits for the old run's cleanup."""
-    stop(paths, store, name, timeout, signal.SIGTERM)
+    stop(paths, store, name, timeout)
     start(paths, store, name)
 
 

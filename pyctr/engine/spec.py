@@ -19,6 +19,8 @@ DEFAULT_CGROUP_PARENT = "pyctr"  # as docker's /docker: kept once made
 # its stdin open for attached clients (-i)
 AUTOREMOVE = "org.pyctr.autoremove"
 OPEN_STDIN = "org.pyctr.openstdin"
+# the image's StopSignal, under the image spec's own annotation key
+STOP_SIGNAL = "org.opencontainers.image.stopSignal"
 
 
 def annotated(config: dict, key: str) -> bool:
@@ -159,9 +161,10 @@ def build_spec(opts: RunOptions, image_config: dict, container_id: str, layout: 
         mounts.append({"destination": INIT_PATH, "type": "bind", "source": INIT, "options": ["bind", "ro"]})
         argv = [INIT_PATH, "--", *argv]
     user = {"uid": 0, "gid": 0}
-    if opts.user:
+    user_spec = opts.user or config.get("User")  # -u, else the image's
+    if user_spec:
         from .accounts import image_reader, resolve_user
-        user = resolve_user(image_reader(layout.lowers), opts.user)
+        user = resolve_user(image_reader(layout.lowers), user_spec)
     config = {
         "ociVersion": OCI_VERSION,
         "process": {
@@ -192,6 +195,7 @@ def build_spec(opts: RunOptions, image_config: dict, container_id: str, layout: 
         "annotations": {ROOTFS_TYPE: "overlay", ROOTFS_OPTIONS: layout.options(),
                         **({AUTOREMOVE: "true"} if opts.remove else {}),
                         **({OPEN_STDIN: "true"} if opts.interactive else {}),
+                        **({STOP_SIGNAL: config["StopSignal"]} if config.get("StopSignal") else {}),
                         **log_annotations},
     }
     apply_security(config, opts.security, cache_dir)

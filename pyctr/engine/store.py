@@ -190,9 +190,7 @@ class Store:
         and `digest` (a manifest digest it was pulled by) recorded for its repository."""
         with self.transaction() as db:
             for layer, parent in zip(layers, [None, *(layer.chain_id for layer in layers)]):
-                db.execute("INSERT OR IGNORE INTO layers (chain_id, diff_id, parent, size, blob, blob_size, media_type)"
-                           " VALUES (?,?,?,?,?,?,?)", (layer.chain_id, layer.diff_id, parent, layer.size, layer.blob,
-                                                       layer.blob_size, layer.media_type))
+                _insert_layer(db, layer, parent)
             db.execute(
                 "INSERT OR REPLACE INTO images (id, created, size, layers, config, manifest) VALUES (?,?,?,?,?,?)",
                 (image.id, image.created, image.size, fastjson.dumps(image.layers), fastjson.dumps(image.config),
@@ -264,6 +262,11 @@ class Store:
     def image_users(self, image_id: str) -> list[str]:
         """Names of the containers made from the image."""
         return [r[0] for r in self.db.execute("SELECT name FROM containers WHERE image_id = ?", (image_id,))]
+
+    def add_layer(self, layer: "Layer", parent: str | None) -> None:  # noqa: F821
+        """A layer on its own, as soon as it is in (pull resumes from the layers it has)."""
+        with self.transaction() as db:
+            _insert_layer(db, layer, parent)
 
     def find_layer(self, chain_id: str) -> "Layer | None":  # noqa: F821
         row = self.db.execute("SELECT chain_id, diff_id, blob, blob_size, media_type, size FROM layers"
@@ -418,6 +421,12 @@ def _monitor_files_into_rows(db, root: str) -> None:
         except (OSError, ValueError):
             continue
         db.execute("UPDATE containers SET monitor_pid = ?, monitor_start = ? WHERE id = ?", (pid, started, container_id))
+
+
+def _insert_layer(db, layer, parent: str | None) -> None:
+    db.execute("INSERT OR IGNORE INTO layers (chain_id, diff_id, parent, size, blob, blob_size, media_type)"
+               " VALUES (?,?,?,?,?,?,?)", (layer.chain_id, layer.diff_id, parent, layer.size, layer.blob,
+                                           layer.blob_size, layer.media_type))
 
 
 IMAGE_COLUMNS = "i.id, i.created, i.size, i.layers, i.config, i.manifest"

@@ -4,16 +4,15 @@ and unpacked into a directory of their own, which is renamed to layers/<chain id
 once both digests are checked.  A layer that exists is whole; a pass that fails or is
 killed leaves only its temporary files (tmp/, swept by the next command).
 
-The source is read on a thread of its own (reading a socket or file, hashing, writing the
-blob and zlib all let go of the GIL), so the unpacking, which is mostly Python, has the
-other core: `zcat | tar -x`'s two processes, in one.
+The source is read on a thread of its own (readahead.py: reading a socket or file,
+hashing, writing the blob and zlib all let go of the GIL), so the unpacking, which is
+mostly system calls made from Python, has the other core: `zcat | tar -x`'s two
+processes, in one.
 """
 
 import hashlib
 import os
-import queue
 import shutil
-import threading
 import zlib
 
 from ..records import record
@@ -21,7 +20,6 @@ from .blobs import BlobStore, DigestMismatch
 from .image import ImageError, layer_dir
 
 CHUNK = 1 << 20
-QUEUE_DEPTH = 16  # chunks in flight between the reader and the unpacker: 16 MiB at most
 
 # what a layer's bytes are, by media type (docker's and OCI's); None: look at them
 GZIP, ZSTD, TAR = "gzip", "zstd", "tar"
@@ -101,88 +99,39 @@ class _Decompressor:
         return b""
 
 
-class _QueueReader:
-    """The unpacker's end: a file whose read(n) takes chunks from the reader thread."""
-
-    def __init__(self, chunks: "queue.Queue"):
-        self.chunks = chunks
-        self.buffer = memoryview(b"")
-        self.done = False
-
-    def read(self, n: int = -1) -> bytes:
-        parts, want = [], n if n >= 0 else 1 << 62
-        while want > 0:
-            if not self.buffer:
-                if self.done:
-                    break
-                chunk = self.chunks.get()
-                if chunk is None:
-                    self.done = True
-                    break
-                self.buffer = memoryview(chunk)
-            take = self.buffer[:want]
-            self.buffer = self.buffer[len(take):]
-            parts.append(take)
-            want -= len(take)
-        return b"".join(parts)
-
-    def drain(self) -> None:
-        """Reads to the end (the tar's zero blocks may be followed by padding): the reader
-        thread must never block on a full queue nobody reads."""
-        while self.read(CHUNK):
-            pass
-
-
-class _Pump(threading.Thread):
-    """Reads the source to its end: blob file and digest, decompression, diff digest;
-    the tar's bytes go to the queue."""
+class _Digesting:
+    """The layer's tar, read from its source: each chunk of the source kept as the blob
+    (and hashed there), decompressed, and the tar hashed (the diff id).  ReadAhead runs
+    it on a thread of its own."""
 
     def __init__(self, source, blob, kind: str | None, progress):
-        super().__init__(daemon=True)
         self.source, self.blob, self.kind, self.progress = source, blob, kind, progress
-        self.chunks: queue.Queue = queue.Queue(QUEUE_DEPTH)
+        self.decompressor: _Decompressor | None = None
         self.diff = hashlib.sha256()
-        self.error: BaseException | None = None
-        self.stopped = False
-        self.found = self.kind  # the compression, once the first bytes are seen
+        self.done = False
 
-    def run(self) -> None:
-        try:
-            self._pump()
-        except BaseException as e:  # noqa: BLE001 - handed to the unpacking thread
-            self.error = e
-        finally:
-            self._put(None)
-
-    def _put(self, chunk) -> None:
-        while not self.stopped:
-            try:
-                self.chunks.put(chunk, timeout=0.2)
-                return
-            except queue.Full:
-                continue
-
-    def _pump(self) -> None:
-        decompressor = None
-        while not self.stopped:
-            data = self.source.read(CHUNK)
+    def read(self, n: int) -> bytes:
+        while not self.done:
+            data = self.source.read(n)
             if not data:
-                break
+                self.done = True
+                if self.decompressor is None:
+                    raise ImageError("the layer is empty")
+                return self._tar(self.decompressor.finish())
             self.blob.write(data)
-            if decompressor is None:
-                self.found = self.kind or sniff(data)
-                decompressor = _Decompressor(self.found)
+            if self.decompressor is None:
+                self.kind = self.kind or sniff(data)
+                self.decompressor = _Decompressor(self.kind)
             if self.progress:
                 self.progress(len(data))
-            self._tar(decompressor.feed(data))
-        if decompressor is None:
-            raise ImageError("the layer is empty")
-        self._tar(decompressor.finish())
+            tar = self._tar(self.decompressor.feed(data))
+            if tar:
+                return tar
+        return b""
 
-    def _tar(self, data: bytes) -> None:
-        if data:
-            self.diff.update(data)
-            self._put(data)
+    def _tar(self, data: bytes) -> bytes:
+        self.diff.update(data)
+        return data
 
 
 def ingest(source, blobs: BlobStore, layers_dir: str, tmp_dir: str, parent: str | None, *,
@@ -192,6 +141,7 @@ def ingest(source, blobs: BlobStore, layers_dir: str, tmp_dir: str, parent: str 
     (checked against `blob_digest` if given), unpacked into layers/<chain id>/diff
     (the diff checked against `diff_id` if given), on top of the chain `parent`.
     `progress(n)` hears of each chunk read."""
+    from .readahead import ReadAhead
     from .unpack import unpack  # tarfile and the rest: only when a layer comes in
     kind = COMPRESSION.get(media_type) if media_type else None
     if media_type and kind is None:
@@ -202,22 +152,16 @@ def ingest(source, blobs: BlobStore, layers_dir: str, tmp_dir: str, parent: str 
     try:
         os.mkdir(os.path.join(scratch, "diff"), 0o755)
         with blobs.writer(blob_digest) as blob:
-            pump = _Pump(source, blob, kind, progress)
-            stream = _QueueReader(pump.chunks)
-            pump.start()
-            try:
+            tar = _Digesting(source, blob, kind, progress)
+            with ReadAhead(tar, CHUNK) as stream:
                 stats = unpack(stream, os.path.join(scratch, "diff"))
-                stream.drain()
-            finally:
-                pump.stopped = not stream.done  # unpack failed: the reader need not go on
-                pump.join()
-            if pump.error is not None:
-                raise pump.error
-            got_diff = f"sha256:{pump.diff.hexdigest()}"
+                while stream.read(CHUNK):  # what follows the tar's end: digested too
+                    pass
+            got_diff = f"sha256:{tar.diff.hexdigest()}"
             if diff_id and got_diff != diff_id:
                 raise DigestMismatch(f"layer {diff_id} does not match its content: got {got_diff}")
         layer = Layer(chain_id(parent, got_diff), got_diff, blob.digest, blob.size,
-                      media_type or MEDIA_TYPE[pump.found], stats.size)
+                      media_type or MEDIA_TYPE[tar.kind], stats.bytes)
         place(scratch, layer_dir(layers_dir, layer.chain_id))
         return layer
     finally:

@@ -254,6 +254,24 @@ def update(root: str, container_id: str, resources: dict) -> None:
     cgroup.apply(resources)
 
 
+def pause(root: str, container_id: str) -> None:
+    """Freezes every process of a live container (its cgroup's freezer)."""
+    cgroup = _live_cgroup(root, container_id)
+    cgroup.freeze()
+
+
+def resume(root: str, container_id: str) -> None:
+    _live_cgroup(root, container_id).thaw()
+
+
+def _live_cgroup(root: str, container_id: str):
+    saved = _loaded(root, container_id)
+    cgroup = _cgroup(saved)
+    if saved.current_status() == "stopped" or cgroup is None or not cgroup.exists():
+        raise NotRunning(f"container {container_id} is not running")
+    return cgroup
+
+
 def read_file(root: str, container_id: str, path: str, limit: int) -> bytes:
     """A regular file inside a live container (read_in_root).  NotRunning once it is gone."""
     saved = _loaded(root, container_id)
