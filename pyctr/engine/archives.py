@@ -15,6 +15,7 @@ from ..images.ingest import Layer, chain_id, ingest
 from . import containers, images, rootfs
 from .errors import PyctrError
 from .image_lookup import blob_store
+from .launch import reached
 from .paths import Paths
 from .store import Store
 
@@ -52,7 +53,7 @@ def load(paths: Paths, store: Store, path: str, platform: str | None = None, say
     found = archive.Archive(path)
     loaded = []
     try:
-        with images.Adding(paths):
+        with images.Adding(paths, store):
             for item in found.images(platform):
                 loaded.append(_take_in(paths, store, item, say))
     finally:
@@ -96,6 +97,7 @@ def _layer(paths: Paths, store: Store, opener, media_type: str | None, diff_id: 
         layer = ingest(source, blob_store(paths), paths.under_root("layers"), paths.under_root("tmp"), parent,
                        media_type=media_type, diff_id=diff_id)
     store.add_layer(layer, parent)
+    reached(images.LAYER_STORED)
     return layer
 
 
@@ -107,7 +109,7 @@ def import_rootfs(paths: Paths, store: Store, source, ref: str | None, changes: 
     if ref:
         images._check_name(repository)
     blobs = blob_store(paths)
-    with images.Adding(paths):
+    with images.Adding(paths, store):
         layer = ingest(source, blobs, paths.under_root("layers"), paths.under_root("tmp"), None)
         store.add_layer(layer, None)
         created = oci.now()

@@ -15,6 +15,7 @@ from ..runtime.errors import NotRunning
 from . import containers, images
 from .errors import PyctrError
 from .image_lookup import blob_store
+from .launch import reached
 from .paths import Paths
 from .spec import DEFAULT_MOUNTS, INIT_PATH
 from .store import ContainerRecord, Store
@@ -50,13 +51,14 @@ def commit(paths: Paths, store: Store, name: str, ref: str | None, changes: list
         images._check_name(repository)
     new_config = _image_config(base, record, config, changes, message, author)
     blobs = blob_store(paths)
-    with images.Adding(paths):
+    with images.Adding(paths, store):
         layers = [store.find_layer(c) for c in base.layers]
         if None in layers:
             raise PyctrError(f"the image of {name} is missing layers")
         with _paused(paths, record, pause):
             layer = _upper_as_layer(paths, record, mount_points(config), base.layers[-1] if base.layers else None)
         store.add_layer(layer, base.layers[-1] if base.layers else None)
+        reached(images.LAYER_STORED)
         image = oci.image_of(blobs, new_config, [*layers, layer], repository, tag)
         store.add_image(image, [*layers, layer])
     return image

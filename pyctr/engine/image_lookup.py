@@ -27,8 +27,10 @@ def resolve(paths: Paths, store: Store, ref: str) -> Image:
 
 def add_builtin(paths: Paths, store: Store) -> Image:
     from ..images import builtin
-    image, layer = builtin.build(blob_store(paths), paths.under_root("layers"), paths.under_root("tmp"))
-    store.add_image(image, [layer])
+    from .images import Adding
+    with Adding(paths):
+        image, layer = builtin.build(blob_store(paths), paths.under_root("layers"), paths.under_root("tmp"))
+        store.add_image(image, [layer])
     return image
 
 

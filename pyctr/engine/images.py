@@ -19,18 +19,23 @@ from .paths import Paths
 from .store import Store
 
 LOCK = "images.lock"
-SCRATCH_PREFIXES = ("layer-", "blob-", "busybox-", "pull-", "load-", "commit-")
+SCRATCH_PREFIXES = ("layer-", "blob-", "busybox-", "load-")
+# the pause point (launch.reached) where a layer is in the store and its image is not yet
+LAYER_STORED = "layer-stored"
 
 
 class Adding:
-    """`with Adding(paths):` what adds to the store holds the images lock shared."""
+    """`with Adding(paths, store):` what adds to the store holds the images lock shared,
+    once what killed commands left in tmp/ is cleared (if nobody else is adding)."""
 
-    def __init__(self, paths: Paths):
+    def __init__(self, paths: Paths, store: Store | None = None):
         self.paths = paths
+        self.store = store
         self.fd = -1
 
     def __enter__(self) -> "Adding":
-        os.makedirs(self.paths.root, mode=0o700, exist_ok=True)
+        if self.store is not None:
+            sweep(self.paths, self.store, layers=False)
         self.fd = os.open(self.paths.under_root(LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         fcntl.flock(self.fd, fcntl.LOCK_SH)
         return self
@@ -129,21 +134,35 @@ def prune(paths: Paths, store: Store, everything: bool = False) -> tuple[list[st
     return deleted, freed
 
 
-def sweep(paths: Paths, store: Store) -> int:
-    """Removes layers and blobs that no image names, and what killed commands left in
-    tmp/; returns the bytes freed.  Skipped (0) while something adds to the store."""
+def sweep(paths: Paths, store: Store, layers: bool = True) -> int:
+    """Removes what killed commands left in tmp/ and, with `layers`, the layers and blobs
+    that no image names (a pull killed half-way loses the layers it had: only `rmi` and
+    `prune` ask for that); returns the bytes freed.  Skipped (0) while something adds to
+    the store."""
+    os.makedirs(paths.root, mode=0o700, exist_ok=True)
     fd = os.open(paths.under_root(LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return 0
-        return _sweep_locked(paths, store)
+        _sweep_scratch(paths)
+        return _sweep_unnamed(paths, store) if layers else 0
     finally:
         os.close(fd)
 
 
-def _sweep_locked(paths: Paths, store: Store) -> int:
+def _sweep_scratch(paths: Paths) -> None:
+    """Scratch entries are named <kind>-<pid>-<random>: those of a process that is gone."""
+    tmp = paths.under_root("tmp")
+    for name in os.listdir(tmp) if os.path.isdir(tmp) else []:
+        kind, _, rest = name.partition("-")
+        pid = rest.partition("-")[0]
+        if f"{kind}-".startswith(SCRATCH_PREFIXES) and not (pid.isdigit() and os.path.exists(f"/proc/{pid}")):
+            _core.remove_tree(os.path.join(tmp, name))
+
+
+def _sweep_unnamed(paths: Paths, store: Store) -> int:
     images = {i.id: i for i in store.list_images()}.values()
     chains = {c for image in images for c in image.layers}
     layers = {layer.chain_id: layer for layer in store.all_layers()}
@@ -164,10 +183,6 @@ def _sweep_locked(paths: Paths, store: Store) -> int:
     for digest in blobs.all():
         if digest not in kept:
             blobs.remove(digest)
-    tmp = paths.under_root("tmp")
-    for name in os.listdir(tmp) if os.path.isdir(tmp) else []:
-        if name.startswith(SCRATCH_PREFIXES):
-            _core.remove_tree(os.path.join(tmp, name))
     return freed
 
 

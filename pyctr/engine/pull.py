@@ -16,6 +16,7 @@ from ..images.ingest import chain_ids, ingest
 from ..images.reference import Reference, default_registry, parse, parse_platform
 from . import images
 from .image_lookup import blob_store
+from .launch import reached
 from .paths import Paths
 from .store import Store
 
@@ -58,7 +59,7 @@ def pull(paths: Paths, store: Store, text: str, platform: str | None = None, tls
     if len(diff_ids) != len(descriptors):
         raise ImageError(f"{ref}: the config lists {len(diff_ids)} layers, the manifest {len(descriptors)}")
     chains = chain_ids(diff_ids)
-    with images.Adding(paths):
+    with images.Adding(paths, store):
         have = [_present(paths, store, c) for c in chains]
         progress.resolved(ref, pulled.digest, [(d["digest"][7:19], d.get("size") or 0, h)
                                                for d, h in zip(descriptors, have)])
@@ -95,6 +96,7 @@ def _fetch(paths: Paths, store: Store, remote, ref: Reference, descriptors: list
                 layer = future.result()  # the first failure raises here
                 store.add_layer(layer, chains[i - 1] if i else None)
                 progress.finished(i)
+                reached(images.LAYER_STORED)
     except BaseException:
         stop.set()
         raise

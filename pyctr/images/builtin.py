@@ -84,7 +84,7 @@ def build(blobs: BlobStore, layers_dir: str, scratch_dir: str) -> tuple[Image, L
     busybox = find_busybox()
     mtime = int(os.stat(busybox).st_mtime)
     os.makedirs(scratch_dir, mode=0o700, exist_ok=True)
-    scratch = tempfile.mkdtemp(prefix="busybox-", dir=scratch_dir)
+    scratch = tempfile.mkdtemp(prefix=f"busybox-{os.getpid()}-", dir=scratch_dir)
     try:
         tree = os.path.join(scratch, "tree")
         populate(tree, busybox)

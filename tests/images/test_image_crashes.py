@@ -1,0 +1,119 @@
+"""A load, import or commit killed (kill -9) at any point leaves nothing `images` lists
+as whole, and nothing the next command cannot clean.  (A killed pull: test_pull.py.)"""
+
+import io
+import os
+import subprocess
+import tarfile
+import time
+
+import pytest
+
+
+def _ok(r):
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def _stopped(pid: int, timeout: float = 60) -> None:
+    """Until `pid` has stopped itself (SIGSTOP at its pause point)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(f"/proc/{pid}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == "T":
+                return
+        time.sleep(0.02)
+    raise AssertionError("the command never reached its pause point")
+
+
+def _kill_at(pyctr, point: str, *args: str) -> None:
+    p = pyctr.popen(*args, env={"PYCTR_PAUSE_AT": point}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _stopped(p.pid)
+    p.kill()
+    p.wait()
+
+
+def _image_names(pyctr) -> set[str]:
+    return {f"{i.repository}:{i.tag}" for i in pyctr.store().list_images()}
+
+
+def _scratch(pyctr) -> list[str]:
+    tmp = os.path.join(pyctr.root, "tmp")
+    return os.listdir(tmp) if os.path.isdir(tmp) else []
+
+
+@pytest.fixture
+def two_layer_archive(pyctr, tmp_path) -> str:
+    _ok(pyctr("run", "--name", "src", "busybox", "sh", "-c", "echo 1 > /one"))
+    _ok(pyctr("commit", "src", "two:1"))
+    _ok(pyctr("rm", "src"))
+    path = str(tmp_path / "two.tar")
+    _ok(pyctr("save", "-o", path, "two:1", "busybox"))
+    for ref in ("two:1", "busybox"):
+        _ok(pyctr("rmi", ref))
+    assert _image_names(pyctr) == set()
+    return path
+
+
+def test_load_killed_between_layers(pyctr, two_layer_archive):
+    _kill_at(pyctr, "layer-stored", "load", "-i", two_layer_archive)
+    assert _image_names(pyctr) == set()  # a layer is in, no image is
+    out = _ok(pyctr("load", "-i", two_layer_archive))
+    assert "Loaded image: two:1" in out
+    assert _ok(pyctr("run", "--rm", "two:1", "cat", "/one")) == "1\n"
+    assert _scratch(pyctr) == []
+
+
+def _big_layer_archive(path: str) -> None:
+    """An image archive with one layer of 4000 files (about 130 MB): a load takes a while."""
+    import hashlib
+    import json
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w") as tar:
+        for i in range(4000):
+            data = os.urandom(32 << 10)
+            info = tarfile.TarInfo(f"d{i % 40}/f{i}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    layer_bytes = layer.getvalue()
+    diff_id = f"sha256:{hashlib.sha256(layer_bytes).hexdigest()}"
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/bin/sh"]},
+                         "rootfs": {"type": "layers", "diff_ids": [diff_id]}}).encode()
+    with tarfile.open(path, "w") as tar:
+        for name, data in (("big/layer.tar", layer_bytes), ("config.json", config),
+                           ("manifest.json", json.dumps([{"Config": "config.json", "RepoTags": ["big:1"],
+                                                          "Layers": ["big/layer.tar"]}]).encode())):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+@pytest.mark.parametrize("after", [0.3, 0.8])
+def test_load_killed_while_unpacking(pyctr, tmp_path, after):
+    archive = str(tmp_path / "big.tar")
+    _big_layer_archive(archive)
+    p = pyctr.popen("load", "-i", archive, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(after)
+    p.kill()
+    p.wait()
+    assert "big:1" not in _image_names(pyctr)
+    assert not os.listdir(os.path.join(pyctr.root, "blobs", "sha256")) or all(
+        os.path.getsize(os.path.join(pyctr.root, "blobs", "sha256", b)) for b in
+        os.listdir(os.path.join(pyctr.root, "blobs", "sha256")))
+    _ok(pyctr("load", "-i", archive))  # sweeps what the killed one left, then loads
+    assert _scratch(pyctr) == []
+    assert _ok(pyctr("run", "--rm", "busybox", "true")) == ""  # the store works on
+
+
+def test_commit_killed_before_its_image_is_recorded(pyctr):
+    _ok(pyctr("run", "--name", "c", "busybox", "sh", "-c", "echo x > /x"))
+    before = _image_names(pyctr)
+    _kill_at(pyctr, "layer-stored", "commit", "c", "half:1")
+    assert _image_names(pyctr) == before
+    layers_dir = os.path.join(pyctr.root, "layers")
+    assert len(os.listdir(layers_dir)) == 2  # the new layer, named by no image
+    _ok(pyctr("image", "prune", "-f"))
+    assert len(os.listdir(layers_dir)) == 1
+    _ok(pyctr("commit", "c", "whole:1"))
+    assert _ok(pyctr("run", "--rm", "whole:1", "cat", "/x")) == "x\n"
+    _ok(pyctr("rm", "c"))
