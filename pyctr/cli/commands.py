@@ -332,9 +332,10 @@ def restart(
 
 
 def _register_groups() -> None:
-    from . import change_commands, image_commands
+    from . import change_commands, image_commands, registry_commands
     image_commands.register(app)
     change_commands.register(app)
+    registry_commands.register(app)
 
 
 _register_groups()
