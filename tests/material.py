@@ -22,6 +22,7 @@ import http.server
 import json
 import os
 import secrets
+import shutil
 import socket
 import ssl
 import subprocess
@@ -298,3 +299,27 @@ def _run(*argv: str) -> None:
     result = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if result.returncode:
         raise RuntimeError(f"{' '.join(argv)}: exit {result.returncode}: {result.stderr.strip()[-2000:]}")
+
+
+DEBIAN_TAG = "bookworm"
+SMALL_IMAGE = "small/img:1"  # the small image every test registry holds (tests/images/conftest.py)
+
+
+def debian_image(cache: str) -> tuple[str, Descriptor]:
+    """(<cache>/debian-oci, its manifest): an OCI layout whose `bookworm` image has the
+    Debian rootfs as its first layer and a small second one (/etc/pyctr-test, /srv/app/),
+    with a config that sets Cmd, Env, WorkingDir, Labels, ExposedPorts and User.  Made once
+    per cache (under a temp name, then renamed)."""
+    layout = os.path.join(cache, "debian-oci")
+    if not os.path.exists(layout):
+        partial = layout + ".partial"
+        if os.path.exists(partial):
+            shutil.rmtree(partial)
+        second = layer_tar(os.path.join(cache, "second-layer.tar"),
+                           {"etc/pyctr-test": "made by the test material\n", "srv/": None, "srv/app/": None,
+                            "srv/app/hello.sh": "#!/bin/sh\necho hello from the second layer\n"})
+        oci_image(partial, DEBIAN_TAG, [debian_rootfs_tar(cache), second], cmd=["bash"],
+                  env=["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"],
+                  workdir="/srv/app", labels={"org.pyctr.test": "debian"}, ports=["8080/tcp"], user="root")
+        os.rename(partial, layout)
+    return layout, manifest_of(layout, DEBIAN_TAG)

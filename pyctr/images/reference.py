@@ -26,6 +26,7 @@ _REFERENCE = re.compile(
     rf"(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?$")
 _DOMAIN_ONLY = re.compile(rf"^{_DOMAIN}$")
 _NAME_TOTAL_LENGTH_MAX = 255
+_TEXT_MAX = 1024  # a name, a 128-character tag and a sha512 digest fit
 # digests whose hex we can check, and its length
 DIGEST_ALGORITHMS = {"sha256": 64, "sha512": 128}
 
@@ -61,7 +62,8 @@ def default_registry() -> str | None:
 def parse(text: str, default_registry: str | None = None) -> Reference:
     """A full reference from `text`: `localhost:5000/library/debian:bookworm`, or a short
     name (`debian`) completed with `default_registry`; no tag and no digest means latest."""
-    match = _REFERENCE.match(text or "")
+    # a bound before the regex: whatever the engine's backtracking, a huge text is refused at once
+    match = _REFERENCE.match(text) if text and len(text) <= _TEXT_MAX else None
     if not match:
         raise InvalidReference(_why_invalid(text))
     name, tag, digest = match["name"], match["tag"] or "", match["digest"] or ""
@@ -114,6 +116,8 @@ def _why_invalid(text: str) -> str:
         return "invalid reference: empty"
     shown = text if len(text) <= 80 else text[:80] + "..."
     name = text.partition("@")[0]
+    if len(text) > _TEXT_MAX:
+        return f"invalid reference {shown!r}: longer than {_TEXT_MAX} characters"
     if any(c.isspace() for c in text):
         return f"invalid reference {shown!r}: contains whitespace"
     if name != name.lower() and not split_domain(name.rpartition(":")[0] or name)[0]:

@@ -273,7 +273,8 @@ class Client:
         if response.status >= 300:
             body = _read(response, MAX_ERROR_BODY)
             _release(connection, response)
-            what = f"{ref.domain}/{ref.path}{tail.replace('/manifests/', ':').replace('/blobs/', '@')}"
+            target = tail[1:].partition("/")[2]  # of manifests/TAG, manifests/DIGEST, blobs/DIGEST
+            what = f"{ref.domain}/{ref.path}" + (f"{'@' if ':' in target else ':'}{target}" if target else "")
             error = NotFound if response.status == 404 else RegistryError
             raise error(f"{what}: {_message(body, response.status)}")
         return response, connection
@@ -501,11 +502,16 @@ def _message(body: bytes, status: int) -> str:
     """The registry's own words (its errors[].message), else the HTTP status."""
     try:
         errors = json.loads(body).get("errors") or []
-        text = "; ".join(f"{e.get('code', '').lower().replace('_', ' ')}: {e.get('message', '')}".strip(": ")
-                         for e in errors if isinstance(e, dict))
+        text = "; ".join(_error_text(e) for e in errors if isinstance(e, dict))
     except (ValueError, AttributeError):
         text = ""
     return _oneline(text or f"HTTP {status} {http.client.responses.get(status, '')}".strip())[:300]
+
+
+def _error_text(error: dict) -> str:
+    """`code: message` of one of the registry's errors, once when both say the same."""
+    code, message = str(error.get("code", "")).lower().replace("_", " "), str(error.get("message", ""))
+    return message if code in ("", message.lower()) else f"{code}: {message}" if message else code
 
 
 def _oneline(error) -> str:

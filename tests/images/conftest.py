@@ -1,0 +1,121 @@
+"""Fixtures of real image material (tests/material.py): the Debian image, registries on
+loopback (anonymous, htpasswd, token) and images pushed into them.
+
+Session fixtures are set up before a test's leak snapshot is taken, so the registries they
+start live across tests; each is stopped at the session's end.  A test that damages a
+registry's storage uses `fresh_registry`, stopped at its own end."""
+
+import os
+
+import pytest
+
+import material
+
+SMALL = material.SMALL_IMAGE
+
+
+@pytest.fixture(scope="session")
+def material_cache(tmp_path_factory) -> str:
+    """$PYCTR_TEST_CACHE (kept across sessions, for developers) or a session directory."""
+    cache = os.environ.get(material.CACHE_ENV)
+    if cache:
+        os.makedirs(cache, exist_ok=True)
+        return cache
+    return str(tmp_path_factory.mktemp("material"))
+
+
+@pytest.fixture(scope="session")
+def debian_tar(material_cache) -> str:
+    return material.debian_rootfs_tar(material_cache)
+
+
+@pytest.fixture(scope="session")
+def debian_layout(material_cache) -> tuple[str, "material.Descriptor"]:
+    """(OCI layout, manifest) of the two-layer Debian image tagged material.DEBIAN_TAG."""
+    return material.debian_image(material_cache)
+
+
+@pytest.fixture(scope="session")
+def small_layout(tmp_path_factory) -> str:
+    """An OCI layout with small images: `amd64` and `arm64` (two layers each, their
+    platform in the config) and `x` (= amd64)."""
+    d = tmp_path_factory.mktemp("small")
+    layout = str(d / "layout")
+    for arch in ("amd64", "arm64"):
+        base = material.layer_tar(str(d / f"base-{arch}.tar"), {"etc/": None, "etc/arch": f"{arch}\n"})
+        top = material.layer_tar(str(d / f"top-{arch}.tar"), {"srv/": None, "srv/data": os.urandom(300_000)})
+        material.oci_image(layout, arch, [base, top], cmd=["cat", "/etc/arch"], env=["A=1"], workdir="/srv",
+                           labels={"arch": arch}, ports=["80/tcp"], architecture=arch)
+    return layout
+
+
+def _registry(tmp_path_factory, name, **options) -> material.Registry:
+    return material.start_registry(str(tmp_path_factory.mktemp(name)), **options)
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory, small_layout):
+    """An anonymous registry holding SMALL and `multi/img:1`, an OCI index of the amd64 and
+    arm64 images (its .index_digest, .platforms: {arch: manifest Descriptor})."""
+    r = _registry(tmp_path_factory, "registry")
+    try:
+        material.push(small_layout, "amd64", r, SMALL)
+        r.platforms = {}
+        for arch in ("amd64", "arm64"):
+            manifest = material.manifest_of(small_layout, arch)
+            material.push(small_layout, arch, r, f"multi/img@{manifest.digest}")
+            r.platforms[arch] = material.Descriptor(manifest.digest, manifest.size,
+                                                    {"os": "linux", "architecture": arch,
+                                                     **({"variant": "v8"} if arch == "arm64" else {})})
+        r.index_digest = material.push_index(r, "multi/img", "1", list(r.platforms.values()))
+        yield r
+    finally:
+        r.stop()
+
+
+@pytest.fixture(scope="session")
+def debian_ref(registry, debian_layout) -> str:
+    """The Debian image pushed into `registry`: 127.0.0.1:PORT/library/debian:bookworm."""
+    layout, _ = debian_layout
+    material.push(layout, material.DEBIAN_TAG, registry, f"library/debian:{material.DEBIAN_TAG}")
+    return f"{registry.addr}/library/debian:{material.DEBIAN_TAG}"
+
+
+@pytest.fixture
+def fresh_registry(tmp_path_factory, small_layout):
+    """An anonymous registry of the test's own holding SMALL: its storage may be damaged."""
+    r = _registry(tmp_path_factory, "fresh-registry")
+    try:
+        material.push(small_layout, "amd64", r, SMALL)
+        yield r
+    finally:
+        r.stop()
+
+
+@pytest.fixture(scope="session")
+def htpasswd_registry(tmp_path_factory, small_layout):
+    """A registry with `auth: htpasswd` (user .user, password .password) holding SMALL."""
+    r = _registry(tmp_path_factory, "htpasswd-registry", auth="htpasswd")
+    try:
+        material.push(small_layout, "amd64", r, SMALL)
+        yield r
+    finally:
+        r.stop()
+
+
+@pytest.fixture(scope="session")
+def token_server(tmp_path_factory):
+    server = material.TokenServer(str(tmp_path_factory.mktemp("token-server")))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def token_registry(tmp_path_factory, small_layout, token_server):
+    """A registry with `auth: token` (token_server's tokens) holding SMALL."""
+    r = _registry(tmp_path_factory, "token-registry", auth="token", token_server=token_server)
+    try:
+        material.push(small_layout, "amd64", r, SMALL)
+        yield r
+    finally:
+        r.stop()

@@ -1,0 +1,179 @@
+"""The distribution client against real registries on loopback (docker-registry, images
+pushed by skopeo): manifests and indexes, every digest checked, token auth, tampered blobs,
+resumed blobs."""
+
+import hashlib
+import json
+import threading
+
+import pytest
+
+import material
+from material import SMALL_IMAGE as SMALL
+
+from pyctr.images.reference import parse, parse_platform
+from pyctr.images.registry import (AuthError, Client, DigestMismatch, NotFound, RegistryError, Verifier,
+                                   is_loopback)
+
+
+def _fetch(client, ref, descriptor, offset=0, hasher=None) -> bytes:
+    """The blob's bytes from `offset`, verified against the descriptor at the end."""
+    with client.blob(ref, descriptor["digest"], offset) as stream:
+        verifier = Verifier(descriptor["digest"], descriptor["size"], hasher, offset)
+        return b"".join(stream.chunks(verifier))
+
+
+def test_a_multi_layer_image(debian_ref, debian_layout):
+    layout, manifest = debian_layout
+    client = Client()
+    ref = parse(debian_ref)
+    pulled = client.manifest(ref)
+    assert pulled.digest == manifest.digest  # skopeo kept the layout's manifest as it was
+    assert pulled.index_digest == "" and pulled.platform is None
+    assert len(pulled.layers) == 2 and pulled.layers[0]["size"] > 50_000_000
+    config = json.loads(pulled.config)
+    assert "sha256:" + hashlib.sha256(pulled.config).hexdigest() == pulled.config_digest
+    assert config["config"]["Cmd"] == ["bash"] and config["config"]["WorkingDir"] == "/srv/app"
+    assert config["config"]["Labels"] == {"org.pyctr.test": "debian"} and "8080/tcp" in config["config"]["ExposedPorts"]
+    assert len(config["rootfs"]["diff_ids"]) == 2
+    for layer in pulled.layers:  # both layers, in parallel, through one client
+        assert layer["mediaType"].endswith("tar+gzip")
+    results, errors = {}, []
+
+    def fetch(layer):
+        try:
+            results[layer["digest"]] = len(_fetch(client, ref, layer))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+    threads = [threading.Thread(target=fetch, args=(layer,)) for layer in pulled.layers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and results == {layer["digest"]: layer["size"] for layer in pulled.layers}
+
+
+def test_by_digest(registry):
+    client = Client()
+    digest = registry.platforms["arm64"].digest
+    pulled = client.manifest(parse(f"{registry.addr}/multi/img@{digest}"))
+    assert pulled.digest == digest and json.loads(pulled.config)["architecture"] == "arm64"
+    wrong = "sha256:" + "0" * 64
+    with pytest.raises(NotFound, match=r"^127\.0\.0\.1:\d+/multi/img@sha256:0+: manifest unknown$"):
+        client.manifest(parse(f"{registry.addr}/multi/img@{wrong}"))
+
+
+def test_an_index_of_two_platforms(registry):
+    client = Client()
+    ref = parse(f"{registry.addr}/multi/img:1")
+    pulled = client.manifest(ref)  # this host: linux/amd64
+    assert pulled.index_digest == registry.index_digest
+    assert pulled.digest == registry.platforms["amd64"].digest and str(pulled.platform) == "linux/amd64"
+    assert json.loads(pulled.config)["architecture"] == "amd64"
+    arm = client.manifest(ref, parse_platform("linux/arm64"))
+    assert arm.digest == registry.platforms["arm64"].digest
+    assert json.loads(arm.config)["architecture"] == "arm64"
+    with pytest.raises(RegistryError) as e:
+        client.manifest(ref, parse_platform("linux/s390x"))
+    assert str(e.value) == (f"{ref}: no image for platform linux/s390x in the manifest list "
+                            f"{registry.index_digest[:19]} (it has: linux/amd64, linux/arm64/v8)")
+
+
+def test_a_missing_tag_and_repository(registry):
+    with pytest.raises(NotFound, match=r"^127\.0\.0\.1:\d+/small/img:nope: manifest unknown$"):
+        Client().manifest(parse(f"{registry.addr}/small/img:nope"))
+    with pytest.raises(NotFound, match=r"^127\.0\.0\.1:\d+/no/such:1: manifest unknown$"):
+        Client().manifest(parse(f"{registry.addr}/no/such:1"))
+
+
+def test_token_auth(token_registry, token_server):
+    ref = parse(f"{token_registry.addr}/{SMALL}")
+    client = Client(credentials=lambda domain: (token_registry.user, token_registry.password))
+    before = len(token_server.requests)
+    pulled = client.manifest(ref)
+    assert len(pulled.layers) == 2
+    _fetch(client, ref, pulled.layers[1])
+    # one token for the repository's pull scope, kept for the manifest and both blobs
+    assert token_server.requests[before:] == [{"user": "alice", "scope": ["repository:small/img:pull"],
+                                               "service": ["pyctr-test-registry"]}]
+
+
+def test_token_auth_refuses_a_wrong_password_and_no_credentials(token_registry):
+    ref = parse(f"{token_registry.addr}/{SMALL}")
+    with pytest.raises(AuthError) as e:
+        Client(credentials=lambda domain: ("alice", "wrong")).manifest(ref)
+    assert str(e.value) == f"{token_registry.addr}: authentication failed: unauthorized: invalid username or password"
+    with pytest.raises(AuthError) as e:
+        Client().manifest(ref)
+    assert str(e.value) == (f"{token_registry.addr}: small/img: authentication required "
+                            f"(pyctr login {token_registry.addr})")
+
+
+def test_basic_auth(htpasswd_registry):
+    ref = parse(f"{htpasswd_registry.addr}/{SMALL}")
+    assert Client(credentials=lambda d: ("alice", "wonderland")).manifest(ref).layers
+    with pytest.raises(AuthError, match="access denied to small/img"):
+        Client(credentials=lambda d: ("alice", "wrong")).manifest(ref)
+    with pytest.raises(AuthError, match="authentication required"):
+        Client().manifest(ref)
+
+
+def test_a_tampered_layer_is_refused(fresh_registry):
+    client = Client()
+    ref = parse(f"{fresh_registry.addr}/{SMALL}")
+    pulled = client.manifest(ref)
+    layer = pulled.layers[1]
+    path = fresh_registry.blob_file(layer["digest"])
+    with open(path, "r+b") as f:  # the same size: only the digest can tell
+        f.seek(100)
+        byte = f.read(1)
+        f.seek(100)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    with open(path, "rb") as f:
+        sent = "sha256:" + hashlib.sha256(f.read()).hexdigest()
+    with pytest.raises(DigestMismatch) as e:
+        _fetch(client, ref, layer)
+    assert str(e.value) == f"blob {layer['digest']} digest mismatch: registry sent {sent}"
+
+
+def test_a_tampered_config_is_refused(fresh_registry):
+    client = Client()
+    ref = parse(f"{fresh_registry.addr}/{SMALL}")
+    config = client.manifest(ref).config_digest
+    path = fresh_registry.blob_file(config)
+    with open(path, "rb") as f:
+        data = f.read()
+    with open(path, "wb") as f:
+        f.write(data.replace(b"amd64", b"arm64"))
+    with pytest.raises(DigestMismatch, match=rf"^blob {config} digest mismatch: registry sent sha256:[0-9a-f]{{64}}$"):
+        Client().manifest(ref)
+
+
+def test_a_short_blob_is_refused(fresh_registry):
+    ref = parse(f"{fresh_registry.addr}/{SMALL}")
+    layer = Client().manifest(ref).layers[1]
+    with pytest.raises(DigestMismatch, match=r"size mismatch: expected \d+ bytes, registry sent \d+"):
+        _fetch(Client(), ref, {**layer, "size": layer["size"] + 1})
+    with pytest.raises(DigestMismatch, match="more than the 10 bytes expected"):
+        _fetch(Client(), ref, {**layer, "size": 10})
+
+
+def test_a_blob_resumed_at_an_offset(registry, small_layout):
+    client = Client()
+    ref = parse(f"{registry.addr}/{SMALL}")
+    layer = client.manifest(ref).layers[1]
+    whole = material.layout_blob(small_layout, layer["digest"])
+    offset = len(whole) // 3
+    hasher = hashlib.sha256(whole[:offset])  # what the first attempt had hashed
+    with client.blob(ref, layer["digest"], offset) as stream:
+        assert stream.offset == offset and stream.size == len(whole)  # from the 206's Content-Range
+    assert _fetch(client, ref, layer, offset, hasher) == whole[offset:]
+    with pytest.raises(DigestMismatch):  # a resume that starts from other bytes is caught at the end
+        _fetch(client, ref, layer, offset, hashlib.sha256(b"x" * offset))
+
+
+def test_plain_http_only_to_loopback():
+    assert is_loopback("127.0.0.1:5000") and is_loopback("127.8.9.1") and is_loopback("[::1]:5000")
+    assert is_loopback("localhost:5000") and not is_loopback("10.0.0.1:5000") and not is_loopback("example.com")
+    with pytest.raises(RegistryError, match=r"^refusing plain HTTP to 192\.0\.2\.1:5000 \(use --tls-verify=false\)$"):
+        Client()._send("http://192.0.2.1:5000/v2/", {}, None, False)  # refused before any packet
