@@ -5,6 +5,7 @@ Session fixtures are set up before a test's leak snapshot is taken, so the regis
 start live across tests; each is stopped at the session's end.  A test that damages a
 registry's storage uses `fresh_registry`, stopped at its own end."""
 
+import contextlib
 import os
 
 import pytest
@@ -49,17 +50,22 @@ def small_layout(tmp_path_factory) -> str:
     return layout
 
 
-def _registry(tmp_path_factory, name, **options) -> material.Registry:
-    return material.start_registry(str(tmp_path_factory.mktemp(name)), **options)
+@contextlib.contextmanager
+def _serving_small(tmp_path_factory, small_layout, name, **options):
+    """A registry (material.start_registry's options) holding SMALL, stopped at the end."""
+    r = material.start_registry(str(tmp_path_factory.mktemp(name)), **options)
+    try:
+        material.push(small_layout, "amd64", r, SMALL)
+        yield r
+    finally:
+        r.stop()
 
 
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory, small_layout):
     """An anonymous registry holding SMALL and `multi/img:1`, an OCI index of the amd64 and
     arm64 images (its .index_digest, .platforms: {arch: manifest Descriptor})."""
-    r = _registry(tmp_path_factory, "registry")
-    try:
-        material.push(small_layout, "amd64", r, SMALL)
+    with _serving_small(tmp_path_factory, small_layout, "registry") as r:
         r.platforms = {}
         for arch in ("amd64", "arm64"):
             manifest = material.manifest_of(small_layout, arch)
@@ -69,8 +75,6 @@ def registry(tmp_path_factory, small_layout):
                                                      **({"variant": "v8"} if arch == "arm64" else {})})
         r.index_digest = material.push_index(r, "multi/img", "1", list(r.platforms.values()))
         yield r
-    finally:
-        r.stop()
 
 
 @pytest.fixture(scope="session")
@@ -84,23 +88,15 @@ def debian_ref(registry, debian_layout) -> str:
 @pytest.fixture
 def fresh_registry(tmp_path_factory, small_layout):
     """An anonymous registry of the test's own holding SMALL: its storage may be damaged."""
-    r = _registry(tmp_path_factory, "fresh-registry")
-    try:
-        material.push(small_layout, "amd64", r, SMALL)
+    with _serving_small(tmp_path_factory, small_layout, "fresh-registry") as r:
         yield r
-    finally:
-        r.stop()
 
 
 @pytest.fixture(scope="session")
 def htpasswd_registry(tmp_path_factory, small_layout):
     """A registry with `auth: htpasswd` (user .user, password .password) holding SMALL."""
-    r = _registry(tmp_path_factory, "htpasswd-registry", auth="htpasswd")
-    try:
-        material.push(small_layout, "amd64", r, SMALL)
+    with _serving_small(tmp_path_factory, small_layout, "htpasswd-registry", auth="htpasswd") as r:
         yield r
-    finally:
-        r.stop()
 
 
 @pytest.fixture(scope="session")
@@ -113,9 +109,6 @@ def token_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def token_registry(tmp_path_factory, small_layout, token_server):
     """A registry with `auth: token` (token_server's tokens) holding SMALL."""
-    r = _registry(tmp_path_factory, "token-registry", auth="token", token_server=token_server)
-    try:
-        material.push(small_layout, "amd64", r, SMALL)
+    with _serving_small(tmp_path_factory, small_layout, "token-registry", auth="token",
+                        token_server=token_server) as r:
         yield r
-    finally:
-        r.stop()
