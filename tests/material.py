@@ -132,16 +132,24 @@ def free_port() -> int:
 class Registry:
     """A docker-registry process serving `storage` on 127.0.0.1:port."""
 
-    def __init__(self, directory: str, auth: dict | None = None, user: str = "", password: str = ""):
+    def __init__(self, directory: str, auth: dict | None = None, user: str = "", password: str = "",
+                 tls: bool = False):
         self.directory, self.storage = directory, os.path.join(directory, "storage")
         self.port = free_port()
         self.addr = f"127.0.0.1:{self.port}"
         self.user, self.password = user, password
         self.config = os.path.join(directory, "config.yml")
+        http_config = {"addr": self.addr, "secret": secrets.token_hex(16)}
+        if tls:  # a self-signed certificate for 127.0.0.1: only an unverified client accepts it
+            http_config["tls"] = {"certificate": os.path.join(directory, "tls.crt"),
+                                  "key": os.path.join(directory, "tls.key")}
+            _run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", http_config["tls"]["key"],
+                 "-out", http_config["tls"]["certificate"], "-days", "2", "-subj", "/CN=127.0.0.1",
+                 "-addext", "subjectAltName=IP:127.0.0.1")
         with open(self.config, "w") as f:  # JSON is YAML
             json.dump({"version": 0.1, "log": {"level": "error", "accesslog": {"disabled": True}},
                        "storage": {"filesystem": {"rootdirectory": self.storage}, "delete": {"enabled": True}},
-                       "http": {"addr": self.addr, "secret": secrets.token_hex(16)},
+                       "http": http_config,
                        **({"auth": auth} if auth else {})}, f)
         self.log = open(os.path.join(directory, "registry.log"), "wb")
         self.process = subprocess.Popen(["docker-registry", "serve", self.config], stdin=subprocess.DEVNULL,
@@ -181,11 +189,12 @@ class Registry:
 
 def start_registry(directory: str, auth: str | None = None, user: str = "alice",
                    password: str = "wonderland", token_server: "TokenServer | None" = None) -> Registry:
-    """A registry in `directory` (made if missing): auth None (anonymous), "htpasswd" (one
-    user, bcrypt) or "token" (token_server issues the tokens)."""
+    """A registry in `directory` (made if missing): auth None (anonymous), "tls" (anonymous,
+    HTTPS with a self-signed certificate), "htpasswd" (one user, bcrypt) or "token"
+    (token_server issues the tokens)."""
     os.makedirs(directory, exist_ok=True)
-    if auth is None:
-        return Registry(directory)
+    if auth in (None, "tls"):
+        return Registry(directory, tls=auth == "tls")
     if auth == "htpasswd":
         path = os.path.join(directory, "htpasswd")
         _run("htpasswd", "-Bbc", path, user, password)

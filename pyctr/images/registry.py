@@ -515,4 +515,11 @@ def _error_text(error: dict) -> str:
 
 
 def _oneline(error) -> str:
+    """An exception's words for the user: the certificate's trouble, an errno's text."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return f"TLS certificate not trusted: {error.verify_message} (--tls-verify=false skips the check)"
+    if isinstance(error, TimeoutError):  # socket.timeout too
+        return "timed out"
+    if isinstance(error, OSError) and error.strerror and not isinstance(error, ssl.SSLError):
+        return error.strerror
     return " ".join(str(error).split()) or type(error).__name__

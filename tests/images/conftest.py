@@ -112,3 +112,10 @@ def token_registry(tmp_path_factory, small_layout, token_server):
     with _serving_small(tmp_path_factory, small_layout, "token-registry", auth="token",
                         token_server=token_server) as r:
         yield r
+
+
+@pytest.fixture
+def tls_registry(tmp_path_factory, small_layout):
+    """An anonymous registry holding SMALL over HTTPS with a self-signed certificate."""
+    with _serving_small(tmp_path_factory, small_layout, "tls-registry", auth="tls") as r:
+        yield r

@@ -3,6 +3,7 @@ pushed by skopeo): manifests and indexes, every digest checked, token auth, tamp
 resumed blobs."""
 
 import hashlib
+import http.server
 import json
 import threading
 
@@ -177,3 +178,69 @@ def test_plain_http_only_to_loopback():
     assert is_loopback("localhost:5000") and not is_loopback("10.0.0.1:5000") and not is_loopback("example.com")
     with pytest.raises(RegistryError, match=r"^refusing plain HTTP to 192\.0\.2\.1:5000 \(use --tls-verify=false\)$"):
         Client()._send("http://192.0.2.1:5000/v2/", {}, None, False)  # refused before any packet
+
+
+def test_tls_is_verified_unless_told_not_to(tls_registry):
+    ref = parse(f"{tls_registry.addr}/{SMALL}")
+    with pytest.raises(RegistryError, match=r"^127\.0\.0\.1:\d+: TLS certificate not trusted: self-signed certificate "
+                       r"\(--tls-verify=false skips the check\)$"):
+        Client().manifest(ref)  # HTTPS spoken (no fallback to plain HTTP), its self-signed certificate refused
+    assert Client(tls_verify=False).manifest(ref).layers
+
+
+class _Server:
+    """A tiny HTTP server on a loopback address: `answer(handler)` answers each GET; the
+    requests' headers are kept."""
+
+    def __init__(self, host: str, answer):
+        self.seen = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                server.seen.append(dict(self.headers))
+                answer(self)
+
+            def log_message(self, *args):
+                pass
+        self.httpd = http.server.ThreadingHTTPServer((host, 0), Handler)
+        self.netloc = f"{host}:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join()
+
+
+def _reply(handler, status, body=b"", **headers):
+    handler.send_response(status)
+    for name, value in {"Content-Length": str(len(body)), **headers}.items():
+        handler.send_header(name.replace("_", "-"), value)
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def test_a_redirected_blob_goes_without_our_credentials():
+    """Registries send blob GETs to storage elsewhere (S3): the credentials stay home."""
+    data = b"layer bytes " * 1000
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    storage = _Server("127.0.0.2", lambda h: _reply(h, 200, data))
+
+    def registry(h):
+        if "Authorization" not in h.headers:
+            _reply(h, 401, WWW_Authenticate='Basic realm="test"')
+        else:
+            _reply(h, 307, Location=f"http://{storage.netloc}/bucket/blob?signature=abc")
+    front = _Server("127.0.0.1", registry)
+    try:
+        client = Client(credentials=lambda domain: ("alice", "wonderland"))
+        ref = parse(f"{front.netloc}/r")
+        assert _fetch(client, ref, {"digest": digest, "size": len(data)}) == data
+        assert front.seen[-1]["Authorization"].startswith("Basic ")
+        assert len(storage.seen) == 1 and "Authorization" not in storage.seen[0]
+        assert storage.seen[0]["Host"] == storage.netloc
+    finally:
+        front.stop()
+        storage.stop()
