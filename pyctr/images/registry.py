@@ -114,13 +114,21 @@ class BlobStream:
 
     def __init__(self, digest: str, response, connection, offset: int, size: int | None):
         self.digest, self.offset, self.size = digest, offset, size  # size: the whole blob's, if told
+        self.position = offset  # how far it has read
         self._response, self._connection = response, connection
 
     def read(self, n: int = CHUNK) -> bytes:
+        """Up to n bytes; b"" at the end.  A connection that ends before the length the
+        registry announced is an error (http.client's read(n) would just stop): the caller
+        may resume from `position`."""
         try:
-            return self._response.read(n)
+            data = self._response.read(n)
         except (http.client.HTTPException, OSError) as e:
-            raise RegistryError(f"blob {self.digest}: connection lost: {_oneline(e)}") from None
+            raise RegistryError(f"blob {self.digest}: connection lost at byte {self.position}: {_oneline(e)}") from None
+        self.position += len(data)
+        if not data and n and self.size is not None and self.position < self.size:
+            raise RegistryError(f"blob {self.digest}: connection lost at byte {self.position} of {self.size}")
+        return data
 
     def chunks(self, verifier: Verifier | None = None):
         """The chunks to the end; with a verifier, each is hashed and the end checked."""

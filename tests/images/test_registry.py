@@ -216,8 +216,8 @@ class _Server:
 
 def _reply(handler, status, body=b"", **headers):
     handler.send_response(status)
-    for name, value in {"Content-Length": str(len(body)), **headers}.items():
-        handler.send_header(name.replace("_", "-"), value)
+    for name, value in {"Content-Length": str(len(body)), **{k.replace("_", "-"): v for k, v in headers.items()}}.items():
+        handler.send_header(name, value)
     handler.end_headers()
     handler.wfile.write(body)
 
@@ -244,3 +244,27 @@ def test_a_redirected_blob_goes_without_our_credentials():
     finally:
         front.stop()
         storage.stop()
+
+
+def test_a_cut_connection_and_a_registry_that_ignores_range():
+    data = bytes(range(256)) * 400
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+
+    def answer(h):
+        if h.path.startswith("/v2/cut/"):  # promises all, sends half, hangs up
+            _reply(h, 200, data[:len(data) // 2], Content_Length=str(len(data)))
+            h.close_connection = True
+        else:  # no Range support: the whole blob, 200
+            _reply(h, 200, data)
+    server = _Server("127.0.0.1", answer)
+    try:
+        ref = parse(f"{server.netloc}/r")
+        offset = 10_000
+        with Client().blob(ref, digest, offset) as stream:
+            assert stream.offset == offset and b"".join(stream.chunks()) == data[offset:]
+        assert server.seen[-1]["Range"] == f"bytes={offset}-"
+        with pytest.raises(RegistryError, match=rf"^blob {digest}: connection lost at byte 51200 of 102400$"):
+            with Client().blob(parse(f"{server.netloc}/cut"), digest) as stream:
+                b"".join(stream.chunks())
+    finally:
+        server.stop()
