@@ -215,13 +215,13 @@ class Client:
     def _manifest(self, ref: Reference, target: str, size: int | None = None) -> tuple[bytes, str, str]:
         """(bytes, media type, digest) of the manifest `target` (a tag or a digest)."""
         response, connection = self._open(ref, f"/manifests/{target}", {"Accept": ACCEPT})
-        raw = _bounded(response, MAX_MANIFEST, f"manifest of {ref.name}:{target}")
+        raw = _bounded(response, MAX_MANIFEST, f"manifest {_label(ref, target)}")
         _release(connection, response)
         header_type = (response.getheader("Content-Type") or "").split(";")[0].strip()
         try:
             doc = json.loads(raw)
         except ValueError:
-            raise RegistryError(f"{ref.name}@{target}: the manifest is not JSON") from None
+            raise RegistryError(f"{_label(ref, target)}: the manifest is not JSON") from None
         media_type = (doc.get("mediaType") if isinstance(doc, dict) else None) or header_type
         if media_type in DOCKER_SCHEMA1 or (isinstance(doc, dict) and doc.get("schemaVersion") == 1):
             raise RegistryError(f"{ref}: docker schema 1 manifests are not supported")
@@ -267,22 +267,20 @@ class Client:
         response, connection = self._send(url, headers, authorization, stream)
         if response.status == 401:
             challenge = response.getheader("WWW-Authenticate") or ""
-            _read(response, MAX_ERROR_BODY)
-            _release(connection, response)
+            connection.close()  # once per scope: a new connection costs less than reading on
             authorization = self._answer(ref.domain, netloc, challenge, scope)
             response, connection = self._send(url, headers, authorization, stream)
             if response.status == 401:
                 body = _read(response, MAX_ERROR_BODY)
-                _release(connection, response)
+                connection.close()
                 what = ref.path or "the registry"
                 if not self.credentials(ref.domain):
                     raise AuthError(f"{ref.domain}: {what}: authentication required (pyctr login {ref.domain})")
                 raise AuthError(f"{ref.domain}: access denied to {what}: {_message(body, 401)}")
         if response.status >= 300:
             body = _read(response, MAX_ERROR_BODY)
-            _release(connection, response)
-            target = tail[1:].partition("/")[2]  # of manifests/TAG, manifests/DIGEST, blobs/DIGEST
-            what = f"{ref.domain}/{ref.path}" + (f"{'@' if ':' in target else ':'}{target}" if target else "")
+            connection.close()
+            what = _label(ref, tail.rpartition("/")[2]) if tail else ref.domain  # tail: /manifests/TAG, /blobs/DIGEST
             error = NotFound if response.status == 404 else RegistryError
             raise error(f"{what}: {_message(body, response.status)}")
         return response, connection
@@ -337,7 +335,7 @@ class Client:
             parts = urllib.parse.urlsplit(url)
             if parts.scheme == "http" and self.tls_verify and not is_loopback(parts.netloc):
                 raise RegistryError(f"refusing plain HTTP to {parts.netloc} (use --tls-verify=false)")
-            sent = {"User-Agent": USER_AGENT, "Host": parts.netloc, **headers}
+            sent = {"User-Agent": USER_AGENT, **headers}
             if authorization and parts.netloc == origin:
                 sent["Authorization"] = authorization
             target = parts.path + (f"?{parts.query}" if parts.query else "")
@@ -345,8 +343,7 @@ class Client:
             if response.status not in (301, 302, 303, 307, 308):
                 return response, connection
             location = response.getheader("Location")
-            _read(response, MAX_ERROR_BODY)
-            _release(connection, response)
+            connection.close()  # the next hop is most often another host
             if not location:
                 raise RegistryError(f"{parts.netloc}: redirect without a Location")
             url = urllib.parse.urljoin(url, location)
@@ -430,6 +427,8 @@ def choose(index: dict, wanted: Platform, ref: Reference, digest: str) -> dict:
     exact = [m for m in fitting if m["platform"].get("variant", "") == wanted.variant]
     entry = (exact or fitting)[0]
     check_digest(entry.get("digest", ""))
+    if not isinstance(entry.get("size"), int):
+        raise RegistryError(f"{ref}: the manifest list's entry for {wanted} has no valid size")
     return entry
 
 
@@ -445,6 +444,11 @@ def _image_manifest(ref: Reference, raw: bytes, media_type: str) -> dict:
         if not isinstance(descriptor.get("size"), int) or descriptor["size"] < 0:
             raise RegistryError(f"{ref}: descriptor {descriptor.get('digest')} without a valid size")
     return doc
+
+
+def _label(ref: Reference, target: str) -> str:
+    """host/repo:TAG or host/repo@DIGEST, for messages."""
+    return f"{ref.name}{'@' if ':' in target else ':'}{target}"
 
 
 def _parse_challenge(header: str) -> tuple[str, dict]:
