@@ -10,7 +10,8 @@
 - TokenServer: a token server on loopback for docker-registry's `auth: token`: checks basic
   credentials and issues RS256 JWTs signed with `openssl dgst -sha256 -sign`, its
   self-signed certificate in the header's x5c (the registry's rootcertbundle);
-- push(layout, tag, registry, repo_tag): skopeo copy oci:LAYOUT:TAG docker://ADDR/REPO:TAG;
+- zstd_image(layout, tag, new_tag): the image with its layers recompressed as zstd;
+- push(layout, tag, registry, repo_tag, format=None): skopeo copy oci:LAYOUT:TAG docker://ADDR/REPO:TAG;
   push_index(registry, repo_tag, entries): an OCI index of pushed manifests, PUT over HTTP.
 
 No function here imports pyctr: the material must not depend on what it tests.
@@ -113,6 +114,34 @@ def manifest_of(layout: str, tag: str) -> Descriptor:
             if entry.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag:
                 return Descriptor(entry["digest"], entry["size"])
     raise LookupError(f"no tag {tag} in {layout}")
+
+
+def zstd_image(layout: str, tag: str, new_tag: str) -> Descriptor:
+    """`new_tag`: image `tag` of the layout with each layer recompressed by the zstd CLI
+    (media type tar+zstd; the config and its diff_ids unchanged), as umoci cannot."""
+    manifest = json.loads(layout_blob(layout, manifest_of(layout, tag).digest))
+    for layer in manifest["layers"]:
+        plain = subprocess.run(["gzip", "-dc"], input=layout_blob(layout, layer["digest"]), capture_output=True,
+                               check=True).stdout
+        packed = subprocess.run(["zstd", "-q", "-c", "-3"], input=plain, capture_output=True, check=True).stdout
+        layer.update(mediaType="application/vnd.oci.image.layer.v1.tar+zstd", size=len(packed),
+                     digest=_put_blob(layout, packed))
+    raw = json.dumps(manifest).encode()
+    digest = _put_blob(layout, raw)
+    with open(os.path.join(layout, "index.json")) as f:
+        index = json.load(f)
+    index["manifests"].append({"mediaType": OCI_MANIFEST, "digest": digest, "size": len(raw),
+                               "annotations": {"org.opencontainers.image.ref.name": new_tag}})
+    with open(os.path.join(layout, "index.json"), "w") as f:
+        json.dump(index, f)
+    return Descriptor(digest, len(raw))
+
+
+def _put_blob(layout: str, data: bytes) -> str:
+    digest = hashlib.sha256(data).hexdigest()
+    with open(os.path.join(layout, "blobs", "sha256", digest), "wb") as f:
+        f.write(data)
+    return f"sha256:{digest}"
 
 
 def layout_blob(layout: str, digest: str) -> bytes:
@@ -280,9 +309,12 @@ class TokenServer:
         self.thread.join()
 
 
-def push(layout: str, tag: str, registry: Registry, repo_tag: str, credentials: bool = True) -> None:
-    """skopeo copy oci:LAYOUT:TAG docker://ADDR/REPO_TAG (REPO@sha256:... pushes by digest)."""
+def push(layout: str, tag: str, registry: Registry, repo_tag: str, credentials: bool = True,
+         format: str | None = None) -> None:
+    """skopeo copy oci:LAYOUT:TAG docker://ADDR/REPO_TAG (REPO@sha256:... pushes by digest);
+    format "v2s2" converts to a docker schema2 manifest on the way."""
     auth = ["--dest-creds", f"{registry.user}:{registry.password}"] if credentials and registry.user else []
+    auth += ["--format", format] if format else []
     _run("skopeo", "copy", "--quiet", "--dest-tls-verify=false", *auth, f"oci:{layout}:{tag}",
          f"docker://{registry.addr}/{repo_tag}")
 

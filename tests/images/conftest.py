@@ -38,8 +38,8 @@ def debian_layout(material_cache) -> tuple[str, "material.Descriptor"]:
 
 @pytest.fixture(scope="session")
 def small_layout(tmp_path_factory) -> str:
-    """An OCI layout with small images: `amd64` and `arm64` (two layers each, their
-    platform in the config) and `x` (= amd64)."""
+    """An OCI layout with small images: `amd64` and `arm64` (two gzip layers each, their
+    platform in the config) and `amd64-zstd` (amd64's layers as zstd)."""
     d = tmp_path_factory.mktemp("small")
     layout = str(d / "layout")
     for arch in ("amd64", "arm64"):
@@ -47,6 +47,7 @@ def small_layout(tmp_path_factory) -> str:
         top = material.layer_tar(str(d / f"top-{arch}.tar"), {"srv/": None, "srv/data": os.urandom(300_000)})
         material.oci_image(layout, arch, [base, top], cmd=["cat", "/etc/arch"], env=["A=1"], workdir="/srv",
                            labels={"arch": arch}, ports=["80/tcp"], architecture=arch)
+    material.zstd_image(layout, "amd64", "amd64-zstd")
     return layout
 
 
@@ -63,9 +64,12 @@ def _serving_small(tmp_path_factory, small_layout, name, **options):
 
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory, small_layout):
-    """An anonymous registry holding SMALL and `multi/img:1`, an OCI index of the amd64 and
+    """An anonymous registry holding SMALL, `small/docker:1` (SMALL as a docker schema2
+    manifest), `small/zstd:1` (zstd layers) and `multi/img:1`, an OCI index of the amd64 and
     arm64 images (its .index_digest, .platforms: {arch: manifest Descriptor})."""
     with _serving_small(tmp_path_factory, small_layout, "registry") as r:
+        material.push(small_layout, "amd64", r, "small/docker:1", format="v2s2")
+        material.push(small_layout, "amd64-zstd", r, "small/zstd:1")
         r.platforms = {}
         for arch in ("amd64", "arm64"):
             manifest = material.manifest_of(small_layout, arch)

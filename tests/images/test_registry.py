@@ -268,3 +268,17 @@ def test_a_cut_connection_and_a_registry_that_ignores_range():
                 b"".join(stream.chunks())
     finally:
         server.stop()
+
+
+def test_docker_schema2_and_zstd_layers(registry, small_layout):
+    client = Client()
+    docker = client.manifest(parse(f"{registry.addr}/small/docker:1"))
+    assert docker.media_type == "application/vnd.docker.distribution.manifest.v2+json"
+    assert [layer["mediaType"] for layer in docker.layers] == ["application/vnd.docker.image.rootfs.diff.tar.gzip"] * 2
+    oci = client.manifest(parse(f"{registry.addr}/{SMALL}"))
+    assert json.loads(docker.config)["rootfs"] == json.loads(oci.config)["rootfs"]
+    zstd = client.manifest(parse(f"{registry.addr}/small/zstd:1"))
+    assert [layer["mediaType"] for layer in zstd.layers] == ["application/vnd.oci.image.layer.v1.tar+zstd"] * 2
+    for layer in zstd.layers:
+        data = _fetch(client, parse(f"{registry.addr}/small/zstd:1"), layer)
+        assert data[:4] == b"\x28\xb5\x2f\xfd"  # zstd's magic
