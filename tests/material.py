@@ -48,10 +48,10 @@ def debian_rootfs_tar(cache: str) -> str:
     run leaves no half tar."""
     path = os.path.join(cache, "debian.tar")
     if not os.path.exists(path):
-        partial = path + ".partial"
+        partial = f"{path}.{os.getpid()}.partial"  # two sessions may share a cache
         subprocess.run(["mmdebstrap", "--quiet", "--variant=minbase", "bookworm", partial, DEBIAN_MIRROR],
                        check=True, stdin=subprocess.DEVNULL)
-        os.rename(partial, path)
+        os.replace(partial, path)
     return path
 
 
@@ -353,14 +353,18 @@ def debian_image(cache: str) -> tuple[str, Descriptor]:
     per cache (under a temp name, then renamed)."""
     layout = os.path.join(cache, "debian-oci")
     if not os.path.exists(layout):
-        partial = layout + ".partial"
+        partial = f"{layout}.{os.getpid()}.partial"
         if os.path.exists(partial):
             shutil.rmtree(partial)
-        second = layer_tar(os.path.join(cache, "second-layer.tar"),
+        second = layer_tar(f"{partial}-layer.tar",
                            {"etc/pyctr-test": "made by the test material\n", "srv/": None, "srv/app/": None,
                             "srv/app/hello.sh": "#!/bin/sh\necho hello from the second layer\n"})
         oci_image(partial, DEBIAN_TAG, [debian_rootfs_tar(cache), second], cmd=["bash"],
                   env=["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"],
                   workdir="/srv/app", labels={"org.pyctr.test": "debian"}, ports=["8080/tcp"], user="root")
-        os.rename(partial, layout)
+        os.unlink(second)
+        try:
+            os.rename(partial, layout)
+        except OSError:  # another session made it first
+            shutil.rmtree(partial)
     return layout, manifest_of(layout, DEBIAN_TAG)

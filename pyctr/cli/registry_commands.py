@@ -34,6 +34,9 @@ def login(
     from ..images import auth
     if password is not None and password_stdin:
         raise PyctrError("--password and --password-stdin are mutually exclusive")
+    if password is not None:
+        from .render import print_error
+        print_error("warning: a password on the command line is visible to other users: use --password-stdin")
     if password_stdin:
         if not username:
             raise PyctrError("--password-stdin needs --username")

@@ -44,10 +44,11 @@ def test_login_with_token_auth_and_an_auth_file_elsewhere(token_registry, pyctr,
     out = pyctr("login", "-u", "alice", "-p", "wonderland", f"https://{host}/",
                  env={"REGISTRY_AUTH_FILE": path})
     assert out.returncode == 0, out.stderr
+    assert out.stderr == "pyctr: warning: a password on the command line is visible to other users: use --password-stdin\n"
     assert auth.credentials(path, host) == ("alice", "wonderland")
     assert not os.path.exists(os.path.join(pyctr.root, "auth.json"))
     bad = pyctr("login", "-u", "alice", "-p", "nope", host, env={"REGISTRY_AUTH_FILE": path})
-    assert bad.stderr == f"pyctr: {host}: authentication failed: unauthorized: invalid username or password\n"
+    assert bad.stderr.splitlines()[-1] == f"pyctr: {host}: authentication failed: unauthorized: invalid username or password"
     assert auth.credentials(path, host) == ("alice", "wonderland")  # the good ones stay
 
 
