@@ -13,7 +13,7 @@ import material
 from material import SMALL_IMAGE as SMALL
 
 from pyctr.images.reference import parse, parse_platform
-from pyctr.images.registry import (AuthError, Client, DigestMismatch, NotFound, RegistryError, Verifier,
+from pyctr.images.registry import (AuthError, Client, DigestMismatch, NotFound, RegistryError, Verifier, choose,
                                    is_loopback)
 
 
@@ -282,3 +282,20 @@ def test_docker_schema2_and_zstd_layers(registry, small_layout):
     for layer in zstd.layers:
         data = _fetch(client, parse(f"{registry.addr}/small/zstd:1"), layer)
         assert data[:4] == b"\x28\xb5\x2f\xfd"  # zstd's magic
+
+
+def test_the_platform_is_chosen_as_docker_does():
+    def entry(n, os_="linux", arch="amd64", variant=None):
+        return {"digest": f"sha256:{n * 64}", "size": 1,
+                "platform": {"os": os_, "architecture": arch, **({"variant": variant} if variant else {})}}
+    ref = parse("localhost/a:1")
+    index = {"manifests": [entry("0", "unknown", "unknown"), entry("1", arch="arm", variant="v6"),
+                           entry("2", arch="arm", variant="v7"), entry("3", arch="arm64", variant="v8"),
+                           entry("4"), entry("5")]}
+    assert choose(index, parse_platform("linux/amd64"), ref, "sha256:" + "f" * 64)["digest"][7] == "4"  # the first
+    assert choose(index, parse_platform("linux/arm/v7"), ref, "sha256:" + "f" * 64)["digest"][7] == "2"
+    assert choose(index, parse_platform("linux/arm64"), ref, "sha256:" + "f" * 64)["digest"][7] == "3"
+    assert choose(index, parse_platform("linux/arm"), ref, "sha256:" + "f" * 64)["digest"][7] == "1"
+    with pytest.raises(RegistryError, match=r"no image for platform linux/arm/v5 .* \(it has: linux/amd64, "
+                                            r"linux/arm/v6, linux/arm/v7, linux/arm64/v8, unknown/unknown\)$"):
+        choose(index, parse_platform("linux/arm/v5"), ref, "sha256:" + "f" * 64)
