@@ -5,14 +5,34 @@ import base64
 import json
 import os
 import stat
+import subprocess
 
 import pytest
 
+from conftest import PYCTR
 from material import SMALL_IMAGE
 from pyctr.images import auth
 from pyctr.images.image import ImageError
 from pyctr.images.reference import parse
 from pyctr.images.registry import Client
+
+
+class _Pyctr:
+    """The installed command on a root of the test's own: login and logout need no image,
+    so none is seeded (the `pyctr` fixture's template)."""
+
+    def __init__(self, root):
+        self.root = str(root)
+
+    def __call__(self, *args, input=None, env=None):
+        return subprocess.run([PYCTR, *args], input=input, capture_output=True, text=True, timeout=60,
+                              env={"PATH": os.environ["PATH"], "TMPDIR": os.environ["TMPDIR"], "PYCTR_ROOT": self.root,
+                                   **(env or {})})
+
+
+@pytest.fixture
+def pyctr(tmp_path):
+    return _Pyctr(tmp_path / "root")
 
 
 def test_login_and_logout_with_basic_auth(htpasswd_registry, pyctr):
