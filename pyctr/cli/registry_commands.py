@@ -21,9 +21,12 @@ def _domain(text: str) -> str:
 def login(
     server: str = typer.Argument(..., metavar="SERVER", help="The registry: host[:port]."),
     username: Optional[str] = typer.Option(None, "-u", "--username", help="User name (asked when not given)."),
-    password: Optional[str] = typer.Option(None, "-p", "--password", help="Password (visible to other users: prefer --password-stdin)."),
+    password: Optional[str] = typer.Option(None, "-p", "--password",
+                                           help="Password (visible to other users: prefer --password-stdin)."),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
-    tls_verify: str = typer.Option("true", "--tls-verify", metavar="BOOL", help="false: allow unverified TLS and plain HTTP (loopback registries may always be plain HTTP)."),
+    tls_verify: str = typer.Option("true", "--tls-verify", metavar="BOOL",
+                                   help="false: allow unverified TLS and plain HTTP (loopback registries may "
+                                        "always be plain HTTP)."),
 ):
     """Log in to a registry: the credentials are checked, then kept 0600 in <root>/auth.json
     (or $REGISTRY_AUTH_FILE).

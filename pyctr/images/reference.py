@@ -1,15 +1,16 @@
 """Image references as docker reads them: domain[:port]/path[:tag][@digest], short names
 completed with a default registry (docker.io's `library/` rule included), and the
-`os/arch[/variant]` platforms a manifest list is chosen by.
+`os/arch[/variant]` platforms a manifest list is chosen by (architecture names from
+platforms.py).
 
 Only parsing: whether `busybox` names an image already in the store is the engine's question.
 """
 
 import os
-import platform as _platform
 import re
 
 from ..records import record
+from . import platforms
 from .image import DEFAULT_TAG, InvalidReference
 
 # The grammar of github.com/distribution/reference (regexp.go), piece by piece.
@@ -137,19 +138,9 @@ class Platform:
         return "/".join(p for p in (self.os, self.architecture, self.variant) if p)
 
 
-# uname's machine -> (GOARCH, variant), as containerd normalises them
-_MACHINES = {"x86_64": ("amd64", ""), "amd64": ("amd64", ""), "aarch64": ("arm64", ""),
-             "arm64": ("arm64", ""), "armv7l": ("arm", "v7"), "armv6l": ("arm", "v6"),
-             "i386": ("386", ""), "i686": ("386", ""), "ppc64le": ("ppc64le", ""),
-             "s390x": ("s390x", ""), "riscv64": ("riscv64", "")}
-_ARCH_ALIASES = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "i386": "386", "armhf": "arm",
-                 "armel": "arm"}
-
-
 def host_platform() -> Platform:
-    machine = _platform.machine()
-    architecture, variant = _MACHINES.get(machine, (machine, ""))
-    return Platform("linux", architecture, variant)
+    _, architecture, variant = platforms.host()
+    return Platform("linux", architecture, _normal_variant(architecture, variant))
 
 
 def parse_platform(text: str) -> Platform:
@@ -157,19 +148,15 @@ def parse_platform(text: str) -> Platform:
     parts = text.lower().split("/") if text else []
     if not 2 <= len(parts) <= 3 or not all(re.fullmatch(r"[a-z0-9_.-]+", p) for p in parts):
         raise InvalidReference(f"invalid platform {text!r}: expected os/arch[/variant]")
-    architecture = _ARCH_ALIASES.get(parts[1], parts[1])
-    variant = parts[2] if len(parts) == 3 else ""
-    if architecture == "arm64" and variant == "v8":
-        variant = ""  # containerd's normal form: arm64 is v8 unless it says otherwise
-    return Platform(parts[0], architecture, variant)
+    architecture = _architecture(parts[1])
+    return Platform(parts[0], architecture, _normal_variant(architecture, parts[2] if len(parts) == 3 else ""))
 
 
-def matches(wanted: Platform, offered: dict) -> bool:
-    """Whether a manifest list entry's `platform` object runs on `wanted`."""
-    architecture = _ARCH_ALIASES.get(offered.get("architecture", ""), offered.get("architecture", ""))
-    if offered.get("os") != wanted.os or architecture != wanted.architecture:
-        return False
-    variant = offered.get("variant", "")
-    if architecture == "arm64" and variant == "v8":
-        variant = ""
-    return not wanted.variant or not variant or variant == wanted.variant
+def _normal_variant(architecture: str, variant: str) -> str:
+    """containerd's normal form: arm64 is v8 unless it says otherwise."""
+    return "" if architecture == "arm64" and variant == "v8" else variant
+
+
+def _architecture(name: str) -> str:
+    """GOARCH's name for `name` (x86_64 -> amd64), by platforms.py's table."""
+    return platforms.ARCHITECTURES.get(name, (name, ""))[0]

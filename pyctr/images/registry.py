@@ -21,8 +21,9 @@ import threading
 import urllib.parse
 
 from ..records import record
+from . import platforms
 from .image import ImageError
-from .reference import DOCKER_HUB, Platform, Reference, check_digest, host_platform, matches
+from .reference import DOCKER_HUB, Platform, Reference, check_digest, host_platform
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -181,7 +182,7 @@ class Client:
         index_digest, chosen = "", None
         if media_type in LISTS:
             chosen = platform or host_platform()
-            entry = choose(json.loads(raw), chosen, ref, digest)
+            entry = choose(json.loads(raw), chosen, ref)
             index_digest = digest
             raw, media_type, digest = self._manifest(ref, entry["digest"], entry.get("size"))
             if media_type in LISTS:
@@ -414,18 +415,12 @@ class Client:
         return scheme
 
 
-def choose(index: dict, wanted: Platform, ref: Reference, digest: str) -> dict:
-    """The entry of a list or index for `wanted`, as docker picks it: the first that
-    matches, the exact variant preferred."""
-    entries = [m for m in index.get("manifests") or [] if isinstance(m, dict) and isinstance(m.get("platform"), dict)]
-    fitting = [m for m in entries if matches(wanted, m["platform"])]
-    if not fitting:
-        offered = ", ".join(sorted({str(Platform(m["platform"].get("os", "?"), m["platform"].get("architecture", "?"),
-                                                  m["platform"].get("variant", ""))) for m in entries})) or "none"
-        raise RegistryError(f"{ref}: no image for platform {wanted} in the manifest list {digest[:19]} "
-                            f"(it has: {offered})")
-    exact = [m for m in fitting if m["platform"].get("variant", "") == wanted.variant]
-    entry = (exact or fitting)[0]
+def choose(index: dict, wanted: Platform, ref: Reference) -> dict:
+    """The entry of a list or index for `wanted`, as docker picks it (platforms.choose)."""
+    try:
+        entry = platforms.choose([m for m in index.get("manifests") or [] if isinstance(m, dict)], str(wanted))
+    except ImageError as e:
+        raise RegistryError(f"{ref}: {e}") from None
     check_digest(entry.get("digest", ""))
     if not isinstance(entry.get("size"), int):
         raise RegistryError(f"{ref}: the manifest list's entry for {wanted} has no valid size")

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from pyctr.images.image import InvalidReference
-from pyctr.images.reference import (Platform, Reference, is_short, matches, parse, parse_platform)
+from pyctr.images.reference import Platform, Reference, is_short, parse, parse_platform
 
 HEX = "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
 
@@ -106,11 +106,3 @@ def test_platforms(text, expected):
 def test_invalid_platforms(text):
     with pytest.raises(InvalidReference, match="invalid platform"):
         parse_platform(text)
-
-
-def test_platform_matching():
-    assert matches(Platform("linux", "arm64"), {"os": "linux", "architecture": "arm64", "variant": "v8"})
-    assert matches(Platform("linux", "arm", "v7"), {"os": "linux", "architecture": "arm", "variant": "v7"})
-    assert not matches(Platform("linux", "arm", "v7"), {"os": "linux", "architecture": "arm", "variant": "v6"})
-    assert not matches(Platform("linux", "amd64"), {"os": "windows", "architecture": "amd64"})
-    assert not matches(Platform("linux", "amd64"), {"os": "unknown", "architecture": "unknown"})

@@ -77,7 +77,7 @@ def test_an_index_of_two_platforms(registry):
     with pytest.raises(RegistryError) as e:
         client.manifest(ref, parse_platform("linux/s390x"))
     assert str(e.value) == (f"{ref}: no image for platform linux/s390x in the manifest list "
-                            f"{registry.index_digest[:19]} (it has: linux/amd64, linux/arm64/v8)")
+                            "(it has: linux/amd64, linux/arm64/v8)")
 
 
 def test_a_missing_tag_and_repository(registry):
@@ -292,10 +292,10 @@ def test_the_platform_is_chosen_as_docker_does():
     index = {"manifests": [entry("0", "unknown", "unknown"), entry("1", arch="arm", variant="v6"),
                            entry("2", arch="arm", variant="v7"), entry("3", arch="arm64", variant="v8"),
                            entry("4"), entry("5")]}
-    assert choose(index, parse_platform("linux/amd64"), ref, "sha256:" + "f" * 64)["digest"][7] == "4"  # the first
-    assert choose(index, parse_platform("linux/arm/v7"), ref, "sha256:" + "f" * 64)["digest"][7] == "2"
-    assert choose(index, parse_platform("linux/arm64"), ref, "sha256:" + "f" * 64)["digest"][7] == "3"
-    assert choose(index, parse_platform("linux/arm"), ref, "sha256:" + "f" * 64)["digest"][7] == "1"
-    with pytest.raises(RegistryError, match=r"no image for platform linux/arm/v5 .* \(it has: linux/amd64, "
+    assert choose(index, parse_platform("linux/amd64"), ref)["digest"][7] == "4"  # the first
+    assert choose(index, parse_platform("linux/arm/v7"), ref)["digest"][7] == "2"
+    assert choose(index, parse_platform("linux/arm64"), ref)["digest"][7] == "3"
+    assert choose(index, parse_platform("linux/arm"), ref)["digest"][7] == "1"
+    with pytest.raises(RegistryError, match=r"no image for platform linux/arm/v5 in the manifest list \(it has: linux/amd64, "
                                             r"linux/arm/v6, linux/arm/v7, linux/arm64/v8, unknown/unknown\)$"):
-        choose(index, parse_platform("linux/arm/v5"), ref, "sha256:" + "f" * 64)
+        choose(index, parse_platform("linux/arm/v5"), ref)
