@@ -11,10 +11,14 @@ apt-get update -qq
 # default (docker's) is made from; strace, bpftrace: the tests that show no Python runs in
 # the child;
 # runc, crun, time: the benchmark's comparison runtimes and its RSS gauge; qemu, a kernel, kmod, xz: the cgroup v2
-# test guest (scripts/cgroupv2-vm.sh).
+# test guest (scripts/cgroupv2-vm.sh).  The images' test material, made by others:
+# mmdebstrap (a Debian rootfs), umoci (OCI images of it), docker-registry (a registry on
+# loopback), skopeo (pushing into it, archives), podman (archives both ways), apache2-utils
+# (htpasswd) and openssl (the token server's key); zstd: zstd layers.
 apt-get install -y -qq --no-install-recommends \
     busybox-static python3 python3-venv python3-dev gcc libc6-dev cmake make libseccomp-dev \
     golang-github-containers-common \
+    mmdebstrap umoci docker-registry skopeo podman apache2-utils openssl zstd ca-certificates \
     strace bpftrace iproute2 runc crun time qemu-system-x86 linux-image-amd64 kmod xz-utils >/dev/null
 
 # Debian's own python3, not whatever python3 comes first on PATH: its interpreter is linked

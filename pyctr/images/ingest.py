@@ -153,10 +153,15 @@ def ingest(source, blobs: BlobStore, layers_dir: str, tmp_dir: str, parent: str 
         os.mkdir(os.path.join(scratch, "diff"), 0o755)
         with blobs.writer(blob_digest) as blob:
             tar = _Digesting(source, blob, kind, progress)
-            with ReadAhead(tar, CHUNK) as stream:
-                stats = unpack(stream, os.path.join(scratch, "diff"))
-                while stream.read(CHUNK):  # what follows the tar's end: digested too
-                    pass
+            try:
+                with ReadAhead(tar, CHUNK) as stream:
+                    stats = unpack(stream, os.path.join(scratch, "diff"))
+                    while stream.read(CHUNK):  # what follows the tar's end: digested too
+                        pass
+            except ImageError:
+                if blob_digest:
+                    _blame_the_blob(tar, blob, blob_digest)
+                raise
             got_diff = f"sha256:{tar.diff.hexdigest()}"
             if diff_id and got_diff != diff_id:
                 raise DigestMismatch(f"layer {diff_id} does not match its content: got {got_diff}")
@@ -166,6 +171,17 @@ def ingest(source, blobs: BlobStore, layers_dir: str, tmp_dir: str, parent: str 
         return layer
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _blame_the_blob(tar: _Digesting, blob, expected: str) -> None:
+    """A layer that would not decompress or unpack may simply not be the blob it was said
+    to be: read the rest of it, and if its digest is wrong, say that instead."""
+    if not tar.done:
+        while data := tar.source.read(CHUNK):  # bounded: by the size the source was promised
+            blob.sha.update(data)
+    got = f"sha256:{blob.sha.hexdigest()}"
+    if got != expected:
+        raise DigestMismatch(f"blob {expected} digest mismatch: got {got}") from None
 
 
 def place(scratch: str, final: str) -> None:
