@@ -6,8 +6,6 @@ import json
 import os
 import tarfile
 
-import pytest
-
 
 def _ok(r):
     assert r.returncode == 0, r.stderr
