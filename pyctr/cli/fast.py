@@ -153,13 +153,38 @@ def run(where, values: dict, image: str, command: list[str]) -> int:
     """`run` with what a parser read, for this path and the typer command alike: the id
     printed (-d), or the container followed to its exit code."""
     from ..engine import running
+    from ..engine.errors import ImageNotFound
     from ..engine.store import Store
     from .flags import run_options
     opts = run_options(values, image, command)
+    try:
+        return _run_with(where, Store(where.db), opts, values, running)
+    except ImageNotFound:
+        _pull_for_run(where, image)  # as docker: an image the store lacks is pulled, then run
+    return _run_with(where, Store(where.db), opts, values, running)
+
+
+def _pull_for_run(where, image: str) -> None:
+    """docker's `run` of a missing image: pulled first, its progress on stderr.  A name
+    that names no registry (and no default registry is set) says so instead."""
+    from ..engine import pull
+    from ..engine.store import Store
+    from .render import PullReport
+    ref = pull.reference(image)  # InvalidReference, one line, for a short name with no default
+    sys.stderr.write(f"Unable to find image '{ref}' locally\n")
+    report = PullReport(stream=sys.stderr)
+    try:
+        pull.pull(where, Store(where.db), image, progress=report)
+    finally:
+        report.close()
+    sys.stderr.write(f"Digest: {report.digest}\nStatus: Downloaded newer image for {ref}\n")
+
+
+def _run_with(where, store, opts, values: dict, running) -> int:
     if values.get("detach"):
-        sys.stdout.write(running.run_detached(where, Store(where.db), opts) + "\n")
+        sys.stdout.write(running.run_detached(where, store, opts) + "\n")
         return 0
-    outcome = running.run_attached(where, Store(where.db), opts)
+    outcome = running.run_attached(where, store, opts)
     if outcome.oom_killed or outcome.warnings:  # render: only when there is something to say
         from .render import report
         return report(outcome)

@@ -74,8 +74,9 @@ class PullReport:
     """How a pull shows itself: a rich progress bar per layer on a terminal, else docker's
     plain lines (one as each layer completes).  Its methods are engine.pull.Progress's."""
 
-    def __init__(self, quiet: bool = False):
+    def __init__(self, quiet: bool = False, stream=None):
         self.quiet = quiet
+        self.stream = stream or sys.stdout
         self.digest = ""
         self.fetched = False
         self.bars = None
@@ -88,14 +89,16 @@ class PullReport:
         self.fetched = not all(present for _, _, present in layers)
         if self.quiet:
             return
-        print(f"{ref.tag or ref.digest[:19]}: Pulling from {ref.path}", flush=True)
-        if sys.stdout.isatty() and self.fetched:
+        self._say(f"{ref.tag or ref.digest[:19]}: Pulling from {ref.path}")
+        if self.stream.isatty() and self.fetched:
+            from rich.console import Console
             from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
-            self.bars = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), transient=False)
+            self.bars = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), transient=False,
+                                 console=Console(file=self.stream))
             self.bars.start()
         for index, (short, size, present) in enumerate(layers):
             if present:
-                print(f"{short}: Already exists", flush=True)
+                self._say(f"{short}: Already exists")
             elif self.bars is not None:
                 self.tasks[index] = self.bars.add_task(f"{short}: Downloading", total=size or None)
 
@@ -109,7 +112,11 @@ class PullReport:
         if self.bars is not None:
             self.bars.update(self.tasks[index], description=f"{self.names[index]}: Pull complete")
         else:
-            print(f"{self.names[index]}: Pull complete", flush=True)
+            self._say(f"{self.names[index]}: Pull complete")
+
+    def _say(self, line: str) -> None:
+        self.stream.write(line + "\n")
+        self.stream.flush()
 
     def close(self) -> None:
         if self.bars is not None:

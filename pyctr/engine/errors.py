@@ -20,6 +20,10 @@ class NotFound(PyctrError):
     """A named image or container does not exist."""
 
 
+class ImageNotFound(NotFound):
+    """The store has no image by the name given (`run` may pull it)."""
+
+
 class Conflict(PyctrError):
     """A name is taken, or an object is in the wrong state for the request."""
 

@@ -3,7 +3,7 @@ store, the built-in busybox made and recorded on first use (as docker pulls on f
 use), and where an image's layers lie."""
 
 from ..images.image import Image, id_prefix, parse_reference
-from .errors import NotFound
+from .errors import ImageNotFound
 from .paths import Paths
 from .store import Store
 
@@ -22,7 +22,23 @@ def resolve(paths: Paths, store: Store, ref: str) -> Image:
     from ..images import builtin  # tarfile, subprocess: only when the store lacks the image
     if (repository, tag) == (builtin.NAME, builtin.TAG):
         return add_builtin(paths, store)
-    raise NotFound(f"image not found: {ref}")
+    image = _by_full_name(store, ref)
+    if image is None:
+        raise ImageNotFound(f"image not found: {ref}")
+    return image
+
+
+def _by_full_name(store: Store, ref: str) -> Image | None:
+    """A short name (`debian`) as the default registry completes it, as pull stored it."""
+    from ..images.image import ImageError
+    from ..images.reference import default_registry, parse
+    try:
+        full = parse(ref, default_registry())
+    except ImageError:
+        return None
+    if full.digest:
+        return store.find_image_by_digest(full.name, full.digest)
+    return store.find_image(full.name, full.tag)
 
 
 def add_builtin(paths: Paths, store: Store) -> Image:

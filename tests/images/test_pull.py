@@ -148,3 +148,17 @@ def test_the_debian_image_as_the_issue_shows_it(pyctr, debian_ref):
     assert _ok(pyctr("run", "--rm", "mydeb:1", "sh", "-c", "cat /etc/motd; ls /usr/bin/apt 2>&1; true")) == \
         "new\nls: cannot access '/usr/bin/apt': No such file or directory\n"
     _ok(pyctr("rm", "deb"))
+
+
+def test_run_pulls_an_image_the_store_lacks(pyctr, debian_ref, registry):
+    r = pyctr("run", "--rm", debian_ref, "cat", "/etc/pyctr-test")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "made by the test material\n"
+    assert f"Unable to find image '{debian_ref}' locally" in r.stderr and "Pull complete" in r.stderr
+    # a short name, completed by the default registry (run finds what pull stored)
+    short = debian_ref.split("/", 1)[1]
+    r = pyctr("run", "--rm", short, "true", env={"PYCTR_DEFAULT_REGISTRY": registry.addr})
+    assert r.returncode == 0 and "Unable to find" not in r.stderr, r.stderr
+    r = pyctr("run", "--rm", "nosuchshortname", "true")
+    assert r.returncode == 125 and "no default registry configured" in r.stderr
+    assert len(r.stderr.splitlines()) == 1
