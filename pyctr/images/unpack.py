@@ -15,8 +15,8 @@ A layer is untrusted input.  The rules (containerd's and umoci's):
   dropped and counted; FIFOs are kept.
 - Owner, mode (setuid and setgid too, as containerd keeps them) and mtimes are kept;
   directories get theirs last, after their content.  Of the PAX xattrs only user.* and
-  security.capability are kept: a layer must never forge trusted.overlay.* (redirect,
-  metacopy, opaque) or a security label.
+  security.capability are kept: a layer must never forge trusted.overlay.* or
+  user.overlay.* (redirect, metacopy, opaque) or a security label.
 - A later entry replaces an earlier one as tar does: a directory over a directory merges,
   anything else removes what was there first.
 """
@@ -41,6 +41,9 @@ WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
 XATTR_PREFIX = "SCHILY.xattr."
+# what overlayfs reads from an upper or lower dir when mounted with userxattr: as much a
+# forgery as trusted.overlay.* (opaque, redirect, metacopy)
+OVERLAY_USER_XATTRS = "user.overlay."
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -58,7 +61,7 @@ class UnpackStats:
 
 def kept_xattr(name: str) -> bool:
     """The xattrs a layer may carry onto disk (diff.py writes the same ones)."""
-    return name.startswith("user.") or name == "security.capability"
+    return (name.startswith("user.") and not name.startswith(OVERLAY_USER_XATTRS)) or name == "security.capability"
 
 
 def clean_name(name: str) -> str:
@@ -140,7 +143,10 @@ class _Unpacker:
         except NotADirectoryError:
             raise UnsafeLayer(f"layer entry below {path!r}, which is not a directory") from None
         fd, name = self.parent(path)
-        os.mkdir(name, 0o755, dir_fd=fd)
+        try:
+            os.mkdir(name, 0o755, dir_fd=fd)
+        except FileExistsError:  # a symlink whose target, resolved inside, is missing
+            raise UnsafeLayer(f"layer entry below {path!r}, a link to nothing in the layer") from None
         return _openat2.open_in_root(self.root, path, DIR_FLAGS)
 
     def entry(self, tar: tarfile.TarFile, info: tarfile.TarInfo) -> None:
