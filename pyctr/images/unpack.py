@@ -35,7 +35,7 @@ MAX_PATH = 4096  # PATH_MAX, a name or a link target
 MAX_COMPONENT = 255  # NAME_MAX
 MAX_ENTRIES = 1_000_000
 MAX_BYTES = 64 << 30  # of file content, in one layer
-CHUNK = 1 << 20
+CHUNK = 256 << 10  # a file's content is copied this much at a time
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
@@ -93,13 +93,17 @@ def unpack(stream, target: str) -> UnpackStats:
     will do) into `target`, an existing empty directory.  UnsafeLayer (an ImageError) for
     an entry the rules refuse, ImageError for a tar that is not one."""
     with _Unpacker(target) as unpacker:
+        info = None
         try:
             with tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK // 4) as tar:
                 for info in tar:
                     unpacker.entry(tar, info)
+            unpacker.finish()
         except (tarfile.TarError, EOFError) as e:
             raise ImageError(f"a layer that is not a valid tar: {e}") from None
-        unpacker.finish()
+        except OSError as e:  # the disk, the stream, or an entry the kernel refused
+            where = f" at entry {info.name!r}" if info is not None else ""
+            raise ImageError(f"unpacking a layer{where}: {e.strerror or e}") from None
         return unpacker.stats
 
 
@@ -202,7 +206,9 @@ class _Unpacker:
         out = os.open(name, NEW_FILE, 0o600, dir_fd=fd)
         try:
             left = info.size
-            source = tar.fileobj  # stream mode: the data follows the header
+            # stream mode: the data follows the header, and next() skips what is left of
+            # it; read straight from tarfile's stream, not through extractfile's layers
+            source = tar.fileobj
             while left:
                 chunk = source.read(min(left, CHUNK))
                 if not chunk:

@@ -168,6 +168,7 @@ def test_a_broken_read_ahead_stream_raises_and_stops():
     ("huge component", [entry("x" * 300, data=b"x")]),
     ("whiteout climbing out", [entry("../.wh.canary")]),
     ("whiteout of its own dir", [entry("a/.wh...")]),
+    ("hardlink to itself", [entry("f", data=b"x"), entry("f", tarfile.LNKTYPE, linkname="f")]),
     ("not a tar", None),
 ])
 def test_a_malicious_layer_is_refused(place, name, entries):
@@ -176,8 +177,7 @@ def test_a_malicious_layer_is_refused(place, name, entries):
     with pytest.raises(ImageError) as error:
         unpack(stream, target)
     assert "\n" not in str(error.value)
-    if entries is not None:
-        assert isinstance(error.value, UnsafeLayer)
+    assert isinstance(error.value, UnsafeLayer) == (entries is not None)
     check()
 
 
@@ -197,6 +197,22 @@ def test_a_malicious_layer_is_confined(place, name, entries, inside):
     unpack(layer(*entries), target)
     assert not os.path.islink(os.path.join(target, inside)) and os.path.lexists(os.path.join(target, inside))
     check()
+
+
+def test_a_failing_stream_is_one_line_error(tmp_path):
+    class Cut:
+        def __init__(self):
+            self.data = layer(entry("big", data=b"x" * 100_000)).getvalue()[:60_000]
+            self.sent = False
+
+        def read(self, n):
+            if self.sent:
+                raise ConnectionResetError(104, "Connection reset by peer")
+            self.sent = True
+            return self.data
+
+    with pytest.raises(ImageError, match="at entry 'big': Connection reset by peer$"):
+        unpack(Cut(), str(tmp_path))
 
 
 def test_devices_are_dropped(place):
