@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Unpacking a gzip layer: pyctr's unpack against `zcat | tar -x` (zcat+tar), taking turns.
 
-    sudo .venv/bin/python benchmarks/unpack.py LAYER.tar.gz [-n 5]
+    sudo .venv/bin/python benchmarks/unpack.py LAYER.tar.gz [-n 5] [--dir /dev/shm]
 
 LAYER.tar.gz: a big real layer, say the Debian rootfs of `mmdebstrap --variant=minbase
 bookworm debian.tar` gzipped.  Each run unpacks into a fresh directory beside the layer
-(the same filesystem for all) after a `sync`, so one run's writeback does not land on the
+(or in --dir: /dev/shm takes the disk out, leaving the CPU's share) after a `sync`, so one run's writeback does not land on the
 next; the directory is removed untimed.  Ways of pyctr's: `inline` inflates in the
 unpacking thread, `thread` in a ReadAhead thread, `zcat` reads from a zcat process.
 """
@@ -52,8 +52,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("layer")
     parser.add_argument("-n", "--runs", type=int, default=5)
+    parser.add_argument("--dir", help="where the targets go (default: beside the layer)")
     args = parser.parse_args()
-    work = tempfile.mkdtemp(prefix="unpack-bench-", dir=os.path.dirname(os.path.abspath(args.layer)))
+    work = tempfile.mkdtemp(prefix="unpack-bench-", dir=args.dir or os.path.dirname(os.path.abspath(args.layer)))
     samples = {name: [] for name in WAYS}
     try:
         for _ in range(args.runs):
@@ -68,7 +69,8 @@ def main() -> None:
     finally:
         shutil.rmtree(work)
     base = statistics.median(samples["zcat+tar"])
-    print(f"{os.path.basename(args.layer)} ({os.path.getsize(args.layer) >> 20} MiB), {args.runs} runs each, "
+    print(f"{os.path.basename(args.layer)} ({os.path.getsize(args.layer) >> 20} MiB) into {os.path.dirname(work)}, "
+          f"{args.runs} runs each, "
           f"{os.cpu_count()} CPUs\n\n| way | median s | min s | max s | vs zcat+tar |\n|---|---|---|---|---|")
     for name, s in samples.items():
         print(f"| {name} | {statistics.median(s):.2f} | {min(s):.2f} | {max(s):.2f} | {statistics.median(s) / base:.2f}x |")

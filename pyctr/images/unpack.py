@@ -163,6 +163,8 @@ class _Unpacker:
             self.metadata(self.root, info)
             self.dir_times[""] = _ns(info.mtime)
             return
+        if info.sparse is not None:  # no layer writer makes them; copied flat they would be wrong
+            raise UnsafeLayer(f"layer entry {info.name!r} is a GNU sparse file, which layers do not hold")
         if info.ischr() or info.isblk():
             self.stats.dropped_devices += 1
             return
