@@ -122,7 +122,7 @@ class _Writer:
                              "metacopy: its content is not all there")
         self._keep_xattrs(info, xattrs)
         self.tar.addfile(info)
-        if self.overlay and any(xattrs.get(key) == b"y" for key in OPAQUE_XATTRS):
+        if self.overlay and _opaque(xattrs):
             marker = tarfile.TarInfo(f"{info.name}/{OPAQUE}")
             marker.mtime, marker.mode = info.mtime, 0
             self.tar.addfile(marker)
@@ -150,6 +150,18 @@ def write_tree(root: str, out, exclude=()) -> None:
     _write(root, out, exclude, overlay=False)
 
 
+def _opaque(xattrs: dict[str, bytes]) -> bool:
+    return any(xattrs.get(key) == b"y" for key in OPAQUE_XATTRS)
+
+
+def _is_opaque(dir_fd: int, name: str) -> bool:
+    fd = os.open(name, DIR_FLAGS, dir_fd=dir_fd)
+    try:
+        return _opaque(_xattrs(fd))
+    finally:
+        os.close(fd)
+
+
 def _in_lowers(lowers: list[int], path: str) -> bool:
     """Whether the lowers (their fds, topmost first) show `path`: the topmost that holds
     it decides, a whiteout there hiding it.  (An opaque directory of a lower is not read.)"""
@@ -171,21 +183,23 @@ def _in_lowers(lowers: list[int], path: str) -> bool:
 
 def changes(upper: str, lowers: list[str]) -> list[tuple[str, str]]:
     """docker diff's list for a container: ("A"|"C"|"D", "/path"), sorted by path.  A
-    whiteout is D; a path the lowers (topmost first) show is C; the rest is A."""
+    whiteout is D; a path the lowers (topmost first) show is C, unless an opaque directory
+    of upper hides it; the rest is A."""
     found = []
-    added: set[str] = set()  # directories new in upper: all below them is new too
+    # directories that hide the lowers below them (new, or opaque): all in them is new
+    fresh: set[str] = set()
     fds = [os.open(lower, DIR_FLAGS) for lower in lowers]
     try:
-        for path, st, _, _ in _walk(upper, set()):
+        for path, st, dir_fd, name in _walk(upper, set()):
             parent = path.rpartition("/")[0]
             if is_whiteout(st):
                 kind = "D"
-            elif parent in added or not _in_lowers(fds, path):
+            elif parent in fresh or not _in_lowers(fds, path):
                 kind = "A"
-                if stat.S_ISDIR(st.st_mode):
-                    added.add(path)
             else:
                 kind = "C"
+            if stat.S_ISDIR(st.st_mode) and (kind == "A" or _is_opaque(dir_fd, name)):
+                fresh.add(path)
             found.append((kind, "/" + path))
     finally:
         for fd in fds:

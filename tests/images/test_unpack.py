@@ -4,10 +4,13 @@ malicious layer (made here with tarfile) changes nothing outside the target."""
 import hashlib
 import io
 import os
+import shutil
 import stat
 import tarfile
+import tempfile
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from pyctr.images.image import ImageError
 from pyctr.images.unpack import MAX_PATH, UnsafeLayer, unpack
@@ -235,3 +238,31 @@ def test_forged_xattrs_are_dropped(place):
     assert sorted(os.listxattr(f"{target}/d")) == ["security.capability", "user.kept"]
     assert sorted(os.listxattr(f"{target}/d/ping")) == ["security.capability", "user.kept"]
     check()
+
+
+NAMES = ["a", "b", "a/b", "a/b/c", "../a", "/a", "b/../../a", "a/.wh.b", ".wh..wh..opq", "a/.wh..wh..opq", ".wh..."]
+TARGETS = ["/", "..", "../..", "../canary", "../canary/file", "/etc/passwd", "a", "b", "a/b", "/tmp", "."]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(NAMES), st.sampled_from("fdsh"), st.sampled_from(TARGETS)),
+                max_size=8))
+def test_any_layer_stays_inside_or_is_refused(tmp_path, entries):
+    """Random layers of names, dirs, and links aimed out: never a write outside the
+    target, never an error other than a one-line ImageError."""
+    root = tempfile.mkdtemp(dir=tmp_path)
+    target, canary = os.path.join(root, "target"), os.path.join(root, "canary")
+    os.mkdir(target)
+    os.mkdir(canary)
+    with open(os.path.join(canary, "file"), "w") as f:
+        f.write("canary")
+    before = snapshot(canary), snapshot("/etc/passwd")
+    kinds = {"f": tarfile.REGTYPE, "d": tarfile.DIRTYPE, "s": tarfile.SYMTYPE, "h": tarfile.LNKTYPE}
+    try:
+        unpack(layer(*(entry(name, kinds[kind], b"x" if kind == "f" else b"", linkname=link)
+                       for name, kind, link in entries)), target)
+    except ImageError as e:
+        assert "\n" not in str(e)
+    assert (snapshot(canary), snapshot("/etc/passwd")) == before
+    assert sorted(os.listdir(root)) == ["canary", "target"] and not os.path.lexists("/tmp/a")
+    shutil.rmtree(root)
