@@ -35,6 +35,7 @@ MAX_PATH = 4096  # PATH_MAX, a name or a link target
 MAX_COMPONENT = 255  # NAME_MAX
 MAX_ENTRIES = 1_000_000
 MAX_BYTES = 64 << 30  # of file content, in one layer
+MAX_HEADER = 1 << 20  # a PAX or GNU long-name header, which tarfile reads whole into memory
 CHUNK = 256 << 10  # a file's content is copied this much at a time
 
 WHITEOUT = ".wh."
@@ -84,6 +85,20 @@ def clean_name(name: str) -> str:
     return "/".join(parts)
 
 
+class _BoundedInfo(tarfile.TarInfo):
+    """tarfile's member, but for a PAX or GNU long-name header larger than MAX_HEADER,
+    refused before tarfile reads it into memory (a layer could claim gigabytes)."""
+
+    def _proc_member(self, tar):
+        if self.type in _EXTENDED and self.size > MAX_HEADER:
+            raise UnsafeLayer(f"a layer tar header of {self.size} bytes (at most {MAX_HEADER})")
+        return super()._proc_member(tar)
+
+
+_EXTENDED = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE, tarfile.GNUTYPE_LONGNAME,
+             tarfile.GNUTYPE_LONGLINK)
+
+
 def _ns(mtime: float) -> int:
     return int(mtime * 10**9)
 
@@ -95,7 +110,7 @@ def unpack(stream, target: str) -> UnpackStats:
     with _Unpacker(target) as unpacker:
         info = None
         try:
-            with tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK // 4) as tar:
+            with tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK // 4, tarinfo=_BoundedInfo) as tar:
                 for info in tar:
                     unpacker.entry(tar, info)
             unpacker.finish()

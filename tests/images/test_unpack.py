@@ -218,6 +218,13 @@ def test_a_failing_stream_is_one_line_error(tmp_path):
         unpack(Cut(), str(tmp_path))
 
 
+def test_a_huge_tar_header_is_refused_before_it_is_read(tmp_path):
+    header = tarfile.TarInfo("././@PaxHeader")
+    header.type, header.size = tarfile.XHDTYPE, 4 << 30
+    with pytest.raises(UnsafeLayer, match="header of 4294967296 bytes"):
+        unpack(io.BytesIO(header.tobuf(tarfile.USTAR_FORMAT) + b"0" * 4096), str(tmp_path))
+
+
 def test_devices_are_dropped(place):
     target, canary, check = place
     stats = unpack(layer(entry("null", tarfile.CHRTYPE, devmajor=1, devminor=3),
