@@ -4,6 +4,7 @@ unpacked and stacked, show the same merged view."""
 
 import io
 import os
+import shutil
 import stat
 import subprocess
 import tarfile
@@ -136,7 +137,10 @@ def in_namespace(script: str) -> str:
     return r.stdout
 
 
-def test_a_real_overlay_commits_and_stacks(tmp_path):
+@pytest.fixture
+def committed(tmp_path):
+    """A real overlay changed in a private mount namespace: (lower, upper, the merged view
+    as SHOW lists it, the upper dir written as a layer)."""
     lower, upper, work, merged = (str(tmp_path / n) for n in ("lower", "upper", "work", "merged"))
     for d in (upper, work, merged):
         os.mkdir(d)
@@ -154,23 +158,42 @@ def test_a_real_overlay_commits_and_stacks(tmp_path):
         echo a2 > {merged}/etc/replaced/a
         mkdir -p {merged}/new/dir && echo n > {merged}/new/dir/n && ln {merged}/new/dir/n {merged}/new/n2
         {SHOW.format(merged)}""")
+    layer = io.BytesIO()
+    write_layer(upper, layer)
+    return lower, upper, view, layer.getvalue()
+
+
+def test_a_real_overlay_commits_and_stacks(tmp_path, committed):
+    lower, upper, view, layer = committed
     found = changes(upper, [lower])
     assert [path for _, path in found] == sorted(path for _, path in found)
     assert dict((path, kind) for kind, path in found) == {
         "/bin": "C", "/bin/vi": "D", "/etc": "C", "/etc/motd": "C", "/etc/replaced": "C",
         "/etc/replaced/a": "A", "/etc/replaced/b": "A",  # the opaque dir hides the lower's a
         "/new": "A", "/new/dir": "A", "/new/dir/n": "A", "/new/n2": "A"}
-    layer = io.BytesIO()
-    write_layer(upper, layer)
-    with tarfile.open(fileobj=io.BytesIO(layer.getvalue())) as tar:
+    with tarfile.open(fileobj=io.BytesIO(layer)) as tar:
         names = tar.getnames()
     assert "bin/.wh.vi" in names and "etc/replaced/.wh..wh..opq" in names
-    layer.seek(0)
-    stacked, merged2, work2 = str(tmp_path / "stacked"), str(tmp_path / "merged2"), str(tmp_path / "work2")
-    for d in (stacked, merged2, work2):
+    stacked, merged2 = str(tmp_path / "stacked"), str(tmp_path / "merged2")
+    for d in (stacked, merged2):
         os.mkdir(d)
-    unpack(layer, stacked)
+    unpack(io.BytesIO(layer), stacked)
     again = in_namespace(f"""
         mount -t overlay overlay -o lowerdir={stacked}:{lower} {merged2}
         {SHOW.format(merged2)}""")
     assert again == view and "./bin/vi" not in view and "./etc/replaced/a f 644" in view
+
+
+@pytest.mark.skipif(not shutil.which("umoci"), reason="umoci (Debian package) is not installed")
+def test_umoci_reads_the_layer_as_overlay_showed_it(tmp_path, committed):
+    """Another implementation's reading of our whiteouts: umoci unpacks the lower and our
+    layer on top of it into the same view the overlay showed."""
+    lower, _, view, layer = committed
+    (tmp_path / "top.tar").write_bytes(layer)
+    subprocess.run(["tar", "-C", lower, "-cf", str(tmp_path / "base.tar"), "."], check=True)
+    for argv in (["init", "--layout", "img"], ["new", "--image", "img:t"],
+                 ["raw", "add-layer", "--image", "img:t", "base.tar"],
+                 ["raw", "add-layer", "--image", "img:t", "top.tar"],
+                 ["unpack", "--image", "img:t", "bundle"]):
+        subprocess.run(["umoci", *argv], cwd=tmp_path, check=True, capture_output=True)
+    assert in_namespace(SHOW.format(tmp_path / "bundle" / "rootfs")) == view
