@@ -14,7 +14,6 @@ import os
 import stat
 import tarfile
 
-from .. import _openat2
 from .image import ImageError
 from .unpack import OPAQUE, OPAQUE_XATTRS, WHITEOUT, XATTR_PREFIX, clean_name, kept_xattr
 
@@ -163,22 +162,40 @@ def _is_opaque(dir_fd: int, name: str) -> bool:
 
 
 def _in_lowers(lowers: list[int], path: str) -> bool:
-    """Whether the lowers (their fds, topmost first) show `path`: the topmost that holds
-    it decides, a whiteout there hiding it.  (An opaque directory of a lower is not read.)"""
-    head, _, name = path.rpartition("/")
+    """Whether the lowers (their fds, topmost first) show `path`: the topmost that decides
+    (holds it, or a whiteout, file or opaque directory over it) decides."""
+    parts = path.split("/")
     for lower in lowers:
-        try:
-            fd = _openat2.open_in_root(lower, head, os.O_PATH | os.O_DIRECTORY) if head else os.dup(lower)
-        except OSError:
-            continue
-        try:
-            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
-        except OSError:
-            continue
-        finally:
-            os.close(fd)
-        return not is_whiteout(st)
+        shown = _shows(lower, parts)
+        if shown is not None:
+            return shown
     return False
+
+
+def _shows(lower: int, parts: list[str]) -> bool | None:
+    """True or False when this lower decides whether the path shows, None when it leaves
+    that to the lowers below.  Component by component, never following a link: overlay
+    merges directories by name."""
+    fd, hides = os.dup(lower), False
+    try:
+        for depth, part in enumerate(parts):
+            hides = hides or (depth > 0 and _opaque(_xattrs(fd)))
+            try:
+                st = os.stat(part, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                return False if hides else None
+            if is_whiteout(st):
+                return False
+            if depth == len(parts) - 1:
+                return True
+            if not stat.S_ISDIR(st.st_mode):  # a file here covers all below it
+                return False
+            below = os.open(part, DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = below
+    finally:
+        os.close(fd)
+    return None
 
 
 def changes(upper: str, lowers: list[str]) -> list[tuple[str, str]]:

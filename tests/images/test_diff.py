@@ -126,6 +126,25 @@ def test_links_in_upper_are_never_followed(tmp_path):
             [("escape", True, "/etc"), ("pw", True, "/etc/passwd")]
 
 
+def test_changes_read_whiteouts_and_opaque_dirs_of_the_lowers(tmp_path):
+    base, top, upper = tmp_path / "base", tmp_path / "top", tmp_path / "upper"
+    for d in (base / "op", base / "kept", top / "op", upper / "op", upper / "kept"):
+        d.mkdir(parents=True)
+    for f in (base / "gone", base / "op" / "old", base / "kept" / "k", base / "file",
+              upper / "gone", upper / "op" / "old", upper / "kept" / "k", upper / "file2"):
+        f.write_text("x")
+    os.mknod(top / "gone", stat.S_IFCHR, os.makedev(0, 0))
+    os.setxattr(top / "op", "trusted.overlay.opaque", b"y")
+    (top / "file2").write_text("a file")
+    (upper / "file2").unlink()
+    (upper / "file2").mkdir()  # a dir over the top layer's file
+    (upper / "file2" / "in").write_text("x")
+    os.mknod(upper / "file", stat.S_IFCHR, os.makedev(0, 0))
+    assert changes(str(upper), [str(top), str(base)]) == [
+        ("D", "/file"), ("C", "/file2"), ("A", "/file2/in"), ("A", "/gone"), ("C", "/kept"), ("C", "/kept/k"),
+        ("C", "/op"), ("A", "/op/old")]
+
+
 SHOW = "cd {0} && find . -printf '%p %y %m %U %G %s %l\\n' | sort && find . -type f -exec md5sum {{}} + | sort"
 
 
