@@ -81,7 +81,7 @@ class _Writer:
                 info.type, info.linkname = tarfile.LNKTYPE, first
                 return self.tar.addfile(info)
         if stat.S_ISREG(st.st_mode):
-            self._regular(info, st, dir_fd, name)
+            self._regular(info, dir_fd, name)
         elif stat.S_ISDIR(st.st_mode):
             self._directory(info, dir_fd, name)
         elif stat.S_ISLNK(st.st_mode):
@@ -102,10 +102,17 @@ class _Writer:
             if kept_xattr(key):
                 info.pax_headers[XATTR_PREFIX + key] = value.decode("utf-8", "surrogateescape")
 
-    def _regular(self, info: tarfile.TarInfo, st: os.stat_result, dir_fd: int, name: str) -> None:
+    def _whole(self, info: tarfile.TarInfo, xattrs: dict[str, bytes]) -> None:
+        if self.overlay and any(key in xattrs for key in REDIRECTS):
+            raise ImageError(f"{info.name!r} in the container's upper dir is an overlay redirect or "
+                             "metacopy: its content is not all there")
+
+    def _regular(self, info: tarfile.TarInfo, dir_fd: int, name: str) -> None:
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
         with open(fd, "rb") as f:
-            self._keep_xattrs(info, _xattrs(fd))
+            xattrs = _xattrs(fd)
+            self._whole(info, xattrs)
+            self._keep_xattrs(info, xattrs)
             info.size = os.fstat(fd).st_size
             self.tar.addfile(info, f)
 
@@ -116,9 +123,7 @@ class _Writer:
             xattrs = _xattrs(fd)
         finally:
             os.close(fd)
-        if self.overlay and any(key in xattrs for key in REDIRECTS):
-            raise ImageError(f"{info.name!r} in the container's upper dir is an overlay redirect or "
-                             "metacopy: its content is not all there")
+        self._whole(info, xattrs)
         self._keep_xattrs(info, xattrs)
         self.tar.addfile(info)
         if self.overlay and _opaque(xattrs):
@@ -132,10 +137,14 @@ class _Writer:
 
 def _write(root: str, out, exclude, overlay: bool) -> None:
     skip = {clean_name(p) for p in exclude}
-    writer = _Writer(out, overlay)
-    for path, st, dir_fd, name in _walk(root, skip):
-        writer.add(path, st, dir_fd, name)
-    writer.close()
+    path = ""
+    try:
+        writer = _Writer(out, overlay)
+        for path, st, dir_fd, name in _walk(root, skip):
+            writer.add(path, st, dir_fd, name)
+        writer.close()
+    except OSError as e:  # a file gone or unreadable, or the output full
+        raise ImageError(f"writing a layer of {root}{' at ' + path if path else ''}: {e.strerror or e}") from None
 
 
 def write_layer(upper: str, out, exclude=()) -> None:

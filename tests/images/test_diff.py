@@ -114,6 +114,22 @@ def test_a_redirected_upper_dir_is_refused(tmp_path):
         write_layer(str(upper), io.BytesIO())
 
 
+def test_a_metacopy_file_is_refused_and_a_full_disk_is_one_line(tmp_path):
+    upper = tmp_path / "upper"
+    upper.mkdir()
+    (upper / "f").write_text("x")
+    os.setxattr(upper / "f", "trusted.overlay.metacopy", b"")
+    with pytest.raises(ImageError, match="metacopy"):
+        write_layer(str(upper), io.BytesIO())
+
+    class Full:
+        def write(self, data):
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(ImageError, match="No space left on device$"):
+        write_tree(str(upper), Full())
+
+
 def test_links_in_upper_are_never_followed(tmp_path):
     upper = tmp_path / "upper"
     upper.mkdir()
