@@ -107,19 +107,19 @@ def unpack(stream, target: str) -> UnpackStats:
     """Writes the uncompressed layer tar read from `stream` (anything with .read(n); a pipe
     will do) into `target`, an existing empty directory.  UnsafeLayer (an ImageError) for
     an entry the rules refuse, ImageError for a tar that is not one."""
-    with _Unpacker(target) as unpacker:
-        info = None
-        try:
+    info = None
+    try:
+        with _Unpacker(target) as unpacker:
             with tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK // 4, tarinfo=_BoundedInfo) as tar:
                 for info in tar:
                     unpacker.entry(tar, info)
             unpacker.finish()
-        except (tarfile.TarError, EOFError) as e:
-            raise ImageError(f"a layer that is not a valid tar: {e}") from None
-        except OSError as e:  # the disk, the stream, or an entry the kernel refused
-            where = f" at entry {info.name!r}" if info is not None else ""
-            raise ImageError(f"unpacking a layer{where}: {e.strerror or e}") from None
-        return unpacker.stats
+            return unpacker.stats
+    except (tarfile.TarError, EOFError) as e:
+        raise ImageError(f"a layer that is not a valid tar: {e}") from None
+    except OSError as e:  # the disk, the stream, or an entry the kernel refused
+        where = f" at entry {info.name!r}" if info is not None else ""
+        raise ImageError(f"unpacking a layer into {target}{where}: {e.strerror or e}") from None
 
 
 class _Unpacker:
