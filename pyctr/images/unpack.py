@@ -35,6 +35,7 @@ MAX_PATH = 4096  # PATH_MAX, a name or a link target
 MAX_COMPONENT = 255  # NAME_MAX
 MAX_ENTRIES = 1_000_000
 MAX_BYTES = 64 << 30  # of file content, in one layer
+MAX_OPEN_DIRS = 64  # parents kept open (tar keeps a directory's entries together); fds are few
 MAX_HEADER = 1 << 20  # a PAX or GNU long-name header, which tarfile reads whole into memory
 CHUNK = 256 << 10  # a file's content is copied this much at a time
 
@@ -150,6 +151,8 @@ class _Unpacker:
         head, name = posixpath.split(path)
         fd = self.dirs.get(head)
         if fd is None:
+            if len(self.dirs) > MAX_OPEN_DIRS:
+                self.forget_dirs()
             fd = self.dirs[head] = self._open_dir(head, create)
         return fd, name
 
@@ -161,12 +164,36 @@ class _Unpacker:
                 raise UnsafeLayer(f"layer entry refers to {path!r}, which the layer does not hold") from None
         except NotADirectoryError:
             raise UnsafeLayer(f"layer entry below {path!r}, which is not a directory") from None
-        fd, name = self.parent(path)
+        return self._make_dirs(path.split("/"))
+
+    def _make_dirs(self, parts: list[str]) -> int:
+        """An fd of the directory `parts`, the missing ones made top down (a loop, not a
+        recursion: a layer may name 2000 levels)."""
+        fd, made = os.dup(self.root), False
         try:
-            os.mkdir(name, 0o755, dir_fd=fd)
-        except FileExistsError:  # a symlink whose target, resolved inside, is missing
-            raise UnsafeLayer(f"layer entry below {path!r}, a link to nothing in the layer") from None
-        return _openat2.open_in_root(self.root, path, DIR_FLAGS)
+            for depth, part in enumerate(parts):
+                below = None if made else self._existing("/".join(parts[:depth + 1]))
+                if below is None:
+                    try:
+                        os.mkdir(part, 0o755, dir_fd=fd)
+                    except FileExistsError:  # a symlink whose target, resolved inside, is missing
+                        raise UnsafeLayer(f"layer entry below {'/'.join(parts[:depth + 1])!r}, "
+                                          "a link to nothing in the layer") from None
+                    below, made = os.open(part, DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd), True
+                os.close(fd)
+                fd = below
+            return fd
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def _existing(self, path: str) -> int | None:
+        try:
+            return _openat2.open_in_root(self.root, path, DIR_FLAGS)
+        except FileNotFoundError:
+            return None
+        except NotADirectoryError:
+            raise UnsafeLayer(f"layer entry below {path!r}, which is not a directory") from None
 
     def entry(self, tar: tarfile.TarFile, info: tarfile.TarInfo) -> None:
         self.stats.entries += 1

@@ -4,8 +4,10 @@ malicious layer (made here with tarfile) changes nothing outside the target."""
 import hashlib
 import io
 import os
+import resource
 import shutil
 import stat
+import subprocess
 import tarfile
 import tempfile
 
@@ -223,6 +225,24 @@ def test_a_huge_tar_header_is_refused_before_it_is_read(tmp_path):
     header.type, header.size = tarfile.XHDTYPE, 4 << 30
     with pytest.raises(UnsafeLayer, match="header of 4294967296 bytes"):
         unpack(io.BytesIO(header.tobuf(tarfile.USTAR_FORMAT) + b"0" * 4096), str(tmp_path))
+
+
+def test_deep_and_wide_layers_need_neither_recursion_nor_many_fds(tmp_path):
+    """2000 levels of parents the layer never names, and 500 directories under an fd
+    limit far below that."""
+    deep, wide = str(tmp_path / "deep"), str(tmp_path / "wide")
+    os.mkdir(deep)
+    os.mkdir(wide)
+    unpack(layer(entry("d/" * 2000 + "x", data=b"x")), deep)
+    assert os.path.exists(os.path.join(deep, "d/" * 2000 + "x"))
+    subprocess.run(["rm", "-rf", deep], check=True)  # deeper than pytest's own removal goes
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 100, hard))
+    try:
+        unpack(layer(*(entry(f"{i}/{j}/f", data=b"x") for i in range(50) for j in range(10))), wide)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert len(os.listdir(wide)) == 50
 
 
 def test_devices_are_dropped(place):
