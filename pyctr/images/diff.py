@@ -211,11 +211,20 @@ def changes(upper: str, lowers: list[str]) -> list[tuple[str, str]]:
     """docker diff's list for a container: ("A"|"C"|"D", "/path"), sorted by path.  A
     whiteout is D; a path the lowers (topmost first) show is C, unless an opaque directory
     of upper hides it; the rest is A."""
+    try:
+        return _changes(upper, lowers)
+    except OSError as e:
+        raise ImageError(f"reading the changes in {upper}: {e.strerror or e}") from None
+
+
+def _changes(upper: str, lowers: list[str]) -> list[tuple[str, str]]:
     found = []
     # directories that hide the lowers below them (new, or opaque): all in them is new
     fresh: set[str] = set()
-    fds = [os.open(lower, DIR_FLAGS) for lower in lowers]
+    fds: list[int] = []
     try:
+        for lower in lowers:
+            fds.append(os.open(lower, DIR_FLAGS))
         for path, st, dir_fd, name in _walk(upper, set()):
             parent = path.rpartition("/")[0]
             if is_whiteout(st):

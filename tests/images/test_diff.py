@@ -130,6 +130,12 @@ def test_a_metacopy_file_is_refused_and_a_full_disk_is_one_line(tmp_path):
         write_tree(str(upper), Full())
 
 
+def test_changes_of_a_missing_lower_are_one_line(tmp_path):
+    (tmp_path / "upper").mkdir()
+    with pytest.raises(ImageError, match="No such file or directory$"):
+        changes(str(tmp_path / "upper"), [str(tmp_path / "upper"), str(tmp_path / "gone")])
+
+
 def test_links_in_upper_are_never_followed(tmp_path):
     upper = tmp_path / "upper"
     upper.mkdir()
