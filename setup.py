@@ -39,6 +39,8 @@ seccomp = Extension(
     extra_compile_args=FLAGS,
     libraries=["seccomp"],
 )
+# openat2(2) for resolving untrusted layer paths inside a root (images/unpack.py)
+openat2 = Extension("pyctr._openat2", sources=["pyctr/_openat2.pyx"], extra_compile_args=FLAGS)
 
 
 class BuildWithPrograms(build_ext):
@@ -56,5 +58,5 @@ class BuildWithPrograms(build_ext):
 
 # bin/pyctr rather than a console-script entry point: pip's wrapper for those imports `re`
 # (3 ms of every `pyctr run`).
-setup(ext_modules=cythonize([core, seccomp], language_level=3), cmdclass={"build_ext": BuildWithPrograms},
+setup(ext_modules=cythonize([core, seccomp, openat2], language_level=3), cmdclass={"build_ext": BuildWithPrograms},
       scripts=["bin/pyctr"])

@@ -19,7 +19,8 @@ ALLOWED = {
     "entry": {"cli"},
 }
 # the package itself (its version) and the helpers every layer may use
-LEAVES = {"pyctr", "pyctr.records", "pyctr.fastjson", "pyctr.timestamps", "pyctr.regularfiles"}
+LEAVES = {"pyctr", "pyctr.records", "pyctr.fastjson", "pyctr.timestamps", "pyctr.regularfiles",
+          "pyctr._openat2"}
 # what only the CLI may import: argv and presentation
 CLI_ONLY_PACKAGES = {"typer", "click", "rich"}
 
