@@ -264,14 +264,10 @@ static int real_dir_target(int rootfd, const struct pyctr_mount *m, int stage, s
     return pyctr_set_err(err, stage, errno, "open mount destination in rootfs", m->target);
 }
 
-/* Bind mounts take their target's kind (file or directory) from the source. */
 static int mount_target(int rootfd, const struct pyctr_mount *m, int stage, struct pyctr_err *err)
 {
-    struct stat st;
     if (needs_real_dir(m))
         return real_dir_target(rootfd, m, stage, err);
-    if ((m->flags & MS_BIND) && stat(m->source, &st) == 0 && !S_ISDIR(st.st_mode))
-        return pyctr_touch_in_root(rootfd, m->target, stage, err);
     return pyctr_mkdir_in_root(rootfd, m->target, stage, err);
 }
 
@@ -298,18 +294,21 @@ static __u64 mount_attrs(unsigned long flags, __u64 *clear)
     return set;
 }
 
-/* Binds `source_fd` (an O_PATH fd, or AT_FDCWD with `source`) onto `target_fd` with
- * `flags` applied to the new mount and, with MS_REC, to every submount: a remount only
- * reaches the top mount, and would look the target up again by name.  Returns -1 with
- * errno set (ENOSYS before Linux 5.12). */
-static int bind_with_attrs(int source_fd, const char *source, int target_fd, unsigned long flags)
+/* A detached copy of `source_fd` (an O_PATH fd, or AT_FDCWD with `source`), with its
+ * submounts under MS_REC; -1 with errno set. */
+static int clone_tree(int source_fd, const char *source, unsigned long flags)
 {
     unsigned int rec = (flags & MS_REC) ? AT_RECURSIVE : 0;
     unsigned int empty = *source ? 0 : AT_EMPTY_PATH;
-    _cleanup_close_ int tree = (int)syscall(SYS_open_tree, source_fd, source,
-                                            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec | empty);
-    if (tree < 0)
-        return -1;
+    return (int)syscall(SYS_open_tree, source_fd, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec | empty);
+}
+
+/* A detached `tree` onto `target_fd` with `flags` applied to it and, with MS_REC, to
+ * every submount: a remount only reaches the top mount, and would look the target up
+ * again by name.  Returns -1 with errno set (ENOSYS before Linux 5.12). */
+static int attach_tree(int tree, int target_fd, unsigned long flags)
+{
+    unsigned int rec = (flags & MS_REC) ? AT_RECURSIVE : 0;
     struct mount_attr attr;
     memset(&attr, 0, sizeof attr);
     attr.attr_set = mount_attrs(flags, &attr.attr_clr);
@@ -319,18 +318,47 @@ static int bind_with_attrs(int source_fd, const char *source, int target_fd, uns
     return (int)syscall(SYS_move_mount, tree, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
 }
 
-static int do_mount(int rootfd, const struct pyctr_mount *m, int stage, struct pyctr_err *err)
+static int bind_with_attrs(int source_fd, const char *source, int target_fd, unsigned long flags)
 {
-    _cleanup_close_ int fd = mount_target(rootfd, m, stage, err);
+    _cleanup_close_ int tree = clone_tree(source_fd, source, flags);
+    if (tree < 0)
+        return -1;
+    return attach_tree(tree, target_fd, flags);
+}
+
+/* A bind's source is looked up once: cloned first, then its kind (file or directory)
+ * read off the clone, which is what gets mounted.  A source renamed or swapped for a
+ * link meanwhile cannot make the target one kind and the mount another's content. */
+static int bind_mount(int rootfd, const struct pyctr_mount *m, int stage, struct pyctr_err *err)
+{
+    _cleanup_close_ int tree = clone_tree(AT_FDCWD, m->source, m->flags);
+    if (tree < 0)
+        return pyctr_set_err(err, stage, errno, "open bind source", m->source);
+    struct stat st;
+    if (fstat(tree, &st) < 0)
+        return pyctr_set_err(err, stage, errno, "stat bind source", m->source);
+    _cleanup_close_ int fd = S_ISDIR(st.st_mode) ? pyctr_mkdir_in_root(rootfd, m->target, stage, err)
+                                                 : pyctr_touch_in_root(rootfd, m->target, stage, err);
     if (fd < 0)
         return -1;
+    if (attach_tree(tree, fd, m->flags) < 0)
+        return pyctr_set_err(err, stage, errno, "bind mount", m->target);
+    return 0;
+}
+
+static int do_mount(int rootfd, const struct pyctr_mount *m, int stage, struct pyctr_err *err)
+{
     char where[32];
-    pyctr_fd_path(where, fd);
     if (m->flags & MS_BIND) {
-        if (bind_with_attrs(AT_FDCWD, m->source, fd, m->flags) < 0)
-            return pyctr_set_err(err, stage, errno, "bind mount", m->target);
-    } else if (mount(m->source, where, m->fstype, m->flags, m->data) < 0) {
-        return pyctr_set_err(err, stage, errno, "mount", m->target);
+        if (bind_mount(rootfd, m, stage, err) < 0)
+            return -1;
+    } else {
+        _cleanup_close_ int fd = mount_target(rootfd, m, stage, err);
+        if (fd < 0)
+            return -1;
+        pyctr_fd_path(where, fd);
+        if (mount(m->source, where, m->fstype, m->flags, m->data) < 0)
+            return pyctr_set_err(err, stage, errno, "mount", m->target);
     }
     if (m->propagation) {
         _cleanup_close_ int pfd = pyctr_open_in_root(rootfd, m->target, O_PATH);

@@ -149,6 +149,7 @@ app.command()(from_table(update, flags.UPDATE, flags.UPDATE_ARGUMENTS))
 def rm(
     names: List[str] = typer.Argument(..., metavar="CONTAINER...", help="Containers to remove."),
     force: bool = typer.Option(False, "-f", "--force", help="Kill a running container first."),
+    volumes: bool = typer.Option(False, "-v", "--volumes", help="Remove its anonymous volumes too."),
 ):
     """Remove containers: their rootfs changes, cgroup and record.
 
@@ -156,7 +157,7 @@ def rm(
     """
     from ..engine import lifecycle
     failed = 0
-    for name, error in lifecycle.remove_all(State.paths, _store(), names, force):
+    for name, error in lifecycle.remove_all(State.paths, _store(), names, force, volumes):
         if error is None:
             typer.echo(name)
         else:
@@ -348,3 +349,8 @@ def restart(
     for name in names:
         lifecycle.restart(State.paths, store, name, time_)
         typer.echo(name)
+
+
+from . import volume_commands  # noqa: E402 - the `volume` group, on the app made above
+
+volume_commands.register(app)
