@@ -120,7 +120,8 @@ def prune(
 
 def register(app: typer.Typer) -> None:
     """The `volume` group on the main app."""
-    group = typer.Typer(name="volume", help="Manage volumes.", no_args_is_help=True)
+    group = typer.Typer(name="volume", no_args_is_help=True,
+                        help="Manage volumes: kept at <root>/volumes/NAME/_data.\n\nExample: pyctr volume ls")
     for command in (create, ls, inspect, rm, prune):
         group.command(command.__name__)(command)
     app.add_typer(group, name="volume")

@@ -70,7 +70,7 @@ def write_new(paths: Paths, store: Store, record: ContainerRecord, config: dict,
     Conflict, and then nothing is left; a name made up for it is made up again (two runs
     at once can draw the same one)."""
     volumes = None
-    if USER_MOUNTS in config["annotations"]:
+    if USER_MOUNTS in config.get("annotations", {}):
         from . import volumes
     for attempt in range(NAME_ATTEMPTS):
         try:

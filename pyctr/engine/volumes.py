@@ -104,7 +104,7 @@ def prepare(paths: Paths, config: dict) -> None:
     made, and each volume's directory made and, while empty, filled from the image."""
     lowers = _lowers(config)
     for request in requests_of(config):
-        if request.type == "bind" and request.make_source:
+        if request.type == "bind" and request.make_source and not os.path.lexists(request.source):
             os.makedirs(request.source, exist_ok=True)
         elif request.type == "volume":
             data = data_dir(paths, request.source)
@@ -132,7 +132,7 @@ def fill(paths: Paths, lowers: list[str], inside: str, data: str) -> None:
     work = os.path.join(scratch, "fill-" + os.urandom(8).hex())
     os.mkdir(work, 0o700)
     try:
-        r = subprocess.run(["unshare", "--mount", "--propagation", "private", sys.executable, "-c",
+        r = subprocess.run(["unshare", "--mount", "--propagation", "private", sys.executable, "-I", "-c",
                             "import sys; from pyctr.engine.volumes import _fill_here; _fill_here(*sys.argv[1:])",
                             ":".join(lowers), work, inside, data], capture_output=True, text=True)
     finally:
