@@ -346,7 +346,7 @@ static int bind_mount(int rootfd, const struct pyctr_mount *m, int stage, struct
     return 0;
 }
 
-static int do_mount(int rootfd, const struct pyctr_mount *m, int stage, struct pyctr_err *err)
+int pyctr_mount_in_root(int rootfd, const struct pyctr_mount *m, int stage, struct pyctr_err *err)
 {
     char where[32];
     if (m->flags & MS_BIND) {
@@ -397,7 +397,7 @@ static int make_device(int rootfd, const struct pyctr_device *d, struct pyctr_er
     strncpy(host + 1, d->path, PATH_MAX - 2);
     host[PATH_MAX - 1] = '\0';
     bind.source = host;
-    return do_mount(rootfd, &bind, PYCTR_STAGE_DEVICE, err);
+    return pyctr_mount_in_root(rootfd, &bind, PYCTR_STAGE_DEVICE, err);
 }
 
 static int make_symlink(int rootfd, const struct pyctr_symlink *s, struct pyctr_err *err)
@@ -475,7 +475,7 @@ int pyctr_setup_rootfs(const struct pyctr_plan *plan, struct pyctr_err *err)
     if (rootfd < 0)
         return -1;
     for (size_t i = 0; i < plan->n_mounts; i++)
-        if (do_mount(rootfd, &plan->mounts[i], PYCTR_STAGE_MOUNT, err) < 0)
+        if (pyctr_mount_in_root(rootfd, &plan->mounts[i], PYCTR_STAGE_MOUNT, err) < 0)
             return -1;
     for (size_t i = 0; i < plan->n_devices; i++)
         if (make_device(rootfd, &plan->devices[i], err) < 0)
