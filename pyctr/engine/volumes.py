@@ -126,20 +126,43 @@ def fill(paths: Paths, lowers: list[str], inside: str, data: str) -> None:
     """The image's content at `inside` copied into the volume's directory `data`: owners,
     modes, xattrs and links kept.  The layers are merged by a read-only overlay in a mount
     namespace of the copying process only, which leaves nothing behind; the image's links
-    are resolved inside that view, never on the host's."""
+    are resolved inside that view, never on the host's.  The copy is made in a directory
+    no container sees, then renamed into `data` entry by entry: a container that has the
+    volume mounted already cannot plant a link for the copy to write through."""
     scratch = paths.under_root("tmp")
     os.makedirs(scratch, mode=0o700, exist_ok=True)
     work = os.path.join(scratch, "fill-" + os.urandom(8).hex())
     os.mkdir(work, 0o700)
     try:
+        staged = os.path.join(work, "copy")
+        os.mkdir(staged, 0o700)
         r = subprocess.run(["unshare", "--mount", "--propagation", "private", sys.executable, "-I", "-c",
                             "import sys; from pyctr.engine.volumes import _fill_here; _fill_here(*sys.argv[1:])",
-                            ":".join(lowers), work, inside, data], capture_output=True, text=True)
+                            ":".join(lowers), work, inside, staged], capture_output=True, text=True)
+        if r.returncode != 0:
+            lines = (r.stderr.strip() or f"exit {r.returncode}").splitlines()
+            raise PyctrError(f"cannot fill the volume at {inside} from the image: {lines[-1]}")
+        _move_into(staged, data)
     finally:
         _core.remove_tree(work)
-    if r.returncode != 0:
-        lines = (r.stderr.strip() or f"exit {r.returncode}").splitlines()
-        raise PyctrError(f"cannot fill the volume at {inside} from the image: {lines[-1]}")
+
+
+def _move_into(staged: str, data: str) -> None:
+    """`staged`'s entries renamed into `data` (rename follows no link; an entry the
+    container made meanwhile stays, as it would have after a copy), and its owner and mode
+    given to `data`, as docker gives the image directory's."""
+    for name in os.listdir(staged):
+        try:
+            os.rename(os.path.join(staged, name), os.path.join(data, name))
+        except OSError:
+            pass
+    st = os.stat(staged)
+    fd = os.open(data, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        os.fchown(fd, st.st_uid, st.st_gid)
+        os.fchmod(fd, st.st_mode & 0o7777)
+    finally:
+        os.close(fd)
 
 
 def _fill_here(lowers: str, work: str, inside: str, data: str) -> None:  # pragma: no cover - in a subprocess
@@ -152,6 +175,8 @@ def _fill_here(lowers: str, work: str, inside: str, data: str) -> None:  # pragm
     source = resolve_in(merged, inside)
     if source is not None and os.path.isdir(source) and not os.path.islink(source):
         subprocess.run(["cp", "-a", "--", source + "/.", data + "/"], check=True)
+    else:
+        os.chmod(data, 0o755)  # nothing to copy: the volume keeps docker's default mode
 
 
 def resolve_in(root: str, path: str, hops: int = 40) -> str | None:

@@ -218,7 +218,6 @@ def test_volume_fill_merges_layers_and_follows_no_link_out(tmp_path):
     (lower / "srv" / "kept").write_text("k")
     (upper / "srv").mkdir(parents=True)
     os.mknod(upper / "srv" / "gone", 0o600 | 0o020000, 0)  # overlay whiteout: char 0:0
-    os.chown(upper / "srv" / "kept", 0, 0) if (upper / "srv" / "kept").exists() else None
     (upper / "out").symlink_to("/../../../..")
     data.mkdir()
     paths = Paths.resolve(str(tmp_path / "root"))
@@ -229,6 +228,25 @@ def test_volume_fill_merges_layers_and_follows_no_link_out(tmp_path):
     fill(paths, [str(upper), str(lower)], "/out/srv", str(escaped))  # /out -> / inside the image
     assert sorted(os.listdir(escaped)) == ["kept"]
     assert os.listdir(tmp_path / "root" / "tmp") == []
+
+
+def test_volume_fill_writes_through_no_link_in_the_volume(tmp_path):
+    """A link a container put into the volume meanwhile is replaced, not written through."""
+    from pyctr.engine.paths import Paths
+    from pyctr.engine.volumes import fill
+    layer, data, victim = tmp_path / "layer", tmp_path / "data", tmp_path / "victim"
+    (layer / "srv" / "dir").mkdir(parents=True)
+    (layer / "srv" / "kept").write_text("k")
+    (layer / "srv" / "dir" / "f").write_text("f")
+    victim.mkdir()
+    (victim / "file").write_text("v")
+    data.mkdir()
+    (data / "kept").symlink_to(victim / "file")
+    (data / "dir").symlink_to(victim)
+    fill(Paths.resolve(str(tmp_path / "root")), [str(layer)], "/srv", str(data))
+    assert (victim / "file").read_text() == "v" and sorted(os.listdir(victim)) == ["file"]
+    assert not os.path.islink(data / "kept") and (data / "kept").read_text() == "k"
+    assert os.path.islink(data / "dir")  # the container's own entry stays, the copy does not go through it
 
 
 @pytest.mark.parametrize("flags,message", [
