@@ -34,22 +34,27 @@ void pyctr_fd_path(char buf[32], int fd)
     buf[pos] = '\0';
 }
 
-static int openat2_in_root(int rootfd, const char *path, uint64_t flags, uint64_t resolve)
+static int openat2_retrying(int dirfd, const char *path, uint64_t flags, uint64_t resolve)
 {
-    struct open_how how = {.flags = flags | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | resolve};
-    while (*path == '/')
-        path++;
-    if (!*path)
-        path = ".";
+    struct open_how how = {.flags = flags | O_CLOEXEC, .resolve = resolve};
     int fd = -1;
     /* openat2 asks for a retry when a rename raced the lookup; bounded, as runc does, so a
      * rename loop in another container cannot spin us forever */
     for (int tries = 0; tries < 32; tries++) {
-        fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+        fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
         if (fd >= 0 || errno != EAGAIN)
             break;
     }
     return fd;
+}
+
+static int openat2_in_root(int rootfd, const char *path, uint64_t flags, uint64_t resolve)
+{
+    while (*path == '/')
+        path++;
+    if (!*path)
+        path = ".";
+    return openat2_retrying(rootfd, path, flags, RESOLVE_IN_ROOT | resolve);
 }
 
 int pyctr_open_in_root(int rootfd, const char *path, int flags)
@@ -331,7 +336,15 @@ static int bind_with_attrs(int source_fd, const char *source, int target_fd, uns
  * link meanwhile cannot make the target one kind and the mount another's content. */
 static int bind_mount(int rootfd, const struct pyctr_mount *m, int stage, struct pyctr_err *err)
 {
-    _cleanup_close_ int tree = clone_tree(AT_FDCWD, m->source, m->flags);
+    _cleanup_close_ int source = -1;
+    if (m->source_no_symlinks) {
+        source = openat2_retrying(AT_FDCWD, m->source, O_PATH, RESOLVE_NO_SYMLINKS);
+        if (source < 0 && errno == ELOOP)
+            return pyctr_set_err(err, stage, errno, "bind source became a symbolic link since it was checked", m->source);
+        if (source < 0)
+            return pyctr_set_err(err, stage, errno, "open bind source", m->source);
+    }
+    _cleanup_close_ int tree = source >= 0 ? clone_tree(source, "", m->flags) : clone_tree(AT_FDCWD, m->source, m->flags);
     if (tree < 0)
         return pyctr_set_err(err, stage, errno, "open bind source", m->source);
     struct stat st;

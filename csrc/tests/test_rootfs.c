@@ -133,6 +133,15 @@ static void bind_checks(void)
     CHECK(fstatat(rootfd, "outside/data/sub", &st, 0) == 0 && S_ISDIR(st.st_mode));
     CHECK(access("/outside", F_OK) < 0);
     CHECK(openat(rootfd, "outside/data/sub/new", O_WRONLY | O_CREAT, 0600) < 0 && errno == EROFS);
+    /* a source the engine resolved, with a link on it now: refused, not followed */
+    char linked[600];
+    snprintf(linked, sizeof linked, "%s/src-link", root);
+    CHECK(symlink(src, linked) == 0);
+    strcat(linked, "/sub");
+    struct pyctr_mount swapped = {.source = linked, .target = "swapped", .flags = MS_BIND, .source_no_symlinks = 1};
+    CHECK(pyctr_mount_in_root(rootfd, &swapped, PYCTR_STAGE_MOUNT, &err) < 0 && err.errnum == ELOOP);
+    swapped.source_no_symlinks = 0; /* a runtime bundle's bind follows links, as runc's */
+    CHECK(pyctr_mount_in_root(rootfd, &swapped, PYCTR_STAGE_MOUNT, &err) == 0);
     close(rootfd);
 }
 

@@ -4,10 +4,12 @@ request turned into the OCI mount config.json carries and the shape `inspect` sh
 Pure parsing: nothing here looks at the store or makes a directory (volumes.py does).
 """
 
+import os
 import posixpath
 import re
 
 from ..records import record
+from ..runtime.plan import SOURCE_RESOLVED
 from .errors import PyctrError
 
 VOLUME_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*\Z")
@@ -209,14 +211,16 @@ def parse_volumes_from(spec: str) -> tuple[str, str]:
 
 def oci_mount(request: MountRequest, volume_data: str | None) -> dict:
     """The config.json mount: a bind (binds and volumes: `volume_data` is the volume's
-    directory) recursive and private unless asked otherwise, or a tmpfs."""
+    directory) recursive and private unless asked otherwise, or a tmpfs.  A bind's
+    source is resolved now, as docker does, and marked so: a link that appears on it by
+    the time it is mounted (one a container made, say) is refused, not followed."""
     access = ["ro"] if request.readonly else []
     if request.type == "tmpfs":
         return {"destination": request.destination, "type": "tmpfs", "source": "tmpfs",
                 "options": [*request.options, *access]}
     source = volume_data if request.type == "volume" else request.source
-    return {"destination": request.destination, "type": "bind", "source": source,
-            "options": ["rbind", request.propagation or DEFAULT_PROPAGATION, *access]}
+    return {"destination": request.destination, "type": "bind", "source": os.path.realpath(source),
+            "options": ["rbind", request.propagation or DEFAULT_PROPAGATION, *access, SOURCE_RESOLVED]}
 
 
 def inspect_shape(request: MountRequest, volume_data: str | None) -> dict:

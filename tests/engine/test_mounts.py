@@ -82,11 +82,17 @@ def test_volumes_from_specs():
         mounts.parse_volumes_from("web:rx")
 
 
-def test_oci_form():
+def test_oci_form(tmp_path):
     bind = mounts.oci_mount(mounts.parse_volume("/srv:/d:ro"), None)
-    assert bind == {"destination": "/d", "type": "bind", "source": "/srv", "options": ["rbind", "rprivate", "ro"]}
+    assert bind == {"destination": "/d", "type": "bind", "source": "/srv",
+                    "options": ["rbind", "rprivate", "ro", "pyctr.source-resolved"]}
     volume = mounts.oci_mount(mounts.parse_volume("v:/v"), "/root/volumes/v/_data")
-    assert volume["source"] == "/root/volumes/v/_data" and volume["options"] == ["rbind", "rprivate"]
+    assert volume["source"] == "/root/volumes/v/_data"
+    assert volume["options"] == ["rbind", "rprivate", "pyctr.source-resolved"]
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to("real")
+    resolved = mounts.oci_mount(mounts.parse_volume(f"{tmp_path}/link/sub:/d"), None)
+    assert resolved["source"] == f"{tmp_path}/real/sub"  # as docker resolves it, once
     tmpfs = mounts.oci_mount(mounts.parse_tmpfs("/t:size=1m"), None)
     assert tmpfs == {"destination": "/t", "type": "tmpfs", "source": "tmpfs",
                      "options": ["nosuid", "nodev", "noexec", "size=1m"]}
@@ -101,3 +107,11 @@ def test_resolve_in_stays_inside(tmp_path):
     assert resolve_in(str(tmp_path), "/up/x") == str(tmp_path / "etc" / "x")
     assert resolve_in(str(tmp_path), "/abs/../abs") == str(tmp_path / "real")
     assert resolve_in(str(tmp_path), "/loop") is None
+
+
+def test_the_runtime_takes_the_resolved_mark_off_the_options():
+    from pyctr.runtime import plan
+    planned = plan.plan_mount(mounts.oci_mount(mounts.parse_volume("/srv:/d:ro"), None))
+    assert planned.source_no_symlinks and planned.data is None
+    assert planned.flags & plan.MS_RDONLY and planned.flags & plan.MS_REC
+    assert not plan.plan_mount({"destination": "/d", "type": "bind", "source": "/s", "options": ["rbind"]}).source_no_symlinks

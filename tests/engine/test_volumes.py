@@ -207,6 +207,22 @@ def test_a_bind_target_that_is_a_link_does_not_leave_the_rootfs(pyctr, tmp_path)
     assert pyctr("rm", "c").returncode == 0
 
 
+def test_a_bind_source_swapped_for_a_link_is_refused(pyctr, tmp_path):
+    """The source is resolved when the container is made; a link on it by a later start
+    (a container could have made it) fails the start instead of being followed."""
+    source, elsewhere = tmp_path / "source", tmp_path / "elsewhere"
+    source.mkdir()
+    elsewhere.mkdir()
+    (elsewhere / "secret").write_text("s\n")
+    assert pyctr("run", "--name", "c", "-v", f"{source}:/d", "busybox", "ls", "/d").returncode == 0
+    source.rmdir()
+    source.symlink_to(elsewhere)
+    r = pyctr("start", "-a", "c")
+    assert r.returncode == 125 and r.stdout == ""
+    assert "bind source became a symbolic link since it was checked" in r.stderr and r.stderr.count("\n") == 1
+    assert pyctr("rm", "c").returncode == 0
+
+
 def test_volume_fill_merges_layers_and_follows_no_link_out(tmp_path):
     """fill() over two layers: the upper's whiteout hides a lower file; a link in the image
     pointing out of it is resolved inside the image."""
