@@ -337,7 +337,14 @@ static int bind_with_attrs(int source_fd, const char *source, int target_fd, uns
 static int bind_mount(int rootfd, const struct pyctr_mount *m, int stage, struct pyctr_err *err)
 {
     _cleanup_close_ int source = -1;
-    if (m->source_no_symlinks) {
+    if (m->source[0] == '{') { /* with a user namespace, idmapped by the parent (userns.h) */
+        char attached[PATH_MAX];
+        if (pyctr_userns_fill(m->source, attached, sizeof attached) < 0)
+            return pyctr_set_err(err, stage, errno, "bind source", m->source);
+        source = (int)syscall(SYS_open_tree, AT_FDCWD, attached, OPEN_TREE_CLOEXEC); /* the attached mount */
+        if (source < 0)
+            return pyctr_set_err(err, stage, errno, "open bind source", m->source);
+    } else if (m->source_no_symlinks) {
         source = openat2_retrying(AT_FDCWD, m->source, O_PATH, RESOLVE_NO_SYMLINKS);
         if (source < 0 && errno == ELOOP)
             return pyctr_set_err(err, stage, errno, "bind source became a symbolic link since it was checked", m->source);

@@ -218,9 +218,10 @@ def oci_mount(request: MountRequest, volume_data: str | None) -> dict:
     if request.type == "tmpfs":
         return {"destination": request.destination, "type": "tmpfs", "source": "tmpfs",
                 "options": [*request.options, *access]}
-    source = volume_data if request.type == "volume" else request.source
+    # a volume is pyctr's: with a user namespace, container root owns it as host root does
+    source, idmap = (volume_data, ["idmap"]) if request.type == "volume" else (request.source, [])
     return {"destination": request.destination, "type": "bind", "source": os.path.realpath(source),
-            "options": ["rbind", request.propagation or DEFAULT_PROPAGATION, *access, SOURCE_RESOLVED]}
+            "options": ["rbind", request.propagation or DEFAULT_PROPAGATION, *access, *idmap, SOURCE_RESOLVED]}
 
 
 def inspect_shape(request: MountRequest, volume_data: str | None) -> dict:

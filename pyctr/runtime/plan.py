@@ -128,6 +128,7 @@ class Mount:
     flags: int = 0  # MS_*
     propagation: int = 0  # MS_SHARED/SLAVE/PRIVATE (| MS_REC), or 0
     source_no_symlinks: bool = False  # SOURCE_RESOLVED
+    idmap: bool = False  # OCI's "idmap": with a user namespace, seen through its maps (userns.py)
 
 
 @record
@@ -232,11 +233,12 @@ def plan_mount(m: dict) -> Mount:
     if not isinstance(m, dict) or not isinstance(m.get("destination"), str):
         raise ConfigError(f"a mount needs a destination: {m!r}")
     options = m.get("options", [])
-    resolved = SOURCE_RESOLVED in options
-    flags, propagation, data = mount_flags([o for o in options if o != SOURCE_RESOLVED] if resolved else options)
+    ours = [o for o in options if o in (SOURCE_RESOLVED, "idmap")]
+    flags, propagation, data = mount_flags([o for o in options if o not in ours] if ours else options)
     if m.get("type") == "bind":
         flags |= MS_BIND
-    return Mount(m["destination"], m.get("source"), m.get("type"), data or None, flags, propagation, resolved)
+    return Mount(m["destination"], m.get("source"), m.get("type"), data or None, flags, propagation,
+                 SOURCE_RESOLVED in ours, "idmap" in ours)
 
 
 def cap_mask(names: list[str]) -> int:

@@ -88,7 +88,7 @@ def test_oci_form(tmp_path):
                     "options": ["rbind", "rprivate", "ro", "pyctr.source-resolved"]}
     volume = mounts.oci_mount(mounts.parse_volume("v:/v"), "/root/volumes/v/_data")
     assert volume["source"] == "/root/volumes/v/_data"
-    assert volume["options"] == ["rbind", "rprivate", "pyctr.source-resolved"]
+    assert volume["options"] == ["rbind", "rprivate", "idmap", "pyctr.source-resolved"]
     (tmp_path / "real").mkdir()
     (tmp_path / "link").symlink_to("real")
     resolved = mounts.oci_mount(mounts.parse_volume(f"{tmp_path}/link/sub:/d"), None)

@@ -291,3 +291,23 @@ def test_no_volume_code_on_a_plain_run(pyctr):
     r = subprocess.run([os.path.join(os.path.dirname(pyctr.argv()[0]), "python"), "-I", "-c", code],
                        capture_output=True, text=True, env=pyctr.env, timeout=60)
     assert r.stdout == "0 False False\n", r.stderr
+
+
+def test_with_a_user_namespace_volumes_are_idmapped_and_host_binds_are_not(pyctr, tmp_path):
+    """Container root owns a volume as host root does (it is pyctr's); a host directory
+    bound in is not idmapped (podman's rule): container root, an unprivileged host uid,
+    reaches it only as that uid would (here not at all: the test's dirs are 0700)."""
+    r = pyctr("run", "--rm", "--userns=auto", "busybox", "true")
+    if "the filesystem takes no idmapped mounts" in r.stderr:
+        pytest.skip(r.stderr.strip())
+    r = pyctr("run", "--rm", "--userns=auto", "-v", "uvol:/etc", "busybox", "sh", "-c",
+              "ls -ln /etc/passwd; touch /etc/made && echo volume-writable")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[2:4] == ["0", "0"] and "volume-writable" in r.stdout
+    made = os.lstat(os.path.join(pyctr.root, "volumes", "uvol", "_data", "made"))
+    assert (made.st_uid, made.st_gid) == (0, 0)  # on disk as without a user namespace, as the rootfs
+    host = tmp_path / "host"
+    host.mkdir()
+    r = pyctr("run", "--rm", "--userns=auto", "-v", f"{host}:/h", "busybox", "touch", "/h/x")
+    assert r.returncode == 125 and "Permission denied" in r.stderr and r.stderr.count("\n") == 1
+    assert os.listdir(host) == []
