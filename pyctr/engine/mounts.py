@@ -6,13 +6,14 @@ Pure parsing: nothing here looks at the store or makes a directory (volumes.py d
 
 import os
 import posixpath
-import re
 
 from ..records import record
 from ..runtime.plan import SOURCE_RESOLVED
 from .errors import PyctrError
 
-VOLUME_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*\Z")
+# a volume's name: [a-zA-Z0-9][a-zA-Z0-9_.-]* (docker's), checked by hand: `re` costs a run 10 ms
+_NAME_FIRST = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+_NAME_REST = _NAME_FIRST | frozenset("_.-")
 BIND_PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
 DEFAULT_PROPAGATION = "rprivate"
 # docker's defaults for a tmpfs: a user's `exec` (say) comes later and wins
@@ -47,7 +48,7 @@ def _destination(path: str, fail) -> str:
 
 
 def check_volume_name(name: str) -> str:
-    if not VOLUME_NAME.match(name):
+    if not (name and name[0] in _NAME_FIRST and all(c in _NAME_REST for c in name)):
         raise PyctrError(f'"{name}" includes invalid characters for a local volume name, only '
                          '"[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, '
                          'use absolute path')

@@ -9,8 +9,6 @@ point, as docker does.  A run that fails takes the volumes it made with it.
 
 import os
 import posixpath
-import subprocess
-import sys
 import time
 
 from .. import fastjson
@@ -137,6 +135,8 @@ def fill(paths: Paths, lowers: list[str], inside: str, data: str) -> None:
     are resolved inside that view, never on the host's.  The copy is made in a directory
     no container sees, then renamed into `data` entry by entry: a container that has the
     volume mounted already cannot plant a link for the copy to write through."""
+    import subprocess  # a run that fills nothing does not load it
+    import sys
     scratch = paths.under_root("tmp")
     os.makedirs(scratch, mode=0o700, exist_ok=True)
     work = os.path.join(scratch, "fill-" + os.urandom(8).hex())
@@ -175,6 +175,7 @@ def _move_into(staged: str, data: str) -> None:
 
 def _fill_here(lowers: str, work: str, inside: str, data: str) -> None:  # pragma: no cover - in a subprocess
     """In the copying process's own mount namespace: the merged view, then cp -a."""
+    import subprocess
     empty, merged = os.path.join(work, "empty"), os.path.join(work, "merged")
     os.mkdir(empty)
     os.mkdir(merged)
