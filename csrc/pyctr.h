@@ -45,6 +45,9 @@ struct pyctr_mount {
     const char *data;
     unsigned long flags;
     unsigned long propagation; /* MS_SHARED/MS_SLAVE/MS_PRIVATE (|MS_REC), or 0 */
+    /* A bind whose source the engine resolved (no links left on it): a symbolic link
+     * found on it now was swapped in since, and the mount is refused. */
+    int source_no_symlinks;
 };
 
 struct pyctr_device {

@@ -34,22 +34,27 @@ void pyctr_fd_path(char buf[32], int fd)
     buf[pos] = '\0';
 }
 
-static int openat2_in_root(int rootfd, const char *path, uint64_t flags, uint64_t resolve)
+static int openat2_retrying(int dirfd, const char *path, uint64_t flags, uint64_t resolve)
 {
-    struct open_how how = {.flags = flags | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | resolve};
-    while (*path == '/')
-        path++;
-    if (!*path)
-        path = ".";
+    struct open_how how = {.flags = flags | O_CLOEXEC, .resolve = resolve};
     int fd = -1;
     /* openat2 asks for a retry when a rename raced the lookup; bounded, as runc does, so a
      * rename loop in another container cannot spin us forever */
     for (int tries = 0; tries < 32; tries++) {
-        fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+        fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
         if (fd >= 0 || errno != EAGAIN)
             break;
     }
     return fd;
+}
+
+static int openat2_in_root(int rootfd, const char *path, uint64_t flags, uint64_t resolve)
+{
+    while (*path == '/')
+        path++;
+    if (!*path)
+        path = ".";
+    return openat2_retrying(rootfd, path, flags, RESOLVE_IN_ROOT | resolve);
 }
 
 int pyctr_open_in_root(int rootfd, const char *path, int flags)
@@ -304,14 +309,10 @@ static int real_dir_target(int rootfd, const struct pyctr_mount *m, int stage, s
     return pyctr_set_err(err, stage, errno, "open mount destination in rootfs", m->target);
 }
 
-/* Bind mounts take their target's kind (file or directory) from the source. */
 static int mount_target(int rootfd, const struct pyctr_mount *m, int stage, struct pyctr_err *err)
 {
-    struct stat st;
     if (needs_real_dir(m))
         return real_dir_target(rootfd, m, stage, err);
-    if ((m->flags & MS_BIND) && stat(m->source, &st) == 0 && !S_ISDIR(st.st_mode))
-        return pyctr_touch_in_root(rootfd, m->target, stage, err);
     return pyctr_mkdir_in_root(rootfd, m->target, stage, err);
 }
 
@@ -338,18 +339,21 @@ static __u64 mount_attrs(unsigned long flags, __u64 *clear)
     return set;
 }
 
-/* Binds `source_fd` (an O_PATH fd, or AT_FDCWD with `source`) onto `target_fd` with
- * `flags` applied to the new mount and, with MS_REC, to every submount: a remount only
- * reaches the top mount, and would look the target up again by name.  Returns -1 with
- * errno set (ENOSYS before Linux 5.12). */
-static int bind_with_attrs(int source_fd, const char *source, int target_fd, unsigned long flags)
+/* A detached copy of `source_fd` (an O_PATH fd, or AT_FDCWD with `source`), with its
+ * submounts under MS_REC; -1 with errno set. */
+static int clone_tree(int source_fd, const char *source, unsigned long flags)
 {
     unsigned int rec = (flags & MS_REC) ? AT_RECURSIVE : 0;
     unsigned int empty = *source ? 0 : AT_EMPTY_PATH;
-    _cleanup_close_ int tree = (int)syscall(SYS_open_tree, source_fd, source,
-                                            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec | empty);
-    if (tree < 0)
-        return -1;
+    return (int)syscall(SYS_open_tree, source_fd, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec | empty);
+}
+
+/* A detached `tree` onto `target_fd` with `flags` applied to it and, with MS_REC, to
+ * every submount: a remount only reaches the top mount, and would look the target up
+ * again by name.  Returns -1 with errno set (ENOSYS before Linux 5.12). */
+static int attach_tree(int tree, int target_fd, unsigned long flags)
+{
+    unsigned int rec = (flags & MS_REC) ? AT_RECURSIVE : 0;
     struct mount_attr attr;
     memset(&attr, 0, sizeof attr);
     attr.attr_set = mount_attrs(flags, &attr.attr_clr);
@@ -359,18 +363,62 @@ static int bind_with_attrs(int source_fd, const char *source, int target_fd, uns
     return (int)syscall(SYS_move_mount, tree, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
 }
 
-static int do_mount(int rootfd, const struct pyctr_mount *m, int stage, struct pyctr_err *err)
+static int bind_with_attrs(int source_fd, const char *source, int target_fd, unsigned long flags)
 {
-    _cleanup_close_ int fd = mount_target(rootfd, m, stage, err);
+    _cleanup_close_ int tree = clone_tree(source_fd, source, flags);
+    if (tree < 0)
+        return -1;
+    return attach_tree(tree, target_fd, flags);
+}
+
+/* A bind's source is looked up once: cloned first, then its kind (file or directory)
+ * read off the clone, which is what gets mounted.  A source renamed or swapped for a
+ * link meanwhile cannot make the target one kind and the mount another's content. */
+static int bind_mount(int rootfd, const struct pyctr_mount *m, int stage, struct pyctr_err *err)
+{
+    _cleanup_close_ int source = -1;
+    if (m->source[0] == '{') { /* with a user namespace, idmapped by the parent (userns.h) */
+        char attached[PATH_MAX];
+        if (pyctr_userns_fill(m->source, attached, sizeof attached) < 0)
+            return pyctr_set_err(err, stage, errno, "bind source", m->source);
+        source = (int)syscall(SYS_open_tree, AT_FDCWD, attached, OPEN_TREE_CLOEXEC); /* the attached mount */
+        if (source < 0)
+            return pyctr_set_err(err, stage, errno, "open bind source", m->source);
+    } else if (m->source_no_symlinks) {
+        source = openat2_retrying(AT_FDCWD, m->source, O_PATH, RESOLVE_NO_SYMLINKS);
+        if (source < 0 && errno == ELOOP)
+            return pyctr_set_err(err, stage, errno, "bind source became a symbolic link since it was checked", m->source);
+        if (source < 0)
+            return pyctr_set_err(err, stage, errno, "open bind source", m->source);
+    }
+    _cleanup_close_ int tree = source >= 0 ? clone_tree(source, "", m->flags) : clone_tree(AT_FDCWD, m->source, m->flags);
+    if (tree < 0)
+        return pyctr_set_err(err, stage, errno, "open bind source", m->source);
+    struct stat st;
+    if (fstat(tree, &st) < 0)
+        return pyctr_set_err(err, stage, errno, "stat bind source", m->source);
+    _cleanup_close_ int fd = S_ISDIR(st.st_mode) ? pyctr_mkdir_in_root(rootfd, m->target, stage, err)
+                                                 : pyctr_touch_in_root(rootfd, m->target, stage, err);
     if (fd < 0)
         return -1;
+    if (attach_tree(tree, fd, m->flags) < 0)
+        return pyctr_set_err(err, stage, errno, "bind mount", m->target);
+    return 0;
+}
+
+int pyctr_mount_in_root(int rootfd, const struct pyctr_mount *m, int stage, struct pyctr_err *err)
+{
     char where[32];
-    pyctr_fd_path(where, fd);
     if (m->flags & MS_BIND) {
-        if (bind_with_attrs(AT_FDCWD, m->source, fd, m->flags) < 0)
-            return pyctr_set_err(err, stage, errno, "bind mount", m->target);
-    } else if (mount(m->source, where, m->fstype, m->flags, m->data) < 0) {
-        return pyctr_set_err(err, stage, errno, "mount", m->target);
+        if (bind_mount(rootfd, m, stage, err) < 0)
+            return -1;
+    } else {
+        _cleanup_close_ int fd = mount_target(rootfd, m, stage, err);
+        if (fd < 0)
+            return -1;
+        pyctr_fd_path(where, fd);
+        if (mount(m->source, where, m->fstype, m->flags, m->data) < 0)
+            return pyctr_set_err(err, stage, errno, "mount", m->target);
     }
     if (m->propagation) {
         _cleanup_close_ int pfd = pyctr_open_in_root(rootfd, m->target, O_PATH);
@@ -409,7 +457,7 @@ static int make_device(int rootfd, const struct pyctr_device *d, struct pyctr_er
     strncpy(host + 1, d->path, PATH_MAX - 2);
     host[PATH_MAX - 1] = '\0';
     bind.source = host;
-    return do_mount(rootfd, &bind, PYCTR_STAGE_DEVICE, err);
+    return pyctr_mount_in_root(rootfd, &bind, PYCTR_STAGE_DEVICE, err);
 }
 
 static int make_symlink(int rootfd, const struct pyctr_symlink *s, struct pyctr_err *err)
@@ -487,7 +535,7 @@ int pyctr_setup_rootfs(const struct pyctr_plan *plan, struct pyctr_err *err)
     if (rootfd < 0)
         return -1;
     for (size_t i = 0; i < plan->n_mounts; i++)
-        if (do_mount(rootfd, &plan->mounts[i], PYCTR_STAGE_MOUNT, err) < 0)
+        if (pyctr_mount_in_root(rootfd, &plan->mounts[i], PYCTR_STAGE_MOUNT, err) < 0)
             return -1;
     for (size_t i = 0; i < plan->n_devices; i++)
         if (make_device(rootfd, &plan->devices[i], err) < 0)

@@ -14,6 +14,9 @@ int pyctr_mkdir_in_root(int rootfd, const char *path, int stage, struct pyctr_er
 /* Creates an empty file (and its parents) unless something exists there; returns an
  * O_PATH fd on it.  Failures are reported as `stage`. */
 int pyctr_touch_in_root(int rootfd, const char *path, int stage, struct pyctr_err *err);
+/* One mount onto its target resolved inside the root (made if missing).  A bind's source
+ * is looked up once, cloned; the target takes the clone's kind (file or directory). */
+int pyctr_mount_in_root(int rootfd, const struct pyctr_mount *m, int stage, struct pyctr_err *err);
 /* "/proc/self/fd/N" for mount(2), which takes paths, not fds. */
 void pyctr_fd_path(char buf[32], int fd);
 

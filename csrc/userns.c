@@ -101,6 +101,7 @@ int pyctr_userns_prepare(const struct pyctr_plan *plan, pid_t pid, int sync_fd, 
 /* The child's copy of these: filled before the go-ahead, read by the rootfs setup. */
 static int idmapped_trees[PYCTR_MAX_IDMAPPED];
 static int idmapped_targets[PYCTR_MAX_IDMAPPED];
+static size_t idmapped_attached;
 
 static int receive_fd(int sync_fd)
 {
@@ -185,6 +186,7 @@ int pyctr_userns_rootfs(const struct pyctr_plan *plan, char rootfs[PATH_MAX], ch
         close(idmapped_targets[i]);
         idmapped_targets[i] = -1;
     }
+    idmapped_attached = n;
     if (pyctr_fill_fd_template(plan->rootfs, idmapped_trees, n, rootfs, PATH_MAX) < 0)
         return pyctr_set_err(err, PYCTR_STAGE_ROOTFS, errno, "rootfs path", plan->rootfs);
     data[0] = '\0';
@@ -192,4 +194,9 @@ int pyctr_userns_rootfs(const struct pyctr_plan *plan, char rootfs[PATH_MAX], ch
                                                     PYCTR_MOUNT_DATA_MAX) < 0)
         return pyctr_set_err(err, PYCTR_STAGE_ROOTFS, errno, "rootfs options", plan->rootfs_data);
     return 0;
+}
+
+int pyctr_userns_fill(const char *template, char *out, size_t outlen)
+{
+    return pyctr_fill_fd_template(template, idmapped_trees, idmapped_attached, out, outlen);
 }

@@ -49,6 +49,10 @@ int pyctr_userns_enter(struct pyctr_err *err);
 int pyctr_userns_rootfs(const struct pyctr_plan *plan, char rootfs[PATH_MAX], char data[PYCTR_MOUNT_DATA_MAX],
                         struct pyctr_err *err);
 
+/* Child, after pyctr_userns_rootfs: a bind source "{i}" (a volume or a user's directory,
+ * idmapped like the layers) filled in with the attached mounts' fds. */
+int pyctr_userns_fill(const char *template, char *out, size_t outlen);
+
 /* "{i}" in `template` -> "/proc/self/fd/<fds[i]>", "{{" -> "{".  0, or -1 with errno
  * EINVAL (a bad index or brace) or ENAMETOOLONG. */
 int pyctr_fill_fd_template(const char *template, const int *fds, size_t n_fds, char *out, size_t outlen);

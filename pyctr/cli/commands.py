@@ -129,6 +129,7 @@ app.command()(from_table(update, flags.UPDATE, flags.UPDATE_ARGUMENTS))
 def rm(
     names: List[str] = typer.Argument(..., metavar="CONTAINER...", help="Containers to remove."),
     force: bool = typer.Option(False, "-f", "--force", help="Kill a running container first."),
+    volumes: bool = typer.Option(False, "-v", "--volumes", help="Remove its anonymous volumes too."),
 ):
     """Remove containers: their rootfs changes, cgroup and record.
 
@@ -136,7 +137,7 @@ def rm(
     """
     from ..engine import lifecycle
     failed = 0
-    for name, error in lifecycle.remove_all(State.paths, _store(), names, force):
+    for name, error in lifecycle.remove_all(State.paths, _store(), names, force, volumes):
         if error is None:
             typer.echo(name)
         else:
@@ -332,10 +333,11 @@ def restart(
 
 
 def _register_groups() -> None:
-    from . import change_commands, image_commands, registry_commands
+    from . import change_commands, image_commands, registry_commands, volume_commands
     image_commands.register(app)
     change_commands.register(app)
     registry_commands.register(app)
+    volume_commands.register(app)
 
 
 _register_groups()

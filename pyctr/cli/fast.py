@@ -168,9 +168,14 @@ def _pull_for_run(where, image: str) -> None:
     """docker's `run` of a missing image: pulled first, its progress on stderr.  A name
     that names no registry (and no default registry is set) says so instead."""
     from ..engine import pull
+    from ..engine.errors import ImageNotFound
     from ..engine.store import Store
+    from ..images.reference import default_registry, is_short
     from .render import PullReport
-    ref = pull.reference(image)  # InvalidReference, one line, for a short name with no default
+    if is_short(image) and not default_registry():
+        raise ImageNotFound(f"image not found: {image} (to pull it, give its registry: localhost:5000/{image},"
+                            " or set PYCTR_DEFAULT_REGISTRY)")
+    ref = pull.reference(image)
     sys.stderr.write(f"Unable to find image '{ref}' locally\n")
     report = PullReport(stream=sys.stderr)
     try:

@@ -196,7 +196,7 @@ def save(
 def load(
     input_: Optional[str] = typer.Option(None, "-i", "--input", help="Read from a file (or OCI directory), not stdin."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Say nothing."),
-    platform: Optional[str] = typer.Option(None, "--platform", help="os/arch[/variant] from an OCI index."),
+    platform: Optional[str] = typer.Option(None, "--platform", help="OS/ARCH or OS/ARCH/VARIANT, from an OCI index."),
 ):
     """Load images from an archive made by save (pyctr's, docker's, podman's, skopeo's).
 
@@ -263,7 +263,7 @@ def import_(
 
 def pull(
     ref: str = typer.Argument(..., metavar="NAME[:TAG|@DIGEST]"),
-    platform: Optional[str] = typer.Option(None, "--platform", help="os/arch[/variant] from a manifest list."),
+    platform: Optional[str] = typer.Option(None, "--platform", help="OS/ARCH or OS/ARCH/VARIANT, from a manifest list."),
     tls_verify: str = typer.Option("true", "--tls-verify", help="false: allow unverified TLS and plain HTTP."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the image's name."),
 ):

@@ -62,8 +62,14 @@ def _remove_records(paths: Paths, store: Store, container_id: str, best_effort: 
 
 
 def discard_after(error: BaseException, paths: Paths, store: Store, container_id: str) -> None:
-    """A failed start's container discarded; what would not go rides on `error` as notes."""
-    for warning in discard(paths, store, container_id):
+    """A failed start's container discarded, and the volumes its run made; what would not
+    go rides on `error` as notes."""
+    volumes = [v.name for v in store.container_volumes(container_id)]
+    warnings = discard(paths, store, container_id)
+    if volumes:
+        from .volumes import drop_made_by
+        warnings += drop_made_by(paths, store, container_id, volumes)
+    for warning in warnings:
         error.add_note(warning)
 
 
@@ -170,7 +176,7 @@ def cleanup(paths: Paths, store: Store, container_id: str, config: dict | None =
     config = config or read_config(paths, container_id)
     if config is None:
         return Cleanup()
-    from .spec import AUTOREMOVE, annotated  # not on exec's path
+    from .spec import AUTOREMOVE, USER_MOUNTS, annotated  # not on exec's path
     autoremove = annotated(config, AUTOREMOVE)
     # with --rm no figures are kept: only the OOM count, for the message
     stats = runtime.stats(runtime_root(paths, record), container_id, only_oom=autoremove)
@@ -179,8 +185,14 @@ def cleanup(paths: Paths, store: Store, container_id: str, config: dict | None =
     except BaseException:
         _record_exit(paths, store, container_id, stats)  # all the same; rm retries the cgroup
         raise
-    if autoremove:  # no exit to record: the row goes (the runtime's part is done)
-        return Cleanup(stats, _remove_records(paths, store, container_id, best_effort=True))
+    if autoremove:  # no exit to record: the row goes (the runtime's part is done), and
+        # its anonymous volumes with it, as docker's --rm
+        volumes = store.container_volumes(container_id) if USER_MOUNTS in config.get("annotations", {}) else []
+        warnings = _remove_records(paths, store, container_id, best_effort=True)
+        if volumes:
+            from .volumes import drop_anonymous
+            warnings += drop_anonymous(paths, store, volumes)
+        return Cleanup(stats, warnings)
     _record_exit(paths, store, container_id, stats)
     return Cleanup(stats)
 

@@ -14,7 +14,7 @@ from .containers import discard_after, write_config
 from .errors import Conflict, PyctrError
 from .names import new_id, random_name, valid_name
 from .paths import Paths
-from .spec import RootfsLayout, RunOptions, build_spec
+from .spec import USER_MOUNTS, RootfsLayout, RunOptions, build_spec
 from .store import ContainerRecord, Store
 
 
@@ -35,6 +35,9 @@ def new(paths: Paths, store: Store, opts: RunOptions) -> tuple[ContainerRecord, 
     container_id = new_id()
     layout = layout_for(paths, container_id, image_lookup.lower_dirs(paths, image))
     config = build_spec(opts, image.config, container_id, layout, cache_dir=paths.under_root("cache"))
+    if _volumes(opts, image.config):
+        from . import volumes
+        volumes.apply(paths, store, opts, image.config, config)
     name = opts.name or random_name(store.name_taken)
     # "starting", held by this process, until the container runs (or the row says why not)
     me = os.getpid()
@@ -54,14 +57,24 @@ def _userns_request(opts: RunOptions):
     return userns.request(opts.userns, opts.uidmap, opts.gidmap)
 
 
+def _volumes(opts: RunOptions, image_config: dict) -> bool:
+    """Mounts asked for, or volumes the image declares (a run without either imports
+    nothing of the volumes)."""
+    return bool(opts.volumes or opts.mounts or opts.tmpfs or opts.volumes_from
+                or (image_config.get("config") or {}).get("Volumes"))
+
+
 def write_new(paths: Paths, store: Store, record: ContainerRecord, config: dict, named: bool = True) -> None:
     """A new container's row, its dirs and its config.json: everything up to a startable
     container.  A name the user gave (`named`) and another pyctr took meanwhile is a
     Conflict, and then nothing is left; a name made up for it is made up again (two runs
     at once can draw the same one)."""
+    volumes = None
+    if USER_MOUNTS in config.get("annotations", {}):
+        from . import volumes
     for attempt in range(NAME_ATTEMPTS):
         try:
-            store.add_container(record)
+            store.add_container(record, volumes.used(config) if volumes else ())
             break
         except Conflict:
             if named or attempt == NAME_ATTEMPTS - 1:
@@ -77,6 +90,8 @@ def write_new(paths: Paths, store: Store, record: ContainerRecord, config: dict,
         # inside could not reach /bin (its container dir, 0700, keeps it from the host's)
         os.chmod(layout.upper, 0o755)
         write_config(paths, record.id, config)
+        if volumes:
+            volumes.prepare(paths, config)
     except BaseException as e:
         discard_after(e, paths, store, record.id)
         raise

@@ -169,8 +169,9 @@ def restart(paths: Paths, store: Store, name: str, timeout: float) -> None:
     start(paths, store, name)
 
 
-def remove(paths: Paths, store: Store, name: str, force: bool = False) -> str:
-    """`rm`: a stopped container goes; a running one only with `force` (killed first)."""
+def remove(paths: Paths, store: Store, name: str, force: bool = False, volumes: bool = False) -> str:
+    """`rm`: a stopped container goes; a running one only with `force` (killed first);
+    with `volumes`, its anonymous volumes too (those no other container uses)."""
     record = containers.lookup(store, name)
     if record.status == "starting" and containers.holder_alive(record):
         raise Conflict(f"container {record.id[:12]} is starting: try again once it runs")
@@ -181,11 +182,16 @@ def remove(paths: Paths, store: Store, name: str, force: bool = False) -> str:
     # a container's monitor (and the cleanup it ends in) writes into the container's
     # directory to the end, even after a plain stop
     wait_monitor_gone(store.get_container(record.id) or record)
+    used = store.container_volumes(record.id) if volumes else []
     containers.discard(paths, store, record.id, best_effort=False)
+    if used:
+        from .volumes import drop_anonymous
+        for warning in drop_anonymous(paths, store, used):
+            raise PyctrError(warning)
     return record.id
 
 
-def remove_all(paths: Paths, store: Store, names: list[str], force: bool = False):
+def remove_all(paths: Paths, store: Store, names: list[str], force: bool = False, volumes: bool = False):
     """`rm` of several: with `force` all are killed first, so that their monitors end in
     parallel; then each goes.  Yields (name, None) or (name, the error that kept it)."""
     if force:
@@ -196,7 +202,7 @@ def remove_all(paths: Paths, store: Store, names: list[str], force: bool = False
                 pass  # not running, or no such container: its removal says so
     for name in names:
         try:
-            remove(paths, store, name, force)
+            remove(paths, store, name, force, volumes)
             yield name, None
         except (PyctrError, RuntimeFailure) as e:
             yield name, e

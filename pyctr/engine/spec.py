@@ -21,6 +21,9 @@ AUTOREMOVE = "org.pyctr.autoremove"
 OPEN_STDIN = "org.pyctr.openstdin"
 # the image's StopSignal, under the image spec's own annotation key
 STOP_SIGNAL = "org.opencontainers.image.stopSignal"
+# the run's own mounts as volumes.py decided them (inspect, --volumes-from, the volumes
+# a container uses read them back); config.json's mounts hold them in OCI form
+USER_MOUNTS = "org.pyctr.mounts"
 
 
 def annotated(config: dict, key: str) -> bool:
@@ -84,6 +87,11 @@ class RunOptions:
     userns: str | None = None  # "auto", "auto:size=N", "host"
     uidmap: list[str] = []  # CONTAINER:HOST:SIZE
     gidmap: list[str] = []
+    volumes: list[str] = []  # -v: volumes.py and mounts.py read these
+    mounts: list[str] = []  # --mount
+    tmpfs: list[str] = []  # --tmpfs
+    volumes_from: list[str] = []
+    read_only: bool = False  # --read-only: the rootfs; what is mounted on it keeps its own
 
 
 @record
@@ -182,7 +190,7 @@ def build_spec(opts: RunOptions, image_config: dict, container_id: str, layout: 
             },
             "noNewPrivileges": False,
         },
-        "root": {"path": layout.mountpoint, "readonly": False},
+        "root": {"path": layout.mountpoint, "readonly": opts.read_only},
         "hostname": hostname,
         "mounts": mounts,
         "linux": {

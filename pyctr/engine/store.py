@@ -17,7 +17,7 @@ from .. import fastjson
 from ..records import record
 from .errors import Conflict, PyctrError
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 SCHEMA = """
 CREATE TABLE images (
@@ -101,6 +101,26 @@ MIGRATIONS = [
         PRIMARY KEY (repository, digest)
     );
     """,
+    # volumes: named and anonymous
+    # volumes under <root>/volumes/<name>/_data, and which container uses which, a stopped
+    # one too (a volume in use cannot be removed).  `creator`: the container whose run
+    # made it, so that a failed run takes the volume it made with it.
+    """
+    CREATE TABLE volumes (
+        name TEXT PRIMARY KEY,
+        created REAL NOT NULL,
+        driver TEXT NOT NULL DEFAULT 'local',
+        labels TEXT NOT NULL DEFAULT '{}',  -- JSON object
+        anonymous INTEGER NOT NULL DEFAULT 0,
+        creator TEXT
+    );
+    CREATE TABLE container_volumes (
+        container_id TEXT NOT NULL,
+        volume TEXT NOT NULL REFERENCES volumes(name),
+        PRIMARY KEY (container_id, volume)
+    );
+    CREATE INDEX container_volumes_volume ON container_volumes (volume);
+    """,
 ]
 
 
@@ -123,6 +143,15 @@ class ContainerRecord:
     monitor_pid: int | None = None  # the last run's monitor, and its start time
     monitor_start: int | None = None
     runtime_root: str | None = None  # where the runtime keeps its state of it
+
+
+@record
+class VolumeRecord:
+    name: str
+    created: float
+    driver: str = "local"
+    labels: dict = {}
+    anonymous: bool = False
 
 
 @record
@@ -291,7 +320,9 @@ class Store:
 
     # containers
 
-    def add_container(self, c: ContainerRecord) -> None:
+    def add_container(self, c: ContainerRecord, volumes: list[tuple[str, bool]] = ()) -> None:
+        """The row, and the container's use of `volumes` ((name, anonymous)): those that
+        do not exist yet are made here, in the same transaction."""
         try:
             with self.transaction() as db:
                 db.execute(
@@ -299,6 +330,11 @@ class Store:
                     f" VALUES ({', '.join('?' * len(CONTAINER_COLUMNS))})",
                     _container_row(c),
                 )
+                for name, anonymous in volumes:
+                    db.execute("INSERT OR IGNORE INTO volumes (name, created, anonymous, creator) VALUES (?,?,?,?)",
+                               (name, c.created, int(anonymous), c.id))
+                    db.execute("INSERT OR IGNORE INTO container_volumes (container_id, volume) VALUES (?,?)",
+                               (c.id, name))
         except sqlite3.IntegrityError as e:
             if "name" in str(e):
                 raise Conflict(f'the container name "{c.name}" is already in use') from None
@@ -326,6 +362,7 @@ class Store:
         with self.transaction() as db:
             db.execute("DELETE FROM containers WHERE id = ?", (container_id,))
             db.execute("DELETE FROM id_ranges WHERE container_id = ?", (container_id,))
+            db.execute("DELETE FROM container_volumes WHERE container_id = ?", (container_id,))
 
     # host id ranges (user namespaces)
 
@@ -386,6 +423,47 @@ class Store:
         return [_container(r) for r in rows]
 
 
+    # volumes
+
+    def create_volume(self, volume: VolumeRecord) -> bool:
+        """False if one of that name exists (it is kept as it is)."""
+        with self.transaction() as db:
+            return db.execute("INSERT OR IGNORE INTO volumes (name, created, driver, labels, anonymous)"
+                              " VALUES (?,?,?,?,?)", (volume.name, volume.created, volume.driver,
+                                                      fastjson.dumps(volume.labels), int(volume.anonymous))).rowcount == 1
+
+    def get_volume(self, name: str) -> VolumeRecord | None:
+        row = self.db.execute(f"SELECT {VOLUME_COLUMNS} FROM volumes WHERE name = ?", (name,)).fetchone()
+        return _volume(row) if row else None
+
+    def list_volumes(self) -> list[VolumeRecord]:
+        return [_volume(r) for r in self.db.execute(f"SELECT {VOLUME_COLUMNS} FROM volumes ORDER BY name")]
+
+    def volume_users(self, name: str) -> list[str]:
+        """The containers (ids) that use the volume, running or not."""
+        return [r[0] for r in self.db.execute("SELECT container_id FROM container_volumes WHERE volume = ?"
+                                              " ORDER BY container_id", (name,))]
+
+    def container_volumes(self, container_id: str) -> list[VolumeRecord]:
+        return [_volume(r) for r in self.db.execute(
+            f"SELECT {VOLUME_COLUMNS} FROM volumes WHERE name IN"
+            " (SELECT volume FROM container_volumes WHERE container_id = ?)", (container_id,))]
+
+    def remove_unused_volumes(self, names: list[str], creator: str | None = None) -> list[str]:
+        """Of `names`, those no container uses (and, given `creator`, made by that
+        container's run) removed in one transaction; returns them."""
+        removed = []
+        with self.transaction() as db:
+            for name in names:
+                cursor = db.execute(
+                    "DELETE FROM volumes WHERE name = ? AND (? IS NULL OR creator = ?)"
+                    " AND NOT EXISTS (SELECT 1 FROM container_volumes WHERE volume = ?)",
+                    (name, creator, creator, name))
+                if cursor.rowcount:
+                    removed.append(name)
+        return removed
+
+
 class _Transaction:
     """A context manager by hand: contextlib costs an import of collections and functools."""
 
@@ -437,6 +515,14 @@ def _image(row) -> "Image":  # noqa: F821
     from ..images.image import Image
     id_, created, size, layers, config, manifest, repository, tag = row
     return Image(id_, created, size, fastjson.loads(layers), fastjson.loads(config), repository, tag, manifest or "")
+
+
+VOLUME_COLUMNS = "name, created, driver, labels, anonymous"
+
+
+def _volume(row) -> VolumeRecord:
+    name, created, driver, labels, anonymous = row
+    return VolumeRecord(name, created, driver, fastjson.loads(labels), bool(anonymous))
 
 
 def _container_row(c: ContainerRecord) -> tuple:

@@ -38,6 +38,14 @@ def iso(t: float | None) -> str:
     return rfc3339(t) if t else ZERO
 
 
+def _mounts(paths: Paths, config: dict) -> list[dict]:
+    """docker's MountPoints of the run's own mounts (--init's binary is pyctr's, not one)."""
+    if not config.get("mounts"):
+        return []
+    from .volumes import inspect_mounts  # the spec and volumes: not on ps's path
+    return inspect_mounts(paths, config)
+
+
 def inspect(paths: Paths, record: ContainerRecord) -> dict:
     """docker inspect's shape, as far as pyctr has the facts."""
     config = containers.read_config(paths, record.id) or {}
@@ -75,7 +83,7 @@ def inspect(paths: Paths, record: ContainerRecord) -> dict:
                                                     "UpperDir": layers.get("upperdir", ""),
                                                     "WorkDir": layers.get("workdir", ""),
                                                     "MergedDir": paths.container_file(record.id, "rootfs")}},
-        "Mounts": [m for m in config.get("mounts", []) if m.get("type") == "bind"],
+        "Mounts": _mounts(paths, config),
         "NetworkSettings": {"Networks": {}},
         "FinalStats": fastjson.loads(record.final_stats) if record.final_stats else None,
     }

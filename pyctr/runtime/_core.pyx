@@ -34,6 +34,7 @@ cdef extern from "pyctr.h" nogil:
         const char *data
         unsigned long flags
         unsigned long propagation
+        int source_no_symlinks
     struct pyctr_device:
         const char *path
         mode_t mode
@@ -176,7 +177,7 @@ cdef void _fill_mounts(_Arena a, pyctr_plan *p, list mounts) except *:
     cdef pyctr_mount *m = <pyctr_mount *>a.alloc(len(mounts), sizeof(pyctr_mount))
     for i, d in enumerate(mounts):
         m[i] = pyctr_mount(source=a.s(d.source), target=a.s(d.target), fstype=a.s(d.fstype), data=a.s(d.data),
-                           flags=d.flags, propagation=d.propagation)
+                           flags=d.flags, propagation=d.propagation, source_no_symlinks=d.source_no_symlinks)
     p.mounts = m
     p.n_mounts = len(mounts)
 

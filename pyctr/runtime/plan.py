@@ -64,6 +64,9 @@ MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_REC = 1024, 2048, 4096, 16384
 MS_UNBINDABLE, MS_PRIVATE, MS_SLAVE, MS_SHARED = 1 << 17, 1 << 18, 1 << 19, 1 << 20
 MS_RELATIME, MS_STRICTATIME = 1 << 21, 1 << 24
 
+# A bind option of pyctr's: the source was resolved when the container was made (no
+# links left on it), so a link on it at mount time was swapped in since: refused.
+SOURCE_RESOLVED = "pyctr.source-resolved"
 # option -> (flags to set, flags to clear)
 MOUNT_OPTIONS = {
     "ro": (MS_RDONLY, 0), "rw": (0, MS_RDONLY),
@@ -124,6 +127,8 @@ class Mount:
     data: str | None = None
     flags: int = 0  # MS_*
     propagation: int = 0  # MS_SHARED/SLAVE/PRIVATE (| MS_REC), or 0
+    source_no_symlinks: bool = False  # SOURCE_RESOLVED
+    idmap: bool = False  # OCI's "idmap": with a user namespace, seen through its maps (userns.py)
 
 
 @record
@@ -227,10 +232,13 @@ def mount_flags(options: list[str]) -> tuple[int, int, str]:
 def plan_mount(m: dict) -> Mount:
     if not isinstance(m, dict) or not isinstance(m.get("destination"), str):
         raise ConfigError(f"a mount needs a destination: {m!r}")
-    flags, propagation, data = mount_flags(m.get("options", []))
+    options = m.get("options", [])
+    ours = [o for o in options if o in (SOURCE_RESOLVED, "idmap")]
+    flags, propagation, data = mount_flags([o for o in options if o not in ours] if ours else options)
     if m.get("type") == "bind":
         flags |= MS_BIND
-    return Mount(m["destination"], m.get("source"), m.get("type"), data or None, flags, propagation)
+    return Mount(m["destination"], m.get("source"), m.get("type"), data or None, flags, propagation,
+                 SOURCE_RESOLVED in ours, "idmap" in ours)
 
 
 def cap_mask(names: list[str]) -> int:

@@ -57,6 +57,7 @@ def plan_user_namespace(plan, config: dict) -> None:
         raise ConfigError("with a user namespace, root.path must be an absolute path below /")
     if not plan.rootfs_fstype:  # a bind: the rootfs itself, idmapped, is the new root
         plan.idmapped, plan.rootfs = [root], "{0}"
+        _idmap_binds(plan)
         return
     if plan.rootfs_fstype != "overlay":
         raise ConfigError(f"with a user namespace, the rootfs must be an overlay, not {plan.rootfs_fstype}")
@@ -82,3 +83,20 @@ def plan_user_namespace(plan, config: dict) -> None:
     plan.rootfs_data = ",".join([*filled, "userxattr"])
     plan.idmapped = [*lowers, home]
     plan.rootfs = f"{here}/{_literal(os.path.basename(root))}"
+    _idmap_binds(plan)
+
+
+def _idmap_binds(plan) -> None:
+    """Binds (of directories) with OCI's "idmap" option (the engine's volumes) idmapped as the
+    layers are, and named "{i}": container root owns what host root owns there, and
+    reaches a volume under host root's 0700 directories.  A host directory bound without
+    it is seen unmapped, as podman does: container root must not make host root's files."""
+    from .plan import MS_BIND
+    for mount in plan.mounts:
+        # no look at the source now: the engine makes a volume's directory while the
+        # child is cloned; the parent opens it (a directory) just before the go-ahead
+        if mount.flags & MS_BIND and mount.idmap:
+            if len(plan.idmapped) >= MAX_IDMAPPED:
+                raise ConfigError(f"with a user namespace, at most {MAX_IDMAPPED} layers and binds")
+            plan.idmapped.append(os.path.normpath(mount.source))
+            mount.source, mount.source_no_symlinks = f"{{{len(plan.idmapped) - 1}}}", False
