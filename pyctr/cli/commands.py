@@ -172,14 +172,26 @@ def ps(
 
 
 @app.command("inspect")
-def inspect_command(names: List[str] = typer.Argument(..., metavar="CONTAINER...", help="Containers to describe.")):
-    """Describe containers as JSON: state, pid, exit code, OOMKilled, times, config, mounts.
+def inspect_command(names: List[str] = typer.Argument(..., metavar="NAME...", help="Containers or images.")):
+    """Describe containers (state, pid, exit code, OOMKilled, times, config, mounts) or, for
+    a name no container has, images, as JSON.
 
     Example: pyctr inspect web
     """
-    from ..engine import containers, views
+    from ..engine import containers, images, views
+    from ..engine.errors import NotFound
     store = _store()
-    out = [views.inspect(State.paths, views.refresh(State.paths, store, containers.lookup(store, n))) for n in names]
+    out = []
+    for name in names:
+        try:
+            record = containers.lookup(store, name)
+        except NotFound:
+            try:
+                out.append(images.inspect(store, images.find(State.paths, store, name)))
+            except NotFound:
+                raise NotFound(f"no such object: {name}") from None
+            continue
+        out.append(views.inspect(State.paths, views.refresh(State.paths, store, record)))
     typer.echo(json.dumps(out, indent=2))
 
 

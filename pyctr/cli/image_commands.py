@@ -161,9 +161,21 @@ def system_df(verbose: bool = typer.Option(False, "-v", "--verbose", help="Per i
     u = store_images.usage(paths, store)
     used = [i for i in u["images"] if i.id in u["in_use"]]
     unused_bytes = sum(i.size - u["shared"][i.id] for i in u["images"] if i.id not in u["in_use"])
+    from ..engine import containers, volumes
+    records = store.list_containers()
+    uppers = {r.id: volumes.size(paths.container_file(r.id, "upper")) for r in records}
+    running = [r for r in records if containers.is_running(paths, r)]
+    named = volumes.listing(store)
+    volume_sizes = {v.name: volumes.size(volumes.data_dir(paths, v.name)) for v in named}
+    idle_volumes = {v.name for v in volumes.listing(store, dangling=True)}
     typer.echo(f"{'TYPE':<15}{'TOTAL':<10}{'ACTIVE':<10}{'SIZE':<12}RECLAIMABLE")
     typer.echo(f"{'Images':<15}{len(u['images']):<10}{len(used):<10}{render.human_size(u['total']):<12}"
                f"{render.human_size(unused_bytes)}")
+    typer.echo(f"{'Containers':<15}{len(records):<10}{len(running):<10}{render.human_size(sum(uppers.values())):<12}"
+               f"{render.human_size(sum(uppers[r.id] for r in records if r not in running))}")
+    typer.echo(f"{'Local Volumes':<15}{len(named):<10}{len(named) - len(idle_volumes):<10}"
+               f"{render.human_size(sum(volume_sizes.values())):<12}"
+               f"{render.human_size(sum(volume_sizes[n] for n in idle_volumes))}")
     if verbose:
         typer.echo("\nREPOSITORY  TAG  IMAGE ID  SIZE  SHARED SIZE  UNIQUE SIZE")
         for i in u["images"]:

@@ -301,6 +301,11 @@ def prune(paths: Paths, store: Store, all_volumes: bool = False) -> tuple[list[s
     return removed, sum(sizes[n] for n in removed)
 
 
+def size(path: str) -> int:
+    """Bytes on disk below `path` (du's count); nothing followed."""
+    return _size(path)
+
+
 def _size(path: str) -> int:
     total = 0
     for top, dirs, files in os.walk(path):

@@ -139,3 +139,27 @@ def test_bad_input_is_one_line(pyctr, tmp_path):
         assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
     assert pyctr.store().list_images()[0].repository == "busybox"
     assert len(pyctr.store().list_images()) == 1
+
+
+def test_the_image_config_user_and_stop_signal_are_honoured(pyctr):
+    _ok(pyctr("run", "--name", "base", "busybox", "sh", "-c",
+              "printf '#!/bin/sh\\ntrap \"echo got USR1; exit 7\" USR1\\nwhile :; do sleep 0.1; done\\n' > /wait;"
+              " chmod +x /wait"))
+    _ok(pyctr("commit", "-c", "USER nobody", "-c", "STOPSIGNAL SIGUSR1", "-c", 'CMD ["/wait"]', "-c",
+              "LABEL team=core", "-c", "EXPOSE 8080", "base", "sig:1"))
+    assert _ok(pyctr("run", "--rm", "sig:1", "id", "-u")) == "65534\n"
+    assert _ok(pyctr("run", "--rm", "-u", "0", "sig:1", "id", "-u")) == "0\n"  # -u wins
+    _ok(pyctr("run", "-d", "--name", "s", "sig:1"))
+    for _ in range(100):  # until the trap is set
+        if "wait" in _ok(pyctr("top", "s")):
+            break
+    _ok(pyctr("stop", "-t", "10", "s"))  # USR1, not TERM: the trap exits 7 at once
+    assert _ok(pyctr("wait", "s")) == "7\n"
+    assert _ok(pyctr("logs", "s")) == "got USR1\n"
+    import json
+    [image] = json.loads(_ok(pyctr("inspect", "sig:1")))  # a name no container has: the image
+    assert image["Config"]["Labels"] == {"team": "core"} and image["Config"]["ExposedPorts"] == {"8080/tcp": {}}
+    assert image["Config"]["StopSignal"] == "SIGUSR1" and image["Config"]["User"] == "nobody"
+    r = pyctr("inspect", "nothing-by-this-name")
+    assert r.returncode != 0 and "no such object" in r.stderr
+    _ok(pyctr("rm", "base", "s"))
