@@ -48,9 +48,10 @@ def debian_rootfs_tar(cache: str) -> str:
     run leaves no half tar."""
     path = os.path.join(cache, "debian.tar")
     if not os.path.exists(path):
-        partial = f"{path}.{os.getpid()}.partial"  # two sessions may share a cache
-        subprocess.run(["mmdebstrap", "--quiet", "--variant=minbase", "bookworm", partial, DEBIAN_MIRROR],
-                       check=True, stdin=subprocess.DEVNULL)
+        # two sessions may share a cache; mmdebstrap reads the format off the name's ending
+        partial = os.path.join(cache, f"debian.{os.getpid()}.partial.tar")
+        subprocess.run(["mmdebstrap", "--quiet", "--variant=minbase", "--format=tar", "bookworm", partial,
+                        DEBIAN_MIRROR], check=True, stdin=subprocess.DEVNULL)
         os.replace(partial, path)
     return path
 
