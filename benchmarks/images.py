@@ -89,13 +89,14 @@ def alternate(ways: dict, runs: int) -> dict:
     return samples
 
 
-def table(title: str, samples: dict, against: list[str]) -> str:
+def table(title: str, samples: dict, against: list[str], unit: str = "s") -> str:
+    scale = 1000 if unit == "ms" else 1
     medians = {n: statistics.median(s) for n, s in samples.items()}
-    lines = [f"### {title}", "", "| | median s | min s | max s | " + " | ".join(f"vs {a}" for a in against) + " |",
-             "|---|---|---|---|" + "---|" * len(against)]
+    lines = [f"### {title}", "", f"| | median {unit} | min {unit} | max {unit} | " +
+             " | ".join(f"vs {a}" for a in against) + " |", "|---|---|---|---|" + "---|" * len(against)]
     for name, s in samples.items():
         ratios = " | ".join(f"{medians[name] / medians[a]:.2f}x" for a in against)
-        lines.append(f"| {name} | {medians[name]:.2f} | {min(s):.2f} | {max(s):.2f} | {ratios} |")
+        lines.append(f"| {name} | {medians[name] * scale:.2f} | {min(s) * scale:.2f} | {max(s) * scale:.2f} | {ratios} |")
     return "\n".join(lines)
 
 
@@ -168,7 +169,7 @@ class Bench:
         sh([*p, "run", "--rm", "busybox", "true"])
         ways = {name: ((lambda: None), (lambda _, image=image: sh([*p, "run", "--rm", image, "true"])), None)
                 for name, image in (("busybox (1 layer)", "busybox"), ("debian (2 layers)", self.ref))}
-        out = table("run --rm IMAGE true", alternate(ways, runs * 6), ["busybox (1 layer)"])
+        out = table("run --rm IMAGE true", alternate(ways, runs * 6), ["busybox (1 layer)"], unit="ms")
         Stores.drop(p)
         return out
 

@@ -68,7 +68,8 @@ def _take_in(paths: Paths, store: Store, item: archive.ArchivedImage, say) -> Im
         config = json.loads(item.config)
     except ValueError:
         raise ImageError("an image config in the archive is not JSON") from None
-    diff_ids = ((config.get("rootfs") or {}).get("diff_ids") or []) if isinstance(config, dict) else []
+    oci.check_types(config)
+    diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
     if len(diff_ids) != len(item.layers):
         raise ImageError(f"an image in the archive lists {len(diff_ids)} diff ids for {len(item.layers)} layers")
     layers = []
@@ -131,9 +132,9 @@ def export(paths: Paths, store: Store, name: str, out_fd: int) -> None:
     from ..images.diff import write_tree
     record = containers.lookup(store, name)
 
-    def work() -> None:
+    def work(root_fd: int) -> None:  # the overlay is mounted there, in the fork's namespace
         with os.fdopen(os.dup(out_fd), "wb") as out:
-            write_tree("/", out)
+            write_tree(paths.container_file(record.id, "rootfs"), out)
 
     rootfs.run_inside(paths, record, work)
 

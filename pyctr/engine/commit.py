@@ -57,8 +57,8 @@ def commit(paths: Paths, store: Store, name: str, ref: str | None, changes: list
             raise PyctrError(f"the image of {name} is missing layers")
         with _paused(paths, record, pause):
             layer = _upper_as_layer(paths, record, mount_points(config), base.layers[-1] if base.layers else None)
-        store.add_layer(layer, base.layers[-1] if base.layers else None)
-        reached(images.LAYER_STORED)
+            store.add_layer(layer, base.layers[-1] if base.layers else None)
+            reached(images.LAYER_STORED)
         image = oci.image_of(blobs, new_config, [*layers, layer], repository, tag)
         store.add_image(image, [*layers, layer])
     return image
@@ -91,27 +91,50 @@ def _image_config(base: Image, record: ContainerRecord, config: dict, changes: l
 
 
 class _paused:
-    """Freezes a running container while its upper dir is read (docker's --pause)."""
+    """Freezes a running container while its upper dir is read (docker's --pause).  The
+    thaw is a guardian's: a fork that waits on a pipe only this process writes to, and
+    thaws the container at its end, so a commit killed in the middle (kill -9 included)
+    leaves the container running, not frozen for good."""
 
     def __init__(self, paths: Paths, record: ContainerRecord, pause: bool):
         self.root = containers.runtime_root(paths, record)
         self.record = record
         self.frozen = pause and containers.is_running(paths, record)
+        self.guardian, self.line = -1, -1
 
     def __enter__(self):
-        if self.frozen:
-            try:
-                runtime.pause(self.root, self.record.id)
-            except NotRunning:
-                self.frozen = False
+        if not self.frozen:
+            return self
+        read_end, self.line = os.pipe()
+        self.guardian = os.fork()
+        if self.guardian == 0:  # pragma: no cover - measured by test_image_crashes
+            os.close(self.line)
+            self._guard(read_end)
+        os.close(read_end)
+        try:
+            runtime.pause(self.root, self.record.id)
+        except NotRunning:
+            pass
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
-    def __exit__(self, *exc) -> bool:
-        if self.frozen:
+    def _guard(self, read_end: int) -> None:
+        os.setsid()  # ^C at the committer's terminal is not for it
+        try:
+            os.read(read_end, 1)  # EOF: the committer is done, or gone
+        finally:
             try:
                 runtime.resume(self.root, self.record.id)
-            except NotRunning:
+            except BaseException:  # noqa: BLE001 - gone meanwhile: nothing to thaw
                 pass
+            os._exit(0)
+
+    def __exit__(self, *exc) -> bool:
+        if self.guardian > 0:
+            os.close(self.line)
+            os.waitpid(self.guardian, 0)
         return False
 
 

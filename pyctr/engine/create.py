@@ -12,6 +12,7 @@ from ..runtime.process import start_time
 from . import image_lookup
 from .containers import discard_after, write_config
 from .errors import Conflict, PyctrError
+from .launch import RESOLVED, reached
 from .names import new_id, random_name, valid_name
 from .paths import Paths
 from .spec import USER_MOUNTS, RootfsLayout, RunOptions, build_spec
@@ -19,6 +20,9 @@ from .store import ContainerRecord, Store
 
 
 NAME_ATTEMPTS = 5
+# the images lock each new container holds (image_lookup.pin) from its image's lookup
+# until its row is written
+_PINS: dict[str, int] = {}
 
 
 def layout_for(paths: Paths, container_id: str, lowers: list[str]) -> RootfsLayout:
@@ -31,6 +35,18 @@ def new(paths: Paths, store: Store, opts: RunOptions) -> tuple[ContainerRecord, 
     if opts.name is not None and not valid_name(opts.name):
         raise PyctrError(f"invalid container name {opts.name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
     user_ns = _userns_request(opts)
+    pinned = image_lookup.pin(paths)  # let go of once the row is written (write_new)
+    try:
+        record, config = _decide(paths, store, opts, user_ns)
+    except BaseException:
+        image_lookup.unpin(pinned)
+        raise
+    _PINS[record.id] = pinned
+    reached(RESOLVED)
+    return record, config
+
+
+def _decide(paths: Paths, store: Store, opts: RunOptions, user_ns) -> tuple[ContainerRecord, dict]:
     image = image_lookup.resolve(paths, store, opts.image)
     container_id = new_id()
     layout = layout_for(paths, container_id, image_lookup.lower_dirs(paths, image))

@@ -2,6 +2,8 @@
 store, the built-in busybox made and recorded on first use (as docker pulls on first
 use), and where an image's layers lie."""
 
+import os
+
 from ..images.image import Image, id_prefix, parse_reference
 from .errors import ImageNotFound
 from .paths import Paths
@@ -39,6 +41,31 @@ def _by_full_name(store: Store, ref: str) -> Image | None:
     if full.digest:
         return store.find_image_by_digest(full.name, full.digest)
     return store.find_image(full.name, full.tag)
+
+
+LOCK = "images.lock"
+
+
+def pin(paths: Paths) -> int:
+    """Holds the images lock shared (images.py says who takes it how): from the moment
+    `run` looks its image up until its container's row names it, so that `rmi` can
+    neither miss the container nor sweep the layers from under it.  Returns the fd to
+    `unpin`; a process that dies lets go of it too."""
+    import fcntl
+    fd = open_lock(paths)
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    return fd
+
+
+def open_lock(paths: Paths) -> int:
+    """An fd of <root>/images.lock, to flock."""
+    os.makedirs(paths.root, mode=0o700, exist_ok=True)
+    return os.open(paths.under_root(LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+
+def unpin(fd: int) -> None:
+    if fd >= 0:
+        os.close(fd)
 
 
 def add_builtin(paths: Paths, store: Store) -> Image:

@@ -3,9 +3,12 @@ recorded in the state database, and taken away again: tag, rmi, prune, and the s
 that frees what no image names.
 
 Who may remove what: everything that adds layers or blobs (pull, load, import, commit,
-the built-in) holds `<root>/images.lock` shared while it works; the sweep takes it
-exclusively and without waiting, so it never removes a layer a pull has placed but not
-yet recorded, and a busy store is swept by a later command instead.
+the built-in) holds `<root>/images.lock` shared while it works, and so does `run` from
+its image's lookup until its container's row names the image (image_lookup.pin).  rmi
+and prune take it exclusively, waiting for those to finish, and decide and delete under
+it; the sweep of what killed commands left takes it without waiting, or leaves it to a
+later command.  So no layer a pull has placed but not yet recorded, and no image a
+starting container was made from, is removed.
 """
 
 import fcntl
@@ -14,11 +17,10 @@ import os
 from ..images.image import Image, id_prefix, parse_reference
 from ..runtime import _core
 from .errors import Conflict, NotFound, PyctrError
-from .image_lookup import blob_store
+from .image_lookup import blob_store, open_lock
 from .paths import Paths
 from .store import Store
 
-LOCK = "images.lock"
 SCRATCH_PREFIXES = ("layer-", "blob-", "busybox-", "load-")
 # the pause point (launch.reached) where a layer is in the store and its image is not yet
 LAYER_STORED = "layer-stored"
@@ -35,8 +37,8 @@ class Adding:
 
     def __enter__(self) -> "Adding":
         if self.store is not None:
-            sweep(self.paths, self.store, layers=False)
-        self.fd = os.open(self.paths.under_root(LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            sweep_scratch(self.paths)
+        self.fd = open_lock(self.paths)
         fcntl.flock(self.fd, fcntl.LOCK_SH)
         return self
 
@@ -88,10 +90,34 @@ def _check_name(repository: str) -> None:
             raise PyctrError(f"invalid reference format: repository name ({repository}) must be lowercase")
 
 
+class Exclusive:
+    """`with Exclusive(paths):` the images lock exclusively, waited for: what deletes
+    images decides and deletes under it, so that no `run` between its image's lookup and
+    its row (image_lookup.pin), and no adder, is in the middle."""
+
+    def __init__(self, paths: Paths):
+        self.paths = paths
+        self.fd = -1
+
+    def __enter__(self) -> "Exclusive":
+        self.fd = open_lock(self.paths)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        os.close(self.fd)
+        return False
+
+
 def remove(paths: Paths, store: Store, ref: str, force: bool = False) -> list[str]:
     """`rmi`: untags `ref`, and deletes the image once nothing names or uses it (its
     layers and blobs go with it unless another image has them).  Returns docker's lines
     (Untagged: ..., Deleted: ...)."""
+    with Exclusive(paths):
+        return _remove(paths, store, ref, force)
+
+
+def _remove(paths: Paths, store: Store, ref: str, force: bool) -> list[str]:
     image, named = _find(store, ref)
     tags = store.image_tags(image.id)
     if named and len(tags) > 1:  # one name of several: only that name goes
@@ -112,13 +138,19 @@ def remove(paths: Paths, store: Store, ref: str, force: bool = False) -> list[st
         return lines
     store.remove_image(image.id)
     lines.append(f"Deleted: sha256:{image.id}")
-    sweep(paths, store)
+    _sweep_scratch(paths)
+    _sweep_unnamed(paths, store)
     return lines
 
 
 def prune(paths: Paths, store: Store, everything: bool = False) -> tuple[list[str], int]:
     """`image prune`: dangling images (untagged), or with `everything` every image no
     container uses.  Returns the ids deleted and the bytes freed."""
+    with Exclusive(paths):
+        return _prune(paths, store, everything)
+
+
+def _prune(paths: Paths, store: Store, everything: bool) -> tuple[list[str], int]:
     used = store.images_in_use()
     deleted = []
     for image in {i.id: i for i in store.list_images()}.values():
@@ -130,24 +162,20 @@ def prune(paths: Paths, store: Store, everything: bool = False) -> tuple[list[st
         if not store.image_tags(image.id):
             store.remove_image(image.id)
             deleted.append(image.id)
-    freed = sweep(paths, store)
-    return deleted, freed
+    _sweep_scratch(paths)
+    return deleted, _sweep_unnamed(paths, store)
 
 
-def sweep(paths: Paths, store: Store, layers: bool = True) -> int:
-    """Removes what killed commands left in tmp/ and, with `layers`, the layers and blobs
-    that no image names (a pull killed half-way loses the layers it had: only `rmi` and
-    `prune` ask for that); returns the bytes freed.  Skipped (0) while something adds to
-    the store."""
-    os.makedirs(paths.root, mode=0o700, exist_ok=True)
-    fd = os.open(paths.under_root(LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+def sweep_scratch(paths: Paths) -> None:
+    """Removes what killed commands left in tmp/, when nothing is adding to the store (else
+    a later command will)."""
+    fd = open_lock(paths)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            return 0
+            return
         _sweep_scratch(paths)
-        return _sweep_unnamed(paths, store) if layers else 0
     finally:
         os.close(fd)
 

@@ -41,6 +41,8 @@ from .spec import OPEN_STDIN, annotated
 from .store import ContainerRecord, Store
 
 # The pause points, in the order a start reaches them.
+# `run` has its image (held against rmi) and its config; nothing is written yet
+RESOLVED = "resolved"
 # `start` read the container's state and is about to claim it
 CHECKED = "checked"
 # the row, directories and config.json exist; nothing of the container runs yet (its

@@ -55,6 +55,9 @@ def pull(paths: Paths, store: Store, text: str, platform: str | None = None, tls
         diff_ids = list(config["rootfs"]["diff_ids"])
     except (ValueError, KeyError, TypeError):
         raise ImageError(f"{ref}: the image config has no rootfs.diff_ids") from None
+    oci.check_types(config)
+    if not all(isinstance(d, str) for d in diff_ids):
+        raise ImageError(f"{ref}: the image config's rootfs.diff_ids are not all strings")
     descriptors = pulled.layers
     if len(diff_ids) != len(descriptors):
         raise ImageError(f"{ref}: the config lists {len(diff_ids)} layers, the manifest {len(descriptors)}")

@@ -1,18 +1,17 @@
 """A container's files, reached from outside (export, cp): in a fork that takes a mount
-namespace of its own, mounts the container's overlay there and chroots into it, so every
-path, and every link the container made, resolves inside the container, and the mount
-goes with the fork whatever happens to it.  A running container's files are reached
-through its own root (/proc/PID/root) when they are written, so it sees them at once.
+namespace of its own and mounts the container's overlay there (the mount goes with the
+fork whatever happens to it), or, to write into a running container so that it sees the
+change at once, through its own root (/proc/PID/root).  The work is handed a directory
+fd of that root and resolves every path below it with openat2(RESOLVE_IN_ROOT): a link
+the container made resolves inside the container.  Nothing is chrooted: code that runs
+as host root must not load anything (an NSS module, a locale) from the container's files.
 
 The work runs in the fork and talks to the caller only through the fds it inherits and
-its exit: an error comes back as one line on a pipe.  Once chrooted the fork can import
-nothing more (pyctr's files are outside): what the work needs is imported here.
+its exit: an error comes back as one line on a pipe.
 """
 
 import os
-import tarfile  # noqa: F401 - the fork chroots: what its work needs is imported before
 
-from ..images import diff, unpack  # noqa: F401 - likewise
 from ..runtime import _core
 from ..runtime.plan import ROOTFS_OPTIONS
 from . import containers
@@ -42,8 +41,8 @@ def writable_view(config: dict) -> str:
 
 def run_inside(paths: Paths, record: ContainerRecord, work, writable: bool = False, parent_side=None,
                close_after_fork=()) -> None:
-    """`work()` in a fork whose / is the container's files (see above): read-only unless
-    `writable`.  Meanwhile `parent_side()`, if given, runs here, once the fds in
+    """`work(root_fd)` in a fork, `root_fd` the container's files (see above): read-only
+    unless `writable`.  Meanwhile `parent_side()`, if given, runs here, once the fds in
     `close_after_fork` (the fork's ends of pipes) are closed.  Raises PyctrError with what
     failed in the fork."""
     config = containers.read_config(paths, record.id)
@@ -56,15 +55,14 @@ def run_inside(paths: Paths, record: ContainerRecord, work, writable: bool = Fal
         os.close(errors_r)
         try:
             if state is not None:  # running: through its own root, which its overlay is under
-                os.chroot(f"/proc/{state.pid}/root")
+                root_fd = os.open(f"/proc/{state.pid}/root", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             else:
                 _core.private_mounts()
                 mountpoint = paths.container_file(record.id, "rootfs")
                 _core.mount_overlay(writable_view(config) if writable else read_only_view(config), mountpoint,
                                     readonly=not writable)
-                os.chroot(mountpoint)
-            os.chdir("/")
-            work()
+                root_fd = os.open(mountpoint, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            work(root_fd)
         except BaseException as e:  # noqa: BLE001 - one line back to the caller
             os.write(errors_w, (str(e) or type(e).__name__).encode()[:4000])
             os._exit(1)

@@ -10,6 +10,7 @@ checked against the config's diff ids when they are taken in (ingest.py).
 import io
 import json
 import os
+import stat
 import tarfile
 import zlib
 
@@ -51,24 +52,44 @@ class Archive:
 
     def __init__(self, path: str):
         self.path = path
-        self.tar = None if os.path.isdir(path) else _open_tar(path)
+        self.dir_fd = -1
+        self.tar = None
+        if os.path.isdir(path):
+            self.dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        else:
+            self.tar = _open_tar(path)
         self.members = {} if self.tar is None else {m.name.removeprefix("./"): m for m in self.tar.getmembers()}
 
     def close(self) -> None:
         if self.tar is not None:
             self.tar.close()
+        if self.dir_fd >= 0:
+            os.close(self.dir_fd)
 
     def has(self, name: str) -> bool:
         if self.tar is None:
-            return os.path.isfile(os.path.join(self.path, name)) and not os.path.islink(os.path.join(self.path, name))
+            try:
+                os.close(self._open_in_dir(name))
+            except (OSError, ImageError):
+                return False
+            return True
         member = self.members.get(name)
         return member is not None and member.isfile()
+
+    def _open_in_dir(self, name: str) -> int:
+        """A regular file of an OCI layout directory, looked up inside it (no link out)."""
+        from .._openat2 import open_in_root
+        fd = open_in_root(self.dir_fd, name, os.O_RDONLY | os.O_NONBLOCK)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise ImageError(f"{name} in the archive is not a regular file")
+        return fd
 
     def open(self, name: str):
         if not self.has(name):
             raise ImageError(f"the archive names {name!r}, which it does not hold")
         if self.tar is None:
-            return open(os.path.join(self.path, name), "rb")
+            return os.fdopen(self._open_in_dir(name), "rb")
         return self.tar.extractfile(self.members[name])
 
     def json(self, name: str):
@@ -137,8 +158,10 @@ def _open_tar(path: str):
 
 
 def _text(value) -> str:
-    if not isinstance(value, str) or not value or len(value) > 4096:
-        raise ImageError("the archive's manifest names a file badly")
+    """A name the archive's own JSON gives: relative, inside the archive."""
+    if not isinstance(value, str) or not value or len(value) > 4096 or value.startswith("/") \
+            or ".." in value.split("/"):
+        raise ImageError(f"the archive's manifest names a file badly: {str(value)[:80]!r}")
     return value.removeprefix("./")
 
 

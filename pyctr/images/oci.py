@@ -54,8 +54,41 @@ def manifest_for(config_digest: str, config_size: int, layers: list[Layer]) -> d
     }
 
 
+# the config fields pyctr reads, and the JSON types they must have (an image's config is
+# untrusted: a wrong type must be refused here, in one line, not fail later in `run`)
+CONFIG_TYPES = {"created": str, "author": str, "architecture": str, "os": str, "variant": str, "config": dict,
+                "rootfs": dict, "history": list}
+RUN_CONFIG_TYPES = {"User": str, "WorkingDir": str, "StopSignal": str, "Env": list, "Cmd": list,
+                    "Entrypoint": list, "Labels": dict, "ExposedPorts": dict, "Volumes": dict}
+STRING_LISTS = ("Env", "Cmd", "Entrypoint")
+
+
+def check_types(config) -> None:
+    """ImageError unless the fields pyctr reads have the types the image spec gives them."""
+    if not isinstance(config, dict):
+        raise ImageError("the image config is not a JSON object")
+    _check_fields(config, CONFIG_TYPES, "")
+    section = config.get("config") or {}
+    _check_fields(section, RUN_CONFIG_TYPES, "config.")
+    for key in STRING_LISTS:
+        if not all(isinstance(item, str) for item in section.get(key) or []):
+            raise ImageError(f"the image config's config.{key} holds something other than strings")
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in (section.get("Labels") or {}).items()):
+        raise ImageError("the image config's config.Labels are not all strings")
+    if not all(isinstance(step, dict) for step in config.get("history") or []):
+        raise ImageError("the image config's history holds something other than objects")
+
+
+def _check_fields(obj: dict, types: dict, prefix: str) -> None:
+    for key, kind in types.items():
+        value = obj.get(key)
+        if value is not None and not isinstance(value, kind):
+            raise ImageError(f"the image config's {prefix}{key} is not a JSON {kind.__name__}")
+
+
 def check_config(config: dict, layers: list[Layer]) -> None:
-    """The config's diff ids must be the layers' own, in order."""
+    """The config's types, and its diff ids: the layers' own, in order."""
+    check_types(config)
     diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
     if diff_ids != [layer.diff_id for layer in layers]:
         raise ImageError("the image config's rootfs.diff_ids do not match its layers")
@@ -67,7 +100,10 @@ def record(blobs: BlobStore, config_bytes: bytes, layers: list[Layer], repositor
            manifest_bytes: bytes | None = None) -> Image:
     """An image whose config and layers are in hand: config and manifest stored as blobs
     (a manifest made for it unless given: a registry's or an archive's own is kept as is)."""
-    config = json.loads(config_bytes)
+    try:
+        config = json.loads(config_bytes)
+    except ValueError:
+        raise ImageError("the image config is not JSON") from None
     check_config(config, layers)
     config_digest = blobs.put(config_bytes)
     if manifest_bytes is None:

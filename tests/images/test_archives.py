@@ -155,3 +155,19 @@ def test_archives_cross_to_and_from_skopeo(pyctr, tmp_path):
     skopeo("copy", f"docker-archive:{tmp_path / 'pyctr-docker.tar'}", f"oci:{tmp_path / 'converted'}:sk/conv:3")
     _ok(pyctr("load", "-i", str(tmp_path / "converted")))
     assert _ok(pyctr("run", "--rm", "sk/conv:3")) == "skopeo\n"
+
+
+def test_an_archive_directory_names_nothing_outside_itself(pyctr, tmp_path):
+    secret = tmp_path / "secret.json"
+    secret.write_text('{"auths": {"x": {"auth": "c2VjcmV0"}}}')
+    layout = tmp_path / "layout"
+    layout.mkdir()
+    for config in ("../secret.json", str(secret)):
+        (layout / "manifest.json").write_text(json.dumps([{"Config": config, "RepoTags": ["creds:1"], "Layers": []}]))
+        r = pyctr("load", "-i", str(layout))
+        assert r.returncode == 125 and "names a file badly" in r.stderr, r.stderr
+    (layout / "link.json").symlink_to(secret)  # a link in the directory that leads out
+    (layout / "manifest.json").write_text(json.dumps([{"Config": "link.json", "RepoTags": ["creds:1"], "Layers": []}]))
+    r = pyctr("load", "-i", str(layout))
+    assert r.returncode == 125 and "Traceback" not in r.stderr
+    assert pyctr.store().find_image("creds", "1") is None

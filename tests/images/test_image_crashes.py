@@ -117,3 +117,49 @@ def test_commit_killed_before_its_image_is_recorded(pyctr):
     _ok(pyctr("commit", "c", "whole:1"))
     assert _ok(pyctr("run", "--rm", "whole:1", "cat", "/x")) == "x\n"
     _ok(pyctr("rm", "c"))
+
+
+def test_a_commit_killed_while_the_container_is_frozen_leaves_it_running(pyctr):
+    _ok(pyctr("run", "-d", "--name", "live", "busybox", "sh", "-c", "echo x > /x; sleep 60"))
+    [record] = pyctr.store().find_containers("live")
+    freezer = [d for d in pyctr.cgroup_dirs(record.id) if "freezer" in d] or pyctr.cgroup_dirs(record.id)
+
+    def frozen() -> bool:
+        d = freezer[0]
+        if os.path.exists(os.path.join(d, "freezer.state")):
+            return open(os.path.join(d, "freezer.state")).read().strip() == "FROZEN"
+        return "frozen 1" in open(os.path.join(d, "cgroup.events")).read()
+
+    p = pyctr.popen("commit", "live", "half:1", env={"PYCTR_PAUSE_AT": "layer-stored"},
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _stopped(p.pid)
+    assert frozen()  # the commit holds it frozen here
+    p.kill()
+    p.wait()
+    deadline = time.monotonic() + 5
+    while frozen() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not frozen()
+    assert _ok(pyctr("exec", "live", "cat", "/x")) == "x\n"
+    _ok(pyctr("rm", "-f", "live"))
+
+
+def test_rmi_waits_for_a_run_between_its_image_and_its_row(pyctr):
+    """A run that has looked its image up holds it: rmi waits, then sees the container
+    and refuses (it used to delete the image and sweep its layer from under the run)."""
+    import signal
+    _ok(pyctr("run", "--name", "src", "busybox", "sh", "-c", "echo u > /u"))
+    _ok(pyctr("commit", "src", "racy:1"))
+    _ok(pyctr("rm", "src"))
+    run = pyctr.popen("run", "-d", "--name", "user", "racy:1", "sleep", "60", env={"PYCTR_PAUSE_AT": "resolved"},
+                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _stopped(run.pid)
+    rmi = pyctr.popen("rmi", "racy:1", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    assert rmi.poll() is None  # waiting for the run
+    os.kill(run.pid, signal.SIGCONT)
+    assert run.wait(timeout=30) == 0
+    _, err = rmi.communicate(timeout=30)
+    assert rmi.returncode == 1 and "being used by container user" in err
+    assert _ok(pyctr("exec", "user", "cat", "/u")) == "u\n"  # its layer is there
+    _ok(pyctr("rm", "-f", "user"))
