@@ -393,3 +393,36 @@ def test_a_layer_into_an_open_fd_keeps_whiteouts(tmp_path):
         os.close(fd)
     assert stat.S_IMODE(os.lstat(tmp_path / "su").st_mode) == 0o4755
     assert stat.S_ISCHR(os.lstat(tmp_path / "gone").st_mode)
+
+
+def test_layers_unpacked_on_threads_with_removals_stay_apart(tmp_path):
+    """As pull unpacks: three layers at once in one process, each replacing its own
+    entries over and over; an fd closed under one would be reused by another's open()."""
+    import threading
+
+    def data(n: int) -> io.BytesIO:
+        return layer(*(e for i in range(100) for e in (
+            entry(f"d{i}/", tarfile.DIRTYPE), entry(f"d{i}/a", data=b"old"), entry(f"d{i}/a", data=f"{n}".encode()),
+            entry(f"d{i}/b", data=b"x"), entry(f"d{i}/.wh.b"), entry(f"d{i}/layer{n}", data=b"mine"))))
+
+    errors = []
+
+    def run(n: int) -> None:
+        try:
+            with ReadAhead(data(n), chunk=4096) as stream:
+                unpack(stream, str(tmp_path / f"t{n}"))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    for n in range(3):
+        (tmp_path / f"t{n}").mkdir()
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    for n in range(3):
+        for i in range(100):
+            assert sorted(os.listdir(tmp_path / f"t{n}" / f"d{i}")) == ["a", "b", f"layer{n}"]
+            assert (tmp_path / f"t{n}" / f"d{i}" / "a").read_bytes() == f"{n}".encode()
