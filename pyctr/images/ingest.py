@@ -81,9 +81,30 @@ def _zstandard():
     return zstandard
 
 
+def decompressing(raw, kind: str):
+    """A .read(n) of `raw`'s bytes (a .read(n) too) decompressed as `kind`, at most n a
+    read whatever the ratio; damaged(kind) lists what it raises for bytes that are not
+    of that kind."""
+    if kind == GZIP:
+        return _Gunzip(raw)
+    if kind == ZSTD:  # every frame, as zstd(1): skippable ones (zstd:chunked's) skipped
+        return _zstandard().ZstdDecompressor().stream_reader(raw, read_size=CHUNK, read_across_frames=True)
+    return raw
+
+
+def damaged(kind: str) -> tuple:
+    """What decompressing(raw, kind) raises for bytes that are not of that kind."""
+    if kind == GZIP:
+        return (zlib.error,)
+    if kind == ZSTD:
+        return (_zstandard().ZstdError,)
+    return ()
+
+
 class _Decompressor:
     """Chunks in, chunks of the tar out, unbounded: only for blobs of the store, which
-    ingest took in whole (archive.py's save); untrusted bytes go through _Digesting."""
+    ingest took in whole (archive.py's save, which could read decompressing() instead);
+    untrusted bytes go through _Digesting."""
 
     def __init__(self, kind: str):
         self.kind = kind
@@ -179,7 +200,6 @@ class _Digesting:
         self.tee = _Tee(source, blob, progress)
         self.kind = kind
         self.reader = None  # the decompressed stream, opened at the first read
-        self.damaged: tuple = ()  # what its decompressor raises for bytes that are not its format
         self.diff = hashlib.sha256()
 
     def read(self, n: int) -> bytes:
@@ -189,7 +209,7 @@ class _Digesting:
             data = self.reader.read(n)
         except EOFError:
             raise ImageError(f"the layer's {self.kind} stream is truncated") from None
-        except self.damaged as e:
+        except damaged(self.kind) as e:
             raise ImageError(f"the layer's {self.kind} stream is damaged: {e}") from None
         self.diff.update(data)
         return data
@@ -197,14 +217,7 @@ class _Digesting:
     def _open(self):
         sniffed = self.tee.sniff()
         self.kind = self.kind or sniffed
-        if self.kind == GZIP:
-            self.damaged = (zlib.error,)
-            return _Gunzip(self.tee)
-        if self.kind == ZSTD:  # every frame, as zstd(1): skippable ones (zstd:chunked's) skipped
-            zstandard = _zstandard()
-            self.damaged = (zstandard.ZstdError,)
-            return zstandard.ZstdDecompressor().stream_reader(self.tee, read_size=CHUNK, read_across_frames=True)
-        return self.tee
+        return decompressing(self.tee, self.kind)
 
     def finish(self, stream) -> None:
         """After the tar's end: what follows it read (and hashed, it is part of the diff)
