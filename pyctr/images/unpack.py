@@ -14,11 +14,17 @@ A layer is untrusted input.  The rules (containerd's and umoci's):
   user.* for one mounted with userxattr in a user namespace).  Other device nodes are
   dropped and counted; FIFOs are kept.
 - Owner, mode (setuid and setgid too, as containerd keeps them) and mtimes are kept;
-  directories get theirs last, after their content.  Of the PAX xattrs only user.* and
+  directories get theirs last, after their content.  An owner outside uid_t (or -1,
+  which chown reads as "leave it") is refused; an mtime before 1970 or past 2262, or not
+  a number, becomes 1970 (containerd's boundTime).  Of the PAX xattrs only user.* and
   security.capability are kept: a layer must never forge trusted.overlay.* or
   user.overlay.* (redirect, metacopy, opaque) or a security label.
 - A later entry replaces an earlier one as tar does: a directory over a directory merges,
   anything else removes what was there first.
+
+`whiteouts=False` is the plain mode of `pyctr cp`: a tar that is not a layer.  `.wh.*`
+names are ordinary files, and setuid, setgid and security.capability are dropped (cp
+makes root the owner of what it copies in, and must not make a user's setuid file root's).
 """
 
 import os
@@ -36,6 +42,8 @@ MAX_COMPONENT = 255  # NAME_MAX
 MAX_ENTRIES = 1_000_000
 MAX_BYTES = 64 << 30  # of file content, in one layer
 MAX_OPEN_DIRS = 64  # parents kept open (tar keeps a directory's entries together); fds are few
+MAX_ID = (1 << 32) - 2  # (uid_t)-1 is chown's "unchanged"
+MAX_MTIME_NS = (1 << 63) - 1  # what a timespec holds
 MAX_HEADER = 1 << 20  # a PAX or GNU long-name header, which tarfile reads whole into memory
 CHUNK = 256 << 10  # a file's content is copied this much at a time
 
@@ -46,6 +54,7 @@ XATTR_PREFIX = "SCHILY.xattr."
 # what overlayfs reads from an upper or lower dir when mounted with userxattr: as much a
 # forgery as trusted.overlay.* (opaque, redirect, metacopy)
 OVERLAY_USER_XATTRS = "user.overlay."
+CAPABILITY = "security.capability"
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -63,7 +72,18 @@ class UnpackStats:
 
 def kept_xattr(name: str) -> bool:
     """The xattrs a layer may carry onto disk (diff.py writes the same ones)."""
-    return (name.startswith("user.") and not name.startswith(OVERLAY_USER_XATTRS)) or name == "security.capability"
+    return (name.startswith("user.") and not name.startswith(OVERLAY_USER_XATTRS)) or name == CAPABILITY
+
+
+def check_fields(info: tarfile.TarInfo) -> None:
+    """UnsafeLayer for numbers a PAX header can set to anything (an mtime is clamped
+    instead, by _ns): a size below 0 would lower the layer's total, an owner outside
+    uid_t is an OverflowError in chown, and (uid_t)-1 would leave the owner root."""
+    if info.size < 0:
+        raise UnsafeLayer(f"layer entry {info.name!r} of a size below 0")
+    for field, value in (("uid", info.uid), ("gid", info.gid)):
+        if not 0 <= value <= MAX_ID:
+            raise UnsafeLayer(f"layer entry {info.name!r}: {field} {value} out of range (0 to {MAX_ID})")
 
 
 def clean_name(name: str) -> str:
@@ -101,16 +121,21 @@ _EXTENDED = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE, tarfile.
 
 
 def _ns(mtime: float) -> int:
-    return int(mtime * 10**9)
+    """An mtime in ns, clamped as containerd does: anything a timespec cannot hold, or
+    before 1970, is 1970 (PAX headers carry any float: 1e300, nan)."""
+    ns = mtime * 10**9
+    return int(ns) if 0 <= ns <= MAX_MTIME_NS else 0  # a NaN compares false: 0
 
 
-def unpack(stream, target: str) -> UnpackStats:
+def unpack(stream, target: str | int, whiteouts: bool = True) -> UnpackStats:
     """Writes the uncompressed layer tar read from `stream` (anything with .read(n); a pipe
-    will do) into `target`, an existing empty directory.  UnsafeLayer (an ImageError) for
-    an entry the rules refuse, ImageError for a tar that is not one."""
+    will do) into `target`, an existing empty directory: a path, or an open fd of one (a
+    dup of it is used; the caller's stays open).  `whiteouts=False`: a plain tar, not a
+    layer (the module's doc).  UnsafeLayer (an ImageError) for an entry the rules refuse,
+    ImageError for a tar that is not one."""
     info = None
     try:
-        with _Unpacker(target) as unpacker:
+        with _Unpacker(target, whiteouts) as unpacker:
             with tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK // 4, tarinfo=_BoundedInfo) as tar:
                 for info in tar:
                     unpacker.entry(tar, info)
@@ -120,13 +145,19 @@ def unpack(stream, target: str) -> UnpackStats:
         raise ImageError(f"a layer that is not a valid tar: {e}") from None
     except OSError as e:  # the disk, the stream, or an entry the kernel refused
         where = f" at entry {info.name!r}" if info is not None else ""
-        raise ImageError(f"unpacking a layer into {target}{where}: {e.strerror or e}") from None
+        into = target if isinstance(target, str) else "its target"
+        raise ImageError(f"unpacking a layer into {into}{where}: {e.strerror or e}") from None
 
 
 class _Unpacker:
-    def __init__(self, target: str):
-        self.root = os.open(target, DIR_FLAGS | os.O_NOFOLLOW)
+    def __init__(self, target: str | int, whiteouts: bool = True):
+        self.root = os.dup(target) if isinstance(target, int) else os.open(target, DIR_FLAGS | os.O_NOFOLLOW)
+        self.whiteouts = whiteouts
         self.dirs: dict[str, int] = {"": self.root}  # parent path -> its fd, until a removal
+        # fds forgotten while an entry may still use them (its parent, a hardlink's
+        # source): closed once the entry is done, never under it, where a thread's
+        # open() could get the same number and this entry land in another layer
+        self.retired: list[int] = []
         self.dir_times: dict[str, int] = {}  # path -> mtime ns, set at the end
         self.stats = UnpackStats()
         self.total = 0
@@ -136,14 +167,18 @@ class _Unpacker:
 
     def __exit__(self, *exc):
         self.forget_dirs()
+        self.close_retired()
         os.close(self.root)
 
     def forget_dirs(self) -> None:
-        """Closes the cached parents: after a removal a cached path may name something else."""
-        for path, fd in self.dirs.items():
-            if path:
-                os.close(fd)
+        """Forgets the cached parents (after a removal a cached path may name something
+        else, even one reached through a symlink); their fds are retired, not closed."""
+        self.retired += [fd for path, fd in self.dirs.items() if path]
         self.dirs = {"": self.root}
+
+    def close_retired(self) -> None:
+        while self.retired:
+            os.close(self.retired.pop())
 
     def parent(self, path: str, create: bool = True) -> tuple[int, str]:
         """(fd of the parent directory, last component) of a cleaned path; missing parents
@@ -196,10 +231,17 @@ class _Unpacker:
             raise UnsafeLayer(f"layer entry below {path!r}, which is not a directory") from None
 
     def entry(self, tar: tarfile.TarFile, info: tarfile.TarInfo) -> None:
+        try:
+            self._entry(tar, info)
+        finally:
+            self.close_retired()
+
+    def _entry(self, tar: tarfile.TarFile, info: tarfile.TarInfo) -> None:
         self.stats.entries += 1
         self.total += info.size
         if self.stats.entries > MAX_ENTRIES or self.total > MAX_BYTES:
             raise UnsafeLayer(f"a layer of more than {MAX_ENTRIES} entries or {MAX_BYTES >> 30} GiB")
+        check_fields(info)
         path = clean_name(info.name)
         if not path:  # the root itself: its metadata only
             self.metadata(self.root, info)
@@ -211,7 +253,7 @@ class _Unpacker:
             self.stats.dropped_devices += 1
             return
         fd, name = self.parent(path)
-        if name.startswith(WHITEOUT):
+        if self.whiteouts and name.startswith(WHITEOUT):
             return self.whiteout(fd, name)
         merge = self.make_room(fd, name, info.isdir())
         if info.isreg():
@@ -294,7 +336,7 @@ class _Unpacker:
     def fifo(self, info: tarfile.TarInfo, fd: int, name: str) -> None:
         os.mkfifo(name, 0o600, dir_fd=fd)
         os.chown(name, info.uid, info.gid, dir_fd=fd, follow_symlinks=False)
-        os.chmod(name, info.mode & 0o7777, dir_fd=fd)  # a FIFO just made: no link to follow
+        os.chmod(name, self.mode(info), dir_fd=fd)  # a FIFO just made: no link to follow
         os.utime(name, ns=(_ns(info.mtime),) * 2, dir_fd=fd, follow_symlinks=False)
 
     def whiteout(self, fd: int, name: str) -> None:
@@ -314,10 +356,15 @@ class _Unpacker:
         """Owner, then mode (chown clears setuid), then xattrs (chown clears
         security.capability), on an fd of our own making."""
         os.fchown(fd, info.uid, info.gid)
-        os.fchmod(fd, info.mode & 0o7777)
+        os.fchmod(fd, self.mode(info))
         for key, value in info.pax_headers.items():
-            if key.startswith(XATTR_PREFIX) and kept_xattr(key[len(XATTR_PREFIX):]):
-                os.setxattr(fd, key[len(XATTR_PREFIX):], value.encode("utf-8", "surrogateescape"))
+            name = key[len(XATTR_PREFIX):]
+            if key.startswith(XATTR_PREFIX) and kept_xattr(name) and (self.whiteouts or name != CAPABILITY):
+                os.setxattr(fd, name, value.encode("utf-8", "surrogateescape"))
+
+    def mode(self, info: tarfile.TarInfo) -> int:
+        """The permission bits to set: setuid and setgid kept only in a layer."""
+        return info.mode & (0o7777 if self.whiteouts else 0o1777)
 
     def finish(self) -> None:
         """Directory mtimes, once nothing more is written into them."""
@@ -330,3 +377,4 @@ class _Unpacker:
                 os.utime(name, ns=(mtime,) * 2, dir_fd=fd, follow_symlinks=False)
             except (FileNotFoundError, UnsafeLayer):  # removed by a later entry
                 pass
+            self.close_retired()

@@ -293,3 +293,136 @@ def test_any_layer_stays_inside_or_is_refused(tmp_path, entries):
     assert (snapshot(canary), snapshot("/etc/passwd")) == before
     assert sorted(os.listdir(root)) == ["canary", "target"] and not os.path.lexists("/tmp/a")
     shutil.rmtree(root)
+
+
+@pytest.mark.parametrize("name,entries,expect", [
+    ("a file twice", [entry("d/", tarfile.DIRTYPE), entry("d/a", data=b"1"), entry("d/a", data=b"2")],
+     {"d/a": b"2"}),
+    ("a file, then its whiteout", [entry("d/", tarfile.DIRTYPE), entry("d/a", data=b"1"), entry("d/.wh.a")],
+     {"d/a": None}),
+    ("a directory under a cached one replaced", [
+        entry("a/b/c/f1", data=b"1"), entry("a/b", data=b"file"), entry("a/b/", tarfile.DIRTYPE),
+        entry("a/b/c/f2", data=b"2")], {"a/b/c/f2": b"2", "a/b/c/f1": "absent"}),
+    ("a directory reached through a cached symlink replaced", [
+        entry("real/", tarfile.DIRTYPE), entry("s", tarfile.SYMTYPE, linkname="real"), entry("s/f1", data=b"1"),
+        entry("real", data=b"file"), entry("real/", tarfile.DIRTYPE), entry("s/f2", data=b"2")],
+     {"real/f2": b"2", "real/f1": "absent"}),
+])
+def test_an_entry_after_a_removal_lands_where_it_names(place, name, entries, expect):
+    """A removal forgets the cached parents, but never closes the one the entry in hand
+    writes into (it was: EBADF, or with layers unpacked on threads, another layer's dir)."""
+    target, canary, check = place
+    unpack(layer(*entries), target)
+    for path, content in expect.items():
+        full = os.path.join(target, path)
+        if content == "absent":
+            assert not os.path.lexists(full)
+        elif content is None:
+            assert stat.S_ISCHR(os.lstat(full).st_mode)
+        else:
+            assert open(full, "rb").read() == content
+    check()
+
+
+def test_a_hardlink_whose_source_fills_the_parent_cache(tmp_path):
+    """The link's own parent is cached; looking its source up overflows the cache, which
+    forgets that parent while the link still needs it."""
+    fill = lambda prefix: [entry(f"{prefix}{i}/f", data=b"x") for i in range(63)]  # noqa: E731
+    unpack(layer(entry("y/f", data=b"source"), *fill("a"), entry("x/f", data=b"x"), *fill("b"),
+                 entry("x/h", tarfile.LNKTYPE, linkname="y/f")), str(tmp_path))
+    assert os.lstat(tmp_path / "x/h").st_ino == os.lstat(tmp_path / "y/f").st_ino
+
+
+@pytest.mark.parametrize("pax,mtime", [({"mtime": "1e300"}, 0), ({"mtime": "-1e300"}, 0), ({"mtime": "nan"}, 0),
+                                       ({"mtime": "inf"}, 0), ({"mtime": "-1"}, 0), ({"mtime": "1e10"}, 0),
+                                       ({"mtime": "4e9"}, 4 * 10**9)])
+def test_mtimes_past_what_a_timespec_holds_are_clamped(tmp_path, pax, mtime):
+    """As containerd's boundTime: before 1970 or past 2262 (or not a number) is 1970."""
+    unpack(layer(entry("d/", tarfile.DIRTYPE, pax_headers=pax), entry("d/f", data=b"x", pax_headers=pax),
+                 entry("d/s", tarfile.SYMTYPE, linkname="f", pax_headers=pax),
+                 entry("d/p", tarfile.FIFOTYPE, pax_headers=pax)), str(tmp_path))
+    for path in ("d", "d/f", "d/s", "d/p"):
+        assert os.lstat(tmp_path / path).st_mtime_ns == mtime * 10**9
+
+
+@pytest.mark.parametrize("pax", [{"uid": str(2**64)}, {"gid": str(2**64)}, {"uid": "-5"}, {"gid": "-1"},
+                                 {"uid": str(2**32 - 1)}, {"gid": str(2**32)}, {"size": "-5"}])
+@pytest.mark.parametrize("kind", [tarfile.REGTYPE, tarfile.DIRTYPE, tarfile.SYMTYPE, tarfile.FIFOTYPE],
+                         ids=["file", "dir", "symlink", "fifo"])
+def test_owners_and_sizes_out_of_range_are_refused(place, pax, kind):
+    target, canary, check = place
+    with pytest.raises(UnsafeLayer, match="out of range|size below 0") as error:
+        unpack(layer(entry("e", kind, b"x" if kind == tarfile.REGTYPE else b"", linkname="t", pax_headers=pax)),
+               target)
+    assert "\n" not in str(error.value)
+    check()
+
+
+def test_plain_mode_for_cp(tmp_path):
+    """whiteouts=False: `.wh.*` are files, setuid, setgid and file capabilities go; an
+    open fd as the target is dup'd, and the caller's stays open."""
+    capability = "\x01\x00\x00\x02\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+    data = layer(entry("a", data=b"a"), entry(".wh.a", data=b"not a whiteout"),
+                 entry("d/", tarfile.DIRTYPE, mode=0o2775), entry("d/.wh..wh..opq", data=b"not opaque"),
+                 entry("d/su", data=b"su", mode=0o4755, uid=1000),
+                 entry("d/ping", data=b"p", pax_headers={"SCHILY.xattr.security.capability": capability,
+                                                          "SCHILY.xattr.user.note": "kept"}),
+                 entry("d/sticky/", tarfile.DIRTYPE, mode=0o1777), entry("d/fifo", tarfile.FIFOTYPE, mode=0o2666))
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        open_before = sorted(os.listdir("/proc/self/fd"))
+        unpack(data, fd, whiteouts=False)
+        assert sorted(os.listdir("/proc/self/fd")) == open_before
+        os.fstat(fd)  # still ours
+    finally:
+        os.close(fd)
+    assert (tmp_path / "a").read_bytes() == b"a" and (tmp_path / ".wh.a").read_bytes() == b"not a whiteout"
+    assert (tmp_path / "d/.wh..wh..opq").read_bytes() == b"not opaque"
+    assert not {"trusted.overlay.opaque", "user.overlay.opaque"} & set(os.listxattr(tmp_path / "d"))
+    modes = {path: stat.S_IMODE(os.lstat(tmp_path / path).st_mode) for path in ("d", "d/su", "d/sticky", "d/fifo")}
+    assert modes == {"d": 0o775, "d/su": 0o755, "d/sticky": 0o1777, "d/fifo": 0o666}
+    assert os.listxattr(tmp_path / "d/ping") == ["user.note"]
+
+
+def test_a_layer_into_an_open_fd_keeps_whiteouts(tmp_path):
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        unpack(layer(entry("su", data=b"su", mode=0o4755), entry(".wh.gone")), fd)
+        os.fstat(fd)
+    finally:
+        os.close(fd)
+    assert stat.S_IMODE(os.lstat(tmp_path / "su").st_mode) == 0o4755
+    assert stat.S_ISCHR(os.lstat(tmp_path / "gone").st_mode)
+
+
+def test_layers_unpacked_on_threads_with_removals_stay_apart(tmp_path):
+    """As pull unpacks: three layers at once in one process, each replacing its own
+    entries over and over; an fd closed under one would be reused by another's open()."""
+    import threading
+
+    def data(n: int) -> io.BytesIO:
+        return layer(*(e for i in range(100) for e in (
+            entry(f"d{i}/", tarfile.DIRTYPE), entry(f"d{i}/a", data=b"old"), entry(f"d{i}/a", data=f"{n}".encode()),
+            entry(f"d{i}/b", data=b"x"), entry(f"d{i}/.wh.b"), entry(f"d{i}/layer{n}", data=b"mine"))))
+
+    errors = []
+
+    def run(n: int) -> None:
+        try:
+            with ReadAhead(data(n), chunk=4096) as stream:
+                unpack(stream, str(tmp_path / f"t{n}"))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    for n in range(3):
+        (tmp_path / f"t{n}").mkdir()
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    for n in range(3):
+        for i in range(100):
+            assert sorted(os.listdir(tmp_path / f"t{n}" / f"d{i}")) == ["a", "b", f"layer{n}"]
+            assert (tmp_path / f"t{n}" / f"d{i}" / "a").read_bytes() == f"{n}".encode()
