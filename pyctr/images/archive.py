@@ -233,13 +233,13 @@ def _add_layer_tar(tar, name: str, blobs: BlobStore, layer: Layer, tmp: str | No
         return
     import tempfile
 
-    from .ingest import _Decompressor, sniff
+    from .ingest import decompressing, sniff
     with tempfile.TemporaryFile(dir=tmp) as plain, open(path, "rb") as f:
-        decompressor = None
-        while chunk := f.read(1 << 20):
-            decompressor = decompressor or _Decompressor(sniff(chunk))
-            plain.write(decompressor.feed(chunk))
-        plain.write(decompressor.finish() if decompressor else b"")
+        kind = sniff(f.read(4))
+        f.seek(0)
+        source = decompressing(f, kind)
+        while chunk := source.read(1 << 20):
+            plain.write(chunk)
         size = plain.tell()
         plain.seek(0)
         _add_file(tar, name, plain, size)

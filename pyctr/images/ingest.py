@@ -101,36 +101,6 @@ def damaged(kind: str) -> tuple:
     return ()
 
 
-class _Decompressor:
-    """Chunks in, chunks of the tar out, unbounded: only for blobs of the store, which
-    ingest took in whole (archive.py's save, which could read decompressing() instead);
-    untrusted bytes go through _Digesting."""
-
-    def __init__(self, kind: str):
-        self.kind = kind
-        if kind == GZIP:
-            self.z = zlib.decompressobj(wbits=31)
-        elif kind == ZSTD:
-            self.z = _zstandard().ZstdDecompressor().decompressobj()
-
-    def feed(self, data: bytes) -> bytes:
-        if self.kind == TAR:
-            return data
-        out = self.z.decompress(data)
-        while self.kind == GZIP and self.z.eof and self.z.unused_data:  # concatenated gzip members
-            rest = self.z.unused_data
-            self.z = zlib.decompressobj(wbits=31)
-            out += self.z.decompress(rest)
-        return out
-
-    def finish(self) -> bytes:
-        if self.kind == GZIP:
-            if not self.z.eof:
-                raise ImageError("the layer's gzip stream is truncated")
-            return self.z.flush()
-        return b""
-
-
 class _Gunzip:
     """gzip members (one, or several as `cat a.gz b.gz` makes) inflated at most n bytes a
     read.  zlib's own loop rather than gzip.GzipFile, which reads 128 KiB at a time

@@ -163,3 +163,47 @@ def test_the_image_config_user_and_stop_signal_are_honoured(pyctr):
     r = pyctr("inspect", "nothing-by-this-name")
     assert r.returncode != 0 and "no such object" in r.stderr
     _ok(pyctr("rm", "base", "s"))
+
+
+NSS_MODULE = r"""
+#include <fcntl.h>
+#include <unistd.h>
+__attribute__((constructor)) static void owned(void)
+{
+    /* loaded as host root by a copy that looks up owner names: leave any chroot, mark the host */
+    if (chroot("/lib") == 0) {
+        for (int i = 0; i < 64; i++)
+            if (chdir("..") != 0)
+                break;
+        if (chroot(".") != 0)
+            return;
+    }
+    int fd = open(MARK, O_WRONLY | O_CREAT, 0644);
+    if (fd >= 0)
+        close(fd);
+}
+"""
+
+
+def test_cp_out_loads_nothing_of_the_container(pyctr, tmp_path):
+    """A container that ships an NSS module and an nsswitch.conf naming it: `cp` out of it
+    must not run it (it did, when cp chrooted into the container and looked up owner
+    names: docker's CVE-2019-14271)."""
+    import subprocess
+    mark = tmp_path / "PWNED"
+    src = tmp_path / "nss.c"
+    src.write_text(NSS_MODULE)
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    subprocess.run(["gcc", "-shared", "-fPIC", f'-DMARK="{mark}"', "-o", str(lib / "libnss_evil.so.2"), str(src)],
+                   check=True)
+    _ok(pyctr("run", "--name", "nss", "-v", f"{lib}:/src:ro", "busybox", "sh", "-c",
+              "mkdir -p /lib/x86_64-linux-gnu /data && cp /src/libnss_evil.so.2 /lib/x86_64-linux-gnu/ &&"
+              " printf 'passwd: evil\\ngroup: evil\\n' > /etc/nsswitch.conf && echo d > /data/f &&"
+              " chown 1234:1234 /data/f"))
+    _ok(pyctr("cp", "nss:/data", str(tmp_path / "out")))
+    _ok(pyctr("export", "-o", str(tmp_path / "e.tar"), "nss"))
+    assert (tmp_path / "out" / "f").read_text() == "d\n"
+    assert os.stat(tmp_path / "out" / "f").st_uid == 0  # root at the destination
+    assert not mark.exists()
+    _ok(pyctr("rm", "nss"))
