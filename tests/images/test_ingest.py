@@ -72,7 +72,7 @@ def trailing_bomb(kind: str, mib: int) -> bytes:
 
 
 CHILD = """
-import json, resource, sys
+import json, sys
 from pyctr.images.blobs import BlobStore
 from pyctr.images.image import ImageError
 from pyctr.images.ingest import ingest
@@ -84,7 +84,10 @@ try:
     result = {"size": layer.size}
 except ImageError as e:
     result = {"error": str(e), "kind": type(e).__name__}
-result["rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+# VmHWM, not ru_maxrss: the latter carries the forking parent's peak across the exec (a
+# pytest grown large would be measured), the mm's high-water mark starts anew with it
+with open("/proc/self/status") as status:
+    result["rss"] = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
 print(json.dumps(result))
 """
 
