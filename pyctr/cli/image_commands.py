@@ -194,15 +194,19 @@ def save(
     """
     from ..engine import archives
     from ..engine.errors import PyctrError
+    from ..images.archive import FORMATS
+    if fmt not in FORMATS:
+        raise PyctrError(f"unknown archive format {fmt!r}: {', '.join(FORMATS)}")
     paths, store = _context()
+    chosen = archives.to_save(paths, store, refs)
     if fmt == "oci-dir":
         if not output:
             raise PyctrError("--format oci-dir needs -o DIRECTORY")
-        archives.save(paths, store, refs, output, fmt)
+        archives.save(paths, store, chosen, output, fmt)
         return
     fd = archives.output_fd(output)
     with open(fd, "wb", closefd=fd != sys.stdout.fileno()) as out:
-        archives.save(paths, store, refs, out, fmt)
+        archives.save(paths, store, chosen, out, fmt)
 
 
 def load(

@@ -20,9 +20,15 @@ from .paths import Paths
 from .store import Store
 
 
-def save(paths: Paths, store: Store, refs: list[str], out, fmt: str = archive.DOCKER) -> None:
-    """The images `refs` name into one archive (`out`: a binary file, or for oci-dir a
-    directory path)."""
+def save(paths: Paths, store: Store, chosen: list, out, fmt: str = archive.DOCKER) -> None:
+    """The images `chosen` (to_save's) into one archive (`out`: a binary file, or for
+    oci-dir a directory path)."""
+    archive.write(chosen, blob_store(paths), out, fmt, tmp=paths.under_root("tmp"))
+
+
+def to_save(paths: Paths, store: Store, refs: list[str]) -> list:
+    """The images `refs` name, each once, with the names the archive gives them: looked
+    up before anything is written, so a missing one leaves no file behind."""
     blobs = blob_store(paths)
     chosen: dict[str, archive.SavedImage] = {}
     for ref in refs:
@@ -35,7 +41,7 @@ def save(paths: Paths, store: Store, refs: list[str], out, fmt: str = archive.DO
             saved = chosen[image.id] = archive.SavedImage(blobs.read(f"sha256:{image.id}"), layers, [])
         named = _named_by(store, image, ref)
         saved.names += [n for n in named if n not in saved.names]
-    archive.write(list(chosen.values()), blobs, out, fmt, tmp=paths.under_root("tmp"))
+    return list(chosen.values())
 
 
 def _named_by(store: Store, image: Image, ref: str) -> list[tuple[str, str]]:
@@ -50,6 +56,8 @@ def _named_by(store: Store, image: Image, ref: str) -> list[tuple[str, str]]:
 
 def load(paths: Paths, store: Store, path: str, platform: str | None = None, say=print) -> list[Image]:
     """Every image in the archive at `path`, taken in; `say` hears docker's lines."""
+    if not os.path.exists(path):
+        raise PyctrError(f"open {path}: no such file or directory")
     found = archive.Archive(path)
     loaded = []
     try:

@@ -133,10 +133,13 @@ def test_bad_input_is_one_line(pyctr, tmp_path):
     (tmp_path / "junk").write_bytes(b"not a tar at all" * 100)
     for args in (("import", str(tmp_path / "junk"), "x:1"), ("commit", "nosuch"), ("diff", "nosuch"),
                  ("import", str(tmp_path / "missing")), ("load", "-i", str(tmp_path / "junk")),
+                 ("load", "-i", str(tmp_path / "missing")), ("save", "-o", str(tmp_path / "out.tar"), "nosuch"),
+                 ("save", "--format", "zip", "-o", str(tmp_path / "out.tar"), "busybox"),
                  ("commit", "-c", "FROM x", "nosuch")):
         r = pyctr(*args)
         assert r.returncode != 0, args
         assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
+    assert not (tmp_path / "out.tar").exists()  # a failed save leaves no file
     assert pyctr.store().list_images()[0].repository == "busybox"
     assert len(pyctr.store().list_images()) == 1
 
