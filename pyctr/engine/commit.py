@@ -133,8 +133,13 @@ class _paused:
 
     def __exit__(self, *exc) -> bool:
         if self.guardian > 0:
-            os.close(self.line)
-            os.waitpid(self.guardian, 0)
+            try:  # ourselves first: the guardian may have been killed
+                runtime.resume(self.root, self.record.id)
+            except NotRunning:
+                pass
+            finally:
+                os.close(self.line)
+                os.waitpid(self.guardian, 0)
         return False
 
 

@@ -11,6 +11,7 @@ A fifo, socket or device is left out (reading a fifo would hang the copy).
 """
 
 import os
+import posixpath
 import stat
 import sys
 import tarfile
@@ -91,11 +92,13 @@ def copy_out(paths: Paths, store: Store, name: str, source: str, dest: str) -> N
     else that name; "-": a tar on stdout)."""
     from ..images.unpack import unpack
     record = containers.lookup(store, name)
-    source = "/" + source.lstrip("/")
-    base = os.path.basename(source.rstrip("/")) or "."
+    source = posixpath.normpath("/" + source.lstrip("/"))  # `..` and `.` go, lexically: / stays the top
+    base = posixpath.basename(source)  # "" for the container's /
     if dest == "-":
-        target_dir, arcname = None, base
+        target_dir, arcname = None, base or "."
     elif os.path.isdir(dest):
+        if not base:
+            raise PyctrError("copying a container's / into an existing directory: give a new name, e.g. DEST/rootfs")
         target_dir, arcname = dest, base
     else:
         target_dir, arcname = os.path.dirname(os.path.abspath(dest)), os.path.basename(dest)
@@ -105,7 +108,7 @@ def copy_out(paths: Paths, store: Store, name: str, source: str, dest: str) -> N
 
     def work(root_fd: int) -> None:
         os.close(read_fd)
-        if source.rstrip("/") in ("", "/."):
+        if source == "/":
             parent_fd, entry = os.dup(root_fd), "."
         else:
             try:
@@ -134,9 +137,11 @@ def copy_in(paths: Paths, store: Store, source: str, name: str, dest: str) -> No
     fork says the name the top entry takes, then the host side writes the tar."""
     from ..images.unpack import unpack
     record = containers.lookup(store, name)
-    dest = "/" + dest.lstrip("/")
+    dest = posixpath.normpath("/" + dest.lstrip("/")) + ("/" if dest.endswith("/") and dest.strip("/") else "")
     if source != "-" and not os.path.lexists(source):
         raise NotFound(f"no such file or directory: {source}")
+    if source != "-" and not os.path.basename(os.path.abspath(source)):
+        raise PyctrError("copying the host's / into a container is not supported")
     data_r, data_w = os.pipe()
     name_r, name_w = os.pipe()
 

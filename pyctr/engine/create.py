@@ -80,6 +80,11 @@ def _volumes(opts: RunOptions, image_config: dict) -> bool:
                 or (image_config.get("config") or {}).get("Volumes"))
 
 
+def release(container_id: str) -> None:
+    """Lets go of the images lock a new container held since its image's lookup."""
+    image_lookup.unpin(_PINS.pop(container_id, -1))
+
+
 def write_new(paths: Paths, store: Store, record: ContainerRecord, config: dict, named: bool = True) -> None:
     """A new container's row, its dirs and its config.json: everything up to a startable
     container.  A name the user gave (`named`) and another pyctr took meanwhile is a
@@ -88,14 +93,17 @@ def write_new(paths: Paths, store: Store, record: ContainerRecord, config: dict,
     volumes = None
     if USER_MOUNTS in config.get("annotations", {}):
         from . import volumes
-    for attempt in range(NAME_ATTEMPTS):
-        try:
-            store.add_container(record, volumes.used(config) if volumes else ())
-            break
-        except Conflict:
-            if named or attempt == NAME_ATTEMPTS - 1:
-                raise
-            record.name = random_name(store.name_taken)
+    try:
+        for attempt in range(NAME_ATTEMPTS):
+            try:
+                store.add_container(record, volumes.used(config) if volumes else ())
+                break
+            except Conflict:
+                if named or attempt == NAME_ATTEMPTS - 1:
+                    raise
+                record.name = random_name(store.name_taken)
+    finally:  # the row names the image now (or there is no container): rmi may look
+        release(record.id)
     try:
         layout = layout_for(paths, record.id, [])
         # 0700 from the container's own dir down: its config carries -e secrets

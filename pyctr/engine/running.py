@@ -34,6 +34,7 @@ def run_detached(paths: Paths, store: Store, opts: RunOptions) -> str:
     try:
         launch(paths, store, record.id, config, record.runtime_root, setup=_writer(paths, store, record, config, opts))
     except BaseException as e:
+        create.release(record.id)
         containers.discard_after(e, paths, store, record.id)
         raise
     return record.id
@@ -48,6 +49,7 @@ def run_attached(paths: Paths, store: Store, opts: RunOptions) -> Outcome:
                           tty_size=terminal_size() if opts.tty else (0, 0), owner=True,
                           setup=_writer(paths, store, record, config, opts))
     except BaseException as e:
+        create.release(record.id)
         containers.discard_after(e, paths, store, record.id)
         raise
     return follow(paths, store, record.id, config, launched, opts.interactive)

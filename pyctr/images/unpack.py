@@ -282,6 +282,8 @@ class _Unpacker:
         if stat.S_ISDIR(st.st_mode):
             if is_dir:
                 return True
+            if not self.whiteouts:  # cp: a directory already there is the user's, not ours to remove
+                raise ImageError(f"cannot overwrite directory {name!r} with a non-directory")
             shutil.rmtree(name, dir_fd=fd)  # fd-based: never follows a link inside
         else:
             os.unlink(name, dir_fd=fd)

@@ -210,3 +210,46 @@ def test_cp_out_loads_nothing_of_the_container(pyctr, tmp_path):
     assert os.stat(tmp_path / "out" / "f").st_uid == 0  # root at the destination
     assert not mark.exists()
     _ok(pyctr("rm", "nss"))
+
+
+def test_cp_neither_climbs_out_nor_changes_what_it_does_not_write(pyctr, tmp_path):
+    _ok(pyctr("run", "--name", "k", "busybox", "sh", "-c",
+              "chmod 777 /; mkdir -p /data; echo f > /data/keep; ln -s /etc/shadow /data/sub; ln -s / /l"))
+    for source in ("/..", "/l/..", "/./..", "/etc/../.."):  # all the container's own /
+        r = pyctr("cp", f"k:{source}", str(tmp_path / "out"))
+        _ok(r)
+        assert not (tmp_path / "out" / "config.json").exists() and (tmp_path / "out" / "bin").is_dir()
+        assert os.stat(tmp_path).st_mode & 0o777 != 0o777  # the destination's parent untouched
+        import shutil
+        shutil.rmtree(tmp_path / "out")
+    host = tmp_path / "host"
+    host.mkdir(mode=0o700)
+    r = pyctr("cp", "k:/", str(host))  # into an existing directory: refused, nothing changed
+    assert r.returncode == 125 and os.stat(host).st_mode & 0o777 == 0o700
+    (tmp_path / "data" / "keep").mkdir(parents=True)
+    (tmp_path / "data" / "keep" / "important").write_text("i")
+    r = pyctr("cp", "k:/data", str(tmp_path))
+    assert r.returncode == 125 and "cannot overwrite directory" in r.stderr
+    assert (tmp_path / "data" / "keep" / "important").read_text() == "i"
+    _ok(pyctr("rm", "k"))
+
+
+def test_a_foreground_run_does_not_hold_rmi_off(pyctr):
+    import subprocess
+    import time
+    _ok(pyctr("tag", "busybox", "spare:1"))
+    _ok(pyctr("run", "--name", "s", "busybox", "sh", "-c", "echo x > /x"))
+    _ok(pyctr("commit", "s", "other:1"))
+    _ok(pyctr("rm", "s"))
+    fg = pyctr.popen("run", "--rm", "--name", "fg", "busybox", "sleep", "30", stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        if "fg" in _ok(pyctr("ps")):
+            break
+        time.sleep(0.05)
+    start = time.monotonic()
+    _ok(pyctr("rmi", "other:1"))
+    assert time.monotonic() - start < 10
+    fg.kill()
+    fg.wait()
+    pyctr("rm", "-f", "fg")
