@@ -197,16 +197,18 @@ def save(
     from ..images.archive import FORMATS
     if fmt not in FORMATS:
         raise PyctrError(f"unknown archive format {fmt!r}: {', '.join(FORMATS)}")
+    from ..engine.images import Adding
     paths, store = _context()
-    chosen = archives.to_save(paths, store, refs)
-    if fmt == "oci-dir":
-        if not output:
-            raise PyctrError("--format oci-dir needs -o DIRECTORY")
-        archives.save(paths, store, chosen, output, fmt)
-        return
-    fd = archives.output_fd(output)
-    with open(fd, "wb", closefd=fd != sys.stdout.fileno()) as out:
-        archives.save(paths, store, chosen, out, fmt)
+    with Adding(paths):  # as what adds: rmi waits, so no blob goes while it is read
+        chosen = archives.to_save(paths, store, refs)
+        if fmt == "oci-dir":
+            if not output:
+                raise PyctrError("--format oci-dir needs -o DIRECTORY")
+            archives.save(paths, store, chosen, output, fmt)
+            return
+        fd = archives.output_fd(output)
+        with open(fd, "wb", closefd=fd != sys.stdout.fileno()) as out:
+            archives.save(paths, store, chosen, out, fmt)
 
 
 def load(

@@ -108,8 +108,11 @@ class _Writer:
                              "metacopy: its content is not all there")
 
     def _regular(self, info: tarfile.TarInfo, dir_fd: int, name: str) -> None:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+        # O_NONBLOCK: a fifo put there since the walk's stat does not hang the open
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
         with open(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ImageError(f"{info.name!r} changed while it was read: it is no longer a file")
             xattrs = _xattrs(fd)
             self._whole(info, xattrs)
             self._keep_xattrs(info, xattrs)
