@@ -51,16 +51,21 @@ def pin(paths: Paths) -> int:
     `run` looks its image up until its container's row names it, so that `rmi` can
     neither miss the container nor sweep the layers from under it.  Returns the fd to
     `unpin`; a process that dies lets go of it too."""
+    return hold(paths, exclusive=False)
+
+
+def hold(paths: Paths, exclusive: bool, wait: bool = True) -> int:
+    """An fd of <root>/images.lock, flocked shared or exclusive; BlockingIOError if not
+    `wait` and another holds it."""
     import fcntl
-    fd = open_lock(paths)
-    fcntl.flock(fd, fcntl.LOCK_SH)
-    return fd
-
-
-def open_lock(paths: Paths) -> int:
-    """An fd of <root>/images.lock, to flock."""
     os.makedirs(paths.root, mode=0o700, exist_ok=True)
-    return os.open(paths.under_root(LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fd = os.open(paths.under_root(LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | (0 if wait else fcntl.LOCK_NB))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def unpin(fd: int) -> None:

@@ -11,13 +11,12 @@ later command.  So no layer a pull has placed but not yet recorded, and no image
 starting container was made from, is removed.
 """
 
-import fcntl
 import os
 
 from ..images.image import Image, id_prefix, parse_reference
 from ..runtime import _core
 from .errors import Conflict, NotFound, PyctrError
-from .image_lookup import blob_store, open_lock
+from .image_lookup import blob_store, hold
 from .paths import Paths
 from .store import Store
 
@@ -26,25 +25,42 @@ SCRATCH_PREFIXES = ("layer-", "blob-", "busybox-", "load-")
 LAYER_STORED = "layer-stored"
 
 
-class Adding:
-    """`with Adding(paths, store):` what adds to the store holds the images lock shared,
-    once what killed commands left in tmp/ is cleared (if nobody else is adding)."""
+class _Held:
+    """`with` block: the images lock held, waited for (see above)."""
+    exclusive = False
 
-    def __init__(self, paths: Paths, store: Store | None = None):
+    def __init__(self, paths: Paths):
         self.paths = paths
-        self.store = store
         self.fd = -1
 
-    def __enter__(self) -> "Adding":
-        if self.store is not None:
-            sweep_scratch(self.paths)
-        self.fd = open_lock(self.paths)
-        fcntl.flock(self.fd, fcntl.LOCK_SH)
+    def __enter__(self):
+        self.fd = hold(self.paths, self.exclusive)
         return self
 
     def __exit__(self, *exc) -> bool:
         os.close(self.fd)
         return False
+
+
+class Adding(_Held):
+    """`with Adding(paths, store):` what adds to the store holds the images lock shared,
+    once what killed commands left in tmp/ is cleared (if nobody else is adding)."""
+
+    def __init__(self, paths: Paths, store: Store | None = None):
+        super().__init__(paths)
+        self.store = store
+
+    def __enter__(self) -> "Adding":
+        if self.store is not None:
+            sweep_scratch(self.paths)
+        return super().__enter__()
+
+
+class Exclusive(_Held):
+    """`with Exclusive(paths):` the images lock exclusively: what deletes images decides
+    and deletes under it, so that no `run` between its image's lookup and its row
+    (image_lookup.pin), and no adder, is in the middle."""
+    exclusive = True
 
 
 def find(paths: Paths, store: Store, ref: str) -> Image:
@@ -88,25 +104,6 @@ def _check_name(repository: str) -> None:
     for part in parts:
         if not part or not all(c.islower() or c.isdigit() or c in "._-" for c in part) or not part[0].isalnum():
             raise PyctrError(f"invalid reference format: repository name ({repository}) must be lowercase")
-
-
-class Exclusive:
-    """`with Exclusive(paths):` the images lock exclusively, waited for: what deletes
-    images decides and deletes under it, so that no `run` between its image's lookup and
-    its row (image_lookup.pin), and no adder, is in the middle."""
-
-    def __init__(self, paths: Paths):
-        self.paths = paths
-        self.fd = -1
-
-    def __enter__(self) -> "Exclusive":
-        self.fd = open_lock(self.paths)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc) -> bool:
-        os.close(self.fd)
-        return False
 
 
 def remove(paths: Paths, store: Store, ref: str, force: bool = False) -> list[str]:
@@ -169,12 +166,11 @@ def _prune(paths: Paths, store: Store, everything: bool) -> tuple[list[str], int
 def sweep_scratch(paths: Paths) -> None:
     """Removes what killed commands left in tmp/, when nothing is adding to the store (else
     a later command will)."""
-    fd = open_lock(paths)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return
+        fd = hold(paths, exclusive=True, wait=False)
+    except BlockingIOError:
+        return
+    try:
         _sweep_scratch(paths)
     finally:
         os.close(fd)

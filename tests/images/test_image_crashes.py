@@ -9,21 +9,17 @@ import time
 
 import pytest
 
+from helpers import state_of, wait_for
+
 
 def _ok(r):
     assert r.returncode == 0, r.stderr
     return r.stdout
 
 
-def _stopped(pid: int, timeout: float = 60) -> None:
+def _stopped(pid: int) -> None:
     """Until `pid` has stopped itself (SIGSTOP at its pause point)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with open(f"/proc/{pid}/stat") as f:
-            if f.read().rsplit(")", 1)[1].split()[0] == "T":
-                return
-        time.sleep(0.02)
-    raise AssertionError("the command never reached its pause point")
+    wait_for(lambda: state_of(pid) == "T", timeout=60)
 
 
 def _kill_at(pyctr, point: str, *args: str) -> None:

@@ -6,9 +6,10 @@ pulled and run as the issue shows it."""
 import json
 import os
 import subprocess
-import time
 
 import material
+
+from helpers import state_of, wait_for
 
 SMALL = material.SMALL_IMAGE
 
@@ -101,14 +102,9 @@ def test_a_tampered_blob_is_refused_and_nothing_stored(pyctr, fresh_registry, sm
     assert not os.listdir(tmp)
 
 
-def _stopped(pid: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with open(f"/proc/{pid}/stat") as f:
-            if f.read().rsplit(")", 1)[1].split()[0] == "T":
-                return
-        time.sleep(0.02)
-    raise AssertionError("pull never reached its pause point")
+def _stopped(pid: int) -> None:
+    """Until `pid` has stopped itself (SIGSTOP at its pause point)."""
+    wait_for(lambda: state_of(pid) == "T", timeout=60)
 
 
 def test_a_killed_pull_is_not_listed_and_resumes_without_refetching(pyctr, debian_ref):
