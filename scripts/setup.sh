@@ -19,6 +19,7 @@ apt-get install -y -qq --no-install-recommends \
     busybox-static python3 python3-venv python3-dev gcc libc6-dev cmake make libseccomp-dev \
     golang-github-containers-common \
     mmdebstrap umoci docker-registry skopeo podman apache2-utils openssl zstd ca-certificates \
+    nftables libnftables1 \
     strace bpftrace iproute2 runc crun time qemu-system-x86 linux-image-amd64 kmod xz-utils >/dev/null
 
 # Debian's own python3, not whatever python3 comes first on PATH: its interpreter is linked
