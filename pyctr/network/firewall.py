@@ -21,11 +21,9 @@ a strict pattern first, so nothing but a name can reach a command.
 import ipaddress
 import re
 
-from ..records import record
 from . import nft
 from .errors import NetworkError, NftError, PortInUse
-
-PROTOCOLS = ("tcp", "udp")
+from .ports import PROTOCOLS, Port, describe
 TABLE_COMMENT = "pyctr"
 TABLE_PREFIX = "pyctr"  # "pyctr" for the default root, "pyctr-<8 hex>" for others
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,14}")  # a link name (IFNAMSIZ - 1)
@@ -49,16 +47,6 @@ _CHAINS = {
     "postrouting": "type nat hook postrouting priority srcnat; policy accept;",
     "forward": "type filter hook forward priority filter; policy accept;",
 }
-
-
-@record
-class Port:
-    """One published port: host_ip "" is every address of the host."""
-    proto: str  # "tcp" | "udp"
-    host_ip: str
-    host_port: int
-    container_ip: str
-    container_port: int
 
 
 def _check(pattern, value: str, what: str) -> str:
@@ -210,11 +198,6 @@ def _valid(port: Port) -> Port:
             raise NetworkError(f"invalid port {number!r}")
     host_ip = "" if port.host_ip in ("", "0.0.0.0") else _address(port.host_ip)
     return Port(port.proto, host_ip, port.host_port, _address(port.container_ip), port.container_port)
-
-
-def describe(port: Port) -> str:
-    """docker's way to name a published host port: 0.0.0.0:8080/tcp."""
-    return f"{port.host_ip or '0.0.0.0'}:{port.host_port}/{port.proto}"
 
 
 def _clash(port: Port, taken: list[Port]) -> Port | None:

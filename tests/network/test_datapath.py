@@ -7,7 +7,7 @@ Only loopback, the host's own addresses and the lab's own links are addressed.""
 import pytest
 
 from pyctr.network import bridges, firewall
-from pyctr.network.firewall import Port
+from pyctr.network.ports import Port
 
 from .lab import host_address
 
