@@ -34,9 +34,11 @@ while True:
 # prints the answer, or "-" when there is none in time (refused, dropped, unreachable)
 CLIENT = r"""
 import socket, sys
-proto, addr, port, timeout = sys.argv[1:]
+proto, addr, port, timeout, source_port = sys.argv[1:]
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM)
 s.settimeout(float(timeout))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("", int(source_port)))
 try:
     if proto == "tcp":
         s.connect((addr, int(port)))
@@ -140,10 +142,12 @@ class Lab:
                            stdout=subprocess.PIPE, text=True)
         assert proc.stdout.readline().strip() == "ready", f"server {name} did not start"
 
-    def ask(self, node: Node | None, proto: str, address: str, port: int, timeout: float = 2) -> str:
+    def ask(self, node: Node | None, proto: str, address: str, port: int, timeout: float = 2,
+            source_port: int = 0) -> str:
         """What a server answers a client in the node's netns (None: the host): "NAME
-        CLIENT-ADDRESS", or "-" for no answer."""
-        argv = self._in(node and node.pid, PYTHON, "-c", CLIENT, proto, address, str(port), str(timeout))
+        CLIENT-ADDRESS", or "-" for no answer.  source_port 0: any."""
+        argv = self._in(node and node.pid, PYTHON, "-c", CLIENT, proto, address, str(port), str(timeout),
+                        str(source_port))
         return subprocess.run(argv, check=True, capture_output=True, text=True, timeout=timeout + 10).stdout.strip()
 
     def close(self) -> None:

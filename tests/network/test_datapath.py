@@ -4,9 +4,11 @@ the table is firewall.py's.  Servers answer with their name and the address they
 client at, so each check says who was reached and whether (and how) the source was NATed.
 Only loopback, the host's own addresses and the lab's own links are addressed."""
 
+import random
+
 import pytest
 
-from pyctr.network import bridges, firewall
+from pyctr.network import bridges, firewall, flows
 from pyctr.network.ports import Port
 
 from .lab import host_address
@@ -119,3 +121,19 @@ def test_unpublish_and_remove_network_stop_the_traffic(world):
     # (and `out` has no route back to c's subnet)
     assert answers(w, (None, "tcp", "127.0.0.1", 8080), (w.c, "tcp", w.a.address, 80), (w.c, "tcp", w.out.address, 7)) == [
         NO_ANSWER, f"a {w.c.address}", NO_ANSWER]
+
+
+def test_a_udp_flow_reaches_the_port_published_again_once_the_old_entries_are_forgotten(world):
+    """A tracked UDP flow keeps its DNAT after the map element is gone: the same client
+    port reaches the old container until flows.forget() deletes its entries."""
+    w = world
+    source_port = random.randrange(40000, 60000)
+    firewall.publish(w.table, "cid-a", [Port("udp", "", 5353, w.a.address, 53)])
+    first = w.lab.ask(None, "udp", w.host, 5353, source_port=source_port)
+    firewall.unpublish(w.table, "cid-a")
+    firewall.publish(w.table, "cid-b", [Port("udp", "", 5353, w.b.address, 53)])
+    stale = w.lab.ask(None, "udp", w.host, 5353, source_port=source_port)
+    assert flows.forget(w.a.address) >= 1
+    fresh = w.lab.ask(None, "udp", w.host, 5353, source_port=source_port)
+    assert [first, stale, fresh] == [f"a {w.host}", f"a {w.host}", f"b {w.host}"]
+    assert flows.forget(w.a.address) == 0
