@@ -39,7 +39,7 @@ def imports(n: int) -> None:
 
 
 def calls(n: int) -> None:
-    from pyctr.network import bridges, firewall
+    from pyctr.network import bridges, firewall, flows
     from pyctr.network.firewall import Port
 
     tag = os.urandom(3).hex()
@@ -67,6 +67,7 @@ def calls(n: int) -> None:
         results["bridges.create + delete"] = median_ms(
             lambda: (bridges.create(bridge, "10.213.250.1", 24), bridges.delete(bridge)), n)
         results["bridges.host_routes()"] = median_ms(bridges.host_routes, n)
+        results["flows.forget() (nothing to forget)"] = median_ms(lambda: flows.forget("10.213.250.2"), n)
     finally:
         firewall.drop(table)
         if bridges.exists(bridge):

@@ -144,6 +144,18 @@ def remove_network(table: str, bridge: str) -> None:
         nft.run("\n".join(lines))
 
 
+def networks(table: str) -> list[str]:
+    """The bridges the table holds rules or a @bridges element of (for sweeps: those of
+    networks no longer in the store are to be removed)."""
+    objects = _listing(table)
+    if objects is None:
+        return []
+    prefix = f"{TABLE_PREFIX}:"
+    named = [o["rule"]["comment"][len(prefix):] for o in objects
+             if "rule" in o and o["rule"].get("comment", "").startswith(prefix)]
+    return sorted(set(named) | set(_set_elements(objects, "bridges")))
+
+
 def _set_elements(objects: list[dict], name: str) -> list[str]:
     for o in objects:
         if "set" in o and o["set"]["name"] == name:

@@ -61,6 +61,7 @@ def test_add_network_twice_leaves_one_copy_and_remove_leaves_nothing(table):
     t = text(table)
     assert f'ip saddr {SUBNET} oifname != "ptnet1" masquerade' in t
     assert 'iifname "ptnet1" oifname != "ptnet1" oifname @bridges drop' in t
+    assert firewall.networks(table) == ["ptnet1", "ptnet2"]
     firewall.ensure(table)  # keeps the networks' rules
     assert len([c for c in rules(table) if c[1] == "pyctr:ptnet1"]) == 4
     firewall.remove_network(table, "ptnet1")
@@ -69,13 +70,14 @@ def test_add_network_twice_leaves_one_copy_and_remove_leaves_nothing(table):
     assert [e for o in listing(table) if "set" in o for e in o["set"].get("elem", [])] == ["ptnet2"]
     firewall.remove_network(table, "ptnet2")
     assert sorted(rules(table)) == BASE
+    assert firewall.networks(table) == []
     assert "elem" not in [o for o in listing(table) if "set" in o][0]["set"]
 
 
 def test_a_table_that_is_not_there(table):
     firewall.remove_network(table, "ptnet1")  # nothing to do
     firewall.unpublish(table, "c1")
-    assert firewall.published(table) == []
+    assert firewall.published(table) == [] and firewall.networks(table) == []
     with pytest.raises(NetworkError, match="does not exist"):
         firewall.add_network(table, "ptnet1", SUBNET)
     with pytest.raises(NetworkError, match="does not exist"):
