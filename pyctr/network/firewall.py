@@ -24,8 +24,10 @@ import re
 from . import nft
 from .errors import NetworkError, NftError, PortInUse
 from .ports import PROTOCOLS, Port, describe
-TABLE_COMMENT = "pyctr"
-TABLE_PREFIX = "pyctr"  # "pyctr" for the default root, "pyctr-<8 hex>" for others
+
+# the tables' names ("pyctr" for the default root, "pyctr-<8 hex>" for others), the comment
+# on each table's own rules, and the prefix of its networks' ("pyctr:<bridge>")
+TAG = "pyctr"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,14}")  # a link name (IFNAMSIZ - 1)
 _TABLE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 _OWNER = re.compile(r"[0-9A-Za-z_.-]{1,100}")  # a container id, as an element comment
@@ -76,7 +78,7 @@ def ensure(table: str) -> None:
     lines += [f"add chain {t} {name} {{ {spec} }}" for name, spec in _CHAINS.items()]
     for chain, rules in _BASE_RULES.items():
         lines.append(f"flush chain {t} {chain}")
-        lines += [f'add rule {t} {chain} {rule} comment "{TABLE_COMMENT}"' for rule in rules]
+        lines += [f'add rule {t} {chain} {rule} comment "{TAG}"' for rule in rules]
     nft.run("\n".join(lines))
 
 
@@ -123,7 +125,7 @@ def add_network(table: str, bridge: str, subnet) -> None:
     objects = _listing(table)
     if objects is None:
         raise NetworkError(f"nftables table ip {table} does not exist (ensure() first)")
-    comment = f"{TABLE_PREFIX}:{bridge}"
+    comment = f"{TAG}:{bridge}"
     lines = _delete_rules(table, _rules_of(objects, comment))
     lines.append(f'add element ip {table} bridges {{ "{bridge}" }}')
     for chain, rules in _network_rules(bridge, subnet).items():
@@ -137,7 +139,7 @@ def remove_network(table: str, bridge: str) -> None:
     objects = _listing(table)
     if objects is None:
         return
-    lines = _delete_rules(table, _rules_of(objects, f"{TABLE_PREFIX}:{bridge}"))
+    lines = _delete_rules(table, _rules_of(objects, f"{TAG}:{bridge}"))
     if bridge in _set_elements(objects, "bridges"):
         lines.append(f'delete element ip {table} bridges {{ "{bridge}" }}')
     if lines:
@@ -150,7 +152,7 @@ def networks(table: str) -> list[str]:
     objects = _listing(table)
     if objects is None:
         return []
-    prefix = f"{TABLE_PREFIX}:"
+    prefix = f"{TAG}:"
     named = [o["rule"]["comment"][len(prefix):] for o in objects
              if "rule" in o and o["rule"].get("comment", "").startswith(prefix)]
     return sorted(set(named) | set(_set_elements(objects, "bridges")))
@@ -223,6 +225,12 @@ def _clash(port: Port, taken: list[Port]) -> Port | None:
     return None
 
 
+def _element(port: Port) -> str:
+    """The map and the opening of the element of `port`'s key: "tcp_any { 8080"."""
+    key = f"{port.host_ip} . {port.host_port}" if port.host_ip else str(port.host_port)
+    return f"{_map(port.proto, bool(port.host_ip))} {{ {key}"
+
+
 def publish(table: str, container_id: str, ports: list[Port]) -> None:
     """Publishes `ports` for the container, all or none: a host port already published
     (by anyone, or twice in `ports`) is a PortInUse naming it, and nothing is added."""
@@ -239,10 +247,9 @@ def publish(table: str, container_id: str, ports: list[Port]) -> None:
         if other:
             raise PortInUse(f"port {describe(port)} is already published"
                             + ("" if other.host_ip == port.host_ip else f" (as {describe(other)})"))
-        key = f"{port.host_ip} . {port.host_port}" if port.host_ip else str(port.host_port)
         # `create` fails on a key that appeared since the listing: the batch is then undone
-        lines.append(f'create element ip {table} {_map(port.proto, bool(port.host_ip))} '
-                     f'{{ {key} comment "{container_id}" : {port.container_ip} . {port.container_port} }}')
+        lines.append(f'create element ip {table} {_element(port)} comment "{container_id}" '
+                     f': {port.container_ip} . {port.container_port} }}')
     if lines:
         try:
             nft.run("\n".join(lines))
@@ -258,8 +265,7 @@ def unpublish(table: str, container_id: str) -> None:
     lines = []
     for port, owner in published(table):
         if owner == container_id:
-            key = f"{port.host_ip} . {port.host_port}" if port.host_ip else str(port.host_port)
-            lines.append(f"delete element ip {table} {_map(port.proto, bool(port.host_ip))} {{ {key} }}")
+            lines.append(f"delete element ip {table} {_element(port)} }}")
     if lines:
         nft.run("\n".join(lines))
 
@@ -277,4 +283,4 @@ def _all_tables() -> list[str]:
 
 def tables() -> list[str]:
     """The pyctr tables present (of every root): "pyctr" and "pyctr-*" in the ip family."""
-    return [n for n in _all_tables() if n == TABLE_PREFIX or n.startswith(TABLE_PREFIX + "-")]
+    return [n for n in _all_tables() if n == TAG or n.startswith(TAG + "-")]
