@@ -1,7 +1,6 @@
 """pyctr's nftables rules: one `table ip <table>` per pyctr root holding the NAT, the published
 ports and the isolation between networks, changed one atomic batch per call.
 
-    set bridges                the bridges of the table's networks (type ifname)
     map tcp_any, udp_any       host port -> container address . port, on every host address
     map tcp_at, udp_at         host address . port -> container address . port
     chain prerouting, output   nat: a packet for one of the host's own addresses (127.0.0.1,
@@ -9,8 +8,9 @@ ports and the isolation between networks, changed one atomic batch per call.
                                from containers (prerouting), from the host itself (output)
     chain published            the DNAT: the four map lookups, one address before every address
     chain postrouting          nat, per network: masquerade (see add_network)
-    chain forward              filter: DNATed traffic passes; then `isolate`
-    chain isolate              per network: no traffic from its bridge into another of ours
+    chain forward              filter: DNATed connections and replies pass; then `isolate`
+    chain isolate              per network: nothing else enters its bridge from elsewhere
+                               (another network, the outside, the host's other links)
 
 Rules of the table itself carry the comment "pyctr"; a network's rules "pyctr:<bridge>", so
 remove_network finds them, and map elements carry the container id, so unpublish does.
@@ -37,9 +37,9 @@ _BASE_RULES = {
     "output": ["fib daddr type local jump published"],
     "published": [f"dnat to ip daddr . {p} dport map @{p}_at" for p in PROTOCOLS]
                  + [f"dnat to {p} dport map @{p}_any" for p in PROTOCOLS],
-    # a connection DNATed to a published port may cross networks (and its replies), before
-    # any network's isolation drops it
-    "forward": ["ct status dnat accept", "jump isolate"],
+    # a connection DNATed to a published port may come from anywhere, and replies (and
+    # their ICMP errors) go back; anything else is for `isolate`
+    "forward": ["ct status dnat accept", "ct state established,related accept", "jump isolate"],
 }
 _CHAINS = {
     "published": "",
@@ -70,7 +70,7 @@ def ensure(table: str) -> None:
     (the chains holding only the table's rules are flushed and refilled, in the same
     batch); networks' rules and published ports are kept."""
     t = _table(table)
-    lines = [f"add table {t}", f"add set {t} bridges {{ type ifname; }}"]
+    lines = [f"add table {t}"]
     for proto in PROTOCOLS:
         lines.append(f"add map {t} {_map(proto, False)} {{ type inet_service : ipv4_addr . inet_service; }}")
         lines.append(f"add map {t} {_map(proto, True)} "
@@ -97,7 +97,10 @@ def _network_rules(bridge: str, subnet: ipaddress.IPv4Network) -> dict[str, list
             # back over the bridge from an address the client never asked
             f"oifname {b} ip saddr {subnet} ct status dnat masquerade",
         ],
-        "isolate": [f"iifname {b} oifname != {b} oifname @bridges drop"],
+        # a container is reached only by its own network, by the host itself (which does
+        # not forward), and through its published ports: not by another network's
+        # containers, nor by a machine that routes the subnet via this host
+        "isolate": [f"oifname {b} iifname != {b} drop"],
     }
 
 
@@ -118,8 +121,8 @@ def _delete_rules(table: str, rules: list[dict]) -> list[str]:
 
 
 def add_network(table: str, bridge: str, subnet) -> None:
-    """A network's rules and its bridge in @bridges.  Idempotent: its rules already there
-    are replaced, in the same batch, so a second call leaves one copy."""
+    """A network's rules.  Idempotent: its rules already there are replaced, in the same
+    batch, so a second call leaves one copy."""
     _check(_NAME, bridge, "bridge name")
     subnet = _subnet(subnet)
     objects = _listing(table)
@@ -127,42 +130,32 @@ def add_network(table: str, bridge: str, subnet) -> None:
         raise NetworkError(f"nftables table ip {table} does not exist (ensure() first)")
     comment = f"{TAG}:{bridge}"
     lines = _delete_rules(table, _rules_of(objects, comment))
-    lines.append(f'add element ip {table} bridges {{ "{bridge}" }}')
     for chain, rules in _network_rules(bridge, subnet).items():
         lines += [f'add rule ip {table} {chain} {rule} comment "{comment}"' for rule in rules]
     nft.run("\n".join(lines))
 
 
 def remove_network(table: str, bridge: str) -> None:
-    """Removes a network's rules and its @bridges element; what is not there is fine."""
+    """Removes a network's rules; none there is fine."""
     _check(_NAME, bridge, "bridge name")
     objects = _listing(table)
     if objects is None:
         return
     lines = _delete_rules(table, _rules_of(objects, f"{TAG}:{bridge}"))
-    if bridge in _set_elements(objects, "bridges"):
-        lines.append(f'delete element ip {table} bridges {{ "{bridge}" }}')
     if lines:
         nft.run("\n".join(lines))
 
 
 def networks(table: str) -> list[str]:
-    """The bridges the table holds rules or a @bridges element of (for sweeps: those of
-    networks no longer in the store are to be removed)."""
+    """The bridges the table holds rules of (for sweeps: those of networks no longer in
+    the store are to be removed)."""
     objects = _listing(table)
     if objects is None:
         return []
     prefix = f"{TAG}:"
     named = [o["rule"]["comment"][len(prefix):] for o in objects
              if "rule" in o and o["rule"].get("comment", "").startswith(prefix)]
-    return sorted(set(named) | set(_set_elements(objects, "bridges")))
-
-
-def _set_elements(objects: list[dict], name: str) -> list[str]:
-    for o in objects:
-        if "set" in o and o["set"]["name"] == name:
-            return [e["elem"]["val"] if isinstance(e, dict) and "elem" in e else e for e in o["set"].get("elem", [])]
-    return []
+    return sorted(set(named))
 
 
 def _port_of(proto: str, key, value) -> tuple[Port, str]:

@@ -131,6 +131,9 @@ class Lab:
             sh(*self._in(pid, *argv))
         return Node(pid, address)
 
+    def route(self, node: Node, destination: str, via: str) -> None:
+        sh(*self._in(node.pid, "ip", "route", "add", destination, "via", via))
+
     def _start(self, argv: list[str], **kwargs) -> subprocess.Popen:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, **kwargs)
         self.processes.append(proc)

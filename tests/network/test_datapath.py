@@ -65,10 +65,14 @@ def test_host_reaches_a_published_port_on_loopback_and_its_own_address(world):
         f"a {w.host}", f"a {w.gw1}"]  # as the host's own address is: a answers it via the gateway
 
 
-def test_a_published_port_is_reached_from_beyond_the_host_with_the_clients_address(world):
+def test_from_beyond_the_host_only_published_ports_are_reached(world):
+    """A machine that routes the network's subnet through this host reaches a's published
+    port (seeing the client's own address, as docker keeps it), not a's address itself."""
     w = world
     firewall.publish(w.table, "cid-a", [Port("tcp", "", 8080, w.a.address, 80)])
-    assert answers(w, (w.out, "tcp", w.out_host_end, 8080)) == [f"a {w.out.address}"]
+    w.lab.route(w.out, str(w.net1), w.out_host_end)
+    assert answers(w, (w.out, "tcp", w.out_host_end, 8080), (w.out, "tcp", w.a.address, 80),
+                   (w.out, "udp", w.b.address, 53)) == [f"a {w.out.address}", NO_ANSWER, NO_ANSWER]
 
 
 def test_a_port_published_on_one_address_only(world):
@@ -117,10 +121,10 @@ def test_unpublish_and_remove_network_stop_the_traffic(world):
     assert answers(w, (None, "tcp", "127.0.0.1", 8080)) == [f"a {w.gw1}"]
     firewall.unpublish(w.table, "cid-a")
     firewall.remove_network(w.table, w.b2)
-    # network 2's rules are gone: c is no longer isolated, nor masqueraded on its way out
-    # (and `out` has no route back to c's subnet)
-    assert answers(w, (None, "tcp", "127.0.0.1", 8080), (w.c, "tcp", w.a.address, 80), (w.c, "tcp", w.out.address, 7)) == [
-        NO_ANSWER, f"a {w.c.address}", NO_ANSWER]
+    # network 2's rules are gone: c is no longer isolated (a reaches it, masqueraded by
+    # network 1's rule), nor masqueraded on its way out (`out` has no route back to it)
+    assert answers(w, (None, "tcp", "127.0.0.1", 8080), (w.a, "tcp", w.c.address, 80), (w.c, "tcp", w.out.address, 7)) == [
+        NO_ANSWER, f"c {w.gw2}", NO_ANSWER]
 
 
 def test_a_udp_flow_reaches_the_port_published_again_once_the_old_entries_are_forgotten(world):
