@@ -8,6 +8,8 @@ and more), so it is imported inside the functions, and importing this module cos
 Each function opens one netlink socket and closes it.
 """
 
+import contextlib
+import errno
 import os
 
 from .errors import NetworkError
@@ -20,16 +22,24 @@ _CONF = "/proc/sys/net/ipv4/conf/{}/{}"
 _FORWARD = "/proc/sys/net/ipv4/ip_forward"
 
 
-def _iproute():
+@contextlib.contextmanager
+def _netlink(what: str):
+    """An IPRoute socket, closed after; a netlink or OS error that escapes becomes a
+    one-line NetworkError saying what failed."""
     from pyroute2 import IPRoute
-
-    return IPRoute()
-
-
-def _netlink_error():
     from pyroute2.netlink.exceptions import NetlinkError
 
-    return NetlinkError
+    try:
+        with IPRoute() as ipr:
+            yield ipr
+    except NetlinkError as e:
+        raise NetworkError(f"{what}: {os.strerror(e.code)}") from None
+    except OSError as e:
+        raise NetworkError(f"{what}: {e.strerror or e}") from None
+
+
+def _code(e: Exception) -> int:
+    return getattr(e, "code", 0)
 
 
 def _attr(msg, name, default=None):
@@ -74,14 +84,13 @@ def create(name: str, address: str, prefix: int, mtu: int = 0) -> None:
     non-loopback interface; the rule that masquerades it is firewall.py's).  mtu 0: that
     of the interface holding the default route.  A bridge already there with this address
     is fine (it is brought up again); any other link of that name is a NetworkError."""
-    NetlinkError = _netlink_error()
-    with _iproute() as ipr:
+    with _netlink(f"cannot set up bridge {name} with {address}/{prefix}") as ipr:
         mtu = mtu or _default_mtu(ipr)
         try:
             ipr.link("add", ifname=name, kind="bridge", mtu=mtu)
-        except NetlinkError as e:
-            if e.code != 17:  # EEXIST
-                raise NetworkError(f"cannot create bridge {name}: {e.args[1]}") from None
+        except Exception as e:
+            if _code(e) != errno.EEXIST:
+                raise
             _check_existing(ipr, name, address, prefix)
             index = ipr.link_lookup(ifname=name)[0]
         else:
@@ -89,9 +98,9 @@ def create(name: str, address: str, prefix: int, mtu: int = 0) -> None:
             try:
                 ipr.link("set", index=index, ifalias=ALIAS)  # the kernel takes it only on a set
                 ipr.addr("add", index=index, address=address, prefixlen=prefix)
-            except NetlinkError as e:
+            except Exception:
                 ipr.link("del", index=index)
-                raise NetworkError(f"cannot set up bridge {name} with {address}/{prefix}: {e.args[1]}") from None
+                raise
         _write(_CONF.format(name, "route_localnet"), "1")
         ipr.link("set", index=index, state="up")
 
@@ -107,24 +116,18 @@ def _check_existing(ipr, name: str, address: str, prefix: int) -> None:
 def delete(name: str) -> bool:
     """Removes pyctr's bridge `name` (its address and routes go with it); False if there
     is none.  A link of that name that pyctr did not make is left alone: NetworkError."""
-    NetlinkError = _netlink_error()
-    with _iproute() as ipr:
+    with _netlink(f"cannot remove bridge {name}") as ipr:
         try:
             links = ipr.get_links(ifname=name)
-        except NetlinkError as e:
-            if e.code == 19:  # ENODEV
+            if not links:
+                return False
+            if _kind(links[0]) != "bridge" or links[0].get_attr("IFLA_IFALIAS") != ALIAS:
+                raise NetworkError(f"link {name} is not a bridge pyctr made; not removing it")
+            ipr.link("del", index=links[0]["index"])
+        except Exception as e:
+            if _code(e) == errno.ENODEV:  # none, or removed meanwhile
                 return False
             raise
-        if not links:
-            return False
-        if _kind(links[0]) != "bridge" or links[0].get_attr("IFLA_IFALIAS") != ALIAS:
-            raise NetworkError(f"link {name} is not a bridge pyctr made; not removing it")
-        try:
-            ipr.link("del", index=links[0]["index"])
-        except NetlinkError as e:
-            if e.code == 19:  # removed meanwhile
-                return False
-            raise NetworkError(f"cannot remove bridge {name}: {e.args[1]}") from None
         return True
 
 
@@ -139,7 +142,7 @@ def host_routes() -> list:
     import ipaddress
     import socket
 
-    with _iproute() as ipr:
+    with _netlink("cannot list the host's routes") as ipr:
         routes = ipr.get_routes(family=socket.AF_INET, table=MAIN_TABLE)
     found = []
     for route in routes:
@@ -162,7 +165,7 @@ def ensure_forwarding() -> bool:
 def our_links() -> list[str]:
     """The links a sweep may remove: bridges with pyctr's alias, and veths named pv*
     (the host ends of containers' pairs)."""
-    with _iproute() as ipr:
+    with _netlink("cannot list the host's links") as ipr:
         links = ipr.get_links()
     found = []
     for link in links:
