@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -283,6 +284,18 @@ static int open_netns(pid_t pid, struct pyctr_err *err)
     int fd = pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
     if (fd < 0)
         return fail(err, pid <= 0 || errno == ENOENT ? ESRCH : errno, "no process %d", (int)pid);
+    /* a process of the host's own (--net host) would get the address and default route on
+     * the host itself */
+    struct stat theirs, ours;
+    if (fstat(fd, &theirs) < 0 || stat("/proc/self/ns/net", &ours) < 0) {
+        int e = errno;
+        close(fd);
+        return fail(err, e, "network namespace of process %d", (int)pid);
+    }
+    if (theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev) {
+        close(fd);
+        return fail(err, EINVAL, "process %d is in this network namespace, not one of its own", (int)pid);
+    }
     return fd;
 }
 

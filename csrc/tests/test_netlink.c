@@ -3,6 +3,7 @@
  * The pair itself is tested on the real kernel in tests/network/test_netlink.py. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <unistd.h>
 
 #include "../netlink.h"
 #include "check.h"
@@ -42,6 +43,9 @@ static void test_refusals(void)
     expect_refusal(veth("", "lo", 1), EINVAL, "bad interface name ''");
     expect_refusal(veth("pyctr-test-x", "pyctr-no-such", 1), ENODEV, "no bridge pyctr-no-such");
     expect_refusal(veth("pyctr-test-x", "lo", -1), ESRCH, "no process -1");
+    char own[80];
+    snprintf(own, sizeof own, "process %d is in this network namespace, not one of its own", (int)getpid());
+    expect_refusal(veth("pyctr-test-x", "lo", getpid()), EINVAL, own);
     struct pyctr_veth v = veth("pyctr-test-x", "lo", 1);
     v.prefix = 33;
     expect_refusal(v, EINVAL, "bad prefix length 33");

@@ -57,9 +57,11 @@ def bridge():
 
 
 @pytest.fixture
-def netns_pid():
-    """A process in a network namespace of its own (killed after)."""
-    proc = subprocess.Popen(["unshare", "-n", "sleep", "60"])
+def netns_pid(request):
+    """A process in a network namespace of its own (killed after); with the parameter
+    "userns", one owned by a user namespace of its own, as `run --userns` makes."""
+    userns = ["-U", "-r"] if getattr(request, "param", None) == "userns" else []
+    proc = subprocess.Popen(["unshare", *userns, "-n", "sleep", "60"])
     try:
         own = os.readlink("/proc/self/ns/net")
         deadline = time.monotonic() + 5
@@ -116,6 +118,18 @@ def _connect_over_the_bridge(pid: int, address: str) -> None:
         server.wait()
 
 
+@pytest.mark.parametrize("netns_pid", ["userns"], indirect=True)
+def test_a_network_namespace_of_a_user_namespace(bridge, netns_pid):
+    br, net = bridge
+    host = f"{PREFIX}u"
+    assert os.readlink(f"/proc/{netns_pid}/ns/user") != os.readlink("/proc/self/ns/user")
+    try:
+        _netlink.attach(netns_pid, host, "eth0", br, str(net[6]), 24, str(net[1]))
+        _connect_over_the_bridge(netns_pid, str(net[6]))
+    finally:
+        _netlink.delete_link(host)
+
+
 def test_the_kernels_mac_and_the_bridges_mtu_without_a_gateway(bridge, netns_pid):
     br, net = bridge
     subprocess.run(["ip", "link", "set", br, "mtu", "1400"], check=True)
@@ -141,7 +155,7 @@ def _link(name: str, netns_pid=None):
     subprocess.run(argv, check=True)
 
 
-@pytest.mark.parametrize("case", ["no bridge", "host name taken", "dead pid", "bad address", "bad mac",
+@pytest.mark.parametrize("case", ["no bridge", "host name taken", "dead pid", "the host's netns", "bad address", "bad mac",
                                   "gateway unreachable", "peer name taken", "name too long"])
 def test_a_failure_leaves_no_link(bridge, netns_pid, case):
     br, net = bridge
@@ -152,6 +166,7 @@ def test_a_failure_leaves_no_link(bridge, netns_pid, case):
         "no bridge": (errno.ENODEV, f"no bridge {PREFIX}nobr", dict(bridge=f"{PREFIX}nobr")),
         "host name taken": (errno.EEXIST, f"link {host} exists", {}),
         "dead pid": (errno.ESRCH, "no process", dict(pid=_dead_pid())),
+        "the host's netns": (errno.EINVAL, "is in this network namespace", dict(pid=os.getpid())),
         "bad address": (errno.EINVAL, "bad IPv4 address '10.0.0.300'", dict(address="10.0.0.300")),
         "bad mac": (errno.EINVAL, "bad MAC address", dict(mac="01:00:5e:00:00:01")),
         "gateway unreachable": (errno.ENETUNREACH, "add default route via 192.0.2.1", dict(gateway="192.0.2.1")),
