@@ -205,7 +205,7 @@ static int open_channel(struct channel *c)
     c->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
     if (c->fd < 0)
         return -1;
-    /* unconnected, send() fails with ENOTCONN on recent kernels: talk to the kernel (pid 0) */
+    /* connected to the kernel (port 0): no other process can slip an answer in */
     struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
     if (connect(c->fd, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
         pyctr_closep(&c->fd);
