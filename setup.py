@@ -42,6 +42,10 @@ seccomp = Extension(
 # openat2(2) for resolving untrusted layer paths inside a root (images/unpack.py)
 openat2 = Extension("pyctr._openat2", sources=["pyctr/_openat2.pyx"], extra_compile_args=FLAGS)
 
+# a container's veth pair, address and route in raw rtnetlink (network/, the per-container path)
+netlink = Extension("pyctr.network._netlink", sources=["pyctr/network/_netlink.pyx"] + LISTS["PYCTR_NETLINK_SOURCES"],
+                    include_dirs=["csrc"], extra_compile_args=FLAGS)
+
 
 class BuildWithPrograms(build_ext):
     """build_ext, plus pyctr's small C programs in pyctr/libexec/ (in-place builds too):
@@ -58,5 +62,5 @@ class BuildWithPrograms(build_ext):
 
 # bin/pyctr rather than a console-script entry point: pip's wrapper for those imports `re`
 # (3 ms of every `pyctr run`).
-setup(ext_modules=cythonize([core, seccomp, openat2], language_level=3), cmdclass={"build_ext": BuildWithPrograms},
+setup(ext_modules=cythonize([core, seccomp, openat2, netlink], language_level=3), cmdclass={"build_ext": BuildWithPrograms},
       scripts=["bin/pyctr"])

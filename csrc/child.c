@@ -65,6 +65,31 @@ static int wait_for_go(int sync_fd)
     return 0;
 }
 
+static const char *nstype_name(int nstype)
+{
+    switch (nstype) {
+    case CLONE_NEWNET:
+        return "network";
+    case CLONE_NEWIPC:
+        return "ipc";
+    case CLONE_NEWUTS:
+        return "uts";
+    }
+    return "other";
+}
+
+/* OCI's namespaces with a path: the fds are the parent's (inherited through clone) and
+ * close_range drops them with the rest before execve. */
+static int join_namespaces(const struct pyctr_plan *plan, struct pyctr_err *err)
+{
+    for (size_t i = 0; i < plan->n_setns; i++) {
+        if (setns(plan->setns[i].fd, plan->setns[i].nstype) < 0)
+            return pyctr_set_err(err, PYCTR_STAGE_NAMESPACE, errno, "join the namespace",
+                                 nstype_name(plan->setns[i].nstype));
+    }
+    return 0;
+}
+
 static int bring_up_loopback(struct pyctr_err *err)
 {
     _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -343,6 +368,8 @@ static int child_run(const struct pyctr_plan *plan, int sync_fd, struct pyctr_er
     umask(022); /* directories made in the rootfs get 0755, whatever pyctr's caller had */
     pyctr_userns_receive(plan, sync_fd);
     wait_for_go(sync_fd);
+    if (join_namespaces(plan, err) < 0)
+        return -1;
     if (plan->uid_map && pyctr_userns_enter(err) < 0)
         return -1;
     if (plan->unshare_flags && unshare((int)plan->unshare_flags) < 0)

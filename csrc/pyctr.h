@@ -72,8 +72,15 @@ struct pyctr_caps {
     uint64_t bounding, effective, permitted, inheritable, ambient;
 };
 
+/* A namespace joined by path (OCI linux.namespaces[].path): an fd the parent opened and
+ * checked, and its type (CLONE_NEWNET, CLONE_NEWIPC or CLONE_NEWUTS). */
+struct pyctr_setns {
+    int fd;
+    int nstype;
+};
+
 struct pyctr_plan {
-    unsigned long clone_flags; /* CLONE_NEW* */
+    unsigned long clone_flags; /* CLONE_NEW*; not those of `setns` */
     /* Namespaces the child unshares after the parent's go-ahead.  The cgroup namespace
      * goes here: its root is the cgroup the process is in when it is made, and the child
      * is only placed in its own cgroup after clone (on v1). */
@@ -84,6 +91,10 @@ struct pyctr_plan {
      * the new process joins instead of making its own; -1 for a new container. */
     int join_pidfd;
     unsigned long join_flags;
+    /* A new container's namespaces joined by path: the child setns()es into them first
+     * thing after the go-ahead. */
+    const struct pyctr_setns *setns;
+    size_t n_setns;
     /* A user namespace (CLONE_NEWUSER): the maps the parent writes before the go-ahead, as
      * /proc/PID/uid_map takes them ("0 100000 65536\n"); NULL without one.  The host
      * directories the rootfs is reached through, idmapped, are named "{i}" in rootfs and

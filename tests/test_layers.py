@@ -21,7 +21,7 @@ ALLOWED = {
 }
 # the package itself (its version) and the helpers every layer may use
 LEAVES = {"pyctr", "pyctr.records", "pyctr.fastjson", "pyctr.timestamps", "pyctr.regularfiles",
-          "pyctr._openat2"}
+          "pyctr._openat2", "pyctr.network._netlink"}
 # what only the CLI may import: argv and presentation
 CLI_ONLY_PACKAGES = {"typer", "click", "rich"}
 

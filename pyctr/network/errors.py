@@ -1,14 +1,13 @@
-"""The network layer's errors: why a bridge, a rule or a published port could not be made,
-in one line (the engine turns them into its own PyctrError for the user)."""
+"""What goes wrong with networks, as exceptions the engine turns into one-line errors."""
 
 
 class NetworkError(Exception):
-    """A network operation failed; str() says what, in one line."""
+    """Bad input or a state that refuses the change: the message says which."""
 
 
 class PortInUse(NetworkError):
-    """A host port (on that address, or on every address) is published already."""
+    """A host port another container publishes already."""
 
 
 class NftError(NetworkError):
-    """libnftables refused a command; the message is its own error text, condensed."""
+    """libnftables refused a command: its own words, condensed to a line."""

@@ -49,12 +49,17 @@ cdef extern from "pyctr.h" nogil:
         uint64_t soft, hard
     struct pyctr_caps:
         uint64_t bounding, effective, permitted, inheritable, ambient
+    struct pyctr_setns:
+        int fd
+        int nstype
     struct pyctr_plan:
         unsigned long clone_flags
         unsigned long unshare_flags
         int cgroup_fd
         int join_pidfd
         unsigned long join_flags
+        const pyctr_setns *setns
+        size_t n_setns
         const char *uid_map
         const char *gid_map
         const char *const *idmapped
@@ -200,6 +205,15 @@ cdef void _fill_symlinks(_Arena a, pyctr_plan *p, list links) except *:
     p.n_symlinks = len(links)
 
 
+cdef void _fill_setns(_Arena a, pyctr_plan *p, list fds) except *:
+    cdef pyctr_setns *n = <pyctr_setns *>a.alloc(len(fds), sizeof(pyctr_setns))
+    for i, (fd, nstype) in enumerate(fds):
+        n[i].fd = fd
+        n[i].nstype = nstype
+    p.setns = n
+    p.n_setns = len(fds)
+
+
 cdef void _fill_process(_Arena a, pyctr_plan *p, plan) except *:
     p.argv = a.strv(plan.argv)
     p.envp = a.strv(plan.env)
@@ -256,6 +270,7 @@ cdef void _fill(_Arena a, pyctr_plan *p, plan) except *:
     p.cgroup_fd = plan.cgroup_fd
     p.join_pidfd = plan.join_pidfd
     p.join_flags = plan.join_flags
+    _fill_setns(a, p, plan.namespace_fds)
     p.uid_map = a.s(plan.uid_map)
     p.gid_map = a.s(plan.gid_map)
     p.idmapped = a.strv(plan.idmapped)

@@ -104,7 +104,16 @@ def create(root: str, container_id: str, config: dict, bundle: str, stdio=(0, 1,
     plan = build_plan(config, stdio, tty_size)
     plan.seccomp = seccomp.program(root, config.get("linux", {}).get("seccomp"))
     cgroups_path = config.get("linux", {}).get("cgroupsPath")
-    child, cgroup = _spawn(config, plan, cgroups_path)
+    if plan.namespace_paths:
+        from . import namespaces  # not on the path of a run that joins none
+        plan.namespace_fds = namespaces.open_all(plan.namespace_paths)
+        try:
+            child, cgroup = _spawn(config, plan, cgroups_path)
+        finally:  # the child holds its own copies (until it has joined and exec'd)
+            namespaces.close_all(plan.namespace_fds)
+            plan.namespace_fds = []
+    else:
+        child, cgroup = _spawn(config, plan, cgroups_path)
     process = Created(child, cgroup, root, container_id)
     try:
         save_state(root, State(container_id, bundle, child.pid, start_time(child.pid), cgroups_path,

@@ -177,6 +177,8 @@ class Plan:
     cgroup_fd: int = -1  # v2: clone3(CLONE_INTO_CGROUP) into this directory
     join_pidfd: int = -1  # exec: join this process's namespaces (join_flags)
     join_flags: int = 0
+    namespace_paths: list[tuple[int, str]] = []  # (CLONE_NEW*, path): OCI namespaces with a path
+    namespace_fds: list[tuple[int, int]] = []  # (fd, CLONE_NEW*): those opened, just for the clone
     uid_map: str | None = None  # a user namespace's maps, as /proc/PID/uid_map takes them
     gid_map: str | None = None
     idmapped: list[str] = []  # host dirs the rootfs is reached through: "{i}" (userns.py)
@@ -295,13 +297,35 @@ def namespace_flags(config: dict) -> int:
     return flags
 
 
+# What a new container may join by path (--net host, --net container:NAME, their ipc and
+# uts kin); a pid, mount, user or cgroup namespace would want more than a setns().
+JOINABLE = ("network", "ipc", "uts")
+
+
+def namespace_paths(config: dict) -> list[tuple[int, str]]:
+    """(CLONE_NEW*, path) of the config's namespaces that are joined rather than made."""
+    joined = []
+    for ns in config.get("linux", {}).get("namespaces", []):
+        if not ns.get("path"):
+            continue
+        flag = _known(CLONE_FLAGS, ns.get("type"), "namespace")
+        if ns["type"] not in JOINABLE:
+            raise ConfigError(f"joining a {ns['type']} namespace by path is not supported")
+        if not isinstance(ns["path"], str):
+            raise ConfigError(f"the path of the {ns['type']} namespace must be a string")
+        joined.append((flag, ns["path"]))
+    return joined
+
+
 def build_plan(config: dict, stdio=(0, 1, 2), tty_size=(0, 0)) -> Plan:
     validate(config)
     linux = config.get("linux", {})
     annotations = config.get("annotations", {})
-    if any(ns.get("path") for ns in linux.get("namespaces", [])):
-        raise ConfigError("joining an existing namespace is not supported yet")
-    clone_flags = namespace_flags(config)
+    joined = namespace_paths(config)
+    clone_flags = namespace_flags(config) & ~sum(flag for flag, _ in joined)
+    # A namespace joined from a new user namespace is owned by another one: setns refuses.
+    if joined and clone_flags & CLONE_FLAGS["user"]:
+        raise ConfigError("joining a namespace by path is not supported with a new user namespace")
     # Without these the child's mounts, pivot_root and hostname would hit the host's own.
     if not clone_flags & CLONE_FLAGS["mount"]:
         raise ConfigError("a container needs its own mount namespace")
@@ -313,6 +337,7 @@ def build_plan(config: dict, stdio=(0, 1, 2), tty_size=(0, 0)) -> Plan:
     plan = Plan(
         clone_flags=clone_flags & ~unshare_flags,
         unshare_flags=unshare_flags,
+        namespace_paths=joined,
         rootfs=config["root"]["path"],
         rootfs_readonly=bool(config["root"].get("readonly", False)),
         root_propagation=propagation,

@@ -1,2 +1,1 @@
-"""Network tests: a package, so that this directory's conftest does not take the name
-`conftest` from tests/conftest.py (tests/test_leaks.py imports that one)."""
+"""Network tests: a package, so that test modules here may share names with others."""

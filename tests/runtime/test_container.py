@@ -309,3 +309,66 @@ def test_a_process_reaped_between_open_and_read_is_gone_not_an_error(monkeypatch
         raise ProcessLookupError(3, "No such process")
     monkeypatch.setattr(process.os, "read", reaped)
     assert process.identity(os.getpid()) is None
+
+
+@pytest.fixture
+def namespaced_sleep():
+    """A process in network, uts and ipc namespaces of its own (`unshare -nui sleep`), its
+    network one holding a link besides lo and its uts one a hostname; killed after."""
+    import subprocess
+    proc = subprocess.Popen(["unshare", "-n", "-u", "-i", "sleep", "60"])
+    try:
+        deadline = time.monotonic() + 5
+        while os.readlink(f"/proc/{proc.pid}/exe") != "/usr/bin/sleep":
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        nsenter = ["nsenter", "-t", str(proc.pid)]
+        subprocess.run([*nsenter, "-n", "ip", "link", "add", "joinedbr0", "type", "bridge"], check=True)
+        subprocess.run([*nsenter, "-u", "hostname", "joined-uts"], check=True)
+        yield proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _join(spec: dict, pid: int, types=("network", "uts", "ipc")) -> dict:
+    names = {"network": "net", "uts": "uts", "ipc": "ipc", "pid": "pid"}
+    spec["linux"]["namespaces"] = [ns for ns in spec["linux"]["namespaces"] if ns["type"] not in types] + [
+        {"type": t, "path": f"/proc/{pid}/ns/{names[t]}"} for t in types]
+    spec.pop("hostname", None)  # a joined uts namespace keeps its own
+    return spec
+
+
+def test_namespaces_joined_by_path(bundle_spec, state_root, tmp_path, namespaced_sleep):
+    """--net container:NAME at the runtime's level: the container sees the other process's
+    links, hostname and ipc namespace, and the joined lo is left as it was (down)."""
+    import subprocess
+    spec = _join(bundle_spec("sh", "-c", "for n in net uts ipc; do readlink /proc/self/ns/$n; done; hostname;"
+                             " cut -d: -f1 /proc/net/dev | tail -n +3"), namespaced_sleep)
+    out = tmp_path / "out"
+    with open(out, "w") as f:
+        assert run_to_exit(state_root, spec, f.fileno()) == 0
+    theirs = [os.readlink(f"/proc/{namespaced_sleep}/ns/{n}") for n in ("net", "uts", "ipc")]
+    lines = out.read_text().split("\n")
+    assert lines[:4] == [*theirs, "joined-uts"]
+    assert sorted(line.strip() for line in lines[4:] if line.strip()) == ["joinedbr0", "lo"]
+    lo = subprocess.run(["nsenter", "-t", str(namespaced_sleep), "-n", "ip", "-j", "link", "show", "lo"],
+                        check=True, capture_output=True, text=True).stdout
+    assert "UP" not in json.loads(lo)[0]["flags"]
+
+
+@pytest.mark.parametrize("case,message", [
+    ("a file", "is not a namespace"),
+    ("missing", "cannot open the network namespace"),
+    ("wrong type", "is a uts namespace, not a network one"),
+    ("pid", "joining a pid namespace by path is not supported"),
+])
+def test_a_namespace_path_that_cannot_be_joined_is_a_config_error(bundle_spec, state_root, tmp_path, case, message):
+    spec = _join(bundle_spec("true"), os.getpid(), ("pid",) if case == "pid" else ("network",))
+    path = {"a file": str(tmp_path / "plain"), "missing": str(tmp_path / "none"), "wrong type": "/proc/self/ns/uts",
+            "pid": "/proc/self/ns/pid"}[case]
+    (tmp_path / "plain").write_text("")
+    spec["linux"]["namespaces"][-1]["path"] = path
+    with pytest.raises(ConfigError, match=message):
+        create(state_root, spec)
+    assert runtime.status(state_root, CID) is None  # and the leak check finds no state left

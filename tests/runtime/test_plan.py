@@ -58,7 +58,12 @@ def _config(**changes) -> dict:
 @pytest.mark.parametrize("change,message", [
     ({"linux": {"namespaces": [{"type": "mount"}, {"type": "bogus"}]}}, "unknown namespace 'bogus'"),
     ({"linux": {"namespaces": [{"type": "pid"}]}}, "needs its own mount namespace"),
-    ({"linux": {"namespaces": [{"type": "mount"}, {"type": "net", "path": "/x"}]}}, "joining an existing namespace"),
+    ({"linux": {"namespaces": [{"type": "mount"}, {"type": "pid", "path": "/x"}]}},
+     "joining a pid namespace by path is not supported"),
+    ({"linux": {"namespaces": [{"type": "mount"}, {"type": "network", "path": 7}]}},
+     "the path of the network namespace must be a string"),
+    ({"linux": {"namespaces": [{"type": "mount"}, {"type": "user"}, {"type": "network", "path": "/x"}]}},
+     "joining a namespace by path is not supported with a new user namespace"),
     ({"linux": {"namespaces": [{"type": "mount"}, {"type": "uts"}], "rootfsPropagation": "sideways"}},
      "unknown rootfsPropagation"),
     ({"linux": {"namespaces": [{"type": "mount"}]}}, "setting a hostname needs a uts namespace"),
@@ -72,6 +77,17 @@ def test_what_the_runtime_cannot_do_is_a_config_error(change, message):
     """A ConfigError, not a bare ValueError: a bug in pyctr must not read as a user error."""
     with pytest.raises(plan.ConfigError, match=re.escape(message)):
         plan.build_plan(_config(**change))
+
+
+def test_a_namespace_joined_by_path_is_not_cloned():
+    config = _config()
+    config["linux"]["namespaces"] = [{"type": t} for t in ("mount", "pid", "uts")] + [
+        {"type": "network", "path": "/proc/1/ns/net"}, {"type": "ipc", "path": "/run/ipc"}]
+    p = plan.build_plan(config)
+    assert p.clone_flags == plan.CLONE_FLAGS["mount"] | plan.CLONE_FLAGS["pid"] | plan.CLONE_FLAGS["uts"]
+    assert p.namespace_paths == [(plan.CLONE_FLAGS["network"], "/proc/1/ns/net"), (plan.CLONE_FLAGS["ipc"], "/run/ipc")]
+    assert not p.loopback_up  # a joined network namespace's lo is left as it is
+    assert p.namespace_fds == []  # opened only by the runtime's create, around the clone
 
 
 def test_a_device_of_an_unknown_type_is_a_config_error():
