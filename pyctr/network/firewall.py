@@ -21,9 +21,10 @@ a strict pattern first, so nothing but a name can reach a command.
 import ipaddress
 import re
 
+from ..records import record
 from . import nft
 from .errors import NetworkError, NftError, PortInUse
-from .ports import PROTOCOLS, Port, describe
+from .ports import PROTOCOLS, clashes
 
 # the tables' names ("pyctr" for the default root, "pyctr-<8 hex>" for others), the comment
 # on each table's own rules, and the prefix of its networks' ("pyctr:<bridge>")
@@ -49,6 +50,21 @@ _CHAINS = {
     "postrouting": "type nat hook postrouting priority srcnat; policy accept;",
     "forward": "type filter hook forward priority filter; policy accept;",
 }
+
+
+@record
+class Port:
+    """One published port as the maps hold it: host_ip "" is every address of the host."""
+    proto: str  # "tcp" | "udp"
+    host_ip: str
+    host_port: int
+    container_ip: str
+    container_port: int
+
+
+def describe(port: Port) -> str:
+    """docker's way to name a published host port: 0.0.0.0:8080/tcp."""
+    return f"{port.host_ip or '0.0.0.0'}:{port.host_port}/{port.proto}"
 
 
 def _check(pattern, value: str, what: str) -> str:
@@ -208,14 +224,9 @@ def _valid(port: Port) -> Port:
 
 
 def _clash(port: Port, taken: list[Port]) -> Port | None:
-    """The published port that `port` would shadow or be shadowed by: the same host port
-    and protocol on the same address, or either of them on every address (a socket bound
-    to 0.0.0.0:P and one to 127.0.0.1:P cannot both be had either)."""
-    for other in taken:
-        if (other.proto, other.host_port) == (port.proto, port.host_port) and (
-                not other.host_ip or not port.host_ip or other.host_ip == port.host_ip):
-            return other
-    return None
+    """The published port that `port` would shadow or be shadowed by (ports.clashes: the
+    same host port and protocol on the same address, or either on every address)."""
+    return next((other for other in taken if clashes([other], port.proto, port.host_ip, port.host_port)), None)
 
 
 def _element(port: Port) -> str:

@@ -9,7 +9,7 @@ import random
 import pytest
 
 from pyctr.network import bridges, firewall, flows
-from pyctr.network.ports import Port
+from pyctr.network.firewall import Port
 
 from .lab import host_address
 

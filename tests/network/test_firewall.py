@@ -9,7 +9,7 @@ import pytest
 
 from pyctr.network import firewall, nft
 from pyctr.network.errors import NetworkError, NftError, PortInUse
-from pyctr.network.ports import Port
+from pyctr.network.firewall import Port
 
 SUBNET = "10.213.7.0/24"  # rules only: no address of it is configured anywhere
 
