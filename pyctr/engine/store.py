@@ -17,7 +17,7 @@ from .. import fastjson
 from ..records import record
 from .errors import Conflict, PyctrError
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 SCHEMA = """
 CREATE TABLE images (
@@ -120,6 +120,55 @@ MIGRATIONS = [
         PRIMARY KEY (container_id, volume)
     );
     CREATE INDEX container_volumes_volume ON container_volumes (volume);
+    """,
+    # networks (engine/network_records.py): each a bridge; a container's way onto them
+    # (`netconf`: its mode and -p/--dns/--add-host; `endpoints`: the networks it is on),
+    # and what a running one holds: an address on each (`leases`) and host ports (`ports`)
+    """
+    CREATE TABLE networks (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        driver TEXT NOT NULL,
+        bridge TEXT NOT NULL UNIQUE,  -- the Linux bridge
+        subnet TEXT NOT NULL,         -- 10.88.0.0/16
+        gateway TEXT NOT NULL,        -- the bridge's address
+        mtu INTEGER NOT NULL,
+        labels TEXT NOT NULL DEFAULT '{}',
+        options TEXT NOT NULL DEFAULT '{}',
+        created REAL NOT NULL
+    );
+    CREATE TABLE netconf (
+        container_id TEXT PRIMARY KEY,
+        mode TEXT NOT NULL,           -- bridge | none | host | container:<id>
+        options TEXT NOT NULL         -- JSON: ports, dns, dns_search, dns_options, add_hosts
+    );
+    CREATE TABLE endpoints (
+        container_id TEXT NOT NULL,
+        network_id TEXT NOT NULL REFERENCES networks(id),
+        position INTEGER NOT NULL,    -- eth0, eth1, ...
+        ip TEXT,                      -- --ip: asked for, or NULL: any free one
+        mac TEXT,                     -- --mac-address
+        aliases TEXT NOT NULL DEFAULT '[]',
+        PRIMARY KEY (container_id, network_id)
+    );
+    CREATE INDEX endpoints_network ON endpoints (network_id);
+    CREATE TABLE leases (
+        network_id TEXT NOT NULL REFERENCES networks(id),
+        address TEXT NOT NULL,
+        container_id TEXT NOT NULL,
+        mac TEXT,
+        PRIMARY KEY (network_id, address)
+    );
+    CREATE INDEX leases_container ON leases (container_id);
+    CREATE TABLE ports (
+        container_id TEXT NOT NULL,
+        proto TEXT NOT NULL,
+        host_ip TEXT NOT NULL,        -- '' for every host address
+        host_port INTEGER NOT NULL,
+        container_port INTEGER NOT NULL
+    );
+    CREATE INDEX ports_port ON ports (host_port, proto);
+    CREATE INDEX ports_container ON ports (container_id);
     """,
 ]
 
@@ -320,9 +369,10 @@ class Store:
 
     # containers
 
-    def add_container(self, c: ContainerRecord, volumes: list[tuple[str, bool]] = ()) -> None:
+    def add_container(self, c: ContainerRecord, volumes: list[tuple[str, bool]] = (), also=None) -> None:
         """The row, and the container's use of `volumes` ((name, anonymous)): those that
-        do not exist yet are made here, in the same transaction."""
+        do not exist yet are made here, in the same transaction; `also(db)`, if given,
+        writes more rows of the container's in it (its networks)."""
         try:
             with self.transaction() as db:
                 db.execute(
@@ -335,6 +385,8 @@ class Store:
                                (name, c.created, int(anonymous), c.id))
                     db.execute("INSERT OR IGNORE INTO container_volumes (container_id, volume) VALUES (?,?)",
                                (c.id, name))
+                if also is not None:
+                    also(db)
         except sqlite3.IntegrityError as e:
             if "name" in str(e):
                 raise Conflict(f'the container name "{c.name}" is already in use') from None
@@ -358,11 +410,13 @@ class Store:
             return cursor.rowcount == 1
 
     def remove_container(self, container_id: str) -> None:
-        """The row, and the host id ranges it held."""
+        """The row, the host id ranges it held, its networks' rows and what it held of them."""
         with self.transaction() as db:
             db.execute("DELETE FROM containers WHERE id = ?", (container_id,))
             db.execute("DELETE FROM id_ranges WHERE container_id = ?", (container_id,))
             db.execute("DELETE FROM container_volumes WHERE container_id = ?", (container_id,))
+            for table in ("netconf", "endpoints", "leases", "ports"):
+                db.execute(f"DELETE FROM {table} WHERE container_id = ?", (container_id,))
 
     # host id ranges (user namespaces)
 
