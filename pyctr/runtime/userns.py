@@ -87,16 +87,26 @@ def plan_user_namespace(plan, config: dict) -> None:
 
 
 def _idmap_binds(plan) -> None:
-    """Binds (of directories) with OCI's "idmap" option (the engine's volumes) idmapped as the
-    layers are, and named "{i}": container root owns what host root owns there, and
-    reaches a volume under host root's 0700 directories.  A host directory bound without
-    it is seen unmapped, as podman does: container root must not make host root's files."""
+    """Binds with OCI's "idmap" option (the engine's volumes, a container's /etc/hosts)
+    idmapped as the layers are, and named "{i}": container root owns what host root owns
+    there, and reaches a volume under host root's 0700 directories.  One inside a
+    directory idmapped already (the container's own, the rootfs's) is reached through it,
+    "{i}/path", a file too; any other must be a directory.  A host directory bound without
+    the option is seen unmapped, as podman does: container root must not make host root's
+    files."""
     from .plan import MS_BIND
     for mount in plan.mounts:
+        if not (mount.flags & MS_BIND and mount.idmap):
+            continue
+        source = os.path.normpath(mount.source)
+        within = next((i for i, d in enumerate(plan.idmapped) if source.startswith(d.rstrip("/") + "/")), None)
+        if within is not None:
+            rel = os.path.relpath(source, plan.idmapped[within])
+            mount.source, mount.source_no_symlinks = f"{{{within}}}/{_literal(rel)}", False
+            continue
         # no look at the source now: the engine makes a volume's directory while the
         # child is cloned; the parent opens it (a directory) just before the go-ahead
-        if mount.flags & MS_BIND and mount.idmap:
-            if len(plan.idmapped) >= MAX_IDMAPPED:
-                raise ConfigError(f"with a user namespace, at most {MAX_IDMAPPED} layers and binds")
-            plan.idmapped.append(os.path.normpath(mount.source))
-            mount.source, mount.source_no_symlinks = f"{{{len(plan.idmapped) - 1}}}", False
+        if len(plan.idmapped) >= MAX_IDMAPPED:
+            raise ConfigError(f"with a user namespace, at most {MAX_IDMAPPED} layers and binds")
+        plan.idmapped.append(source)
+        mount.source, mount.source_no_symlinks = f"{{{len(plan.idmapped) - 1}}}", False
