@@ -166,9 +166,30 @@ def ps(
         for r in records:
             typer.echo(r.id if no_trunc else r.id[:12])
     elif fmt == "json":
-        typer.echo(json.dumps([views.inspect(State.paths, r) for r in records], indent=2))
+        typer.echo(json.dumps([views.inspect(State.paths, r, store) for r in records], indent=2))
     else:
-        render.print_table(render.ps_table(records, no_trunc))
+        from ..engine.views import published_ports
+        render.print_table(render.ps_table(records, no_trunc, published_ports(store)))
+
+
+@app.command()
+def port(
+    name: str = typer.Argument(..., metavar="CONTAINER", help="A container."),
+    private: Optional[str] = typer.Argument(None, metavar="[PRIVATE_PORT[/PROTO]]", help="Only this port."),
+):
+    """List a container's published ports: 80/tcp -> 0.0.0.0:8080.
+
+    Example: pyctr port web 80
+    """
+    from ..engine import containers
+    from ..engine.errors import PyctrError
+    from ..engine.views import port_lines
+    store = _store()
+    lines = port_lines(store, containers.lookup(store, name).id, private)
+    if private and not lines:
+        raise PyctrError(f"no public port '{private}' published for {name}")
+    for line in lines:
+        typer.echo(line)
 
 
 @app.command("inspect")
@@ -191,7 +212,7 @@ def inspect_command(names: List[str] = typer.Argument(..., metavar="NAME...", he
             except NotFound:
                 raise NotFound(f"no such object: {name}") from None
             continue
-        out.append(views.inspect(State.paths, views.refresh(State.paths, store, record)))
+        out.append(views.inspect(State.paths, views.refresh(State.paths, store, record), store))
     typer.echo(json.dumps(out, indent=2))
 
 
@@ -345,11 +366,12 @@ def restart(
 
 
 def _register_groups() -> None:
-    from . import change_commands, image_commands, registry_commands, volume_commands
+    from . import change_commands, image_commands, network_commands, registry_commands, volume_commands
     image_commands.register(app)
     change_commands.register(app)
     registry_commands.register(app)
     volume_commands.register(app)
+    network_commands.register(app)
 
 
 _register_groups()

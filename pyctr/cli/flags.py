@@ -58,6 +58,23 @@ SECURITY = (
          "seccomp=unconfined|PROFILE.json, no-new-privileges."),
 )
 
+# RunOptions' network fields (engine/endpoints.py)
+NETWORK = (
+    Flag(("--network", "--net"), "network", "text",
+         "Network: bridge (the default network, pyctr0), none (lo only), host, container:NAME, or a network's name.",
+         "PYCTR_NETWORK"),
+    Flag(("-p", "--publish"), "publish", "list",
+         "Publish a port: IP:HOST:CONTAINER/udp, HOST:CONTAINER, or CONTAINER (a free host port); ranges low-high."),
+    Flag(("-P", "--publish-all"), "publish_all", "switch", "Publish the image's exposed ports on free host ports."),
+    Flag(("--ip",), "ip", "text", "The container's IPv4 address on its network."),
+    Flag(("--mac-address",), "mac_address", "text", "The container's MAC address, e.g. 02:42:0a:58:00:09."),
+    Flag(("--network-alias",), "network_aliases", "list", "Another name the network's containers know it by."),
+    Flag(("--dns",), "dns", "list", "A nameserver for /etc/resolv.conf (replaces the host's)."),
+    Flag(("--dns-search",), "dns_search", "list", "A search domain for /etc/resolv.conf."),
+    Flag(("--dns-option",), "dns_options", "list", "An option for /etc/resolv.conf."),
+    Flag(("--add-host",), "add_hosts", "list", "Add a line to /etc/hosts: NAME:IP."),
+)
+
 # RunOptions' fields, but for `detach` (the CLI's) and the resources
 RUN = (
     Flag(("--name",), "name", "text", "Name of the container."),
@@ -85,6 +102,7 @@ RUN = (
     Flag(("--tmpfs",), "tmpfs", "list", "Mount a tmpfs: /path[:size=64m,mode=1777,...]."),
     Flag(("--volumes-from",), "volumes_from", "list", "Mount the volumes and binds of a container: NAME[:ro|rw]."),
     Flag(("--read-only",), "read_only", "switch", "Mount the root filesystem read-only (what is mounted on it keeps its own)."),
+    *NETWORK,
     *RESOURCES,
     *SECURITY,
     Flag(("--cgroup-parent",), "cgroup_parent", "text", "Parent cgroup of the container's (default pyctr).",

@@ -28,8 +28,9 @@ def main(argv=None) -> int:
         return 130
     except Exception as e:
         from ..images.image import ImageError  # loaded here: most commands need no image
+        from ..network.errors import NetworkError
         from .render import print_error, print_failure
-        if isinstance(e, ImageError):  # what the images refused
+        if isinstance(e, (ImageError, NetworkError)):  # what the images or networks refused
             print_failure(e)
         elif os.environ.get("PYCTR_DEBUG"):
             raise

@@ -181,7 +181,7 @@ def stats_table(rows) -> "object":
     return table
 
 
-def ps_table(records, no_trunc: bool = False) -> "object":
+def ps_table(records, no_trunc: bool = False, ports: dict | None = None) -> "object":
     from rich.table import Table
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"):
@@ -191,7 +191,8 @@ def ps_table(records, no_trunc: bool = False) -> "object":
         if not no_trunc and len(command) > 20:
             command = command[:19] + "…"
         table.add_row(record.id if no_trunc else record.id[:12], record.image_ref, f'"{command}"',
-                      human_age(record.created), status_text(record), "", printable(record.name))
+                      human_age(record.created), status_text(record), ", ".join((ports or {}).get(record.id, [])),
+                      printable(record.name))
     return table
 
 

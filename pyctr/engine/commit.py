@@ -35,7 +35,23 @@ def diff(paths: Paths, store: Store, name: str) -> list[tuple[str, str]]:
     record = containers.lookup(store, name)
     image = store.images_by_id_prefix(record.image_id)
     lowers = image[0].lower_dirs(paths.under_root("layers")) if image else []
-    return sorted(changes(paths.container_file(record.id, "upper"), lowers), key=lambda c: c[1])
+    found = changes(paths.container_file(record.id, "upper"), lowers)
+    return sorted(_without_mount_points(found, mount_points(containers.read_config(paths, record.id) or {})),
+                  key=lambda c: c[1])
+
+
+def _without_mount_points(found: list[tuple[str, str]], points: list[str]) -> list[tuple[str, str]]:
+    """docker's diff leaves out what the engine made to mount on (/etc/hosts and the
+    rest, in docker's init layer): a file added only as a mount point, and a directory
+    changed only by holding one."""
+    points = set(points)
+    kept = [(kind, path) for kind, path in found if not (kind == "A" and path in points)]
+    dropped = {path for kind, path in found if kind == "A" and path in points}
+    if not dropped:
+        return kept
+    return [(kind, path) for kind, path in kept
+            if kind != "C" or not any(d.startswith(path.rstrip("/") + "/") for d in dropped)
+            or any(p.startswith(path.rstrip("/") + "/") for _, p in kept)]
 
 
 def commit(paths: Paths, store: Store, name: str, ref: str | None, changes: list[str] = (), message: str = "",

@@ -45,7 +45,19 @@ def discard(paths: Paths, store: Store, container_id: str, best_effort: bool = T
         if not best_effort:
             raise PyctrError(f"cannot remove {container_id[:12]}: {e}") from None
         warnings.append(str(e))
-    return warnings + _remove_records(paths, store, container_id, best_effort)
+    return warnings + _release_networks(paths, store, container_id) + \
+        _remove_records(paths, store, container_id, best_effort)
+
+
+def _release_networks(paths: Paths, store: Store, container_id: str) -> list[str]:
+    """Its leases, ports and hosts entries let go once it has stopped; what would not go
+    (an nftables failure), as warnings: the rows go all the same, and a sweep finds the rest."""
+    from . import endpoints
+    try:
+        endpoints.release(paths, store, container_id)
+    except Exception as e:  # noqa: BLE001 - the container's removal must not stop here
+        return [f"cannot release the networks of {container_id[:12]}: {e}"]
+    return []
 
 
 def _remove_records(paths: Paths, store: Store, container_id: str, best_effort: bool) -> list[str]:
@@ -185,16 +197,17 @@ def cleanup(paths: Paths, store: Store, container_id: str, config: dict | None =
     except BaseException:
         _record_exit(paths, store, container_id, stats)  # all the same; rm retries the cgroup
         raise
+    network_warnings = _release_networks(paths, store, container_id)
     if autoremove:  # no exit to record: the row goes (the runtime's part is done), and
         # its anonymous volumes with it, as docker's --rm
         volumes = store.container_volumes(container_id) if USER_MOUNTS in config.get("annotations", {}) else []
-        warnings = _remove_records(paths, store, container_id, best_effort=True)
+        warnings = network_warnings + _remove_records(paths, store, container_id, best_effort=True)
         if volumes:
             from .volumes import drop_anonymous
             warnings += drop_anonymous(paths, store, volumes)
         return Cleanup(stats, warnings)
     _record_exit(paths, store, container_id, stats)
-    return Cleanup(stats)
+    return Cleanup(stats, network_warnings)
 
 
 def _record_exit(paths: Paths, store: Store, container_id: str, stats) -> None:

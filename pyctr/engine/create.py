@@ -9,7 +9,7 @@ import os
 import time
 
 from ..runtime.process import start_time
-from . import image_lookup
+from . import endpoints, image_lookup
 from .containers import discard_after, write_config
 from .errors import Conflict, PyctrError
 from .launch import RESOLVED, reached
@@ -29,28 +29,31 @@ def layout_for(paths: Paths, container_id: str, lowers: list[str]) -> RootfsLayo
     return RootfsLayout(lowers, *(paths.container_file(container_id, f) for f in ("upper", "work", "rootfs")))
 
 
-def new(paths: Paths, store: Store, opts: RunOptions) -> tuple[ContainerRecord, dict]:
-    """A container decided (image, id, name, config) but nothing written: `write_new`
-    makes it startable.  `run` does that while its fork clones the container."""
+def new(paths: Paths, store: Store, opts: RunOptions) -> tuple[ContainerRecord, dict, object]:
+    """A container decided (image, id, name, config, networks) but nothing written:
+    `write_new` makes it startable.  `run` does that while its fork clones the container."""
     if opts.name is not None and not valid_name(opts.name):
         raise PyctrError(f"invalid container name {opts.name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
     user_ns = _userns_request(opts)
     pinned = image_lookup.pin(paths)  # let go of once the row is written (write_new)
     try:
-        record, config = _decide(paths, store, opts, user_ns)
+        record, config, net = _decide(paths, store, opts, user_ns)
     except BaseException:
         image_lookup.unpin(pinned)
         raise
     _PINS[record.id] = pinned
     reached(RESOLVED)
-    return record, config
+    return record, config, net
 
 
-def _decide(paths: Paths, store: Store, opts: RunOptions, user_ns) -> tuple[ContainerRecord, dict]:
+def _decide(paths: Paths, store: Store, opts: RunOptions, user_ns) -> tuple[ContainerRecord, dict, object]:
     image = image_lookup.resolve(paths, store, opts.image)
     container_id = new_id()
     layout = layout_for(paths, container_id, image_lookup.lower_dirs(paths, image))
     config = build_spec(opts, image.config, container_id, layout, cache_dir=paths.under_root("cache"))
+    net = endpoints.request(paths, store, opts, image.config)
+    endpoints.into_config(paths, config, container_id, net)
+    endpoints.joined_namespace(paths, store, config, net.mode)
     if _volumes(opts, image.config):
         from . import volumes
         volumes.apply(paths, store, opts, image.config, config)
@@ -62,7 +65,7 @@ def _decide(paths: Paths, store: Store, opts: RunOptions, user_ns) -> tuple[Cont
     if user_ns is not None:  # last: from here on a failed run's discard frees the ranges
         from . import userns
         userns.into_config(config, *userns.assign(store, container_id, user_ns))
-    return record, config
+    return record, config, net
 
 
 def _userns_request(opts: RunOptions):
@@ -85,9 +88,9 @@ def release(container_id: str) -> None:
     image_lookup.unpin(_PINS.pop(container_id, -1))
 
 
-def write_new(paths: Paths, store: Store, record: ContainerRecord, config: dict, named: bool = True) -> None:
-    """A new container's row, its dirs and its config.json: everything up to a startable
-    container.  A name the user gave (`named`) and another pyctr took meanwhile is a
+def write_new(paths: Paths, store: Store, record: ContainerRecord, config: dict, net=None, named: bool = True) -> None:
+    """A new container's row (its networks' rows with it), its dirs, its /etc files and
+    its config.json: everything up to a startable container.  A name the user gave (`named`) and another pyctr took meanwhile is a
     Conflict, and then nothing is left; a name made up for it is made up again (two runs
     at once can draw the same one)."""
     volumes = None
@@ -96,7 +99,7 @@ def write_new(paths: Paths, store: Store, record: ContainerRecord, config: dict,
     try:
         for attempt in range(NAME_ATTEMPTS):
             try:
-                store.add_container(record, volumes.used(config) if volumes else ())
+                store.add_container(record, volumes.used(config) if volumes else (), also=endpoints.rows(net, record.id) if net else None)
                 break
             except Conflict:
                 if named or attempt == NAME_ATTEMPTS - 1:
@@ -113,6 +116,8 @@ def write_new(paths: Paths, store: Store, record: ContainerRecord, config: dict,
         # the upper dir's mode is the container's `/`: docker's 0755, or a non-root user
         # inside could not reach /bin (its container dir, 0700, keeps it from the host's)
         os.chmod(layout.upper, 0o755)
+        if net:  # (None: a container of no network, not even lo's files: the tests' own)
+            endpoints.write_files(paths, record.id, config["hostname"], net)
         write_config(paths, record.id, config)
         if volumes:
             volumes.prepare(paths, config)

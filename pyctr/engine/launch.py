@@ -51,6 +51,8 @@ CREATED = "created"
 # the container is cloned into its cgroup and waits for the go-ahead (exec: the exec'd
 # process, in the container's namespaces and cgroup)
 CLONED = "cloned"
+# the cloned container has its addresses, veths and published ports; it waits still
+NETWORKED = "networked"
 # the container's command runs under its monitor; pyctr is about to relay
 STARTED = "started"
 
@@ -96,13 +98,14 @@ def _receive(stream) -> dict:
 
 
 def launch(paths: Paths, store: Store, container_id: str, config: dict, runtime_root: str, tty_size=(24, 80),
-           owner: bool = False, setup=None) -> Launched:
+           owner: bool = False, setup=None, wire=None) -> Launched:
     """Forks; the fork starts the container and becomes its monitor (see above).  With
     `owner`, we keep one end of a socket the monitor serves from its first moment.
     `setup(monitor_pid, monitor_start)`, if given, runs while the fork creates the
     container (on the other core): it writes what must exist before the go-ahead, the
     row with its monitor among it.  Should it fail, the fork hears nothing more and takes
-    the container and its cgroup down with it."""
+    the container and its cgroup down with it.  `wire(pid)`, if given, connects the
+    cloned container to its networks before the go-ahead (endpoints.py)."""
     up_r, up_w = os.pipe()
     go_r, go_w = os.pipe()
     ours, theirs = _core.seqpacket_pair() if owner else (-1, -1)
@@ -125,7 +128,7 @@ def launch(paths: Paths, store: Store, container_id: str, config: dict, runtime_
             setup(child, start_time(child))
         else:
             store.update_container(container_id, monitor_pid=child, monitor_start=start_time(child))
-        pid = _start(store, container_id, config, up, go_w)
+        pid = _start(store, container_id, config, up, go_w, wire)
     except BaseException:
         os.close(go_w)  # no go-ahead: the fork aborts the container and exits
         go_w = -1
@@ -140,14 +143,18 @@ def launch(paths: Paths, store: Store, container_id: str, config: dict, runtime_
     return Launched(child, pid, ours)
 
 
-def _start(store: Store, container_id: str, config: dict, up, go_w: int) -> int:
-    """The CLI's side of the start: record the pid, give the go-ahead, hear the outcome."""
+def _start(store: Store, container_id: str, config: dict, up, go_w: int, wire=None) -> int:
+    """The CLI's side of the start: record the pid, connect it, give the go-ahead, hear
+    the outcome."""
     started = _receive(up)
     if "error" in started:
         raise _error(started, config)
     pid = started["pid"]
     cgroups.warm_attach_stop()  # the fork has placed it
     reached(CLONED)
+    if wire is not None:
+        wire(pid)
+        reached(NETWORKED)
     # the pid is for people (inspect); whether it runs is the runtime's to say
     store.update_container(container_id, status="running", pid=pid, pid_start=None, started=time.time())
     _send(go_w, {"go": True})

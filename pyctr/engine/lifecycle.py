@@ -13,7 +13,7 @@ import time
 
 from ..runtime import container as runtime
 from ..runtime.errors import CgroupError, NotRunning, RuntimeFailure
-from . import containers, views
+from . import containers, endpoints, network_records, views
 from .errors import Conflict, PyctrError
 from .launch import CHECKED, Launched, check_installed, launch, reached, wait_monitor_gone
 from .paths import Paths
@@ -135,8 +135,10 @@ def start(paths: Paths, store: Store, name: str, owner: bool = False) -> tuple[C
     containers.forget_exit(paths, store, record.id)
     tty = bool(config["process"].get("terminal"))
     try:
+        conf = network_records.netconf(store, record.id)
+        wire = endpoints.wiring(paths, store, record.id, record.name, config, conf.mode if conf else None)
         launched = launch(paths, store, record.id, config, containers.runtime_root(paths, record), owner=owner,
-                          tty_size=terminal_size() if owner and tty else (24, 80))
+                          tty_size=terminal_size() if owner and tty else (24, 80), wire=wire)
     except BaseException:
         store.update_container(record.id, status="exited")
         raise

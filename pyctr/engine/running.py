@@ -8,7 +8,7 @@ monitor."""
 import os
 
 from ..records import record
-from . import containers, create
+from . import containers, create, endpoints
 from .errors import Conflict, PyctrError
 from .launch import CREATED, STARTED, Launched, check_installed, launch, reached
 from .paths import Paths
@@ -30,9 +30,10 @@ class Outcome:
 def run_detached(paths: Paths, store: Store, opts: RunOptions) -> str:
     """Creates the container and starts it under its monitor; returns its id once it runs."""
     check_installed()
-    record, config = create.new(paths, store, opts)
+    record, config, net = create.new(paths, store, opts)
     try:
-        launch(paths, store, record.id, config, record.runtime_root, setup=_writer(paths, store, record, config, opts))
+        launch(paths, store, record.id, config, record.runtime_root, setup=_writer(paths, store, record, config, net, opts),
+               wire=endpoints.wiring(paths, store, record.id, record.name, config, net.mode))
     except BaseException as e:
         create.release(record.id)
         containers.discard_after(e, paths, store, record.id)
@@ -43,11 +44,12 @@ def run_detached(paths: Paths, store: Store, opts: RunOptions) -> str:
 def run_attached(paths: Paths, store: Store, opts: RunOptions) -> Outcome:
     """`run` in the foreground, until the container exits."""
     check_installed()
-    record, config = create.new(paths, store, opts)
+    record, config, net = create.new(paths, store, opts)
     try:
         launched = launch(paths, store, record.id, config, record.runtime_root,
                           tty_size=terminal_size() if opts.tty else (0, 0), owner=True,
-                          setup=_writer(paths, store, record, config, opts))
+                          setup=_writer(paths, store, record, config, net, opts),
+                          wire=endpoints.wiring(paths, store, record.id, record.name, config, net.mode))
     except BaseException as e:
         create.release(record.id)
         containers.discard_after(e, paths, store, record.id)
@@ -55,12 +57,12 @@ def run_attached(paths: Paths, store: Store, opts: RunOptions) -> Outcome:
     return follow(paths, store, record.id, config, launched, opts.interactive)
 
 
-def _writer(paths: Paths, store: Store, record, config: dict, opts: RunOptions):
+def _writer(paths: Paths, store: Store, record, config: dict, net, opts: RunOptions):
     """The new container's row (its monitor on it), dirs and config.json, written while
     the fork clones it."""
     def write(monitor_pid: int, monitor_start: int | None) -> None:
         record.monitor_pid, record.monitor_start = monitor_pid, monitor_start
-        create.write_new(paths, store, record, config, named=opts.name is not None)
+        create.write_new(paths, store, record, config, net, named=opts.name is not None)
         reached(CREATED)
     return write
 

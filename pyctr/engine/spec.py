@@ -92,6 +92,17 @@ class RunOptions:
     tmpfs: list[str] = []  # --tmpfs
     volumes_from: list[str] = []
     read_only: bool = False  # --read-only: the rootfs; what is mounted on it keeps its own
+    # networks: endpoints.py reads these
+    network: str | None = None  # bridge (the default network), none, host, container:NAME, or a network
+    publish: list[str] = []  # -p [IP:][HOST:]CTR[/proto]
+    publish_all: bool = False  # -P: the image's ExposedPorts
+    ip: str | None = None
+    mac_address: str | None = None
+    network_aliases: list[str] = []
+    dns: list[str] = []
+    dns_search: list[str] = []
+    dns_options: list[str] = []
+    add_hosts: list[str] = []
 
 
 @record

@@ -26,7 +26,8 @@ class Entry:
     names: list[str]
 
     def line(self) -> str:
-        return f"{self.address}\t{' '.join(self.names)}"
+        # a name with a blank in it would be several names, or a line of its own
+        return f"{self.address}\t{' '.join(n for n in self.names if n and not any(c.isspace() for c in n))}"
 
 
 def parse_add_host(text: str) -> Entry:

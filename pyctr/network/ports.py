@@ -4,8 +4,6 @@ ports a spec takes at a start (free ones chosen for those the user left open).
     -p 8080:80   -p 127.0.0.1:8080:80/udp   -p 80   -p 127.0.0.1::80   -p 8000-8010:8000-8010
 """
 
-import socket
-
 from ..records import record
 from .errors import NetworkError
 from .ipam import parse_address
@@ -135,6 +133,7 @@ def _in_use(proto: str, ip: str, port) -> NetworkError:
 
 
 def _free_port(proto: str, host_ip: str, busy) -> int:
+    import socket  # only here: with enum and selectors, 4 ms a run without -p would pay
     kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
     for _ in range(64):
         with socket.socket(socket.AF_INET, kind) as s:

@@ -1,0 +1,288 @@
+"""Networks as `pyctr network` manages them: create, ls, inspect, rm, prune, connect,
+disconnect; the default network (pyctr0), made on first use; and each network's host
+side (its bridge, its nftables rules) brought up when needed.
+
+The store is the truth; the kernel follows it.  A network's row is written first and its
+bridge and rules made after (a crash leaves a row whose bridge `ensure_up` makes on
+first use); removing takes the bridge and rules first and the row last (a crash leaves a
+row `network rm` finds again).  Kernel objects are host-wide while roots are not: every
+root has its own nftables table, and bridges are named after network ids.
+"""
+
+import hashlib
+import ipaddress
+import os
+import time
+
+from . import network_records as records
+from .errors import Conflict, NotFound, PyctrError
+from .names import new_id
+from .network_records import NetworkRecord
+from .paths import DEFAULT_ROOT, Paths
+
+DEFAULT_NETWORK = "pyctr0"
+DEFAULT_SUBNET_ENV = "PYCTR_DEFAULT_SUBNET"  # the default network's subnet, when it is made
+BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
+MTU_OPTIONS = ("com.docker.network.driver.mtu", "mtu")
+DRIVERS = ("bridge",)
+
+
+def table_name(paths: Paths) -> str:
+    """This root's nftables table: "pyctr" for the default root, else one named after the
+    root, so test roots and a user's never touch each other's rules."""
+    if paths.root == DEFAULT_ROOT:
+        return "pyctr"
+    return "pyctr-" + hashlib.sha256(paths.root.encode()).hexdigest()[:8]
+
+
+def _bridge_name(paths: Paths, network_id: str, name: str, options: dict) -> str:
+    asked = options.get(BRIDGE_NAME_OPTION)
+    if asked:
+        if len(asked) > 15 or not all(c.isalnum() or c in "_.-" for c in asked):
+            raise PyctrError(f"invalid bridge name {asked!r}: at most 15 of [a-zA-Z0-9_.-]")
+        return asked
+    if name == DEFAULT_NETWORK and paths.root == DEFAULT_ROOT:
+        return DEFAULT_NETWORK  # as docker0 and podman0
+    return "pybr" + network_id[:11]
+
+
+def lookup(store, name_or_id: str) -> NetworkRecord:
+    return records.find_network(store, name_or_id)
+
+
+def create(paths: Paths, store, name: str, subnet: str | None = None, gateway: str | None = None,
+           driver: str = "bridge", labels: dict | None = None, options: dict | None = None) -> NetworkRecord:
+    """A bridge network: its row (subnet checked against this root's networks, or chosen
+    free of them and of the host's routes), then its bridge and rules."""
+    from ..network import ipam
+    from ..network.errors import NetworkError
+    from .names import valid_name
+    if not valid_name(name):
+        raise PyctrError(f"invalid network name {name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+    if driver not in DRIVERS:
+        raise PyctrError(f"network driver {driver!r} is not supported: only bridge")
+    options = dict(options or {})
+    try:
+        network_id = new_id()
+        chosen = ipam.parse_subnet(subnet) if subnet else None
+        if chosen is not None:
+            _off_the_hosts_routes(chosen)
+
+        def check(existing: list[NetworkRecord]) -> None:
+            nonlocal chosen
+            taken = [ipaddress.IPv4Network(n.subnet) for n in existing]
+            if chosen is None:
+                chosen = _free_subnet(name, taken)
+            clash = ipam.overlapping(chosen, taken)
+            if clash is not None:
+                other = next(n.name for n in existing if ipaddress.IPv4Network(n.subnet) == clash)
+                raise NetworkError(f"subnet {chosen} overlaps {clash} of network {other}")
+            record.subnet = str(chosen)
+            record.gateway = str(ipam.gateway_for(chosen, gateway))
+
+        record = NetworkRecord(network_id, name, driver, _bridge_name(paths, network_id, name, options), "", "",
+                               _mtu(options), labels or {}, options, time.time())
+        records.add_network(store, record, check)
+    except NetworkError as e:
+        raise PyctrError(str(e)) from None
+    try:
+        ensure_up(paths, record, force=True)
+    except BaseException:
+        _take_down(paths, store, record)
+        records.remove_network(store, record.id)
+        raise
+    return record
+
+
+def _off_the_hosts_routes(subnet: ipaddress.IPv4Network) -> None:
+    """A subnet the host routes elsewhere already (its own links, another root's bridges)
+    would send the containers' traffic there: refused, as an overlap."""
+    from ..network import bridges, ipam
+    from ..network.errors import NetworkError
+    clash = ipam.overlapping(subnet, bridges.host_routes())
+    if clash is not None:
+        raise NetworkError(f"subnet {subnet} overlaps {clash}, a route of this host")
+
+
+def _free_subnet(name: str, taken: list) -> ipaddress.IPv4Network:
+    """The default network's: PYCTR_DEFAULT_SUBNET, else 10.88.0.0/16 if free; others (and
+    the default when 10.88/16 is taken): a free /24 of 10.89.0.0/16.  Free means overlapping
+    no network of this root and no route of the host (another root's bridges among them)."""
+    from ..network import bridges, ipam
+    if name == DEFAULT_NETWORK and os.environ.get(DEFAULT_SUBNET_ENV):
+        return ipam.parse_subnet(os.environ[DEFAULT_SUBNET_ENV])
+    taken = taken + bridges.host_routes()
+    if name == DEFAULT_NETWORK:
+        default = ipaddress.IPv4Network(ipam.DEFAULT_SUBNET)
+        if ipam.overlapping(default, taken) is None:
+            return default
+    return ipam.free_subnet(taken)
+
+
+def _mtu(options: dict) -> int:
+    for key in MTU_OPTIONS:
+        if key in options:
+            try:
+                mtu = int(options[key])
+            except ValueError:
+                mtu = -1
+            if not 68 <= mtu <= 65535:
+                raise PyctrError(f"invalid MTU {options[key]!r}: 68-65535")
+            return mtu
+    return 0  # the bridge's own: that of the host's default route (network/bridges.py)
+
+
+def default_network(paths: Paths, store) -> NetworkRecord:
+    """pyctr0, made on first use (two runs at once: one makes it, both use it)."""
+    try:
+        return lookup(store, DEFAULT_NETWORK)
+    except NotFound:
+        pass
+    try:
+        return create(paths, store, DEFAULT_NETWORK)
+    except Conflict:
+        return lookup(store, DEFAULT_NETWORK)
+
+
+# the host side
+
+def runtime_dir(paths: Paths) -> str:
+    """<runroot>/networks: markers of the bridges made since boot, the hosts files' lock."""
+    d = os.path.join(paths.runroot, "networks")
+    os.makedirs(d, mode=0o700, exist_ok=True)
+    return d
+
+
+def _marker(paths: Paths, network: NetworkRecord) -> str:
+    return os.path.join(paths.runroot, "networks", network.id)
+
+
+def ensure_up(paths: Paths, network: NetworkRecord, force: bool = False, store=None) -> None:
+    """The network's bridge and rules exist (a marker under the runroot, which a reboot
+    clears, says they were made; the bridge is looked for too): a stat and an
+    if_nametoindex on the run path, pyroute2 and libnftables only when something is
+    missing.  Then, given the `store`, the sweep: the first start after a boot (or after
+    someone removed the bridge) clears what a killed pyctr left."""
+    from ..network import _netlink
+    marker = _marker(paths, network)
+    if not force and os.path.exists(marker) and _netlink.link_exists(network.bridge):
+        return
+    from ..network import bridges, firewall
+    from ..network.errors import NetworkError
+    subnet = ipaddress.IPv4Network(network.subnet)
+    table = table_name(paths)
+    try:
+        bridges.create(network.bridge, network.gateway, subnet.prefixlen, network.mtu)
+        firewall.ensure(table)
+        firewall.add_network(table, network.bridge, network.subnet)
+        bridges.ensure_forwarding()
+    except NetworkError as e:
+        raise PyctrError(f"cannot set up network {network.name}: {e}") from None
+    runtime_dir(paths)
+    with open(marker, "w"):
+        pass
+    if store is not None:
+        sweep(paths, store)
+
+
+def _take_down(paths: Paths, store, network: NetworkRecord) -> None:
+    """The bridge and the rules of a network; the table too once no network of this root
+    is left but this one."""
+    from ..network import bridges, firewall
+    table = table_name(paths)
+    firewall.remove_network(table, network.bridge)
+    bridges.delete(network.bridge)
+    try:
+        os.unlink(_marker(paths, network))
+    except FileNotFoundError:
+        pass
+    if all(n.id == network.id for n in records.list_networks(store)):
+        firewall.drop(table)
+
+
+def remove(paths: Paths, store, name: str) -> NetworkRecord:
+    """`network rm`: one no container is on (running or not)."""
+    network = lookup(store, name)
+    users = records.network_users(store, network.id)
+    if users:
+        user = store.get_container(users[0])
+        raise Conflict(f"network {network.name} is in use by container {user.name if user else users[0][:12]}")
+    _take_down(paths, store, network)
+    records.remove_network(store, network.id)
+    return network
+
+
+def prune(paths: Paths, store) -> list[str]:
+    """`network prune`: every network no container is on, but the default one; then the
+    sweep (what a killed pyctr left)."""
+    removed = []
+    for network in records.list_networks(store):
+        if network.name != DEFAULT_NETWORK and not records.network_users(store, network.id):
+            try:
+                remove(paths, store, network.id)
+                removed.append(network.name)
+            except Conflict:
+                pass  # a container joined it meanwhile
+    sweep(paths, store)
+    return removed
+
+
+def sweep(paths: Paths, store) -> None:
+    """What a killed pyctr left: leases and ports of containers no longer running (their
+    cleanup never ran), published ports nothing holds; bridges of this root's table that
+    no network of its store names."""
+    from . import endpoints
+    from .containers import holder_alive, is_running
+    held = {lease.container_id for lease in records.leases(store)} | {row[0] for row in records.ports(store)}
+    for container_id in held:
+        record = store.get_container(container_id)
+        if record is None or not (is_running(paths, record) or
+                                  (record.status == "starting" and holder_alive(record))):
+            endpoints.release(paths, store, container_id)
+    from ..network import firewall
+    table = table_name(paths)
+    if table in firewall.tables():
+        holding = {row[0] for row in records.ports(store)}
+        for _, container_id in firewall.published(table):
+            if container_id not in holding:
+                firewall.unpublish(table, container_id)
+
+
+def teardown(paths: Paths, store) -> None:
+    """Every network's host side of this root gone (a test root's end): bridges, rules,
+    the table.  The rows stay."""
+    from ..network import bridges, firewall
+    for network in records.list_networks(store):
+        bridges.delete(network.bridge)
+        try:
+            os.unlink(_marker(paths, network))
+        except FileNotFoundError:
+            pass
+    if table_name(paths) in firewall.tables():
+        firewall.drop(table_name(paths))
+
+
+# views
+
+def summary(store) -> list[tuple[NetworkRecord, int]]:
+    """Each network with how many containers are on it."""
+    return [(n, len(records.network_users(store, n.id))) for n in records.list_networks(store)]
+
+
+def inspect(store, network: NetworkRecord) -> dict:
+    """docker network inspect's shape."""
+    from ..timestamps import rfc3339
+    containers = {}
+    prefix = ipaddress.IPv4Network(network.subnet).prefixlen
+    for lease in records.leases(store, network_id=network.id):
+        record = store.get_container(lease.container_id)
+        containers[lease.container_id] = {"Name": record.name if record else "", "EndpointID": "",
+                                          "MacAddress": lease.mac or "", "IPv4Address": f"{lease.address}/{prefix}",
+                                          "IPv6Address": ""}
+    return {"Name": network.name, "Id": network.id, "Created": rfc3339(network.created), "Scope": "local",
+            "Driver": network.driver, "EnableIPv6": False,
+            "IPAM": {"Driver": "default", "Options": {},
+                     "Config": [{"Subnet": network.subnet, "Gateway": network.gateway}]},
+            "Internal": False, "Attachable": True, "Ingress": False, "ConfigFrom": {"Network": ""},
+            "ConfigOnly": False, "Containers": containers,
+            "Options": {BRIDGE_NAME_OPTION: network.bridge, **network.options}, "Labels": network.labels}
