@@ -27,7 +27,7 @@ import time
 PYCTR = os.path.join(os.path.dirname(sys.executable), "pyctr")
 RUNTIMES = ("pyctr", "runc", "crun")
 LIMITS = {"memory": {"limit": 64 << 20}, "cpu": {"cpus": "0"}}  # = pyctr's -m 64m --cpuset-cpus 0
-SCENARIOS = ("start", "limits", "exec", "seccomp", "throughput", "monitor")
+SCENARIOS = ("start", "limits", "exec", "seccomp", "throughput", "monitor", "network")
 
 
 def private_namespace() -> None:
@@ -48,7 +48,7 @@ class Bench:
         self.commands = {"pyctr": PYCTR, **({"pyctr-base": os.path.abspath(baseline)} if baseline else {})}
         self.counter = iter(range(10**9))
         for name in self.commands:
-            run(self.pyctr("run", "--rm", "busybox", "true", which=name))
+            run(self.pyctr("run", "--rm", "--net", "none", "busybox", "true", which=name))
         layers = os.path.join(self.root("pyctr"), "layers")
         [layer] = os.listdir(layers)
         self.rootfs = os.path.join(work, "rootfs")
@@ -57,6 +57,11 @@ class Bench:
         for r in RUNTIMES:
             if r not in self.installed:
                 print(f"{r}: not installed, skipped", file=sys.stderr)
+
+    def close(self) -> None:
+        """The default networks the roots made (a bridge and an nftables table each)."""
+        for name in self.commands:
+            subprocess.run(self.pyctr("network", "rm", "pyctr0", which=name), capture_output=True)
 
     def root(self, which: str) -> str:
         return os.path.join(self.work, which)
@@ -91,7 +96,7 @@ class Bench:
     def run_true(self, runtime: str, limits: bool = False) -> list[str]:
         if runtime in self.commands:
             flags = ["-m", "64m", "--cpuset-cpus", "0"] if limits else []
-            return self.pyctr("run", "--rm", *flags, "busybox", "true", which=runtime)
+            return self.pyctr("run", "--rm", "--net", "none", *flags, "busybox", "true", which=runtime)
         bundle = self.bundle("limits" if limits else "true", ["/bin/true"], LIMITS if limits else None)
         return self.oci(runtime, "run", "--bundle", bundle, self.new_id())
 
@@ -178,7 +183,8 @@ def latency_table(samples: dict) -> str:
 
 def start(bench: Bench, args) -> str:
     samples = alternate({r: (lambda r=r: bench.run_true(r)) for r in bench.installed}, args.runs, args.warmup)
-    return "`run --rm busybox true` (pyctr: no network but lo, as --net none)\n\n" + latency_table(samples)
+    return "`run --rm --net none busybox true` (runc, crun: their spec's network namespace, lo only)\n\n" + \
+        latency_table(samples)
 
 
 def limits(bench: Bench, args) -> str:
@@ -194,7 +200,7 @@ def exec_(bench: Bench, args) -> str:
     try:
         for r in bench.installed:
             if r in bench.commands:
-                targets[r] = run(bench.pyctr("run", "-d", "busybox", "sleep", "600", which=r)).strip()
+                targets[r] = run(bench.pyctr("run", "-d", "--net", "none", "busybox", "sleep", "600", which=r)).strip()
             else:
                 targets[r] = bench.new_id()
                 run(bench.oci(r, "run", "-d", "--bundle", bench.bundle("sleep", ["/bin/sleep", "600"]), targets[r]),
@@ -214,7 +220,7 @@ def exec_(bench: Bench, args) -> str:
 def seccomp(bench: Bench, args) -> str:
     """What docker's default seccomp profile costs a run once its filter is compiled (the
     warm-up runs compile it): the same run with it and unconfined, taking turns."""
-    plain = ["run", "--rm", "busybox", "true"]
+    plain = ["run", "--rm", "--net", "none", "busybox", "true"]
     makers = {"pyctr": lambda: bench.pyctr(*plain),
               "unconfined": lambda: bench.pyctr("run", "--rm", "--security-opt", "seccomp=unconfined", *plain[2:])}
     samples = alternate(makers, args.runs, args.warmup)
@@ -260,7 +266,7 @@ def parent(pid: int) -> int:
 
 def monitor(bench: Bench, args) -> str:
     """RSS of pyctr-monitor under 10 detached containers (podman's conmon: about 2 MiB)."""
-    ids = [run(bench.pyctr("run", "-d", "busybox", "sleep", "600")).strip() for _ in range(10)]
+    ids = [run(bench.pyctr("run", "-d", "--net", "none", "busybox", "sleep", "600")).strip() for _ in range(10)]
     monitors = []
     try:
         state = json.loads(run(bench.pyctr("inspect", *ids)))
@@ -275,6 +281,54 @@ def monitor(bench: Bench, args) -> str:
         else "conmon: installed, but not measured (it needs podman to drive it)"
     return (f"pyctr-monitor RSS over {len(sizes)} detached containers: median {statistics.median(sizes) / 1024:.2f} MiB, "
             f"max {max(sizes) / 1024:.2f} MiB ({conmon})")
+
+
+class Podman:
+    """podman 4.3 on a busybox image of pyctr's (saved and loaded), in a store of its own:
+    runc under it, cgroupfs, and this machine's needs (--ulimit: root here cannot raise
+    its limits; a runroot under 50 characters)."""
+
+    def __init__(self, work: str, pyctr_argv: list[str]):
+        self.base = tempfile.mkdtemp(prefix="pd", dir="/tmp")
+        self.argv = ["podman", "--root", f"{self.base}/root", "--runroot", f"{self.base}/run",
+                     "--tmpdir", f"{self.base}/tmp", "--storage-driver", "overlay", "--events-backend", "none",
+                     "--cgroup-manager", "cgroupfs", "--runtime", "runc"]
+        archive = os.path.join(work, "busybox.tar")
+        run([*pyctr_argv, "save", "-o", archive, "busybox"])
+        run([*self.argv, "load", "-i", archive])
+
+    def run_true(self, network: str) -> list[str]:
+        return [*self.argv, "run", "--rm", "--network", network, "--ulimit", "nofile=1024:1024",
+                "--ulimit", "nproc=1024:1024", "busybox", "true"]
+
+    def close(self) -> None:
+        subprocess.run([*self.argv, "system", "reset", "--force"], capture_output=True)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def network(bench: Bench, args) -> str:
+    """A container on the default bridge against one with lo only: what the network costs
+    pyctr (a veth pair, an address, a route, a lease), beside what it costs podman
+    (netavark).  The issue's budget: pyctr's bridge at most 10 ms over its none."""
+    makers = {"pyctr none": lambda: bench.pyctr("run", "--rm", "--net", "none", "busybox", "true"),
+              "pyctr bridge": lambda: bench.pyctr("run", "--rm", "busybox", "true")}
+    podman = Podman(bench.work, bench.pyctr()) if shutil.which("podman") else None
+    try:
+        if podman:
+            makers.update({"podman none": lambda: podman.run_true("none"),
+                           "podman bridge": lambda: podman.run_true("bridge")})
+        samples = alternate(makers, args.runs, args.warmup)
+    finally:
+        if podman:
+            podman.close()
+    medians = {n: statistics.median(w for w, _ in s) for n, (s, _) in samples.items()}
+    lines = ["`run --rm busybox true` on the default bridge and with --network none\n",
+             "| command | median ms | p90 ms | bridge - none, ms |", "|---|---|---|---|"]
+    for name, (s, _) in samples.items():
+        tool, mode = name.split()
+        extra = f"{(medians[name] - medians[tool + ' none']) * 1e3:+.1f}" if mode == "bridge" else ""
+        lines.append(f"| {name} | {medians[name] * 1e3:.1f} | {percentile([w for w, _ in s], 0.9) * 1e3:.1f} | {extra} |")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -292,13 +346,16 @@ def main() -> None:
     private_namespace()
     become_subreaper()
     functions = {"start": start, "limits": limits, "exec": exec_, "seccomp": seccomp, "throughput": throughput,
-                 "monitor": monitor}
+                 "monitor": monitor, "network": network}
     print(f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, kernel {os.uname().release}, "
           f"{args.runs} timed runs per runtime after {args.warmup} untimed\n", flush=True)
     with tempfile.TemporaryDirectory(prefix="pyctr-bench-") as work:
         bench = Bench(work, args.baseline)
-        for name in chosen:
-            print(functions[name](bench, args) + "\n", flush=True)
+        try:
+            for name in chosen:
+                print(functions[name](bench, args) + "\n", flush=True)
+        finally:
+            bench.close()
 
 
 if __name__ == "__main__":

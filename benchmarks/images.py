@@ -148,7 +148,7 @@ class Bench:
         def pyctr_ready():
             p = self.stores.pyctr()
             sh([*p, "load", "-q", "-i", self.archive])
-            sh([*p, "run", "--name", "c", self.LOADED, "sh", "-c", script])
+            sh([*p, "run", "--name", "c", "--net", "none", self.LOADED, "sh", "-c", script])
             return p
 
         def podman_ready():
@@ -166,8 +166,8 @@ class Bench:
     def run(self, runs: int) -> str:
         p = self.stores.pyctr()
         sh([*p, "pull", "-q", self.ref])
-        sh([*p, "run", "--rm", "busybox", "true"])
-        ways = {name: ((lambda: None), (lambda _, image=image: sh([*p, "run", "--rm", image, "true"])), None)
+        sh([*p, "run", "--rm", "--net", "none", "busybox", "true"])
+        ways = {name: ((lambda: None), (lambda _, image=image: sh([*p, "run", "--rm", "--net", "none", image, "true"])), None)
                 for name, image in (("busybox (1 layer)", "busybox"), ("debian (2 layers)", self.ref))}
         out = table("run --rm IMAGE true", alternate(ways, runs * 6), ["busybox (1 layer)"], unit="ms")
         Stores.drop(p)

@@ -22,6 +22,14 @@ SCOPE: leaks.Scope = None  # this run's places, set by run_scope
 _parents = itertools.count()
 
 
+IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
+
+
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def run_scope(tmp_path_factory):
     """This test run's own places: a TMPDIR of its own (for the tests and every pyctr they
@@ -35,7 +43,12 @@ def run_scope(tmp_path_factory):
     tempfile.tempdir = None  # gettempdir() looks again
     SCOPE = leaks.Scope(os.urandom(4).hex(), [base, tmpdir], leaks.own_cgroup())
     leaks.join(SCOPE)
+    forwarding = _read(IP_FORWARD)
     yield SCOPE
+    # a bridge network turns IPv4 forwarding on, as docker's does; this machine's setting
+    # is put back
+    with open(IP_FORWARD, "w") as f:
+        f.write(forwarding)
     trouble = leaks.leave(SCOPE)
     if trouble:  # what stayed in it was reported by the test that left it
         sys.stderr.write(f"\nthe test run's cgroup was not removed: {trouble}\n")
@@ -152,4 +165,21 @@ def pyctr(tmp_path, image_template, cgroup_parent, run_scope):
     p = Pyctr(str(tmp_path / "root"), cgroup_parent)
     _seed(image_template, p.root)
     run_scope.runroots.append(os.path.join(p.root, "run"))  # the runtime's state: checked too
-    return p
+    yield p
+    take_networks_down(p.root)
+
+
+def take_networks_down(root: str) -> None:
+    """The bridges and nftables table a test root's networks made (its default network's
+    too): host-wide objects, unlike the root's files."""
+    from pyctr.engine import network_records, networks
+    from pyctr.engine.paths import Paths
+    from pyctr.engine.store import Store
+    if not os.path.exists(os.path.join(root, "pyctr.db")):
+        return
+    store = Store(os.path.join(root, "pyctr.db"))
+    try:
+        if network_records.list_networks(store):
+            networks.teardown(Paths.resolve(root), store)
+    finally:
+        store.close()

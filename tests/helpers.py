@@ -106,6 +106,7 @@ def run_read_by_typer(tmp_path, monkeypatch, line: list[str]):
 
 def runtime_entries(root: str) -> list[str]:
     """What the runtime keeps under its root, but for its cache of compiled seccomp filters
-    (kept across containers by design): its state of containers."""
+    (kept across containers by design) and the engine's networks/ (its bridges' markers):
+    its state of containers."""
     from pyctr.runtime.seccomp import CACHE_DIR
-    return [e for e in os.listdir(root) if e != CACHE_DIR]
+    return [e for e in os.listdir(root) if e not in (CACHE_DIR, "networks")]

@@ -15,6 +15,7 @@ other work on the same host cannot fail a test and a real leak cannot pass:
 import glob
 import os
 import re
+import subprocess
 
 from pyctr.runtime.seccomp import CACHE_DIR
 
@@ -101,8 +102,10 @@ class Scope:
     def files(self) -> set[str]:
         found = _entries(self.tmpdir)
         for runroot in self.runroots:
-            # the compiled seccomp filters are a cache, kept across containers by design
-            found |= _entries(runroot) - {os.path.join(runroot, CACHE_DIR)}
+            # the compiled seccomp filters are a cache, kept across containers by design;
+            # networks/ holds the root's markers of bridges made (the pyctr fixture
+            # takes its networks down; links() and nft_tables() check that)
+            found |= _entries(runroot) - {os.path.join(runroot, CACHE_DIR), os.path.join(runroot, "networks")}
         found |= {d for d in _entries(os.path.join(self.default_root, "containers")) if self._named(d, "config.json")}
         found |= {d for d in _entries(self.default_runroot) if self._named(d, "state.json")}
         return found
@@ -115,9 +118,22 @@ class Scope:
         except OSError:
             return False
 
+    def links(self) -> set[str]:
+        """pyctr's network links: veth host ends (pv*) and bridges of test roots (pybr*)."""
+        return {name for name in os.listdir("/sys/class/net") if name.startswith(("pv", "pybr"))}
+
+    def nft_tables(self) -> set[str]:
+        """pyctr's nftables tables (one per root; every rule lives in one)."""
+        try:
+            out = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            return set()
+        return {line.split()[-1] for line in out.splitlines() if line.split()[-1:] and
+                line.split()[-1].startswith("pyctr")}
+
     def snapshot(self) -> dict:
         return {"processes": self.processes(), "cgroups": self.cgroups(), "mounts": self.mounts(),
-                "files": self.files()}
+                "files": self.files(), "links": self.links(), "nft": self.nft_tables()}
 
 
 def _entries(directory: str) -> set[str]:

@@ -58,7 +58,9 @@ def test_inside_pid_hostname_proc_and_network(pyctr):
     pid, hostname, nprocs, links = r.stdout.split("\n", 3)
     assert (pid, hostname) == ("1", "box1")
     assert int(nprocs) <= 3  # sh, ls and grep at most: the host's processes are not visible
-    assert links.split() == ["lo"]
+    assert links.split() == ["lo", "eth0@if" + links.split()[1].split("@if")[1]]  # the default network's
+    r = pyctr("run", "--net", "none", "busybox", "sh", "-c", "ip -o link | cut -d: -f2")
+    assert r.stdout.split() == ["lo"]
 
 
 def test_default_hostname_is_the_short_id(pyctr):

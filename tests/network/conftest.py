@@ -36,3 +36,19 @@ def lab():
         yield lab
     finally:
         lab.close()
+
+
+@pytest.fixture
+def host_address() -> str:
+    """An IPv4 address of this host's own (not loopback, not a pyctr bridge's)."""
+    import nethelpers
+    return nethelpers.host_address()
+
+
+@pytest.fixture
+def host_side():
+    """A namespace on the host side of a veth pair (not on any bridge): "outside"."""
+    import nethelpers
+    side = nethelpers.HostSide(os.urandom(2).hex())
+    yield side
+    side.close()
