@@ -2,7 +2,6 @@
 user could do, each a test of what must not happen.  Traffic stays on this machine:
 loopback, the bridges made here, namespaces the tests make."""
 
-import json
 import os
 import socket
 import subprocess
@@ -13,20 +12,9 @@ import pytest
 from nethelpers import free_port
 from helpers import state_of, wait_for
 
+from .test_networks import _inspect, _net, _ok
+
 PROBES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "probes")
-
-
-def _ok(result):
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def _inspect(pyctr, name) -> dict:
-    return json.loads(_ok(pyctr("inspect", name)))[0]
-
-
-def _net(pyctr, name="appnet", subnet="10.213.7.0/24"):
-    _ok(pyctr("network", "create", "--subnet", subnet, name))
 
 
 def _network(pyctr, name="appnet"):
