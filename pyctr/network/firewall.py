@@ -11,6 +11,8 @@ ports and the isolation between networks, changed one atomic batch per call.
     chain forward              filter: DNATed connections and replies pass; then `isolate`
     chain isolate              per network: nothing else enters its bridge from elsewhere
                                (another network, the outside, the host's other links)
+    chain input                filter, per network: nothing for 127.0.0.0/8 comes in by
+                               its bridge but replies (see add_network)
 
 Rules of the table itself carry the comment "pyctr"; a network's rules "pyctr:<bridge>", so
 remove_network finds them, and map elements carry the container id, so unpublish does.
@@ -49,6 +51,7 @@ _CHAINS = {
     "output": "type nat hook output priority -100; policy accept;",
     "postrouting": "type nat hook postrouting priority srcnat; policy accept;",
     "forward": "type filter hook forward priority filter; policy accept;",
+    "input": "type filter hook input priority filter; policy accept;",
 }
 
 
@@ -117,6 +120,12 @@ def _network_rules(bridge: str, subnet: ipaddress.IPv4Network) -> dict[str, list
         # not forward), and through its published ports: not by another network's
         # containers, nor by a machine that routes the subnet via this host
         "isolate": [f"oifname {b} iifname != {b} drop"],
+        # route_localnet=1 on the bridge (for -p's 127.0.0.1) also makes the kernel take a
+        # packet for 127.0.0.1 that a container sends to the gateway's MAC (a raw frame:
+        # CAP_NET_RAW is a default capability), and deliver it to what the host serves on
+        # loopback only (CVE-2020-8558); the replies of the host's own 127.0.0.1:PORT
+        # connections to a container are all that may come in so
+        "input": [f"iifname {b} ip daddr 127.0.0.0/8 ct state != established,related drop"],
     }
 
 

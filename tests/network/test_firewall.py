@@ -40,7 +40,7 @@ def test_ensure_makes_the_tables_objects_once(table):
     assert {n: (c.get("type"), c.get("hook"), c.get("prio")) for n, c in chains.items()} == {
         "prerouting": ("nat", "prerouting", -100), "output": ("nat", "output", -100),
         "postrouting": ("nat", "postrouting", 100), "forward": ("filter", "forward", 0),
-        "published": (None, None, None), "isolate": (None, None, None)}
+        "input": ("filter", "input", 0), "published": (None, None, None), "isolate": (None, None, None)}
     maps = {o["map"]["name"]: (o["map"]["type"], o["map"]["map"]) for o in objects if "map" in o}
     assert maps == {"tcp_any": ("inet_service", "ipv4_addr . inet_service"),
                     "udp_any": ("inet_service", "ipv4_addr . inet_service"),
@@ -57,13 +57,14 @@ def test_add_network_twice_leaves_one_copy_and_remove_leaves_nothing(table):
     firewall.add_network(table, "ptnet1", SUBNET)
     firewall.add_network(table, "ptnet2", "10.213.8.0/24")
     mine = [c for c in rules(table) if c[1] == "pyctr:ptnet1"]
-    assert sorted(mine) == [("isolate", "pyctr:ptnet1")] + [("postrouting", "pyctr:ptnet1")] * 3
+    assert sorted(mine) == [("input", "pyctr:ptnet1"), ("isolate", "pyctr:ptnet1")] + \
+        [("postrouting", "pyctr:ptnet1")] * 3
     t = text(table)
     assert f'ip saddr {SUBNET} oifname != "ptnet1" masquerade' in t
     assert 'oifname "ptnet1" iifname != "ptnet1" drop' in t
     assert firewall.networks(table) == ["ptnet1", "ptnet2"]
     firewall.ensure(table)  # keeps the networks' rules
-    assert len([c for c in rules(table) if c[1] == "pyctr:ptnet1"]) == 4
+    assert len([c for c in rules(table) if c[1] == "pyctr:ptnet1"]) == 5
     firewall.remove_network(table, "ptnet1")
     firewall.remove_network(table, "ptnet1")
     assert sorted(c for c in rules(table) if c[1] != "pyctr:ptnet2") == BASE
