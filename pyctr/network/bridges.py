@@ -18,6 +18,7 @@ VETH_PREFIX = "pv"  # the host end of a container's veth pair is named pv<...>
 MAIN_TABLE = 254  # RT_TABLE_MAIN
 DEFAULT_MTU = 1500
 _CONF = "/proc/sys/net/ipv4/conf/{}/{}"
+_CONF6 = "/proc/sys/net/ipv6/conf/{}/disable_ipv6"
 _FORWARD = "/proc/sys/net/ipv4/ip_forward"
 
 
@@ -119,7 +120,19 @@ def create(name: str, address: str, prefix: int, mtu: int = 0) -> None:
                 ipr.link("del", index=index)
                 raise
         _write(_CONF.format(name, "route_localnet"), "1")
+        _no_ipv6(name)
         ipr.link("set", index=index, state="up")
+
+
+def _no_ipv6(name: str) -> None:
+    """IPv6 off on the bridge (pyctr's networks are IPv4 only): with the kernel's defaults
+    (accept_ra=1, forwarding off) the host would take a container's router advertisements
+    (CAP_NET_RAW, a default capability, sends them) and route its IPv6 through it
+    (CVE-2020-13401 in docker); nor does a link-local address of the host's face them.
+    The bridge still carries the containers' own IPv6 frames between its ports."""
+    path = _CONF6.format(name)
+    if os.path.exists(path):  # a kernel without IPv6 has none
+        _write(path, "1")
 
 
 def _check_existing(ipr, name: str, address: str, prefix: int) -> None:
