@@ -125,7 +125,7 @@ def _network_rules(bridge: str, subnet: ipaddress.IPv4Network) -> dict[str, list
         # CAP_NET_RAW is a default capability), and deliver it to what the host serves on
         # loopback only (CVE-2020-8558); the replies of the host's own 127.0.0.1:PORT
         # connections to a container are all that may come in so
-        "input": [f"iifname {b} ip daddr 127.0.0.0/8 ct state != established,related drop"],
+        "input": [f"iifname {b} ip daddr 127.0.0.0/8 ct state new,invalid,untracked drop"],
     }
 
 
