@@ -239,6 +239,7 @@ class Wiring:
 
         def choose(endpoints, leased, published):
             chosen = []
+            self.positions = [e.position for e in endpoints]  # the veths' names: as disconnect finds them
             for e in endpoints:
                 network = networks[e.network_id] = records.get_network(self.store, e.network_id)
                 taken = leased.get(e.network_id, set()) | {network.gateway}
@@ -261,13 +262,13 @@ class Wiring:
     def _attach(self, pid: int, leases) -> None:
         from ..network import _netlink
         from . import networks
-        for position, lease in enumerate(leases):
+        for index, (lease, position) in enumerate(zip(leases, self.positions)):
             network = self.networks[lease.network_id]
             networks.ensure_up(self.paths, network, store=self.store)
             prefix = ipaddress.IPv4Network(network.subnet).prefixlen
             try:
-                _netlink.attach(pid, veth_name(self.id, position), f"eth{position}", network.bridge, lease.address,
-                                prefix, network.gateway if position == 0 else None, network.mtu, lease.mac)
+                _netlink.attach(pid, veth_name(self.id, position), f"eth{index}", network.bridge, lease.address,
+                                prefix, network.gateway if index == 0 else None, network.mtu, lease.mac)
             except OSError as e:
                 raise PyctrError(f"cannot connect to network {network.name}: {e.strerror or e}") from None
 
@@ -290,6 +291,7 @@ def release(paths: Paths, store, container_id: str) -> None:
         return
     published = records.ports(store, container_id)
     addresses = [lease.address for lease in records.leases(store, container_id)]
+    _unplug(store, container_id)
     network_ids = records.release(store, container_id)
     if published:
         from ..network import firewall
@@ -303,6 +305,18 @@ def release(paths: Paths, store, container_id: str) -> None:
             for address in addresses[:1]:
                 flows.forget(address)
     refresh_hosts(paths, store, network_ids)
+
+
+def _unplug(store, container_id: str) -> None:
+    """The container's veths deleted before their addresses are free: they die with its
+    network namespace, but a container that joined it (--network container:) keeps that
+    alive, and with it the address and MAC the next lease hands to another container."""
+    from ..network import _netlink
+    for e in records.endpoints(store, container_id):
+        try:
+            _netlink.delete_link(veth_name(container_id, e.position))
+        except OSError:
+            pass  # the lease goes all the same: its removal must not stop here
 
 
 # hosts files, kept current
