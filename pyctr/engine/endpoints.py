@@ -460,6 +460,21 @@ def disconnect(paths: Paths, store, network, container) -> None:
     position = next((e.position for e in records.endpoints(store, container.id) if e.network_id == network.id), None)
     if position is None:
         raise PyctrError(f"container {container.name} is not connected to network {network.name}")
+    _ports_elsewhere(paths, store, network, container)
     _netlink.delete_link(veth_name(container.id, position))
     records.remove_endpoint(store, container.id, network.id)
     refresh_hosts(paths, store, [network.id])
+
+
+def _ports_elsewhere(paths: Paths, store, network, container) -> None:
+    """A running container's published ports lead to its address on one network: off that
+    one, they would lead to whoever is given the address next.  Refused."""
+    lease = next((lease for lease in records.leases(store, container.id) if lease.network_id == network.id), None)
+    if lease is None or not records.ports(store, container.id):
+        return
+    from ..network import firewall
+    from . import networks
+    if any(owner == container.id and port.container_ip == lease.address
+           for port, owner in firewall.published(networks.table_name(paths))):
+        raise PyctrError(f"container {container.name} publishes ports through network {network.name}: "
+                         "stop it before disconnecting it")
