@@ -38,8 +38,14 @@ def table_name(paths: Paths) -> str:
 def _bridge_name(paths: Paths, network_id: str, name: str, options: dict) -> str:
     asked = options.get(BRIDGE_NAME_OPTION)
     if asked:
-        if len(asked) > 15 or not all(c.isalnum() or c in "_.-" for c in asked):
-            raise PyctrError(f"invalid bridge name {asked!r}: at most 15 of [a-zA-Z0-9_.-]")
+        # firewall.py's pattern for link names: one that nftables refuses could be made
+        # but neither used nor undone
+        if len(asked) > 15 or not asked[0].isalnum() or not all(c.isalnum() or c in "_.-" for c in asked):
+            raise PyctrError(f"invalid bridge name {asked!r}: at most 15 of [a-zA-Z0-9_.-], the first alphanumeric")
+        # a link there already cannot be the new network's (its subnet would be routed):
+        # another root's bridge, say, which a failed create's undo would delete
+        if os.path.exists(f"/sys/class/net/{asked}"):
+            raise PyctrError(f"invalid bridge name {asked!r}: a link of that name exists")
         return asked
     if name == DEFAULT_NETWORK and paths.root == DEFAULT_ROOT:
         return DEFAULT_NETWORK  # as docker0 and podman0
