@@ -115,10 +115,14 @@ def remove_network(store, network_id: str) -> None:
 
 def write_netconf(db, conf: NetConf, endpoints: list[Endpoint]) -> None:
     """Inside add_container's transaction: the container's mode and endpoints."""
+    from .store import sqlite3
     db.execute("INSERT OR REPLACE INTO netconf (container_id, mode, options) VALUES (?,?,?)",
                (conf.container_id, conf.mode, fastjson.dumps(conf.options)))
     for e in endpoints:
-        _insert_endpoint(db, e)
+        try:
+            _insert_endpoint(db, e)
+        except sqlite3.IntegrityError:  # the foreign key: `network rm` since `run` looked it up
+            raise NotFound(f"network {e.network_id[:12]} was removed meanwhile") from None
 
 
 def _insert_endpoint(db, e: Endpoint) -> None:
