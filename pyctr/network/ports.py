@@ -99,7 +99,8 @@ def bindings(specs: list[PortSpec], taken) -> list[Binding]:
     chosen: list[Binding] = []
 
     def busy(proto, ip, port):
-        return taken(proto, ip, port) or any(_clash(b, proto, ip, port) for b in chosen)
+        return taken(proto, ip, port) or any(_clash(b, proto, ip, port) for b in chosen) or \
+            _held_by_host(proto, ip, port)
 
     for spec in specs:
         for i, port in enumerate(range(spec.start, spec.end + 1)):
@@ -129,7 +130,24 @@ def clashes(bound: list[Binding], proto: str, ip: str, port: int) -> bool:
 
 def _in_use(proto: str, ip: str, port) -> NetworkError:
     from .errors import PortInUse
-    return PortInUse(f"port {ip or '0.0.0.0'}:{port}/{proto} is already published by another container")
+    return PortInUse(f"port {ip or '0.0.0.0'}:{port}/{proto} is already published by another container"
+                     " or in use on the host")
+
+
+def _held_by_host(proto: str, host_ip: str, port: int) -> bool:
+    """Whether a process of the host has the port: DNAT would take its connections away,
+    the host's own to 127.0.0.1 too (-p 22:22 and ssh), so it is busy, as docker's proxy
+    finds it when it binds.  A bind tells; it is let go at once."""
+    import errno
+    import socket  # only here: with enum and selectors, 4 ms a run without -p would pay
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM) as s:
+        if proto == "tcp":  # a connection of the past (TIME_WAIT) holds nothing
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host_ip or "0.0.0.0", port))
+        except OSError as e:
+            return e.errno == errno.EADDRINUSE
+    return False
 
 
 def _free_port(proto: str, host_ip: str, busy) -> int:
