@@ -15,6 +15,7 @@ import os
 import time
 
 from . import network_records as records
+from .endpoints import BRIDGE, HOST, NONE
 from .errors import Conflict, NotFound, PyctrError
 from .names import new_id
 from .network_records import NetworkRecord
@@ -25,6 +26,7 @@ DEFAULT_SUBNET_ENV = "PYCTR_DEFAULT_SUBNET"  # the default network's subnet, whe
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 MTU_OPTIONS = ("com.docker.network.driver.mtu", "mtu")
 DRIVERS = ("bridge",)
+RESERVED = (BRIDGE, HOST, NONE)  # --network's modes, never a network's name
 
 
 def table_name(paths: Paths) -> str:
@@ -65,6 +67,8 @@ def create(paths: Paths, store, name: str, subnet: str | None = None, gateway: s
     from .names import valid_name
     if not valid_name(name):
         raise PyctrError(f"invalid network name {name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+    if name in RESERVED:
+        raise PyctrError(f"network name {name!r} is reserved: --network {name} means a mode")
     if driver not in DRIVERS:
         raise PyctrError(f"network driver {driver!r} is not supported: only bridge")
     options = dict(options or {})
@@ -116,7 +120,9 @@ def _free_subnet(name: str, taken: list) -> ipaddress.IPv4Network:
     no network of this root and no route of the host (another root's bridges among them)."""
     from ..network import bridges, ipam
     if name == DEFAULT_NETWORK and os.environ.get(DEFAULT_SUBNET_ENV):
-        return ipam.parse_subnet(os.environ[DEFAULT_SUBNET_ENV])
+        subnet = ipam.parse_subnet(os.environ[DEFAULT_SUBNET_ENV])
+        _off_the_hosts_routes(subnet)  # as a --subnet is
+        return subnet
     taken = taken + bridges.host_routes()
     if name == DEFAULT_NETWORK:
         default = ipaddress.IPv4Network(ipam.DEFAULT_SUBNET)
