@@ -279,3 +279,13 @@ def test_a_network_cannot_take_a_name_that_means_a_mode(pyctr, name):
     if r.returncode == 0:
         _ok(pyctr("network", "rm", name))
     assert r.returncode == 125 and len(r.stderr.strip().splitlines()) == 1, "a network named like a mode"
+
+
+def test_runs_at_once_all_start_on_a_default_network_made_by_one_of_them(pyctr):
+    """pyctr0 made on first use by one of several runs at once: the others find it (its
+    name), rather than its subnet routed already (PYCTR_DEFAULT_SUBNET)."""
+    env = {"PYCTR_DEFAULT_SUBNET": "10.213.41.0/24"}
+    procs = [pyctr.popen("run", "--rm", "busybox", "true", env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True) for _ in range(8)]
+    errors = [p.communicate(timeout=60)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 8, errors
