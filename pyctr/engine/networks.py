@@ -80,6 +80,8 @@ def create(paths: Paths, store, name: str, subnet: str | None = None, gateway: s
 
         def check(existing: list[NetworkRecord]) -> None:
             nonlocal chosen
+            if any(n.name == name for n in existing):  # before the subnet: the default
+                raise Conflict(f"network with name {name} already exists")  # network's, made meanwhile, is routed
             taken = [ipaddress.IPv4Network(n.subnet) for n in existing]
             if chosen is None:
                 chosen = _free_subnet(name, taken)
