@@ -289,3 +289,17 @@ def test_runs_at_once_all_start_on_a_default_network_made_by_one_of_them(pyctr):
                          stderr=subprocess.PIPE, text=True) for _ in range(8)]
     errors = [p.communicate(timeout=60)[1] for p in procs]
     assert [p.returncode for p in procs] == [0] * 8, errors
+
+
+def test_joining_a_container_that_joined_another_one(pyctr):
+    """--network container:x where x runs with --network container:z: x has no hosts file
+    of its own (it uses z's), so the start failed on the bind of x's."""
+    _net(pyctr)
+    _ok(pyctr("run", "-d", "--name", "z", "--net", "appnet", "busybox", "sleep", "120"))
+    _ok(pyctr("run", "-d", "--name", "x", "--net", "container:z", "busybox", "sleep", "120"))
+    try:
+        ip = _inspect(pyctr, "z")["NetworkSettings"]["IPAddress"]
+        assert f"inet {ip}/" in _ok(pyctr("run", "--rm", "--net", "container:x", "busybox", "ip", "-4", "-o", "addr"))
+    finally:
+        _ok(pyctr("rm", "-f", "x", "z"))
+    _ok(pyctr("network", "rm", "appnet"))
