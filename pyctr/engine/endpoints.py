@@ -125,6 +125,9 @@ def _joined(paths: Paths, store, name: str) -> str:
     target = lookup(store, name)
     if not is_running(paths, target):
         raise PyctrError(f"cannot join the network of container {target.name}: it is not running")
+    conf = records.netconf(store, target.id)
+    if conf is not None and conf.mode.startswith(CONTAINER_PREFIX):  # it joined another: that one's
+        return _joined(paths, store, conf.mode[len(CONTAINER_PREFIX):])  # namespace and files
     return target.id
 
 
