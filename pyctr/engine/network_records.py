@@ -161,6 +161,11 @@ def remove_endpoint(store, container_id: str, network_id: str) -> bool:
                           (container_id, network_id)).rowcount == 1
 
 
+def joined_by(store, mode: str) -> bool:
+    """Whether a container has the network mode `mode` ("container:<id>"): joined that one."""
+    return store.db.execute("SELECT 1 FROM netconf WHERE mode = ? LIMIT 1", (mode,)).fetchone() is not None
+
+
 def network_users(store, network_id: str) -> list[str]:
     """Ids of the containers on the network, running or not."""
     return [r[0] for r in store.db.execute("SELECT container_id FROM endpoints WHERE network_id = ?", (network_id,))]
