@@ -9,7 +9,6 @@ row `network rm` finds again).  Kernel objects are host-wide while roots are not
 root has its own nftables table, and bridges are named after network ids.
 """
 
-import hashlib
 import ipaddress
 import os
 import time
@@ -34,6 +33,7 @@ def table_name(paths: Paths) -> str:
     root, so test roots and a user's never touch each other's rules."""
     if paths.root == DEFAULT_ROOT:
         return "pyctr"
+    import hashlib  # here: 4 ms (OpenSSL's _hashlib) that a start without -p would pay
     return "pyctr-" + hashlib.sha256(paths.root.encode()).hexdigest()[:8]
 
 
