@@ -303,3 +303,22 @@ def test_joining_a_container_that_joined_another_one(pyctr):
     finally:
         _ok(pyctr("rm", "-f", "x", "z"))
     _ok(pyctr("network", "rm", "appnet"))
+
+
+def test_a_containers_name_is_not_taken_by_anothers_alias(pyctr):
+    """--network-alias web on other containers: each peer's hosts file listed them in id
+    order, name and aliases on one line, and a lookup takes the first line that matches:
+    any container could take another's name.  (Five of them: by chance all after web
+    one time in six.)"""
+    _net(pyctr)
+    _ok(pyctr("run", "-d", "--name", "web", "--net", "appnet", "busybox", "sleep", "120"))
+    names = [f"f{i}" for i in range(5)]
+    for name in names:
+        _ok(pyctr("run", "-d", "--name", name, "--net", "appnet", "--network-alias", "web", "busybox", "sleep", "120"))
+    try:
+        ip = _inspect(pyctr, "web")["NetworkSettings"]["IPAddress"]
+        out = _ok(pyctr("run", "--rm", "--net", "appnet", "busybox", "sh", "-c", "ping -c1 -W1 web || true"))
+        assert f"({ip})" in out, out
+    finally:
+        _ok(pyctr("rm", "-f", "web", *names))
+    _ok(pyctr("network", "rm", "appnet"))
