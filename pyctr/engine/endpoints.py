@@ -349,16 +349,16 @@ def refresh_hosts(paths: Paths, store, network_ids: list[str]) -> None:
 
 
 def _members(store) -> dict:
-    """container id -> {network id: (address, names)} for every lease."""
+    """container id -> {network id: (address, names, aliases)} for every lease."""
     names = {}
     for cid, name, net, aliases in store.db.execute(
             "SELECT c.id, c.name, e.network_id, e.aliases FROM endpoints e JOIN containers c ON c.id = e.container_id"):
         from .. import fastjson
-        names[(cid, net)] = [name, *fastjson.loads(aliases), cid[:12]]
+        names[(cid, net)] = ([name, cid[:12]], fastjson.loads(aliases))
     members: dict = {}
     for lease in records.leases(store):
         members.setdefault(lease.container_id, {})[lease.network_id] = \
-            (lease.address, names.get((lease.container_id, lease.network_id), [lease.container_id[:12]]))
+            (lease.address, *names.get((lease.container_id, lease.network_id), ([lease.container_id[:12]], [])))
     return members
 
 
@@ -372,15 +372,19 @@ def _rewrite_hosts(paths: Paths, store, container_id: str, members: dict) -> Non
     # the store's word, not the container's /etc/hostname, which it may write
     hostname = conf.options.get("hostname") or container_id[:12]
     own_names = [hostname] + ([record.name] if record.name != hostname else [])
-    own = [hostfiles.Entry(address, own_names) for address, _ in mine.values()][:1]
+    own = [hostfiles.Entry(address, own_names) for address, _, _ in mine.values()][:1]
     extra = [hostfiles.parse_add_host(h) for h in conf.options.get("add_hosts") or []]
-    peers = []
+    peers, aliases = [], []
     for other, by_net in sorted(members.items()):
         if other == container_id:
             continue
-        for net, (address, names) in by_net.items():
+        for net, (address, names, also) in by_net.items():
             if net in mine:
                 peers.append(hostfiles.Entry(address, names))
+                aliases += [hostfiles.Entry(address, also)] if also else []
+    # names before every alias: a lookup takes the first line that matches, and an alias
+    # (anyone's to give) must not take a container's name
+    peers += aliases
     _write_in_place(os.path.join(paths.container_dir(container_id), "hosts"), hostfiles.hosts(own, extra, peers))
 
 
