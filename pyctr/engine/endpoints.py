@@ -239,6 +239,7 @@ class Wiring:
 
         def choose(endpoints, leased, published):
             chosen = []
+            self.positions = [e.position for e in endpoints]
             for e in endpoints:
                 network = networks[e.network_id] = records.get_network(self.store, e.network_id)
                 taken = leased.get(e.network_id, set()) | {network.gateway}
@@ -261,13 +262,15 @@ class Wiring:
     def _attach(self, pid: int, leases) -> None:
         from ..network import _netlink
         from . import networks
-        for position, lease in enumerate(leases):
+        # inside, eth0, eth1, ... in the endpoints' order, the default route on eth0; the
+        # host end is named after the endpoint's position, which disconnect finds it by
+        for index, (position, lease) in enumerate(zip(self.positions, leases)):
             network = self.networks[lease.network_id]
             networks.ensure_up(self.paths, network, store=self.store)
             prefix = ipaddress.IPv4Network(network.subnet).prefixlen
             try:
-                _netlink.attach(pid, veth_name(self.id, position), f"eth{position}", network.bridge, lease.address,
-                                prefix, network.gateway if position == 0 else None, network.mtu, lease.mac)
+                _netlink.attach(pid, veth_name(self.id, position), f"eth{index}", network.bridge, lease.address,
+                                prefix, network.gateway if index == 0 else None, network.mtu, lease.mac)
             except OSError as e:
                 raise PyctrError(f"cannot connect to network {network.name}: {e.strerror or e}") from None
 
