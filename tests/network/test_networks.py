@@ -364,3 +364,17 @@ def test_after_a_disconnect_and_a_restart_the_first_network_left_is_eth0(pyctr):
     assert _ok(pyctr("exec", "a", "ls", "/sys/class/net")).split() == ["lo"]
     _ok(pyctr("rm", "-f", "a"))
     _ok(pyctr("network", "rm", "net1", "net2"))
+
+
+def test_a_port_a_host_program_listens_on_or_a_foreign_address_is_refused(pyctr):
+    _net(pyctr)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        r = pyctr("run", "--rm", "--net", "appnet", "-p", f"127.0.0.1:{port}:80", "busybox", "true")
+        assert r.returncode == 125 and "in use by a program on the host" in r.stderr, r.stderr
+    r = pyctr("run", "--rm", "--net", "appnet", "-p", "10.213.250.250:8080:80", "busybox", "true")
+    assert r.returncode == 125 and "not an address of this host" in r.stderr, r.stderr
+    assert pyctr.store().list_containers() == [] and _leases(pyctr) == []
+    _ok(pyctr("network", "rm", "appnet"))
