@@ -11,8 +11,12 @@ ctest --test-dir build-c --output-on-failure
 
 if [ "${PYCTR_SKIP_V2:-0}" != 1 ]; then
   # The venv's pytest (not `python -m`, which would import the uncompiled source tree),
-  # no plugin autoload: Python is 10-15x slower under the guest's emulation.
+  # no plugin autoload: Python is 10-15x slower under the guest's emulation.  Its
+  # containers take --net none (PYCTR_NETWORK): the guest is for cgroup v2, and a bridge
+  # per test root (pyroute2's import, 2-5 s emulated) doubled its time; networks are
+  # tested on the host.
   scripts/cgroupv2-vm.sh --rw "$PWD" --cwd "$PWD" --timeout 1500 -- \
-    env PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 "$PWD/.venv/bin/pytest" -p no:cacheprovider -q -m cgroups tests
+    env PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 PYCTR_NETWORK=none "$PWD/.venv/bin/pytest" -p no:cacheprovider -q \
+    -m cgroups tests
 fi
 .venv/bin/pytest tests "$@"

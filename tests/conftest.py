@@ -109,6 +109,8 @@ class Pyctr:
         self.cgroup_parent = cgroup_parent
         self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYCTR_ROOT": root,
                     "PYCTR_CGROUP_PARENT": cgroup_parent, "TMPDIR": os.environ["TMPDIR"]}
+        if os.environ.get("PYCTR_NETWORK"):  # the default network mode of a whole run (the v2 guest's none)
+            self.env["PYCTR_NETWORK"] = os.environ["PYCTR_NETWORK"]
 
     def cgroup_dirs(self, container_id: str) -> list[str]:
         """The container's cgroup directories on this host (v1: one per controller)."""

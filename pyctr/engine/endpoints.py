@@ -242,7 +242,7 @@ class Wiring:
 
         def choose(endpoints, leased, published):
             chosen = []
-            self.positions = [e.position for e in endpoints]  # the veths' names: as disconnect finds them
+            self.positions = [e.position for e in endpoints]
             for e in endpoints:
                 network = networks[e.network_id] = records.get_network(self.store, e.network_id)
                 taken = leased.get(e.network_id, set()) | {network.gateway}
@@ -265,7 +265,9 @@ class Wiring:
     def _attach(self, pid: int, leases) -> None:
         from ..network import _netlink
         from . import networks
-        for index, (lease, position) in enumerate(zip(leases, self.positions)):
+        # inside, eth0, eth1, ... in the endpoints' order, the default route on eth0; the
+        # host end is named after the endpoint's position, which disconnect finds it by
+        for index, (position, lease) in enumerate(zip(self.positions, leases)):
             network = self.networks[lease.network_id]
             networks.ensure_up(self.paths, network, store=self.store)
             prefix = ipaddress.IPv4Network(network.subnet).prefixlen

@@ -122,9 +122,9 @@ def _free_subnet(name: str, taken: list) -> ipaddress.IPv4Network:
     no network of this root and no route of the host (another root's bridges among them)."""
     from ..network import bridges, ipam
     if name == DEFAULT_NETWORK and os.environ.get(DEFAULT_SUBNET_ENV):
-        subnet = ipam.parse_subnet(os.environ[DEFAULT_SUBNET_ENV])
-        _off_the_hosts_routes(subnet)  # as a --subnet is
-        return subnet
+        chosen = ipam.parse_subnet(os.environ[DEFAULT_SUBNET_ENV])
+        _off_the_hosts_routes(chosen)
+        return chosen
     taken = taken + bridges.host_routes()
     if name == DEFAULT_NETWORK:
         default = ipaddress.IPv4Network(ipam.DEFAULT_SUBNET)

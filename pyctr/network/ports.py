@@ -99,8 +99,7 @@ def bindings(specs: list[PortSpec], taken) -> list[Binding]:
     chosen: list[Binding] = []
 
     def busy(proto, ip, port):
-        return taken(proto, ip, port) or any(_clash(b, proto, ip, port) for b in chosen) or \
-            _held_by_host(proto, ip, port)
+        return taken(proto, ip, port) or any(_clash(b, proto, ip, port) for b in chosen)
 
     for spec in specs:
         for i, port in enumerate(range(spec.start, spec.end + 1)):
@@ -108,15 +107,45 @@ def bindings(specs: list[PortSpec], taken) -> list[Binding]:
                 host_port = _free_port(spec.proto, spec.host_ip, busy)
             elif spec.start == spec.end and spec.host_end > spec.host_start:  # 8000-8010:80: one free of them
                 host_port = next((p for p in range(spec.host_start, spec.host_end + 1)
-                                  if not busy(spec.proto, spec.host_ip, p)), None)
+                                  if not busy(spec.proto, spec.host_ip, p) and _host_free(spec.proto, spec.host_ip, p)),
+                                 None)
                 if host_port is None:
                     raise _in_use(spec.proto, spec.host_ip, f"{spec.host_start}-{spec.host_end}")
             else:
                 host_port = spec.host_start + i
                 if busy(spec.proto, spec.host_ip, host_port):
                     raise _in_use(spec.proto, spec.host_ip, host_port)
+            _free_on_the_host(spec.proto, spec.host_ip, host_port)
             chosen.append(Binding(spec.proto, spec.host_ip, host_port, port))
     return chosen
+
+
+def _host_free(proto: str, host_ip: str, port: int) -> bool:
+    from .errors import PortInUse
+    try:
+        _free_on_the_host(proto, host_ip, port)
+        return True
+    except PortInUse:
+        return False
+
+
+def _free_on_the_host(proto: str, host_ip: str, port: int) -> None:
+    """A port a host program listens on would be shadowed by the DNAT (docker refuses it:
+    its proxy cannot bind); an address that is not the host's would never match."""
+    import errno
+    import socket
+    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a TIME_WAIT is no user
+        try:
+            s.bind((host_ip or "0.0.0.0", port))
+        except OSError as e:
+            if e.errno == errno.EADDRNOTAVAIL:
+                raise NetworkError(f"cannot publish on {host_ip}: not an address of this host") from None
+            if e.errno == errno.EADDRINUSE:
+                from .errors import PortInUse
+                raise PortInUse(f"port {host_ip or '0.0.0.0'}:{port}/{proto} is in use by a program on the host")
+            raise NetworkError(f"cannot publish port {port}/{proto}: {e.strerror}") from None
 
 
 def _clash(b: Binding, proto: str, ip: str, port: int) -> bool:
@@ -130,24 +159,7 @@ def clashes(bound: list[Binding], proto: str, ip: str, port: int) -> bool:
 
 def _in_use(proto: str, ip: str, port) -> NetworkError:
     from .errors import PortInUse
-    return PortInUse(f"port {ip or '0.0.0.0'}:{port}/{proto} is already published by another container"
-                     " or in use on the host")
-
-
-def _held_by_host(proto: str, host_ip: str, port: int) -> bool:
-    """Whether a process of the host has the port: DNAT would take its connections away,
-    the host's own to 127.0.0.1 too (-p 22:22 and ssh), so it is busy, as docker's proxy
-    finds it when it binds.  A bind tells; it is let go at once."""
-    import errno
-    import socket  # only here: with enum and selectors, 4 ms a run without -p would pay
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM) as s:
-        if proto == "tcp":  # a connection of the past (TIME_WAIT) holds nothing
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host_ip or "0.0.0.0", port))
-        except OSError as e:
-            return e.errno == errno.EADDRINUSE
-    return False
+    return PortInUse(f"port {ip or '0.0.0.0'}:{port}/{proto} is already published by another container")
 
 
 def _free_port(proto: str, host_ip: str, busy) -> int:

@@ -349,3 +349,32 @@ def test_aliases_and_search_domains_are_single_words(pyctr):
         r = pyctr("run", "--rm", flag, "evil\n10.0.0.1 web", "busybox", "true")
         assert r.returncode == 125 and "invalid" in r.stderr
     assert pyctr.store().list_containers() == []
+
+
+def test_after_a_disconnect_and_a_restart_the_first_network_left_is_eth0(pyctr):
+    _net(pyctr, "net1", "10.213.7.0/24")
+    _net(pyctr, "net2", "10.213.8.0/24")
+    _ok(pyctr("run", "-d", "--name", "a", "--net", "net1", "busybox", "sleep", "120"))
+    _ok(pyctr("network", "connect", "net2", "a"))
+    _ok(pyctr("network", "disconnect", "net1", "a"))
+    _ok(pyctr("restart", "-t", "0", "a"))
+    out = _ok(pyctr("exec", "a", "sh", "-c", "ip -4 addr show eth0; ip route"))
+    assert "inet 10.213.8." in out and "default via 10.213.8.1 dev eth0" in out
+    _ok(pyctr("network", "disconnect", "net2", "a"))  # finds its veth by the endpoint's position
+    assert _ok(pyctr("exec", "a", "ls", "/sys/class/net")).split() == ["lo"]
+    _ok(pyctr("rm", "-f", "a"))
+    _ok(pyctr("network", "rm", "net1", "net2"))
+
+
+def test_a_port_a_host_program_listens_on_or_a_foreign_address_is_refused(pyctr):
+    _net(pyctr)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        r = pyctr("run", "--rm", "--net", "appnet", "-p", f"127.0.0.1:{port}:80", "busybox", "true")
+        assert r.returncode == 125 and "in use by a program on the host" in r.stderr, r.stderr
+    r = pyctr("run", "--rm", "--net", "appnet", "-p", "10.213.250.250:8080:80", "busybox", "true")
+    assert r.returncode == 125 and "not an address of this host" in r.stderr, r.stderr
+    assert pyctr.store().list_containers() == [] and _leases(pyctr) == []
+    _ok(pyctr("network", "rm", "appnet"))
