@@ -225,20 +225,30 @@ struct netns_socket {
     int netns_fd;
     struct channel channel;
     int errnum;
+    const char *peer;
+    int ipv6_fd; /* the peer's disable_ipv6 sysctl there, or -1 (a kernel without IPv6) */
 };
 
 static void *open_in_netns(void *arg)
 {
     struct netns_socket *s = arg;
     /* this thread alone moves; it exits right after, taking the namespace with it */
-    if (setns(s->netns_fd, CLONE_NEWNET) < 0 || open_channel(&s->channel) < 0)
+    if (setns(s->netns_fd, CLONE_NEWNET) < 0 || open_channel(&s->channel) < 0) {
+        s->errnum = errno;
+        return NULL;
+    }
+    /* /proc/sys/net is the namespace of whoever opens it: this thread's, now */
+    char path[96];
+    snprintf(path, sizeof path, "/proc/sys/net/ipv6/conf/%s/disable_ipv6", s->peer);
+    s->ipv6_fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (s->ipv6_fd < 0 && errno != ENOENT)
         s->errnum = errno;
     return NULL;
 }
 
-static int channel_in_netns(int netns_fd, struct channel *c)
+static int channel_in_netns(int netns_fd, const char *peer, struct channel *c, int *ipv6_fd)
 {
-    struct netns_socket s = {.netns_fd = netns_fd, .channel = {.fd = -1}, .errnum = 0};
+    struct netns_socket s = {.netns_fd = netns_fd, .channel = {.fd = -1}, .errnum = 0, .peer = peer, .ipv6_fd = -1};
     pthread_t thread;
     int rc = pthread_create(&thread, NULL, open_in_netns, &s);
     if (rc) {
@@ -247,6 +257,7 @@ static int channel_in_netns(int netns_fd, struct channel *c)
     }
     pthread_join(thread, NULL);
     *c = s.channel;
+    *ipv6_fd = s.ipv6_fd;
     if (s.errnum) {
         errno = s.errnum;
         return -1;
@@ -450,10 +461,17 @@ static int configure(struct channel *host, const struct pyctr_veth *v, int netns
 {
     if (set_hairpin(host, v->host_name, scratch, err) < 0)
         return -1;
-    struct channel inside;
-    if (channel_in_netns(netns_fd, &inside) < 0)
-        return fail(err, errno, "netlink socket in the container's network namespace");
+    struct channel inside = {.fd = -1};
+    int ipv6 = -1;
+    int opened = channel_in_netns(netns_fd, v->peer_name, &inside, &ipv6);
     _cleanup_close_ int inside_fd = inside.fd;
+    _cleanup_close_ int ipv6_fd = ipv6;
+    if (opened < 0)
+        return fail(err, errno, "netlink socket in the container's network namespace");
+    /* pyctr's networks are IPv4: without IPv6 on it, the container's link takes no
+     * router advertisement from a neighbour (a route through it) and waits for no DAD */
+    if (ipv6_fd >= 0 && write(ipv6_fd, "1", 1) != 1)
+        return fail(err, errno, "disable IPv6 on %s", v->peer_name);
     int index = 0;
     if (peer_link(&inside, v->peer_name, &index, mac_out, scratch, err) < 0)
         return -1;

@@ -289,15 +289,20 @@ class Wiring:
             raise PyctrError(str(e)) from None
 
 
-def release(paths: Paths, store, container_id: str) -> None:
+def release(paths: Paths, store, container_id: str, expect: tuple | None = None) -> None:
     """What the container held of its networks let go: its host ports (nftables), its
-    leases, and its name in its peers' hosts files.  Nothing held: nothing imported."""
+    leases, and its name in its peers' hosts files.  Nothing held: nothing imported.
+    `expect` (status, pid): the sweep's, only while the row still says what it read."""
     if not records.has_networking(store, container_id):
+        return
+    if expect is not None and not records.row_is(store, container_id, expect):
         return
     published = records.ports(store, container_id)
     addresses = [lease.address for lease in records.leases(store, container_id)]
     _unplug(store, container_id)
-    network_ids = records.release(store, container_id)
+    network_ids = records.release(store, container_id, expect)
+    if network_ids is None:
+        return
     if published:
         from ..network import firewall
         from . import networks
@@ -420,6 +425,10 @@ def connect(paths: Paths, store, network, container, ip: str | None = None, alia
     if conf is None or conf.mode != BRIDGE:
         raise PyctrError(f"container {container.name} is on --network {conf.mode if conf else NONE}: "
                          "only a bridge container can join networks")
+    from .names import valid_name
+    for alias in aliases:  # into other containers' hosts files: one word
+        if not valid_name(alias):
+            raise PyctrError(f"invalid --alias {alias!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
     subnet = ipaddress.IPv4Network(network.subnet)
     if ip is not None:
         try:

@@ -209,14 +209,27 @@ def add_lease(store, lease: Lease, choose_address) -> Lease:
     return lease
 
 
-def release(store, container_id: str) -> list[str]:
-    """The container's leases and ports let go; the ids of the networks it held addresses on."""
+def release(store, container_id: str, expect: tuple | None = None) -> list[str] | None:
+    """The container's leases and ports let go; the ids of the networks it held addresses
+    on.  With `expect` (status, pid): only if its row still says so (the sweep's decision
+    stands only while the container has not started again meanwhile), else None."""
     with store.transaction() as db:
+        if expect is not None and not _row_is(db, container_id, expect):
+            return None
         networks = [r[0] for r in db.execute("SELECT DISTINCT network_id FROM leases WHERE container_id = ?",
                                              (container_id,))]
         db.execute("DELETE FROM leases WHERE container_id = ?", (container_id,))
         db.execute("DELETE FROM ports WHERE container_id = ?", (container_id,))
     return networks
+
+
+def _row_is(db, container_id: str, expect: tuple) -> bool:
+    row = db.execute("SELECT status, pid FROM containers WHERE id = ?", (container_id,)).fetchone()
+    return (tuple(row) if row else (None, None)) == tuple(expect)
+
+
+def row_is(store, container_id: str, expect: tuple) -> bool:
+    return _row_is(store.db, container_id, expect)
 
 
 def leases(store, container_id: str | None = None, network_id: str | None = None) -> list[Lease]:

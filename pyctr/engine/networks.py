@@ -21,6 +21,9 @@ from .network_records import NetworkRecord
 from .paths import DEFAULT_ROOT, Paths
 
 DEFAULT_NETWORK = "pyctr0"
+# what a bridge's marker says: a marker of an older setup makes ensure_up set the network
+# up again (2: the input chain's guard of 127.0.0.1, IPv6 off on the bridge)
+SETUP_VERSION = "2"
 DEFAULT_SUBNET_ENV = "PYCTR_DEFAULT_SUBNET"  # the default network's subnet, when it is made
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 MTU_OPTIONS = ("com.docker.network.driver.mtu", "mtu")
@@ -179,7 +182,7 @@ def ensure_up(paths: Paths, network: NetworkRecord, force: bool = False, store=N
     someone removed the bridge) clears what a killed pyctr left."""
     from ..network import _netlink
     marker = _marker(paths, network)
-    if not force and os.path.exists(marker) and _netlink.link_exists(network.bridge):
+    if not force and _marker_says(marker) == SETUP_VERSION and _netlink.link_exists(network.bridge):
         return
     from ..network import bridges, firewall
     from ..network.errors import NetworkError
@@ -193,15 +196,26 @@ def ensure_up(paths: Paths, network: NetworkRecord, force: bool = False, store=N
     except NetworkError as e:
         raise PyctrError(f"cannot set up network {network.name}: {e}") from None
     runtime_dir(paths)
-    with open(marker, "w"):
-        pass
+    with open(marker, "w") as f:
+        f.write(SETUP_VERSION)
     if store is not None:
         sweep(paths, store)
 
 
+def _marker_says(marker: str) -> str:
+    try:
+        fd = os.open(marker, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return ""
+    try:
+        return os.read(fd, 16).decode(errors="replace")
+    finally:
+        os.close(fd)
+
+
 def _take_down(paths: Paths, store, network: NetworkRecord) -> None:
-    """The bridge and the rules of a network; the table too once no network of this root
-    is left but this one."""
+    """The bridge and the rules of a network; the table too once no other network of
+    this root is left."""
     from ..network import bridges, firewall
     table = table_name(paths)
     firewall.remove_network(table, network.bridge)
@@ -221,14 +235,17 @@ def remove(paths: Paths, store, name: str) -> NetworkRecord:
     if users:
         user = store.get_container(users[0])
         raise Conflict(f"network {network.name} is in use by container {user.name if user else users[0][:12]}")
-    _take_down(paths, store, network)
+    # the row first, in the transaction that checks for users again: a run joining
+    # meanwhile either got on before (and rm refuses) or finds the network gone
     records.remove_network(store, network.id)
+    _take_down(paths, store, network)
     return network
 
 
 def prune(paths: Paths, store) -> list[str]:
-    """`network prune`: every network no container is on, but the default one; then the
-    sweep (what a killed pyctr left)."""
+    """`network prune`: every network no container is on, but the default one; the others
+    set up again (rules an nftables flush took); then the sweep (what a killed pyctr
+    left, and ports the table lost)."""
     removed = []
     for network in records.list_networks(store):
         if network.name != DEFAULT_NETWORK and not records.network_users(store, network.id):
@@ -237,6 +254,8 @@ def prune(paths: Paths, store) -> list[str]:
                 removed.append(network.name)
             except Conflict:
                 pass  # a container joined it meanwhile
+    for network in records.list_networks(store):  # made again: an nftables flush undone
+        ensure_up(paths, network, force=True)
     sweep(paths, store)
     return removed
 
@@ -252,14 +271,32 @@ def sweep(paths: Paths, store) -> None:
         record = store.get_container(container_id)
         if record is None or not (is_running(paths, record) or
                                   (record.status == "starting" and holder_alive(record))):
-            endpoints.release(paths, store, container_id)
+            # only if the row is still what was read: a start meanwhile took new leases
+            endpoints.release(paths, store, container_id, (record.status, record.pid) if record else (None, None))
     from ..network import firewall
     table = table_name(paths)
     if table in firewall.tables():
         holding = {row[0] for row in records.ports(store)}
+        present = set()
         for _, container_id in firewall.published(table):
+            present.add(container_id)
             if container_id not in holding:
                 firewall.unpublish(table, container_id)
+        for container_id in holding - present:  # the table was flushed or made again
+            _publish_again(table, store, container_id)
+
+
+def _publish_again(table: str, store, container_id: str) -> None:
+    """A running container's ports, as the store holds them, into the table again."""
+    from ..network import firewall
+    endpoints = records.endpoints(store, container_id)
+    leases = {lease.network_id: lease.address for lease in records.leases(store, container_id)}
+    address = next((leases[e.network_id] for e in endpoints if e.network_id in leases), None)
+    if address is None:
+        return
+    firewall.publish(table, container_id, [firewall.Port(proto, host_ip, host_port, address, container_port)
+                                           for _, proto, host_ip, host_port, container_port
+                                           in records.ports(store, container_id)])
 
 
 def teardown(paths: Paths, store) -> None:

@@ -60,8 +60,10 @@ def test_the_issue_story(pyctr, host_address):
 
 
 def test_the_default_network_gives_eth0_and_a_default_route(pyctr):
-    out = _ok(pyctr("run", "--rm", "busybox", "sh", "-c", "ip route; ip -4 addr show eth0"))
+    out = _ok(pyctr("run", "--rm", "busybox", "sh", "-c",
+                    "ip route; ip -4 addr show eth0; cat /proc/sys/net/ipv6/conf/eth0/disable_ipv6"))
     assert "default via" in out and "dev eth0" in out and "inet " in out
+    assert out.split()[-1] == "1"  # IPv4 networks: no IPv6 (router advertisements, DAD) on eth0
     ls = _ok(pyctr("network", "ls"))
     assert "pyctr0" in ls
     # the container's address is free again once it is gone
@@ -377,4 +379,20 @@ def test_a_port_a_host_program_listens_on_or_a_foreign_address_is_refused(pyctr)
     r = pyctr("run", "--rm", "--net", "appnet", "-p", "10.213.250.250:8080:80", "busybox", "true")
     assert r.returncode == 125 and "not an address of this host" in r.stderr, r.stderr
     assert pyctr.store().list_containers() == [] and _leases(pyctr) == []
+    _ok(pyctr("network", "rm", "appnet"))
+
+
+def test_network_prune_restores_rules_and_ports_an_nftables_flush_took(pyctr):
+    from pyctr.engine import networks
+    from pyctr.engine.paths import Paths
+    port = free_port()
+    _net(pyctr)
+    _ok(pyctr("run", "-d", "--name", "web", "--net", "appnet", "-p", f"{port}:80", "busybox", "sh", "-c", WEB))
+    wait_http(f"http://127.0.0.1:{port}/")
+    subprocess.run(["nft", "delete", "table", "ip", networks.table_name(Paths.resolve(pyctr.root))], check=True)
+    with pytest.raises(OSError):
+        http_get(f"http://127.0.0.1:{port}/", timeout=1)
+    _ok(pyctr("network", "prune", "-f"))
+    assert http_get(f"http://127.0.0.1:{port}/").startswith("hello from")
+    _ok(pyctr("rm", "-f", "web"))
     _ok(pyctr("network", "rm", "appnet"))
