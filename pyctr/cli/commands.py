@@ -151,7 +151,9 @@ def ps(
     all_: bool = typer.Option(False, "-a", "--all", help="Show all containers (default: running)."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Only show ids."),
     no_trunc: bool = typer.Option(False, "--no-trunc", help="Do not shorten ids and commands."),
-    fmt: Optional[str] = typer.Option(None, "--format", help="'json' for machine-readable output."),
+    fmt: Optional[str] = typer.Option(None, "--format",
+                                      help="'json' (inspect objects), or a Go template over docker's fields: "
+                                           "'{{.Names}}', 'table {{.ID}}\\t{{.Status}}'."),
 ):
     """List containers, with their true state (pid and start time checked).
 
@@ -167,9 +169,13 @@ def ps(
             typer.echo(r.id if no_trunc else r.id[:12])
     elif fmt == "json":
         typer.echo(json.dumps([views.inspect(State.paths, r, store) for r in records], indent=2))
+    elif fmt:
+        from .template import formatted
+        ports = views.published_ports(store)
+        typer.echo(formatted(fmt, [render.ps_fields(r, ports.get(r.id, []), no_trunc) for r in records],
+                             {"ID": "CONTAINER ID", "RunningFor": "CREATED", "CreatedAt": "CREATED AT"}), nl=False)
     else:
-        from ..engine.views import published_ports
-        render.print_table(render.ps_table(records, no_trunc, published_ports(store)))
+        render.print_table(render.ps_table(records, no_trunc, views.published_ports(store)))
 
 
 @app.command()
@@ -193,7 +199,10 @@ def port(
 
 
 @app.command("inspect")
-def inspect_command(names: List[str] = typer.Argument(..., metavar="NAME...", help="Containers or images.")):
+def inspect_command(
+    names: List[str] = typer.Argument(..., metavar="NAME...", help="Containers or images."),
+    fmt: Optional[str] = typer.Option(None, "-f", "--format", help="A Go template per object: '{{.State.ExitCode}}'."),
+):
     """Describe containers (state, pid, exit code, OOMKilled, times, config, mounts) or, for
     a name no container has, images, as JSON.
 
@@ -213,7 +222,11 @@ def inspect_command(names: List[str] = typer.Argument(..., metavar="NAME...", he
                 raise NotFound(f"no such object: {name}") from None
             continue
         out.append(views.inspect(State.paths, views.refresh(State.paths, store, record), store))
-    typer.echo(json.dumps(out, indent=2))
+    if fmt:
+        from .template import formatted
+        typer.echo(formatted(fmt, out), nl=False)
+    else:
+        typer.echo(json.dumps(out, indent=2))
 
 
 @app.command()

@@ -20,7 +20,9 @@ def images(
     all_: bool = typer.Option(False, "-a", "--all", help="Show all images (pyctr keeps no intermediate ones)."),
     digests: bool = typer.Option(False, "--digests", help="Show the digests images were pulled by."),
     no_trunc: bool = typer.Option(False, "--no-trunc", help="Do not shorten ids."),
-    fmt: Optional[str] = typer.Option(None, "--format", help="'json': one object per line, docker's keys."),
+    fmt: Optional[str] = typer.Option(None, "--format",
+                                      help="'json': one object per line, docker's keys; or a Go template: "
+                                           "'{{.Repository}}:{{.Tag}}', 'table {{.ID}}\\t{{.Size}}'."),
 ):
     """List images.
 
@@ -42,7 +44,8 @@ def images(
         for row in rows:
             typer.echo(json.dumps(row))
     elif fmt:
-        raise typer.BadParameter(f"unsupported format {fmt!r}: only 'json'")
+        from .template import formatted
+        typer.echo(formatted(fmt, rows, {"ID": "IMAGE ID", "CreatedSince": "CREATED"}), nl=False)
     else:
         render.print_table(render.images_table(rows, digests))
 

@@ -49,7 +49,8 @@ def create(
 def ls(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Only show network ids."),
     no_trunc: bool = typer.Option(False, "--no-trunc", help="Do not shorten ids."),
-    fmt: Optional[str] = typer.Option(None, "--format", help="'json' for machine-readable output."),
+    fmt: Optional[str] = typer.Option(None, "--format",
+                                      help="'json' (inspect objects), or a Go template: '{{.Name}} {{.Subnet}}'."),
 ):
     """List networks: id, name, driver, subnet, gateway and how many containers are on each.
 
@@ -63,6 +64,12 @@ def ls(
             typer.echo(network.id if no_trunc else network.id[:12])
     elif fmt == "json":
         typer.echo(json.dumps([networks.inspect(store, n) for n, _ in rows], indent=2))
+    elif fmt:
+        from .template import formatted
+        typer.echo(formatted(fmt, [{"ID": n.id if no_trunc else n.id[:12], "Name": n.name, "Driver": n.driver,
+                                    "Scope": "local", "Subnet": n.subnet, "Gateway": n.gateway,
+                                    "Containers": users, "Labels": n.labels} for n, users in rows],
+                             {"ID": "NETWORK ID"}), nl=False)
     else:
         from rich.table import Table
         table = Table(box=None, header_style="bold", pad_edge=False)

@@ -181,6 +181,17 @@ def stats_table(rows) -> "object":
     return table
 
 
+def ps_fields(record, ports: list[str], no_trunc: bool = False) -> dict:
+    """A container as docker's `ps --format` sees it: its field names and texts."""
+    command = printable(" ".join(record.command))
+    if not no_trunc and len(command) > 20:
+        command = command[:19] + "…"
+    return {"ID": record.id if no_trunc else record.id[:12], "Image": record.image_ref, "Command": f'"{command}"',
+            "CreatedAt": docker_time(record.created), "RunningFor": human_age(record.created),
+            "Ports": ", ".join(ports), "State": record.status, "Status": status_text(record),
+            "Names": printable(record.name), "Size": "", "Labels": "", "Mounts": "", "Networks": ""}
+
+
 def ps_table(records, no_trunc: bool = False, ports: dict | None = None) -> "object":
     from rich.table import Table
     table = Table(box=None, header_style="bold", pad_edge=False)

@@ -40,7 +40,8 @@ def _dangling(filters: list[str]) -> bool | None:
 
 def ls(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Only show volume names."),
-    fmt: Optional[str] = typer.Option(None, "--format", help="'json' for machine-readable output."),
+    fmt: Optional[str] = typer.Option(None, "--format",
+                                      help="'json' (inspect objects), or a Go template: '{{.Name}}'."),
     filters: Optional[List[str]] = typer.Option(None, "-f", "--filter", help="dangling=true: only unused volumes."),
 ):
     """List volumes.
@@ -55,6 +56,10 @@ def ls(
             typer.echo(volume.name)
     elif fmt == "json":
         typer.echo(json.dumps([volumes.inspect(paths, store, v.name) for v in records], indent=2))
+    elif fmt:
+        from .template import formatted
+        typer.echo(formatted(fmt, [volumes.inspect(paths, store, v.name) for v in records],
+                             {"Name": "VOLUME NAME"}), nl=False)
     else:
         from rich.table import Table
         table = Table(box=None, header_style="bold", pad_edge=False)
