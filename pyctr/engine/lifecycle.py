@@ -128,9 +128,11 @@ def start(paths: Paths, store: Store, name: str, owner: bool = False) -> tuple[C
     config = containers.read_config(paths, record.id)
     if config is None:
         raise PyctrError(f"container {record.name} has no config.json")
+    if record.status in ("running", "starting"):  # docker: a no-op, not an error
+        return record, config, None
     wait_monitor_gone(record)  # before the claim: its cleanup writes the row
     reached(CHECKED)
-    if record.status in ("running", "starting") or not containers.claim(store, record):
+    if not containers.claim(store, record):
         return record, config, None
     containers.forget_exit(paths, store, record.id)
     tty = bool(config["process"].get("terminal"))

@@ -43,6 +43,9 @@ def run_detached(paths: Paths, store: Store, opts: RunOptions) -> str:
 
 def run_attached(paths: Paths, store: Store, opts: RunOptions) -> Outcome:
     """`run` in the foreground, until the container exits."""
+    if opts.tty and opts.interactive and not os.isatty(0):
+        # a pty fed from a pipe would wait for a terminal that never comes: docker's refusal
+        raise PyctrError("the input device is not a TTY", exit_code=1)
     check_installed()
     record, config, net = create.new(paths, store, opts)
     try:

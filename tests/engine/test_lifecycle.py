@@ -180,3 +180,11 @@ def test_a_container_keeps_the_runroot_it_was_made_under(pyctr, tmp_path):
     finally:
         assert pyctr("rm", "-f", "kept", env=other).returncode == 0
     assert pyctr.store().list_containers() == [] and runtime_entries(os.path.join(pyctr.root, "run")) == []
+
+
+def test_start_of_a_running_container_is_a_no_op(pyctr):
+    assert pyctr("run", "-d", "--name", "up", "--net", "none", "busybox", "sleep", "60").returncode == 0
+    r = pyctr("start", "up")
+    assert r.returncode == 0 and r.stdout.strip() == "up", r.stderr
+    assert "Up" in pyctr("ps").stdout
+    assert pyctr("rm", "-f", "up").returncode == 0

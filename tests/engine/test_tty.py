@@ -54,13 +54,23 @@ def test_tty_without_interactive_still_gets_a_terminal(pyctr):
 def test_tty_relay_survives_input_the_container_never_reads(pyctr):
     """Endless input to a container that does not read it, and output while input is
     pending: neither side may block the other, and pyctr must return."""
-    yes = subprocess.Popen(["yes"], stdout=subprocess.PIPE)
+    # stdin a terminal (-ti on a pipe is refused, as docker does), fed without end by `yes`
+    master, slave = os.openpty()
+    yes = subprocess.Popen(["yes"], stdout=master)
     try:
         r = subprocess.run(pyctr.argv("run", "--rm", "-i", "-t", "busybox", "sh", "-c", "sleep 1; seq 100000 | tail -1"),
-                           stdin=yes.stdout, capture_output=True, env=pyctr.env, timeout=30)
+                           stdin=slave, capture_output=True, env=pyctr.env, timeout=30)
     finally:
         yes.kill()
         yes.wait()
-        yes.stdout.close()
+        os.close(master)
+        os.close(slave)
     assert r.returncode == 0
     assert r.stdout.rstrip().endswith(b"100000")
+
+
+def test_tty_and_interactive_with_a_stdin_that_is_no_terminal_is_refused(pyctr):
+    """`echo hi | run -ti` would wait forever for a terminal: docker refuses it, exit 1."""
+    r = pyctr("run", "--rm", "-ti", "--net", "none", "busybox", "cat", input="hi\n", timeout=20)
+    assert r.returncode == 1 and r.stderr.strip() == "pyctr: the input device is not a TTY"
+    assert pyctr.store().list_containers() == []
