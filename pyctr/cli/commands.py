@@ -179,6 +179,29 @@ def ps(
 
 
 @app.command()
+def version(fmt: Optional[str] = typer.Option(None, "-f", "--format", help="'json', or a Go template: '{{.Version}}'.")):
+    """Show pyctr's version and the platform it runs on (also: pyctr --version).
+
+    Example: pyctr version --format '{{.Version}}'
+    """
+    import platform
+
+    from .. import __version__
+    from ..runtime import cgroups
+    facts = {"Version": __version__, "PythonVersion": platform.python_version(), "Os": platform.system().lower(),
+             "Arch": platform.machine(), "KernelVersion": platform.release(), "CgroupVersion": cgroups.mode()}
+    if fmt == "json":
+        typer.echo(json.dumps(facts))
+    elif fmt:
+        from .template import formatted
+        typer.echo(formatted(fmt, [facts]), nl=False)
+    else:
+        width = max(len(k) for k in facts) + 1
+        for key, value in facts.items():
+            typer.echo(f"{(key + ':').ljust(width)} {value}")
+
+
+@app.command()
 def port(
     name: str = typer.Argument(..., metavar="CONTAINER", help="A container."),
     private: Optional[str] = typer.Argument(None, metavar="[PRIVATE_PORT[/PROTO]]", help="Only this port."),

@@ -10,6 +10,10 @@ def main(argv=None) -> int:
     # pyctr's own, not the caller's: the modes of what it makes must not depend on it
     # (state it keeps private is made 0600/0700 explicitly; shared files get 0644/0755)
     os.umask(0o022)
+    if args in (["--version"], ["-v"]):  # docker's one line
+        from .. import __version__
+        print(f"pyctr version {__version__}")
+        return 0
     from ..engine.errors import ENGINE_ERROR, PyctrError
     from ..runtime.errors import RuntimeFailure
     try:

@@ -63,3 +63,12 @@ def test_the_commands_take_templates(pyctr):
     r = pyctr("ps", "-a", "--format", "{{.Nope}}")
     assert r.returncode == 125 and "can't evaluate field Nope" in r.stderr and len(r.stderr.splitlines()) == 1
     assert pyctr("rm", "done").returncode == 0
+
+
+def test_version(pyctr):
+    from pyctr import __version__
+    assert pyctr("--version").stdout == f"pyctr version {__version__}\n"
+    assert pyctr("version", "--format", "{{.Version}}").stdout == f"{__version__}\n"
+    facts = json.loads(pyctr("version", "--format", "json").stdout)
+    assert facts["Version"] == __version__ and facts["CgroupVersion"] in ("v1", "v2")
+    assert "Version:" in pyctr("version").stdout
