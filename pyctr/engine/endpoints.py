@@ -13,7 +13,6 @@ and rewrites the hosts files of its network's containers; then the go-ahead.
     each start: Wiring(...).wire(pid)        each exit, rm, failed start: release()
 """
 
-import ipaddress
 import os
 
 from ..records import record
@@ -41,18 +40,22 @@ class Request:
 
 def request(paths: Paths, store, opts, image_config: dict) -> Request:
     """--network and the rest, checked against the store before anything is written."""
-    from ..network import ipam
     from ..network.errors import NetworkError
-    from ..network.hostfiles import parse_add_host
     try:
         mode = (opts.network or BRIDGE).strip()
         ports = _port_specs(opts, image_config)
-        for host in opts.add_hosts:
-            parse_add_host(host)
+        if opts.add_hosts:
+            from ..network.hostfiles import parse_add_host
+            for host in opts.add_hosts:
+                parse_add_host(host)
         for server in opts.dns:
-            ipaddress.ip_address(server) if _is_ip(server) else _bad_dns(server)
+            if not _is_ip(server):
+                raise PyctrError(f"invalid --dns {server!r}: not an IP address")
         _plain_words(opts)
-        mac = ipam.parse_mac(opts.mac_address) if opts.mac_address else None
+        mac = None
+        if opts.mac_address:
+            from ..network.ipam import parse_mac
+            mac = parse_mac(opts.mac_address)
         options = {"ports": [p.text() for p in ports], "dns": list(opts.dns), "dns_search": list(opts.dns_search),
                    "dns_options": list(opts.dns_options), "add_hosts": list(opts.add_hosts),
                    "hostname": opts.hostname}
@@ -67,11 +70,7 @@ def request(paths: Paths, store, opts, image_config: dict) -> Request:
         network = networks.default_network(paths, store) if mode in (BRIDGE, networks.DEFAULT_NETWORK) \
             else networks.lookup(store, mode)
         if opts.ip:
-            address = ipam.parse_address(opts.ip, "--ip address")
-            if not ipam.usable(ipaddress.IPv4Network(network.subnet), address) or str(address) == network.gateway:
-                raise NetworkError(f"--ip {address} is not a free host address of {network.name}'s subnet "
-                                   f"{network.subnet}")
-            req.ip = str(address)
+            req.ip = _address_on(network, opts.ip)
         req.mode, req.networks = BRIDGE, [network]
         return req
     except NetworkError as e:
@@ -100,6 +99,7 @@ def _plain_words(opts) -> None:
 
 
 def _is_ip(text: str) -> bool:
+    import ipaddress
     try:
         ipaddress.ip_address(text)
         return True
@@ -107,8 +107,19 @@ def _is_ip(text: str) -> bool:
         return False
 
 
-def _bad_dns(server: str):
-    raise PyctrError(f"invalid --dns {server!r}: not an IP address")
+def _address_on(network, ip: str) -> str:
+    """--ip, checked to be a host address of the network's subnet and not its gateway."""
+    import ipaddress
+
+    from ..network import ipam
+    from ..network.errors import NetworkError
+    try:
+        address = ipam.parse_address(ip, "--ip address")
+    except NetworkError as e:
+        raise PyctrError(str(e)) from None
+    if not ipam.usable(ipaddress.IPv4Network(network.subnet), address) or str(address) == network.gateway:
+        raise PyctrError(f"--ip {address} is not a host address of {network.name}'s subnet {network.subnet}")
+    return str(address)
 
 
 def _only_with_bridge(opts, mode: str) -> None:
@@ -201,12 +212,6 @@ def veth_name(container_id: str, position: int) -> str:
     return f"pv{container_id[:10]}{position:x}"
 
 
-def mac_for(address: str) -> str:
-    """docker's MAC for an address (02:42 + its four bytes): one address always has one
-    MAC, so a neighbour's ARP cache is never stale when an address is used again."""
-    return "02:42:" + ":".join(f"{b:02x}" for b in ipaddress.IPv4Address(address).packed)
-
-
 def wiring(paths: Paths, store, container_id: str, name: str, config: dict, mode: str | None):
     """What a start does between clone and go-ahead for the container's networks (None:
     nothing), its config made ready for the start first (container: mode's path)."""
@@ -248,8 +253,8 @@ class Wiring:
                 taken = leased.get(e.network_id, set()) | {network.gateway}
                 if e.ip and e.ip in taken:
                     raise NetworkError(f"address {e.ip} is in use on network {network.name}")
-                address = e.ip or str(ipam.first_free(ipaddress.IPv4Network(network.subnet), taken))
-                chosen.append(records.Lease(e.network_id, address, self.id, e.mac or mac_for(address)))
+                address = e.ip or ipam.first_free(network.subnet, taken)
+                chosen.append(records.Lease(e.network_id, address, self.id, e.mac or ipam.mac_for(address)))
             if not texts:
                 return chosen, []
             from ..network.ports import Binding, bindings, clashes, parse
@@ -263,17 +268,16 @@ class Wiring:
         return leases, taken_ports
 
     def _attach(self, pid: int, leases) -> None:
-        from ..network import _netlink
+        from ..network import _netlink, ipam
         from . import networks
         # inside, eth0, eth1, ... in the endpoints' order, the default route on eth0; the
         # host end is named after the endpoint's position, which disconnect finds it by
         for index, (position, lease) in enumerate(zip(self.positions, leases)):
             network = self.networks[lease.network_id]
             networks.ensure_up(self.paths, network, store=self.store)
-            prefix = ipaddress.IPv4Network(network.subnet).prefixlen
             try:
                 _netlink.attach(pid, veth_name(self.id, position), f"eth{index}", network.bridge, lease.address,
-                                prefix, network.gateway if index == 0 else None, network.mtu, lease.mac)
+                                ipam.prefix_of(network.subnet), network.gateway if index == 0 else None, network.mtu, lease.mac)
             except OSError as e:
                 raise PyctrError(f"cannot connect to network {network.name}: {e.strerror or e}") from None
 
@@ -418,8 +422,6 @@ def connect(paths: Paths, store, network, container, ip: str | None = None, alia
     """Another network for a bridge container: its endpoint row, and if it runs, an
     address, a veth (eth<N>, no default route: that stays on eth0) and its name in the
     network's hosts files at once."""
-    from ..network import ipam
-    from ..network.errors import NetworkError
     from .containers import runtime_state
     conf = records.netconf(store, container.id)
     if conf is None or conf.mode != BRIDGE:
@@ -429,14 +431,8 @@ def connect(paths: Paths, store, network, container, ip: str | None = None, alia
     for alias in aliases:  # into other containers' hosts files: one word
         if not valid_name(alias):
             raise PyctrError(f"invalid --alias {alias!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
-    subnet = ipaddress.IPv4Network(network.subnet)
     if ip is not None:
-        try:
-            address = ipam.parse_address(ip, "--ip address")
-        except NetworkError as e:
-            raise PyctrError(str(e)) from None
-        if not ipam.usable(subnet, address) or str(address) == network.gateway:
-            raise PyctrError(f"--ip {address} is not a host address of {network.name}'s subnet {network.subnet}")
+        ip = _address_on(network, ip)
     endpoint = records.add_endpoint(store, records.Endpoint(container.id, network.id, 0, ip, None, list(aliases)))
     state = runtime_state(paths, container)
     if state is None:
@@ -452,24 +448,20 @@ def _connect_running(paths: Paths, store, network, container, endpoint, pid: int
     from ..network import _netlink, ipam
     from ..network.errors import NetworkError
     from . import networks
-    subnet = ipaddress.IPv4Network(network.subnet)
 
     def choose(leased: set) -> str:
         taken = leased | {network.gateway}
         if endpoint.ip and endpoint.ip in taken:
             raise NetworkError(f"address {endpoint.ip} is in use on network {network.name}")
-        return endpoint.ip or str(ipam.first_free(subnet, taken))
+        return endpoint.ip or ipam.first_free(network.subnet, taken)
     try:
-        lease = records.add_lease(store, records.Lease(network.id, "", container.id), choose)
+        lease = records.add_lease(store, records.Lease(network.id, "", container.id), choose, ipam.mac_for)
     except NetworkError as e:
         raise PyctrError(str(e)) from None
     try:
         networks.ensure_up(paths, network)
-        mac = mac_for(lease.address)
         _netlink.attach(pid, veth_name(container.id, endpoint.position), f"eth{endpoint.position}", network.bridge,
-                        lease.address, subnet.prefixlen, None, network.mtu, mac)
-        with store.transaction() as db:
-            db.execute("UPDATE leases SET mac = ? WHERE network_id = ? AND address = ?", (mac, network.id, lease.address))
+                        lease.address, ipam.prefix_of(network.subnet), None, network.mtu, lease.mac)
     except OSError as e:
         records.remove_endpoint(store, container.id, network.id)
         raise PyctrError(f"cannot connect to network {network.name}: {e.strerror or e}") from None

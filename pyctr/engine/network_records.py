@@ -198,12 +198,13 @@ def take(store, container_id: str, choose) -> tuple[list[Lease], list]:
     return leases, bindings
 
 
-def add_lease(store, lease: Lease, choose_address) -> Lease:
+def add_lease(store, lease: Lease, choose_address, mac_of) -> Lease:
     """network connect on a running container: one more lease, its address chosen by
-    `choose_address(leased)` inside the transaction."""
+    `choose_address(leased)` inside the transaction, its MAC `mac_of(address)`."""
     with store.transaction() as db:
         leased = {r[0] for r in db.execute("SELECT address FROM leases WHERE network_id = ?", (lease.network_id,))}
         lease.address = choose_address(leased)
+        lease.mac = mac_of(lease.address)
         db.execute("INSERT INTO leases (network_id, address, container_id, mac) VALUES (?,?,?,?)",
                    (lease.network_id, lease.address, lease.container_id, lease.mac))
     return lease

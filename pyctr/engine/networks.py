@@ -9,7 +9,6 @@ row `network rm` finds again).  Kernel objects are host-wide while roots are not
 root has its own nftables table, and bridges are named after network ids.
 """
 
-import ipaddress
 import os
 import time
 
@@ -65,6 +64,8 @@ def create(paths: Paths, store, name: str, subnet: str | None = None, gateway: s
            driver: str = "bridge", labels: dict | None = None, options: dict | None = None) -> NetworkRecord:
     """A bridge network: its row (subnet checked against this root's networks, or chosen
     free of them and of the host's routes), then its bridge and rules."""
+    import ipaddress
+
     from ..network import ipam
     from ..network.errors import NetworkError
     from .names import valid_name
@@ -109,7 +110,7 @@ def create(paths: Paths, store, name: str, subnet: str | None = None, gateway: s
     return record
 
 
-def _off_the_hosts_routes(subnet: ipaddress.IPv4Network) -> None:
+def _off_the_hosts_routes(subnet) -> None:
     """A subnet the host routes elsewhere already (its own links, another root's bridges)
     would send the containers' traffic there: refused, as an overlap."""
     from ..network import bridges, ipam
@@ -119,7 +120,7 @@ def _off_the_hosts_routes(subnet: ipaddress.IPv4Network) -> None:
         raise NetworkError(f"subnet {subnet} overlaps {clash}, a route of this host")
 
 
-def _free_subnet(name: str, taken: list) -> ipaddress.IPv4Network:
+def _free_subnet(name: str, taken: list):
     """The default network's: PYCTR_DEFAULT_SUBNET, else 10.88.0.0/16 if free; others (and
     the default when 10.88/16 is taken): a free /24 of 10.89.0.0/16.  Free means overlapping
     no network of this root and no route of the host (another root's bridges among them)."""
@@ -130,6 +131,7 @@ def _free_subnet(name: str, taken: list) -> ipaddress.IPv4Network:
         return chosen
     taken = taken + bridges.host_routes()
     if name == DEFAULT_NETWORK:
+        import ipaddress
         default = ipaddress.IPv4Network(ipam.DEFAULT_SUBNET)
         if ipam.overlapping(default, taken) is None:
             return default
@@ -184,12 +186,11 @@ def ensure_up(paths: Paths, network: NetworkRecord, force: bool = False, store=N
     marker = _marker(paths, network)
     if not force and _marker_says(marker) == SETUP_VERSION and _netlink.link_exists(network.bridge):
         return
-    from ..network import bridges, firewall
+    from ..network import bridges, firewall, ipam
     from ..network.errors import NetworkError
-    subnet = ipaddress.IPv4Network(network.subnet)
     table = table_name(paths)
     try:
-        bridges.create(network.bridge, network.gateway, subnet.prefixlen, network.mtu)
+        bridges.create(network.bridge, network.gateway, ipam.prefix_of(network.subnet), network.mtu)
         firewall.ensure(table)
         firewall.add_network(table, network.bridge, network.subnet)
         bridges.ensure_forwarding()
@@ -324,7 +325,8 @@ def inspect(store, network: NetworkRecord) -> dict:
     """docker network inspect's shape."""
     from ..timestamps import rfc3339
     containers = {}
-    prefix = ipaddress.IPv4Network(network.subnet).prefixlen
+    from ..network.ipam import prefix_of
+    prefix = prefix_of(network.subnet)
     for lease in records.leases(store, network_id=network.id):
         record = store.get_container(lease.container_id)
         containers[lease.container_id] = {"Name": record.name if record else "", "EndpointID": "",

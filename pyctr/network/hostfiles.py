@@ -9,8 +9,6 @@ busybox) reads /etc/hosts on each lookup, so a file is enough for names and alia
 it cannot do: answer DNS queries (nslookup, dig ask a server, not the file).
 """
 
-import ipaddress
-
 from ..records import record
 
 LOCALHOST = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
@@ -79,6 +77,9 @@ def resolv_conf(host_text: str, dns: list[str], search: list[str], options: list
 
 
 def _loopback(text: str) -> bool:
+    if ":" not in text:  # IPv4, the usual case: no ipaddress import on a run's path
+        return text.startswith("127.")
+    import ipaddress
     try:
         return ipaddress.ip_address(text.split("%")[0]).is_loopback
     except ValueError:

@@ -33,10 +33,11 @@ def test_free_subnets_avoid_whatever_is_taken():
 
 
 def test_first_free_address_skips_taken_ones_and_runs_out():
-    subnet = ipaddress.IPv4Network("10.0.0.0/30")  # .1 and .2
-    assert str(ipam.first_free(subnet, {"10.0.0.1"})) == "10.0.0.2"
+    assert ipam.first_free("10.0.0.0/30", {"10.0.0.1"}) == "10.0.0.2"  # hosts .1 and .2
     with pytest.raises(NetworkError):
-        ipam.first_free(subnet, {"10.0.0.1", "10.0.0.2"})
+        ipam.first_free("10.0.0.0/30", {"10.0.0.1", "10.0.0.2"})
+    assert ipam.first_free("10.88.0.0/16", {"10.88.0.1"} | {f"10.88.0.{i}" for i in range(2, 256)}) == "10.88.1.0"
+    assert ipam.prefix_of("10.88.0.0/16") == 16 and ipam.mac_for("10.88.1.0") == "02:42:0a:58:01:00"
 
 
 def test_mac_addresses():
