@@ -83,7 +83,14 @@ def test_only_root_may_attach_even_through_an_open_socket(pyctr):
                 os.setgid(65534)
                 os.setuid(65534)
                 s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-                s.connect(f"/proc/self/fd/{dirfd}/attach")
+                # `run -d` returns before its monitor listens: the path can exist (bound)
+                # a moment before it takes connections
+                for _ in range(100):
+                    try:
+                        s.connect(f"/proc/self/fd/{dirfd}/attach")
+                        break
+                    except ConnectionRefusedError:
+                        time.sleep(0.05)
                 s.settimeout(5)
                 try:
                     s.send(b"iintruder\n")
