@@ -110,6 +110,7 @@ def test_an_address_is_never_on_two_containers_after_the_one_joined_stops(pyctr)
     _net(pyctr)
     _ok(pyctr("run", "-d", "--name", "x", "--net", "appnet", "busybox", "sleep", "120"))
     ip = _inspect(pyctr, "x")["NetworkSettings"]["IPAddress"]
+    x_veth = "pv" + _id(pyctr, "x")[:10]  # read now: after rm the row, and so the id, is gone
     _ok(pyctr("run", "-d", "--name", "y", "--net", "container:x", "busybox", "sleep", "120"))
     _ok(pyctr("stop", "-t", "0", "x"))
     _ok(pyctr("run", "-d", "--name", "z", "--net", "appnet", "busybox", "sleep", "120"))
@@ -119,13 +120,14 @@ def test_an_address_is_never_on_two_containers_after_the_one_joined_stops(pyctr)
             f"{ip} is both z's and still on y's (x's) eth0"
     finally:
         _ok(pyctr("rm", "-f", "y", "z", "x"))
-    assert _links("pv" + _id(pyctr, "x")[:10]) == []
+    assert _links(x_veth) == []
     _ok(pyctr("network", "rm", "appnet"))
 
 
 def _id(pyctr, name) -> str:
     rows = pyctr.store().db.execute("SELECT id FROM containers WHERE name = ?", (name,)).fetchall()
-    return rows[0][0] if rows else ""
+    assert rows, f"no container {name}"  # an empty id would make "pv" match every veth
+    return rows[0][0]
 
 
 # 3. published ports follow the first lease's address, which disconnect frees
