@@ -24,11 +24,23 @@ STOP_SIGNAL = "org.opencontainers.image.stopSignal"
 # the run's own mounts as volumes.py decided them (inspect, --volumes-from, the volumes
 # a container uses read them back); config.json's mounts hold them in OCI form
 USER_MOUNTS = "org.pyctr.mounts"
+# the container's labels (--label, --label-file, and the image's), a JSON object: ps and
+# events filter on them, inspect shows them as Config.Labels
+LABELS = "org.pyctr.labels"
 
 
 def annotated(config: dict, key: str) -> bool:
     """Whether the engine's annotation `key` is on in a container's config."""
     return (config.get("annotations") or {}).get(key) == "true"
+
+
+def labels(config: dict) -> dict:
+    """A container's labels, from its config: {} when it has none."""
+    text = (config.get("annotations") or {}).get(LABELS)
+    if not text:
+        return {}
+    from ..fastjson import loads
+    return loads(text)
 # docker's default capability set
 DEFAULT_CAPS = [
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
