@@ -33,6 +33,8 @@ class Stats:
     pids: int = 0
     pids_limit: int | None = None
     oom_kills: int = 0
+    block_read: int = 0  # bytes read from and written to block devices (docker's BLOCK I/O)
+    block_write: int = 0
 
 
 def open_cgroup(path: str, root: str | None = None):
@@ -117,6 +119,26 @@ def read_int(path: str, default: int | None = None) -> int | None:
     except OSError:
         return default
     return None if text == "max" else int(text)
+
+
+def read_block_io(path: str) -> tuple[int, int]:
+    """(bytes read, bytes written) over all devices, from v1's blkio.throttle.io_service_bytes
+    (`8:0 Read 4096` lines) or v2's io.stat (`8:0 rbytes=4096 wbytes=0 ...`); (0, 0) when
+    there is no such file."""
+    try:
+        text = read(path)
+    except OSError:
+        return 0, 0
+    done = {"read": 0, "write": 0}
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) == 3 and words[1].lower() in done and words[2].isdigit():
+            done[words[1].lower()] += int(words[2])
+        for word in words[1:]:
+            key, _, value = word.partition("=")
+            if key in ("rbytes", "wbytes") and value.isdigit():
+                done["read" if key == "rbytes" else "write"] += int(value)
+    return done["read"], done["write"]
 
 
 def read_keyed(path: str) -> dict[str, int]:

@@ -4,9 +4,11 @@ import errno
 import os
 import time
 
-from . import CgroupError, Stats, devices, kill_all_tolerating_removal, kill_pids, mkdir, read, read_int, read_keyed, write
+from . import (CgroupError, Stats, devices, kill_all_tolerating_removal, kill_pids, mkdir, read, read_block_io, read_int,
+               read_keyed, write)
 
-CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "pids", "freezer", "devices")
+# blkio only for its figures (stats' BLOCK I/O): no limits are set on it
+CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "pids", "freezer", "devices", "blkio")
 UNLIMITED = -1
 _host_mounts: dict[str, str] | None = None
 
@@ -154,6 +156,7 @@ class CgroupV1:
         usage = read_int(self._file("memory", "memory.usage_in_bytes"), 0)
         limit = read_int(self._file("memory", "memory.limit_in_bytes"))
         pids_limit = read_int(self._file("pids", "pids.max"))
+        block = read_block_io(self._file("blkio", "blkio.throttle.io_service_bytes")) if "blkio" in self.mounts else (0, 0)
         return Stats(
             cpu_usage_ns=read_int(self._file("cpuacct", "cpuacct.usage"), 0) if "cpuacct" in self.mounts else 0,
             memory_usage=max(0, usage - mem.get("total_inactive_file", 0)),
@@ -162,6 +165,8 @@ class CgroupV1:
             pids=read_int(self._file("pids", "pids.current"), 0),
             pids_limit=pids_limit,
             oom_kills=self.oom_kills(),
+            block_read=block[0],
+            block_write=block[1],
         )
 
     def oom_kills(self) -> int:

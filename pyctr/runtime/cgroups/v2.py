@@ -5,7 +5,8 @@ import os
 import time
 
 from .. import _core
-from . import CgroupError, Stats, devices, kill_all_tolerating_removal, kill_pids, mkdir, read, read_int, read_keyed, write
+from . import (CgroupError, Stats, devices, kill_all_tolerating_removal, kill_pids, mkdir, read, read_block_io, read_int,
+               read_keyed, write)
 from .convert import limit_text, shares_to_weight, swap_v2
 from .v1 import _rmdir_retry
 
@@ -103,6 +104,7 @@ class CgroupV2:
     def stats(self) -> Stats:
         mem = read_keyed(self._file("memory.stat"))
         usage = read_int(self._file("memory.current"), 0)
+        block = read_block_io(self._file("io.stat"))
         return Stats(
             cpu_usage_ns=read_keyed(self._file("cpu.stat")).get("usage_usec", 0) * 1000,
             memory_usage=max(0, usage - mem.get("inactive_file", 0)),
@@ -111,6 +113,8 @@ class CgroupV2:
             pids=read_int(self._file("pids.current"), 0),
             pids_limit=read_int(self._file("pids.max")),
             oom_kills=self.oom_kills(),
+            block_read=block[0],
+            block_write=block[1],
         )
 
     def oom_kills(self) -> int:
