@@ -1,9 +1,11 @@
-"""`pyctr stats`: resource usage of running containers, from the runtime (their cgroups)."""
+"""`pyctr stats`: resource usage of running containers, from the runtime (their cgroups:
+CPU, memory, pids, block I/O) and from their network namespaces (/proc/<pid>/net/dev)."""
 
 import time
 
 from ..records import as_dict, record
 from ..runtime import container as runtime
+from ..runtime.errors import NoSuchContainer
 from . import containers
 from .paths import Paths
 from .store import ContainerRecord, Store
@@ -17,6 +19,11 @@ class Row:
     memory_usage: int
     memory_limit: int | None
     pids: int
+    net_rx: int = 0  # bytes, every interface but lo
+    net_tx: int = 0
+    block_read: int = 0
+    block_write: int = 0
+    container: str = ""  # as the command line named it (docker's Container), else the id
 
     @property
     def memory_percent(self) -> float | None:
@@ -26,9 +33,11 @@ class Row:
         return {**as_dict(self), "memory_percent": self.memory_percent}
 
 
-def _running(paths: Paths, store: Store, names: list[str] | None) -> list[ContainerRecord]:
-    records = [containers.lookup(store, n) for n in names] if names else store.list_containers()
-    return [r for r in records if containers.is_running(paths, r)]
+def _running(paths: Paths, store: Store, names: list[str] | None) -> list[tuple[str, ContainerRecord]]:
+    """(the name it was asked by, or its id; the record) of each running one."""
+    asked = [(n, containers.lookup(store, n)) for n in names] if names else \
+        [(r.id, r) for r in store.list_containers()]
+    return [(n, r) for n, r in asked if containers.is_running(paths, r)]
 
 
 def _read(paths: Paths, records: list[ContainerRecord]) -> dict:
@@ -41,27 +50,72 @@ def _read(paths: Paths, records: list[ContainerRecord]) -> dict:
     return reads
 
 
+def net_io(pid: int | None) -> tuple[int, int]:
+    """(received, sent) bytes of every interface but lo in the network namespace of `pid`,
+    as its /proc/<pid>/net/dev shows them; (0, 0) once it is gone (and with --net none)."""
+    if not pid:
+        return 0, 0
+    try:
+        with open(f"/proc/{pid}/net/dev") as f:
+            lines = f.read().splitlines()[2:]
+    except OSError:
+        return 0, 0
+    rx = tx = 0
+    for line in lines:
+        name, _, figures = line.partition(":")
+        words = figures.split()
+        if name.strip() == "lo" or len(words) < 9:
+            continue
+        rx, tx = rx + int(words[0]), tx + int(words[8])
+    return rx, tx
+
+
+def block_io(paths: Paths, record: ContainerRecord, figures) -> tuple[int, int]:
+    """(read, written) bytes: the cgroup's (blkio / io.stat, as docker), else, on a kernel
+    that does not account them there (v1 counts only throttled disks on recent kernels),
+    what its processes' /proc/<pid>/io say (a process's count includes its reaped children)."""
+    if figures.block_read or figures.block_write:
+        return figures.block_read, figures.block_write
+    done = [0, 0]
+    try:
+        pids = runtime.processes(containers.runtime_root(paths, record), record.id)
+    except NoSuchContainer:  # gone meanwhile: nothing more to count
+        return 0, 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/io") as f:
+                for line in f:
+                    key, _, value = line.partition(":")
+                    if key in ("read_bytes", "write_bytes"):
+                        done[key == "write_bytes"] += int(value)
+        except OSError:
+            continue
+    return done[0], done[1]
+
+
 def _memory_limit(stats) -> int | None:
     with open("/proc/meminfo") as f:
         host = int(f.readline().split()[1]) * 1024
     return min(stats.memory_limit or host, host)
 
 
-def sample(paths: Paths, store: Store, names: list[str] | None = None, interval: float = 0.5,
+def sample(paths: Paths, store: Store, names: list[str] | None = None, interval: float = 0.2,
            previous: dict | None = None) -> list[Row]:
     """One row per running container.  CPU % is usage over wall time between two reads,
     100% being one whole CPU (as docker shows it).  `previous` carries the last reads from
     call to call; without it (or for a container new to it) a first read is taken
-    `interval` seconds before."""
+    `interval` seconds before (docker waits for a second sample too; a short one is
+    enough for a first figure)."""
     previous = {} if previous is None else previous
-    targets = _running(paths, store, names)
+    asked = _running(paths, store, names)
+    targets = [r for _, r in asked]
     if any(r.id not in previous for r in targets):
         for cid, (then, figures) in _read(paths, targets).items():
             previous.setdefault(cid, (then, figures.cpu_usage_ns))
         time.sleep(interval)
     rows = []
     reads = _read(paths, [r for r in targets if r.id in previous])
-    for target in targets:
+    for given, target in asked:
         if target.id not in reads:  # exited between the two reads
             continue
         now, s = reads[target.id]
@@ -69,5 +123,6 @@ def sample(paths: Paths, store: Store, names: list[str] | None = None, interval:
         previous[target.id] = (now, s.cpu_usage_ns)
         used = s.cpu_usage_ns - cpu_then
         percent = 100.0 * used / ((now - then) * 1e9) if now > then and used >= 0 else 0.0
-        rows.append(Row(target.id, target.name, percent, s.memory_usage, _memory_limit(s), s.pids))
+        rows.append(Row(target.id, target.name, percent, s.memory_usage, _memory_limit(s), s.pids,
+                        *net_io(target.pid), *block_io(paths, target, s), given))
     return rows

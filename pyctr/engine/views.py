@@ -146,3 +146,62 @@ def network_settings(container_id: str, store: Store) -> dict:
             "Gateway": first.get("Gateway", ""), "MacAddress": first.get("MacAddress", ""),
             "Ports": ports, "Networks": networks,
             "SandboxKey": "", "NetworkMode": conf.mode if conf else "none"}
+
+
+# ps
+
+def listed(paths: Paths, store: Store, record: ContainerRecord, size: bool = False) -> dict:
+    """What `ps` shows of a container beyond its row: its labels, the names of its mounts
+    (a volume's name, a bind's source), its networks, how many local volumes it has, and
+    with `size` the bytes of its writable layer and of its image (docker's SizeRw and
+    SizeRootFs: the two together)."""
+    from .spec import LABELS, USER_MOUNTS, labels
+    config = containers.read_config(paths, record.id) or {}
+    annotations = config.get("annotations") or {}
+    facts = {"labels": labels(config) if LABELS in annotations else {}, "mounts": [], "local_volumes": 0,
+             "networks": sorted(name for name, _ in networks_of(store, record.id)), "size_rw": None,
+             "size_root": None}
+    if USER_MOUNTS in annotations:
+        from .volumes import requests_of
+        for request in requests_of(config):
+            if request.type == "tmpfs":
+                continue
+            facts["mounts"].append(request.source)
+            facts["local_volumes"] += request.type == "volume"
+    if size:
+        rw = apparent_size(paths.container_file(record.id, "upper"))
+        image = store.images_by_id_prefix(record.image_id)
+        facts["size_rw"], facts["size_root"] = rw, rw + (image[0].size if image else 0)
+    return facts
+
+
+def networks_of(store: Store, container_id: str) -> list[tuple[str, str]]:
+    """(name, id) of each network a container is on; ("none", "none") or ("host", "host")
+    for those modes, as docker lists them."""
+    from . import network_records
+    found = []
+    for endpoint in network_records.endpoints(store, container_id):
+        network = network_records.get_network(store, endpoint.network_id)
+        if network is not None:
+            found.append((network.name, network.id))
+    conf = network_records.netconf(store, container_id)
+    if conf is not None and conf.mode in ("none", "host"):
+        found.append((conf.mode, conf.mode))
+    return found
+
+
+def apparent_size(path: str) -> int:
+    """Bytes of the files below `path` (their lengths, a hard link once): docker's SizeRw."""
+    total, seen = 0, set()
+    for top, _, files in os.walk(path):
+        for name in files:
+            try:
+                st = os.lstat(os.path.join(top, name))
+            except OSError:
+                continue
+            if st.st_nlink > 1:
+                if (st.st_dev, st.st_ino) in seen:
+                    continue
+                seen.add((st.st_dev, st.st_ino))
+            total += st.st_size
+    return total

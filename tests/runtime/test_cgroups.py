@@ -110,12 +110,12 @@ def test_stats_shows_running_containers(pyctr):
     held = Held(pyctr, "-m", "64m", "--name", "watched")
     try:
         r = pyctr("stats", "--no-stream")
-        rows = json.loads(pyctr("stats", "--format", "json").stdout)
+        rows = [json.loads(line) for line in pyctr("stats", "--no-stream", "--format", "json").stdout.splitlines()]
     finally:
         held.release()
-    assert "MEM USAGE / LIMIT" in r.stdout and "watched" in r.stdout and "64.00MiB" in r.stdout
+    assert "MEM USAGE / LIMIT" in r.stdout and "watched" in r.stdout and " / 64MiB" in r.stdout
     [row] = rows
-    assert row["name"] == "watched" and row["memory_limit"] == 64 << 20 and row["pids"] >= 1
+    assert row["Name"] == "watched" and row["MemUsage"].endswith(" / 64MiB") and int(row["PIDs"]) >= 1
 
 
 @pytest.mark.parametrize("flags,message", [
