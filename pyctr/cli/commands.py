@@ -93,21 +93,31 @@ app.command("exec", context_settings={"allow_interspersed_args": False})(
 def stats(
     names: Optional[List[str]] = typer.Argument(None, metavar="[CONTAINER]...", help="Containers (default: all running)."),
     no_stream: bool = typer.Option(False, "--no-stream", help="Print one sample and exit."),
-    fmt: Optional[str] = typer.Option(None, "--format", help="'json' for machine-readable output (implies --no-stream)."),
+    no_trunc: bool = typer.Option(False, "--no-trunc", help="Do not shorten ids."),
+    fmt: Optional[str] = typer.Option(None, "--format",
+                                      help="'json': one object per line, docker's keys; or a Go template: "
+                                           "'{{.Name}} {{.CPUPerc}}', 'table {{.ID}}\\t{{.MemUsage}}'."),
 ):
-    """Live resource usage of running containers: CPU %, memory, pids.
+    """Live resource usage of running containers: CPU %, memory, network and block I/O, pids.
 
-    Example: pyctr stats --no-stream
+    Example: pyctr stats --no-stream --format '{{.Name}} {{.MemUsage}}'
     """
     from ..engine import stats as usage
     store = _store()
-    if fmt == "json":
-        typer.echo(json.dumps([row.as_dict() for row in usage.sample(State.paths, store, names)], indent=2))
-    elif no_stream:
-        render.print_table(render.stats_table(usage.sample(State.paths, store, names)))
+    previous: dict = {}
+
+    def frame() -> str:
+        rows = [render.stats_fields(row, no_trunc) for row in usage.sample(State.paths, store, names, previous=previous)]
+        if fmt == "json":
+            return "".join(render.json_line(row) + "\n" for row in rows)
+        if fmt and fmt != "table":
+            from .template import formatted
+            return formatted(fmt, rows, render.STATS_HEADERS)
+        return render.table_text(render.stats_table(rows))
+    if no_stream:
+        typer.echo(frame(), nl=False)
     else:
-        previous: dict = {}
-        render.live_stats(lambda: usage.sample(State.paths, store, names, previous=previous))
+        render.live(frame)
 
 
 def update(values):
@@ -151,31 +161,41 @@ def ps(
     all_: bool = typer.Option(False, "-a", "--all", help="Show all containers (default: running)."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Only show ids."),
     no_trunc: bool = typer.Option(False, "--no-trunc", help="Do not shorten ids and commands."),
+    filters: Optional[List[str]] = typer.Option(None, "-f", "--filter",
+                                                help="KEY=VALUE, repeatable: id, name, label, status, exited, "
+                                                     "ancestor, before, since, volume, network."),
+    last: Optional[int] = typer.Option(None, "-n", "--last", help="The N last created containers (all states)."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The last created container (all states)."),
+    size: bool = typer.Option(False, "-s", "--size", help="Show sizes: the writable layer (virtual: with the image)."),
     fmt: Optional[str] = typer.Option(None, "--format",
-                                      help="'json' (inspect objects), or a Go template over docker's fields: "
-                                           "'{{.Names}}', 'table {{.ID}}\\t{{.Status}}'."),
+                                      help="'json': one object per line, docker's keys; or a Go template over "
+                                           "them: '{{.Names}}', 'table {{.ID}}\\t{{.Status}}'."),
 ):
     """List containers, with their true state (pid and start time checked).
 
-    Example: pyctr ps -a
+    Example: pyctr ps -a --filter status=exited --format '{{.ID}} {{.Status}}'
     """
-    from ..engine import views
+    from ..engine import filters as chosen, views
     store = _store()
     records = [views.refresh(State.paths, store, r) for r in store.list_containers()]
-    if not all_:
-        records = [r for r in records if r.status == "running"]
+    records = chosen.listing(State.paths, store, records, filters, all_, 1 if latest else last)
     if quiet:
         for r in records:
             typer.echo(r.id if no_trunc else r.id[:12])
-    elif fmt == "json":
-        typer.echo(json.dumps([views.inspect(State.paths, r, store) for r in records], indent=2))
-    elif fmt:
+        return
+    ports = views.published_ports(store)
+    size = size or ".Size" in (fmt or "")  # as docker: a template that shows sizes has them
+    detailed = bool(fmt) and fmt != "table" or size
+    rows = [render.ps_fields(r, ports.get(r.id, []), views.listed(State.paths, store, r, size) if detailed else None,
+                             no_trunc) for r in records]
+    if fmt == "json":
+        for row in rows:
+            typer.echo(render.json_line(row))
+    elif fmt and fmt != "table":
         from .template import formatted
-        ports = views.published_ports(store)
-        typer.echo(formatted(fmt, [render.ps_fields(r, ports.get(r.id, []), no_trunc) for r in records],
-                             {"ID": "CONTAINER ID", "RunningFor": "CREATED", "CreatedAt": "CREATED AT"}), nl=False)
+        typer.echo(formatted(fmt, rows, render.PS_HEADERS), nl=False)
     else:
-        render.print_table(render.ps_table(records, no_trunc, views.published_ports(store)))
+        render.print_table(render.ps_table(rows, size))
 
 
 @app.command()

@@ -16,20 +16,26 @@ def _context():
 
 
 def images(
+    reference: Optional[str] = typer.Argument(None, metavar="[REPOSITORY[:TAG]]", help="Only these (a pattern)."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Only show image ids."),
     all_: bool = typer.Option(False, "-a", "--all", help="Show all images (pyctr keeps no intermediate ones)."),
     digests: bool = typer.Option(False, "--digests", help="Show the digests images were pulled by."),
-    no_trunc: bool = typer.Option(False, "--no-trunc", help="Do not shorten ids."),
+    no_trunc: bool = typer.Option(False, "--no-trunc", help="Do not shorten ids (sha256:...)."),
+    filters: Optional[List[str]] = typer.Option(None, "-f", "--filter",
+                                                help="KEY=VALUE, repeatable: dangling=true|false, label, "
+                                                     "reference=GLOB, before=IMAGE, since=IMAGE."),
     fmt: Optional[str] = typer.Option(None, "--format",
                                       help="'json': one object per line, docker's keys; or a Go template: "
                                            "'{{.Repository}}:{{.Tag}}', 'table {{.ID}}\\t{{.Size}}'."),
 ):
     """List images.
 
-    Example: pyctr images
+    Example: pyctr images --filter dangling=false --format '{{.Repository}}:{{.Tag}}'
     """
+    from ..engine import filters as chosen
     paths, store = _context()
-    records = store.list_images()
+    records = chosen.images(paths, store, store.list_images(),
+                            [*(filters or []), *((f"reference={reference}",) if reference else ())])
     if quiet:
         seen = []
         for image in records:
@@ -42,8 +48,8 @@ def images(
     rows = [_image_row(store, image, no_trunc) for image in records]
     if fmt == "json":
         for row in rows:
-            typer.echo(json.dumps(row))
-    elif fmt:
+            typer.echo(render.json_line(row))
+    elif fmt and fmt != "table":
         from .template import formatted
         typer.echo(formatted(fmt, rows, {"ID": "IMAGE ID", "CreatedSince": "CREATED"}), nl=False)
     else:
@@ -51,12 +57,13 @@ def images(
 
 
 def _image_row(store, image, no_trunc: bool) -> dict:
+    """docker's fields of an `images` row; sizes as its texts (Size: 3 digits, VirtualSize: 4)."""
     digests = [d for r, d in store.image_digests(image.id) if r == image.repository]
-    return {"Repository": image.repository, "Tag": image.tag,
-            "ID": f"sha256:{image.id}" if no_trunc else image.id[:12],
-            "Digest": digests[0] if digests else "<none>",
-            "CreatedAt": render.docker_time(image.created), "CreatedSince": render.human_age(image.created),
-            "Size": render.human_size(image.size), "created": image.created}
+    return {"Containers": "N/A", "CreatedAt": render.docker_time(image.created),
+            "CreatedSince": render.human_age(image.created), "Digest": digests[0] if digests else "<none>",
+            "ID": f"sha256:{image.id}" if no_trunc else image.id[:12], "Repository": image.repository,
+            "SharedSize": "N/A", "Size": render.human_size(image.size), "Tag": image.tag, "UniqueSize": "N/A",
+            "VirtualSize": render.human_size(image.size, precision=4)}
 
 
 def rmi(

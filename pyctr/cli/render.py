@@ -1,6 +1,8 @@
 """Everything a person reads: tables, sizes, ages, errors and warnings, how a container
-ended.  rich is imported here only, and only where a table is drawn."""
+ended, and the fields `--format` sees (docker's names and texts).  rich is imported here
+only, and only for a pull's progress bars: tables are plain text, as docker's."""
 
+import os
 import sys
 import time
 
@@ -16,16 +18,17 @@ def printable(text: str) -> str:
     return text.translate(_CONTROLS)
 
 
-def human_size(n: float, binary: bool = False) -> str:
-    """docker's styles: 4.19MB for image sizes (decimal), 1.50MiB for stats (binary)."""
-    base, units = (1024, ("B", "KiB", "MiB", "GiB", "TiB")) if binary else (1000, ("B", "kB", "MB", "GB", "TB"))
-    for unit in units:
-        if n < base or unit == units[-1]:
-            if unit == "B":
-                return f"{n:.0f}{unit}"
-            return f"{n:.2f}{unit}" if binary else f"{n:.3g}{unit}"
+def human_size(n: float, binary: bool = False, precision: int | None = None) -> str:
+    """docker's (go-units) styles: HumanSizeWithPrecision, decimal, 3 significant digits
+    (4.26MB: image sizes, NET I/O, BLOCK I/O); BytesSize, binary, 4 (1.5MiB / 64MiB)."""
+    base, units = (1024, ("B", "KiB", "MiB", "GiB", "TiB", "PiB")) if binary else \
+        (1000, ("B", "kB", "MB", "GB", "TB", "PB"))
+    digits = precision or (4 if binary else 3)
+    i = 0
+    while n >= base and i < len(units) - 1:
         n /= base
-    return f"{n}"
+        i += 1
+    return f"{n:.{digits}g}{units[i]}"
 
 
 def human_age(then: float, now: float | None = None) -> str:
@@ -41,30 +44,92 @@ def human_age(then: float, now: float | None = None) -> str:
     return f"{n} year{'s' if n != 1 else ''} ago"
 
 
-def images_table(rows: list[dict], digests: bool = False) -> "object":
+class Table:
+    """A table as docker prints one: a header, columns padded to their widest cell and 3
+    spaces apart, no blanks at the end of a line, nothing ever cut.  Each column has a rank:
+    on a terminal too narrow for it all, columns go highest rank first until the rest fits
+    (rank 0, the ids and names, never goes); what still does not fit wraps as the terminal
+    wraps it.  The header is bold on a terminal, unless NO_COLOR is set (FORCE_COLOR bolds
+    it anywhere, NO_COLOR still winning)."""
+
+    def __init__(self, *columns: tuple[str, int]):
+        self.titles = [title for title, _ in columns]
+        self.ranks = [rank for _, rank in columns]
+        self.rows: list[list[str]] = []
+
+    def add_row(self, *cells: str) -> None:
+        self.rows.append([str(cell) for cell in cells])
+
+    def lines(self, width: int | None = None) -> list[str]:
+        shown = list(range(len(self.titles)))
+        widths = [max(len(row[i]) for row in (self.titles, *self.rows)) for i in shown]
+
+        def total() -> int:
+            return sum(widths[i] for i in shown) + 3 * (len(shown) - 1)
+        while width is not None and total() > width:
+            droppable = [i for i in shown if self.ranks[i]]
+            if not droppable:
+                break
+            shown.remove(max(droppable, key=lambda i: (self.ranks[i], i)))
+        return ["   ".join(row[i].ljust(widths[i]) for i in shown).rstrip() for row in (self.titles, *self.rows)]
+
+
+def colour() -> bool:
+    """Whether to bold: on a terminal or with FORCE_COLOR, never with NO_COLOR (any value)."""
+    if "NO_COLOR" in os.environ:
+        return False
+    return bool(os.environ.get("FORCE_COLOR")) or sys.stdout.isatty()
+
+
+def table_text(table) -> str:
+    """A Table (or a rich one, as some commands still make: its cells read back) as text:
+    fitted to a terminal's width, whole lines when piped."""
+    if not isinstance(table, Table):
+        plain = Table(*((str(column.header), 0) for column in table.columns))
+        for cells in zip(*(column._cells for column in table.columns)):
+            plain.add_row(*cells)
+        table = plain
+    width = None
+    if sys.stdout.isatty():
+        import shutil
+        width = shutil.get_terminal_size().columns
+    lines = table.lines(width)
+    if colour():
+        lines[0] = f"\x1b[1m{lines[0]}\x1b[0m"
+    return "".join(line + "\n" for line in lines)
+
+
+def print_table(table) -> None:
+    sys.stdout.write(table_text(table))
+    sys.stdout.flush()
+
+
+def json_line(row: dict) -> str:
+    """One object as docker's `--format json` prints it: keys sorted, no blanks, <, > and &
+    escaped as Go's encoder does."""
+    import json
+    text = json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def images_table(rows: list[dict], digests: bool = False) -> Table:
     """`images`: rows as image_commands makes them (docker's json keys)."""
-    from rich.table import Table
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    columns = ("REPOSITORY", "TAG", *(("DIGEST",) if digests else ()), "IMAGE ID", "CREATED", "SIZE")
-    for column in columns:
-        table.add_column(column)
+    table = Table(("REPOSITORY", 0), ("TAG", 0), *((("DIGEST", 3),) if digests else ()), ("IMAGE ID", 0),
+                  ("CREATED", 2), ("SIZE", 1))
     for row in rows:
-        table.add_row(row["Repository"], row["Tag"], *((row["Digest"],) if digests else ()), row["ID"],
-                      row["CreatedSince"], row["Size"])
+        table.add_row(printable(row["Repository"]), printable(row["Tag"]), *((row["Digest"],) if digests else ()),
+                      row["ID"], row["CreatedSince"], row["Size"])
     return table
 
 
-def history_table(rows: list[dict], no_trunc: bool = False) -> "object":
-    from rich.table import Table
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"):
-        table.add_column(column)
+def history_table(rows: list[dict], no_trunc: bool = False) -> Table:
+    from ..images.oci import parse_created
+    table = Table(("IMAGE", 0), ("CREATED", 2), ("CREATED BY", 3), ("SIZE", 1), ("COMMENT", 4))
     for row in rows:
         image = row["id"] if no_trunc or row["id"] == "<missing>" else row["id"][7:19]
         step = printable(row["created_by"])
         if not no_trunc and len(step) > 45:
             step = step[:44] + "…"
-        from ..images.oci import parse_created
         table.add_row(image, human_age(parse_created(row["created"])) if row["created"] else "",
                       step, human_size(row["size"]), printable(row["comment"]))
     return table
@@ -128,12 +193,6 @@ def docker_time(t: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(t))
 
 
-def print_table(table) -> None:
-    """On a terminal, fitted to its width; piped, whole lines (as docker prints them)."""
-    from rich.console import Console
-    Console(soft_wrap=True, width=None if sys.stdout.isatty() else 100_000).print(table)
-
-
 def print_error(message: str) -> None:
     sys.stderr.write(f"pyctr: {printable(message)}\n")
 
@@ -168,53 +227,85 @@ def status_text(record, now: float | None = None) -> str:
     return record.status.capitalize()
 
 
-def stats_table(rows) -> "object":
-    from rich.table import Table
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS"):
-        table.add_column(column)
-    for r in rows:
-        mem_pct = f"{r.memory_percent:.2f}%" if r.memory_percent is not None else "--"
-        limit = human_size(r.memory_limit, binary=True) if r.memory_limit else "--"
-        table.add_row(r.id[:12], r.name, f"{r.cpu_percent:.2f}%",
-                      f"{human_size(r.memory_usage, binary=True)} / {limit}", mem_pct, str(r.pids))
+def stats_fields(row, no_trunc: bool = False) -> dict:
+    """A stats sample (engine.stats.Row) as docker's `stats --format` sees it."""
+    mem_pct = f"{row.memory_percent:.2f}%" if row.memory_percent is not None else "--"
+    limit = human_size(row.memory_limit, binary=True) if row.memory_limit else "--"
+    return {"BlockIO": f"{human_size(row.block_read)} / {human_size(row.block_write)}",
+            "CPUPerc": f"{row.cpu_percent:.2f}%", "Container": row.container or row.id,
+            "ID": row.id if no_trunc else row.id[:12], "MemPerc": mem_pct,
+            "MemUsage": f"{human_size(row.memory_usage, binary=True)} / {limit}", "Name": printable(row.name),
+            "NetIO": f"{human_size(row.net_rx)} / {human_size(row.net_tx)}", "PIDs": str(row.pids)}
+
+
+STATS_HEADERS = {"ID": "CONTAINER ID", "Name": "NAME", "CPUPerc": "CPU %", "MemUsage": "MEM USAGE / LIMIT",
+                 "MemPerc": "MEM %", "NetIO": "NET I/O", "BlockIO": "BLOCK I/O", "PIDs": "PIDS",
+                 "Container": "CONTAINER"}
+_STATS_COLUMNS = (("ID", 0), ("Name", 0), ("CPUPerc", 1), ("MemUsage", 2), ("MemPerc", 3), ("NetIO", 5),
+                  ("BlockIO", 6), ("PIDs", 4))
+
+
+def stats_table(rows: list[dict]) -> Table:
+    """`stats`: CONTAINER ID NAME CPU % MEM USAGE / LIMIT MEM % NET I/O BLOCK I/O PIDS."""
+    table = Table(*((STATS_HEADERS[key], rank) for key, rank in _STATS_COLUMNS))
+    for row in rows:
+        table.add_row(*(row[key] for key, _ in _STATS_COLUMNS))
     return table
 
 
-def ps_fields(record, ports: list[str], no_trunc: bool = False) -> dict:
-    """A container as docker's `ps --format` sees it: its field names and texts."""
-    command = printable(" ".join(record.command))
-    if not no_trunc and len(command) > 20:
-        command = command[:19] + "…"
-    return {"ID": record.id if no_trunc else record.id[:12], "Image": record.image_ref, "Command": f'"{command}"',
+def _quoted(text: str) -> str:
+    """Go's strconv.Quote, as docker shows a COMMAND."""
+    return '"' + printable(text.replace("\\", "\\\\").replace('"', '\\"')) + '"'
+
+
+def _ellipsis(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def ps_fields(record, ports: list[str], facts: dict | None = None, no_trunc: bool = False) -> dict:
+    """A container as docker's `ps --format` sees it: its field names and texts.  `facts`:
+    engine.views.listed's (labels, mounts, networks, sizes)."""
+    facts = facts or {}
+    command = " ".join(record.command)
+    size = "0B"
+    if facts.get("size_rw") is not None:
+        size = human_size(facts["size_rw"])
+        if facts.get("size_root"):
+            size += f" (virtual {human_size(facts['size_root'])})"
+    mounts = [printable(m if no_trunc else _ellipsis(m, 15)) for m in facts.get("mounts", [])]
+    return {"ID": record.id if no_trunc else record.id[:12], "Image": printable(record.image_ref),
+            "Command": _quoted(command if no_trunc else _ellipsis(command, 20)),
             "CreatedAt": docker_time(record.created), "RunningFor": human_age(record.created),
-            "Ports": ", ".join(ports), "State": record.status, "Status": status_text(record),
-            "Names": printable(record.name), "Size": "", "Labels": "", "Mounts": "", "Networks": ""}
+            "Ports": ", ".join(ports), "State": "created" if record.status == "starting" else record.status,
+            "Status": status_text(record), "Names": printable(record.name), "Size": size,
+            "Labels": printable(",".join(f"{k}={v}" for k, v in sorted(facts.get("labels", {}).items()))),
+            "Mounts": ",".join(mounts), "Networks": ",".join(facts.get("networks", [])),
+            "LocalVolumes": str(facts.get("local_volumes", 0))}
 
 
-def ps_table(records, no_trunc: bool = False, ports: dict | None = None) -> "object":
-    from rich.table import Table
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"):
-        table.add_column(column, no_wrap=True)
-    for record in records:
-        command = printable(" ".join(record.command))
-        if not no_trunc and len(command) > 20:
-            command = command[:19] + "…"
-        table.add_row(record.id if no_trunc else record.id[:12], record.image_ref, f'"{command}"',
-                      human_age(record.created), status_text(record), ", ".join((ports or {}).get(record.id, [])),
-                      printable(record.name))
+PS_HEADERS = {"ID": "CONTAINER ID", "RunningFor": "CREATED", "CreatedAt": "CREATED AT", "Names": "NAMES",
+              "LocalVolumes": "LOCAL VOLUMES"}
+# what goes first on a narrow terminal: COMMAND, then CREATED, PORTS, SIZE, IMAGE, STATUS
+_PS_COLUMNS = (("ID", 0), ("Image", 2), ("Command", 6), ("RunningFor", 5), ("Status", 1), ("Ports", 4),
+               ("Names", 0))
+
+
+def ps_table(rows: list[dict], size: bool = False) -> Table:
+    columns = _PS_COLUMNS + ((("Size", 3),) if size else ())
+    table = Table(*((PS_HEADERS.get(key, key.upper()), rank) for key, rank in columns))
+    for row in rows:
+        table.add_row(*(row[key] for key, _ in columns))
     return table
 
 
-def live_stats(sample) -> None:
-    """`stats` without --no-stream: a table of `sample()`'s rows, redrawn every second
-    until Ctrl-C."""
-    from rich.live import Live
-    with Live(stats_table(sample()), auto_refresh=False) as view:
-        try:
-            while True:
-                time.sleep(1)
-                view.update(stats_table(sample()), refresh=True)
-        except KeyboardInterrupt:
-            pass
+def live(frame, interval: float = 1.0) -> None:
+    """`frame()`'s text, again every `interval` seconds until Ctrl-C: on a terminal the
+    screen is cleared first (as docker's stats does), piped each frame follows the last."""
+    clear = "\x1b[H\x1b[2J" if sys.stdout.isatty() else ""
+    try:
+        while True:
+            sys.stdout.write(clear + frame())
+            sys.stdout.flush()
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        pass

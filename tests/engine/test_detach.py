@@ -75,8 +75,7 @@ def test_twenty_in_parallel(pyctr):
         for p in procs:
             assert p.wait(timeout=60) == 0
             p.stdout.close()
-        names = set(pyctr("ps", "--format", "json").stdout and
-                    [c["Name"].lstrip("/") for c in json.loads(pyctr("ps", "--format", "json").stdout)])
+        names = {json.loads(line)["Names"] for line in pyctr("ps", "--format", "json").stdout.splitlines()}
         assert names == {f"p{i}" for i in range(20)}
     finally:
         pyctr("rm", "-f", *[f"p{i}" for i in range(20)])

@@ -45,7 +45,7 @@ def test_ps_shows_running_then_exited(pyctr):
     assert pyctr("ps", "-q").stdout == ""
     row = pyctr("ps", "-a").stdout.splitlines()[1]
     assert "Exited (143)" in row
-    [state] = [c["State"] for c in json.loads(pyctr("ps", "-a", "--format", "json").stdout)]
+    [state] = [c["State"] for c in json.loads(pyctr("inspect", "web").stdout)]
     assert state["Status"] == "exited" and state["ExitCode"] == 143 and state["OOMKilled"] is False
     assert pyctr("rm", "web").returncode == 0
     assert pyctr("ps", "-a", "-q").stdout == ""
