@@ -13,7 +13,7 @@ import termios
 
 import pytest
 
-from helpers import Held
+from helpers import Held, read_until
 
 PS_KEYS = {"Command", "CreatedAt", "ID", "Image", "Labels", "LocalVolumes", "Mounts", "Names", "Networks", "Ports",
            "RunningFor", "Size", "State", "Status"}
@@ -232,15 +232,7 @@ def _through_a_pty(pyctr, args: list[str], columns: int, env: dict | None = None
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     proc = pyctr.popen(*args, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env)
     os.close(slave)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # EIO: the last writer closed
-            break
-        if not chunk:
-            break
-        out += chunk
+    out = read_until(master, b"\0", timeout=30)  # no NUL comes: all of it, until the pty closes
     os.close(master)
     assert proc.wait(timeout=30) == 0, out
     return out.decode().replace("\r\n", "\n")
