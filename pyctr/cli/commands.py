@@ -92,6 +92,7 @@ app.command("exec", context_settings={"allow_interspersed_args": False})(
 @app.command()
 def stats(
     names: Optional[List[str]] = typer.Argument(None, metavar="[CONTAINER]...", help="Containers (default: all running)."),
+    all_: bool = typer.Option(False, "-a", "--all", help="Stopped containers too (their figures 0)."),
     no_stream: bool = typer.Option(False, "--no-stream", help="Print one sample and exit."),
     no_trunc: bool = typer.Option(False, "--no-trunc", help="Do not shorten ids."),
     fmt: Optional[str] = typer.Option(None, "--format",
@@ -107,7 +108,8 @@ def stats(
     previous: dict = {}
 
     def frame() -> str:
-        rows = [render.stats_fields(row, no_trunc) for row in usage.sample(State.paths, store, names, previous=previous)]
+        samples = usage.sample(State.paths, store, names, previous=previous, all_=all_)
+        rows = [render.stats_fields(row, no_trunc) for row in samples]
         if fmt == "json":
             return "".join(render.json_line(row) + "\n" for row in rows)
         if fmt and fmt != "table":

@@ -229,8 +229,8 @@ def status_text(record, now: float | None = None) -> str:
 
 def stats_fields(row, no_trunc: bool = False) -> dict:
     """A stats sample (engine.stats.Row) as docker's `stats --format` sees it."""
-    mem_pct = f"{row.memory_percent:.2f}%" if row.memory_percent is not None else "--"
-    limit = human_size(row.memory_limit, binary=True) if row.memory_limit else "--"
+    mem_pct = f"{row.memory_percent or 0:.2f}%"
+    limit = human_size(row.memory_limit or 0, binary=True)
     return {"BlockIO": f"{human_size(row.block_read)} / {human_size(row.block_write)}",
             "CPUPerc": f"{row.cpu_percent:.2f}%", "Container": row.container or row.id,
             "ID": row.id if no_trunc else row.id[:12], "MemPerc": mem_pct,

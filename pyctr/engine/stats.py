@@ -33,11 +33,12 @@ class Row:
         return {**as_dict(self), "memory_percent": self.memory_percent}
 
 
-def _running(paths: Paths, store: Store, names: list[str] | None) -> list[tuple[str, ContainerRecord]]:
-    """(the name it was asked by, or its id; the record) of each running one."""
-    asked = [(n, containers.lookup(store, n)) for n in names] if names else \
-        [(r.id, r) for r in store.list_containers()]
-    return [(n, r) for n, r in asked if containers.is_running(paths, r)]
+def _asked(paths: Paths, store: Store, names: list[str] | None, all_: bool) -> list[tuple[str, ContainerRecord]]:
+    """(the name it was asked by, or its id; the record) of each container to show: those
+    named, else the running ones (with `all_`, every one)."""
+    if names:
+        return [(n, containers.lookup(store, n)) for n in names]
+    return [(r.id, r) for r in store.list_containers() if all_ or containers.is_running(paths, r)]
 
 
 def _read(paths: Paths, records: list[ContainerRecord]) -> dict:
@@ -100,15 +101,16 @@ def _memory_limit(stats) -> int | None:
 
 
 def sample(paths: Paths, store: Store, names: list[str] | None = None, interval: float = 0.2,
-           previous: dict | None = None) -> list[Row]:
-    """One row per running container.  CPU % is usage over wall time between two reads,
+           previous: dict | None = None, all_: bool = False) -> list[Row]:
+    """One row per running container (with `all_`, or named, stopped ones too: all
+    figures 0, as docker shows them).  CPU % is usage over wall time between two reads,
     100% being one whole CPU (as docker shows it).  `previous` carries the last reads from
     call to call; without it (or for a container new to it) a first read is taken
     `interval` seconds before (docker waits for a second sample too; a short one is
     enough for a first figure)."""
     previous = {} if previous is None else previous
-    asked = _running(paths, store, names)
-    targets = [r for _, r in asked]
+    asked = _asked(paths, store, names, all_)
+    targets = [r for _, r in asked if containers.is_running(paths, r)]
     if any(r.id not in previous for r in targets):
         for cid, (then, figures) in _read(paths, targets).items():
             previous.setdefault(cid, (then, figures.cpu_usage_ns))
@@ -116,7 +118,9 @@ def sample(paths: Paths, store: Store, names: list[str] | None = None, interval:
     rows = []
     reads = _read(paths, [r for r in targets if r.id in previous])
     for given, target in asked:
-        if target.id not in reads:  # exited between the two reads
+        if target.id not in reads:  # not running, or exited between the two reads
+            if names or all_:
+                rows.append(Row(target.id, target.name, 0.0, 0, 0, 0, container=given))
             continue
         now, s = reads[target.id]
         then, cpu_then = previous[target.id]

@@ -202,6 +202,7 @@ def test_images_filters_and_json(pyctr):
 
 
 def test_stats_json_template_and_table(pyctr):
+    _ok(pyctr("run", "--network", "none", "--name", "gone", "busybox", "true"))
     held = Held(pyctr, "-m", "64m", "--network", "none", "--name", "watched",
                 command="dd if=/dev/zero of=/f bs=1M count=2 conv=fsync 2>/dev/null; echo ready; read x")
     try:
@@ -209,8 +210,13 @@ def test_stats_json_template_and_table(pyctr):
         line = _ok(pyctr("stats", "--no-stream", "--format", "{{.Name}}: {{.PIDs}} {{.NetIO}}", "watched"))
         table = _ok(pyctr("stats", "--no-stream")).splitlines()
         custom = _ok(pyctr("stats", "--no-stream", "--format", "table {{.Name}}\t{{.MemPerc}}")).splitlines()
+        everyone = _ok(pyctr("stats", "--no-stream", "-a", "--format", "{{.Name}}: {{.MemUsage}} {{.PIDs}}"))
+        named = _ok(pyctr("stats", "--no-stream", "--format", "{{.Container}} {{.CPUPerc}}", "gone"))
     finally:
         held.release()
+        _ok(pyctr("rm", "gone"))
+    assert everyone.splitlines()[1] == "gone: 0B / 0B 0" and everyone.startswith("watched: ")  # -a: stopped ones too
+    assert named == "gone 0.00%\n"  # named: shown though stopped, by the name it was asked by
     assert set(row) == STATS_KEYS
     assert row["Name"] == "watched" and row["ID"] == held.record.id[:12] and row["Container"] == held.record.id
     assert re.fullmatch(r"\d+\.\d\d%", row["CPUPerc"]) and re.fullmatch(r"\d+\.\d\d%", row["MemPerc"])
