@@ -4,7 +4,11 @@ label asked for must be there.
 
     ps:     id, name (regular expressions, unanchored), label=KEY / label=KEY=VALUE,
             status, exited=CODE, ancestor=IMAGE (name[:tag], id, or an image built on it),
-            before=CONTAINER, since=CONTAINER, volume=NAME|DESTINATION, network=NAME|ID
+            before=CONTAINER, since=CONTAINER, volume=NAME|DESTINATION, network=NAME|ID,
+            publish / expose=PORT[-PORT][/PROTO] (the container's side; expose: the image's
+            ExposedPorts too), and what pyctr has no use for answered as docker would on a
+            host without it: health (no health checks: none), is-task (no swarm: false),
+            isolation (default)
     images: dangling=true|false, label, reference=GLOB (* stops at /), before=IMAGE,
             since=IMAGE
 
@@ -12,7 +16,8 @@ A key neither knows is docker's error: `invalid filter 'foo'`, exit 1."""
 
 from .errors import PyctrError
 
-CONTAINER_KEYS = ("id", "name", "label", "status", "exited", "ancestor", "before", "since", "volume", "network")
+CONTAINER_KEYS = ("id", "name", "label", "status", "exited", "ancestor", "before", "since", "volume", "network",
+                  "publish", "expose", "health", "is-task", "isolation")
 IMAGE_KEYS = ("dangling", "label", "reference", "before", "since")
 # docker's container states; pyctr's "starting" is shown (and filtered) as created
 STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
@@ -132,6 +137,18 @@ class ContainerFacts:
                 shown.add(request.source)
         return shown
 
+    def ports(self, record, exposed: bool) -> set[tuple[int, str]]:
+        """(port, proto) it publishes; with `exposed`, its image's ExposedPorts too."""
+        from . import network_records
+        found = {(int(row[4]), row[1]) for row in network_records.ports(self.store, record.id)}
+        if exposed:
+            image = self.store.images_by_id_prefix(record.image_id)
+            for spec in ((image[0].config.get("config") or {}).get("ExposedPorts") or {}) if image else ():
+                port, _, proto = spec.partition("/")
+                if port.isdigit():
+                    found.add((int(port), proto or "tcp"))
+        return found
+
     def networks(self, record) -> set[str]:
         """Names and ids of its networks; "none" or "host" for those modes."""
         from .views import networks_of
@@ -171,7 +188,30 @@ def _container_test(facts: ContainerFacts, key: str, values: list[str]):
         return (lambda r: r.created < edge) if key == "before" else (lambda r: r.created > edge)
     if key == "volume":
         return lambda r: bool(facts.volumes(r) & set(values))
+    if key in ("publish", "expose"):
+        ranges = [port_range(v, key) for v in values]
+        return lambda r: any(low <= port <= high and proto == want for port, proto in facts.ports(r, key == "expose")
+                             for low, high, want in ranges)
+    if key == "health":
+        for value in values:
+            if value not in ("starting", "healthy", "unhealthy", "none"):
+                raise FilterError(f"Unrecognised filter value for health: {value}")
+        return lambda r: "none" in values  # no health checks
+    if key == "is-task":
+        task = {_flag(v, key) for v in values}
+        return lambda r: False in task
+    if key == "isolation":
+        return lambda r: "default" in values
     return lambda r: bool(facts.networks(r) & set(values))  # network
+
+
+def port_range(spec: str, key: str) -> tuple[int, int, str]:
+    """"80", "80/udp", "8000-8080/tcp" -> (low, high, proto)."""
+    ports, _, proto = spec.partition("/")
+    low, _, high = ports.partition("-")
+    if not low.isdigit() or (high and not high.isdigit()) or proto not in ("", "tcp", "udp", "sctp"):
+        raise FilterError(f"invalid filter '{key}={spec}'")
+    return int(low), int(high or low), proto or "tcp"
 
 
 def _ancestor_layers(facts: ContainerFacts, ref: str) -> tuple[str, list[str]]:

@@ -148,7 +148,7 @@ def test_ps_filter_errors_are_docker_s(pyctr):
 def test_ps_ancestor_volume_and_network_filters(pyctr):
     _ok(pyctr("tag", "busybox", "mybox:1"))
     _ok(pyctr("run", "--network", "none", "--name", "base", "-v", "vol1:/data", "mybox:1", "sh", "-c", "echo x > /x"))
-    _ok(pyctr("commit", "base", "derived:1"))
+    _ok(pyctr("commit", "-c", "EXPOSE 80", "base", "derived:1"))
     _ok(pyctr("run", "--network", "none", "--name", "child", "derived:1", "true"))
     try:
         def names(*filters: str) -> list[str]:
@@ -160,6 +160,9 @@ def test_ps_ancestor_volume_and_network_filters(pyctr):
         assert names("ancestor=nosuch:9") == []
         assert names("volume=vol1") == ["base"] and names("volume=/data") == ["base"]
         assert names("network=none") == ["base", "child"] and names("network=bridge") == []
+        assert names("expose=80") == ["child"] and names("expose=70-90/tcp") == ["child"]
+        assert names("expose=80/udp") == [] and names("publish=80") == []  # exposed, not published
+        assert names("health=none") == ["base", "child"] and names("is-task=true") == []
         [row] = _json_lines(_ok(pyctr("ps", "-a", "-f", "name=base", "--format", "json")))
         assert row["Mounts"] == "vol1" and row["LocalVolumes"] == "1"
     finally:

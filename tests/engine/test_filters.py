@@ -76,7 +76,24 @@ def test_listing(specs, all_, last, expected):
     assert [r.name for r in chosen] == expected
 
 
-@pytest.mark.parametrize("spec", ["status=sleeping", "exited=x", "name=("])
+@pytest.mark.parametrize("spec,expected", [
+    ("80", (80, 80, "tcp")), ("53/udp", (53, 53, "udp")), ("8000-8080/tcp", (8000, 8080, "tcp")),
+])
+def test_port_ranges(spec, expected):
+    assert filters.port_range(spec, "publish") == expected
+
+
+@pytest.mark.parametrize("specs,expected", [
+    (["health=none"], ["dd", "cc", "bb", "aa"]), (["health=healthy"], []),  # no health checks
+    (["is-task=false"], ["dd", "cc", "bb", "aa"]), (["is-task=true"], []),  # no swarm
+    (["isolation=default"], ["dd", "cc", "bb", "aa"]),
+])
+def test_what_pyctr_has_no_use_for_answers_as_docker_without_it(specs, expected):
+    assert [r.name for r in filters.listing(None, None, list(RECORDS), specs, True)] == expected
+
+
+@pytest.mark.parametrize("spec", ["status=sleeping", "exited=x", "name=(", "health=sick", "publish=http",
+                                  "expose=80/icmp", "is-task=maybe"])
 def test_bad_values_are_refused(spec):
     with pytest.raises(filters.FilterError) as e:
         filters.listing(None, None, list(RECORDS), [spec], True)
