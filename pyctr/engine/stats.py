@@ -58,11 +58,15 @@ def net_io(pid: int | None) -> tuple[int, int]:
         return 0, 0
     try:
         with open(f"/proc/{pid}/net/dev") as f:
-            lines = f.read().splitlines()[2:]
+            return net_dev_totals(f.read())
     except OSError:
         return 0, 0
+
+
+def net_dev_totals(text: str) -> tuple[int, int]:
+    """/proc/net/dev's receive and transmit bytes, summed over every interface but lo."""
     rx = tx = 0
-    for line in lines:
+    for line in text.splitlines()[2:]:
         name, _, figures = line.partition(":")
         words = figures.split()
         if name.strip() == "lo" or len(words) < 9:

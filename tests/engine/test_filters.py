@@ -142,3 +142,30 @@ def test_a_narrow_table_drops_columns_by_rank_and_never_cuts():
     assert table.lines(46) == ["ID             STATUS       NAMES", "0123456789ab   Up 2 hours   web"]
     assert table.lines(10) == ["ID             NAMES", "0123456789ab   web"]  # wider than 10: nothing cut
     assert all(line == line.rstrip() for line in table.lines(None))
+
+
+NET_DEV = """Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo:    1000      10    0    0    0     0          0         0     1000      10    0    0    0     0       0          0
+  eth0:    1296      16    0    0    0     0          0         0      648       8    0    0    0     0       0          0
+  eth1: 4 1 0 0 0 0 0 0 6 1 0 0 0 0 0 0
+"""
+
+
+def test_net_io_counts_every_interface_but_lo():
+    from pyctr.engine.stats import net_dev_totals
+    assert net_dev_totals(NET_DEV) == (1300, 654)
+    assert net_dev_totals("\n".join(NET_DEV.splitlines()[:3])) == (0, 0)  # --net none: lo alone
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("8:0 Read 4096\n8:0 Write 512\n8:0 Sync 0\n8:16 Read 4\n8:0 Total 4608\nTotal 4612\n", (4100, 512)),  # v1
+    ("8:0 rbytes=4096 wbytes=512 rios=1 wios=1 dbytes=0 dios=0\n8:16 rbytes=4 wbytes=0 rios=1 wios=0\n", (4100, 512)),
+    ("", (0, 0)),
+])
+def test_block_io_from_either_cgroup_file(tmp_path, text, expected):
+    from pyctr.runtime.cgroups import read_block_io
+    path = tmp_path / "io"
+    path.write_text(text)
+    assert read_block_io(str(path)) == expected
+    assert read_block_io(str(tmp_path / "missing")) == (0, 0)
