@@ -265,6 +265,7 @@ def _ellipsis(text: str, width: int) -> str:
 def ps_fields(record, ports: list[str], facts: dict | None = None, no_trunc: bool = False) -> dict:
     """A container as docker's `ps --format` sees it: its field names and texts.  `facts`:
     engine.views.listed's (labels, mounts, networks, sizes)."""
+    from ..engine.filters import shown_status
     facts = facts or {}
     command = " ".join(record.command)
     size = "0B"
@@ -276,7 +277,7 @@ def ps_fields(record, ports: list[str], facts: dict | None = None, no_trunc: boo
     return {"ID": record.id if no_trunc else record.id[:12], "Image": printable(record.image_ref),
             "Command": _quoted(command if no_trunc else _ellipsis(command, 20)),
             "CreatedAt": docker_time(record.created), "RunningFor": human_age(record.created),
-            "Ports": ", ".join(ports), "State": "created" if record.status == "starting" else record.status,
+            "Ports": ", ".join(ports), "State": shown_status(record),
             "Status": status_text(record), "Names": printable(record.name), "Size": size,
             "Labels": printable(",".join(f"{k}={v}" for k, v in sorted(facts.get("labels", {}).items()))),
             "Mounts": ",".join(mounts), "Networks": ",".join(facts.get("networks", [])),
