@@ -99,7 +99,7 @@ def stats(
                                       help="'json': one object per line, docker's keys; or a Go template: "
                                            "'{{.Name}} {{.CPUPerc}}', 'table {{.ID}}\\t{{.MemUsage}}'."),
 ):
-    """Live resource usage of running containers: CPU %, memory, network and block I/O, pids.
+    """Live CPU, memory, network and block I/O, and pids of containers.
 
     Example: pyctr stats --no-stream --format '{{.Name}} {{.MemUsage}}'
     """
@@ -165,7 +165,8 @@ def ps(
     no_trunc: bool = typer.Option(False, "--no-trunc", help="Do not shorten ids and commands."),
     filters: Optional[List[str]] = typer.Option(None, "-f", "--filter",
                                                 help="KEY=VALUE, repeatable: id, name, label, status, exited, "
-                                                     "ancestor, before, since, volume, network."),
+                                                     "ancestor, before, since, volume, network, publish, "
+                                                     "expose."),
     last: Optional[int] = typer.Option(None, "-n", "--last", help="The N last created containers (all states)."),
     latest: bool = typer.Option(False, "-l", "--latest", help="The last created container (all states)."),
     size: bool = typer.Option(False, "-s", "--size", help="Show sizes: the writable layer (virtual: with the image)."),
@@ -173,7 +174,7 @@ def ps(
                                       help="'json': one object per line, docker's keys; or a Go template over "
                                            "them: '{{.Names}}', 'table {{.ID}}\\t{{.Status}}'."),
 ):
-    """List containers, with their true state (pid and start time checked).
+    """List containers, their state checked (pid and start time).
 
     Example: pyctr ps -a --filter status=exited --format '{{.ID}} {{.Status}}'
     """

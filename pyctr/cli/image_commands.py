@@ -30,7 +30,7 @@ def images(
 ):
     """List images.
 
-    Example: pyctr images --filter dangling=false --format '{{.Repository}}:{{.Tag}}'
+    Example: pyctr images --filter reference='my*' --format '{{.ID}} {{.Tag}}'
     """
     from ..engine import filters as chosen
     paths, store = _context()
