@@ -223,33 +223,34 @@ def port(
 
 @app.command("inspect")
 def inspect_command(
-    names: List[str] = typer.Argument(..., metavar="NAME...", help="Containers or images."),
+    names: List[str] = typer.Argument(..., metavar="NAME...", help="Containers, images, networks or volumes."),
     fmt: Optional[str] = typer.Option(None, "-f", "--format", help="A Go template per object: '{{.State.ExitCode}}'."),
+    kind: Optional[str] = typer.Option(None, "--type", help="Only this kind: container, image, network or volume."),
 ):
-    """Describe containers (state, pid, exit code, OOMKilled, times, config, mounts) or, for
-    a name no container has, images, as JSON.
+    """Describe containers (state, pid, exit code, limits, config, mounts), images,
+    networks or volumes, as a JSON array in docker's shape; names that are none of them
+    are told on stderr, and the exit code is then 1.
 
-    Example: pyctr inspect web
+    Example: pyctr inspect -f '{{.State.ExitCode}}' web
     """
-    from ..engine import containers, images, views
+    import sys
+
+    from ..engine import views
     from ..engine.errors import NotFound
     store = _store()
-    out = []
+    out, missing = [], False
     for name in names:
         try:
-            record = containers.lookup(store, name)
-        except NotFound:
-            try:
-                out.append(images.inspect(store, images.find(State.paths, store, name)))
-            except NotFound:
-                raise NotFound(f"no such object: {name}") from None
-            continue
-        out.append(views.inspect(State.paths, views.refresh(State.paths, store, record), store))
+            out.append(views.inspect_object(State.paths, store, name, kind))
+        except NotFound as e:
+            sys.stderr.write(f"Error: {render.printable(str(e))}\n")  # docker's words
+            missing = True
     if fmt:
         from .template import formatted
         typer.echo(formatted(fmt, out), nl=False)
     else:
-        typer.echo(json.dumps(out, indent=2))
+        typer.echo(json.dumps(out, indent=4))
+    raise typer.Exit(1 if missing else 0)
 
 
 @app.command()
@@ -301,17 +302,25 @@ def wait(names: List[str] = typer.Argument(..., metavar="CONTAINER...", help="Co
         typer.echo("unknown" if code is None else code)
 
 
-@app.command()
-def top(name: str = typer.Argument(..., metavar="CONTAINER", help="A running container.")):
-    """The processes of a container.
+@app.command(context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True})
+def top(
+    name: str = typer.Argument(..., metavar="CONTAINER", help="A running container."),
+    ps_args: Optional[List[str]] = typer.Argument(None, metavar="[PS OPTIONS]...",
+                                                  help="Options for the host's ps (default: -ef)."),
+):
+    """The processes of a container, as the host's ps shows them (default: ps -ef's UID
+    PID PPID C STIME TTY TIME CMD).
 
-    Example: pyctr top web
+    Example: pyctr top web -o pid,comm
     """
     from ..engine import lifecycle
     from .render import printable
-    typer.echo(f"{'PID':>8}  {'TIME':8}  CMD")
-    for pid, cpu, cmd in lifecycle.top(State.paths, _store(), name):
-        typer.echo(f"{pid:>8}  {cpu:8}  {printable(cmd)}")
+    titles, rows = lifecycle.top(State.paths, _store(), name, ps_args)
+    lines = [titles, *([printable(cell) for cell in row] for row in rows)]
+    # docker's tabwriter (minwidth 20, padding 3): every column but the last padded
+    widths = [max([20, *(len(line[i]) + 3 for line in lines if i < len(line) - 1)]) for i in range(len(titles) - 1)]
+    for line in lines:
+        typer.echo("".join(cell.ljust(widths[i]) if i < len(line) - 1 else cell for i, cell in enumerate(line)))
 
 
 @app.command("_cleanup", hidden=True)
@@ -330,11 +339,13 @@ def logs(
     follow: bool = typer.Option(False, "-f", "--follow", help="Keep printing until the container exits."),
     tail: Optional[int] = typer.Option(None, "-n", "--tail", help="Only the last N lines."),
     timestamps: bool = typer.Option(False, "-t", "--timestamps", help="Show each line's time."),
-    since: Optional[str] = typer.Option(None, "--since", help="Only lines since a time: 2026-11-28T10:00:00 or 10m."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only lines since a time: 2026-11-28T10:00:00Z, "
+                                                              "a Unix time (1733130000.5) or a duration ago (10m, 1h30m)."),
+    until: Optional[str] = typer.Option(None, "--until", help="Only lines before a time (as --since); -f ends then."),
 ):
-    """Print a detached container's output (stdout and stderr, as written).
+    """Print a container's output (stdout and stderr, as written).
 
-    Example: pyctr logs -f --tail 3 web
+    Example: pyctr logs -f --tail 3 --since 10m web
     """
     import sys
 
@@ -342,7 +353,7 @@ def logs(
     store = _store()
     record = containers.lookup(store, name)
     for stream, text in container_logs.entries(State.paths, store, record, follow=follow, tail=tail,
-                                               timestamps=timestamps, since=since):
+                                               timestamps=timestamps, since=since, until=until):
         out = sys.stderr if stream == "stderr" else sys.stdout
         out.write(text)
         out.flush()
