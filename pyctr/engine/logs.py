@@ -2,6 +2,7 @@
 json-file records), across the files a size cap rotates them into, to the end or,
 following (through rotations), until the container exits."""
 
+import calendar
 import json
 import os
 import re
@@ -31,14 +32,12 @@ def parse_time(text: str, flag: str = "--since", now: float | None = None) -> st
         seconds = sum(float(n) * _UNIT[unit] for n, unit in _DURATION.findall(body))
         return rfc3339((time.time() if now is None else now) - sign * seconds)
     m = _TIME.fullmatch(value)
-    if m:
-        fields = [int(f or 0) for f in m.groups()[:6]]
+    if m and _valid(fields := [int(f or 0) for f in m.groups()[:6]]):
         nanos = int((m[7] or "0").ljust(9, "0"))
         zone = m[8]
         if zone is None:  # docker: the local time zone
             seconds = int(time.mktime((*fields, 0, 0, -1)))
         else:
-            import calendar
             offset = 0 if zone in "Zz" else (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60) * (-1 if zone[0] == "-" else 1)
             seconds = calendar.timegm((*fields, 0, 0, 0)) - offset
         return _text(seconds, nanos)
@@ -47,6 +46,12 @@ def parse_time(text: str, flag: str = "--since", now: float | None = None) -> st
         return _text(int(m[1]), int((m[2] or "0").ljust(9, "0")))
     raise PyctrError(f"invalid value for {flag}: {text!r} (a time such as 2026-11-28T10:00:00Z, a Unix time "
                      f"such as 1733130000.5, or a duration such as 10m or 1h30m)")
+
+
+def _valid(fields: list[int]) -> bool:
+    year, month, day, hour, minute, second = fields
+    return 1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1] and hour < 24 and minute < 60 \
+        and second < 60
 
 
 def _text(seconds: int, nanos: int) -> str:
