@@ -56,6 +56,22 @@ def _store():
     return Store(State.paths.db)
 
 
+def each(names: list[str], act) -> None:
+    """docker's way with several names: `act(name)` on each, a failure told on stderr and
+    the rest still done; then exit 1 if any failed."""
+    from ..engine.errors import PyctrError
+    from ..runtime.errors import RuntimeFailure
+    failed = False
+    for name in names:
+        try:
+            act(name)
+        except (PyctrError, RuntimeFailure) as e:
+            render.print_failure(e)
+            failed = True
+    if failed:
+        raise typer.Exit(1)
+
+
 def main_options(values):
     """Run containers: `pyctr run busybox echo hello`."""
     State.paths = flags.paths(values)
@@ -224,7 +240,8 @@ def port(
 @app.command("inspect")
 def inspect_command(
     names: List[str] = typer.Argument(..., metavar="NAME...", help="Containers, images, networks or volumes."),
-    fmt: Optional[str] = typer.Option(None, "-f", "--format", help="A Go template per object: '{{.State.ExitCode}}'."),
+    fmt: Optional[str] = typer.Option(None, "-f", "--format",
+                                      help="'json', or a Go template per object: '{{.State.ExitCode}}'."),
     kind: Optional[str] = typer.Option(None, "--type", help="Only this kind: container, image, network or volume."),
 ):
     """Describe containers (state, pid, exit code, limits, config, mounts), images,
@@ -245,10 +262,10 @@ def inspect_command(
         except NotFound as e:
             sys.stderr.write(f"Error: {render.printable(str(e))}\n")  # docker's words
             missing = True
-    if fmt:
+    if fmt and fmt != "json":
         from .template import formatted
         typer.echo(formatted(fmt, out), nl=False)
-    else:
+    else:  # docker's 'json' is its default: the array
         typer.echo(json.dumps(out, indent=4))
     raise typer.Exit(1 if missing else 0)
 
@@ -267,9 +284,7 @@ def stop(
     from ..engine import lifecycle
     number = lifecycle.parse_signal(sig) if sig else None
     store = _store()
-    for name in names:
-        lifecycle.stop(State.paths, store, name, time_, number)
-        typer.echo(name)
+    each(names, lambda name: (lifecycle.stop(State.paths, store, name, time_, number), typer.echo(name)))
 
 
 @app.command()
@@ -284,9 +299,7 @@ def kill(
     from ..engine import lifecycle
     number = lifecycle.parse_signal(sig)
     store = _store()
-    for name in names:
-        lifecycle.kill(State.paths, store, name, number)
-        typer.echo(name)
+    each(names, lambda name: (lifecycle.kill(State.paths, store, name, number), typer.echo(name)))
 
 
 @app.command()
@@ -297,9 +310,10 @@ def wait(names: List[str] = typer.Argument(..., metavar="CONTAINER...", help="Co
     """
     from ..engine import lifecycle
     store = _store()
-    for name in names:
+    def wait_one(name):
         code = lifecycle.wait(State.paths, store, name)
         typer.echo("unknown" if code is None else code)
+    each(names, wait_one)
 
 
 @app.command(context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True})
@@ -377,9 +391,7 @@ def start(
     store = _store()
     if attach:
         raise typer.Exit(render.report(lifecycle.start_attached(State.paths, store, names[0], interactive)))
-    for name in names:
-        lifecycle.start(State.paths, store, name)
-        typer.echo(name)
+    each(names, lambda name: (lifecycle.start(State.paths, store, name), typer.echo(name)))
 
 
 @app.command()
@@ -407,9 +419,7 @@ def restart(
     """
     from ..engine import lifecycle
     store = _store()
-    for name in names:
-        lifecycle.restart(State.paths, store, name, time_)
-        typer.echo(name)
+    each(names, lambda name: (lifecycle.restart(State.paths, store, name, time_), typer.echo(name)))
 
 
 def _register_groups() -> None:

@@ -130,6 +130,7 @@ def test_several_names_print_the_found_ones_and_fail_for_the_missing(pyctr):
     assert [o["Name"] for o in json.loads(r.stdout)] == ["/a", "/c"]
     r = pyctr("inspect", "-f", "{{.Name}} {{.State.Status}}", "a", "b", "c")
     assert (r.returncode, r.stdout, r.stderr) == (1, "/a exited\n/c exited\n", "Error: No such object: b\n")
+    assert json.loads(pyctr("inspect", "--format", "json", "a").stdout)[0]["Name"] == "/a"
     r = pyctr("inspect", "nope")
     assert (r.returncode, json.loads(r.stdout), r.stderr) == (1, [], "Error: No such object: nope\n")
     _ok(pyctr("rm", "a", "c"))
@@ -176,6 +177,21 @@ def test_a_failing_verb_exits_1(pyctr, line):
     r = pyctr(*line)
     assert r.returncode == 1 and r.stderr.count("\n") == 1, (r.returncode, r.stderr)
     assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("verb", [["stop", "-t", "0"], ["kill"], ["wait"], ["restart", "-t", "0"], ["start"]])
+def test_several_names_act_on_each_and_fail_for_the_missing(pyctr, verb):
+    """docker stop a nosuch b: a and b are acted on, nosuch told, exit 1."""
+    names = ["x1", "x2"]
+    for name in names:  # (wait: on containers that exited, to return at once)
+        _ok(pyctr("run", *([] if verb == ["wait"] else ["-d"]), "--name", name, "busybox",
+                  *(["true"] if verb == ["wait"] else ["sleep", "30"])))
+    try:
+        r = pyctr(*verb, "x1", "nosuch", "x2")
+        assert r.returncode == 1 and r.stderr == "pyctr: no such container: nosuch\n"
+        assert len(r.stdout.splitlines()) == 2
+    finally:
+        pyctr("rm", "-f", *names)
 
 
 @pytest.mark.parametrize("line,code", [
