@@ -211,6 +211,15 @@ def test_run_and_usage_errors_keep_dockers_codes(pyctr, line, code):
     assert pyctr.store().list_containers() == []
 
 
+def test_the_verb_is_read_after_the_global_options(pyctr):
+    assert pyctr("--root", pyctr.root, "run", "--rm", "nosuchimage").returncode == 125
+    assert pyctr(f"--root={pyctr.root}", "stop", "nosuch").returncode == 1
+    _ok(pyctr("run", "--name", "gone", "busybox", "true"))
+    r = pyctr("--root", pyctr.root, "top", "gone")  # not running: refused, as docker's daemon does
+    assert r.returncode == 1 and "is not running" in r.stderr
+    _ok(pyctr("rm", "gone"))
+
+
 def test_the_readme_lists_every_verb():
     """The README's exit-code table names every command `pyctr --help` lists (and each of
     the groups')."""
