@@ -328,13 +328,8 @@ def top(
     Example: pyctr top web -o pid,comm
     """
     from ..engine import lifecycle
-    from .render import printable
     titles, rows = lifecycle.top(State.paths, _store(), name, ps_args)
-    lines = [titles, *([printable(cell) for cell in row] for row in rows)]
-    # docker's tabwriter (minwidth 20, padding 3): every column but the last padded
-    widths = [max([20, *(len(line[i]) + 3 for line in lines if i < len(line) - 1)]) for i in range(len(titles) - 1)]
-    for line in lines:
-        typer.echo("".join(cell.ljust(widths[i]) if i < len(line) - 1 else cell for i, cell in enumerate(line)))
+    typer.echo(render.top_table(titles, rows), nl=False)
 
 
 @app.command("_cleanup", hidden=True)

@@ -115,9 +115,10 @@ INSPECT_TYPES = ("container", "image", "network", "volume")  # docker's order, w
 
 def inspect_object(paths: Paths, store: Store, name: str, kind: str | None = None) -> dict:
     """`inspect NAME`: the first of a container, an image, a network and a volume that
-    `name` names (with `kind`, that kind only), in its inspect shape.  None: NotFound,
-    worded as docker's ("No such object: x"; with --type, "No such image: x")."""
-    from .errors import NotFound, PyctrError
+    `name` names (with `kind`, that kind only), in its inspect shape.  None found:
+    NotFound, worded as docker's ("No such object: x"; with --type, "No such image: x");
+    an id prefix of several: Conflict."""
+    from .errors import Conflict, NotFound, PyctrError
     if kind is not None and kind not in INSPECT_TYPES:
         raise PyctrError(f'"{kind}" is not a valid value for --type')
     for each in (kind,) if kind else INSPECT_TYPES:
@@ -125,6 +126,8 @@ def inspect_object(paths: Paths, store: Store, name: str, kind: str | None = Non
             return _inspect_kind(paths, store, name, each)
         except NotFound:
             pass
+        except Conflict:
+            raise
         except PyctrError:  # not a valid name of this kind (an image reference in capitals)
             if kind:
                 raise
