@@ -1,7 +1,6 @@
 """What several test files share: waiting, a container held running, a pty reader, how to
 find a container's monitor, and a process's state."""
 
-import json
 import os
 import select
 import subprocess
@@ -39,8 +38,12 @@ def wait_for(predicate, timeout=10.0):
 
 
 def exited(pyctr, name):
-    return lambda: not any(c.status == "running" for c in pyctr.store().find_containers(name)) \
-        and json.loads(pyctr("inspect", name).stdout)[0]["State"]["ExitCode"] is not None
+    """Its exit recorded, code and all (inspect makes the row true first; its ExitCode,
+    an int as docker's, cannot tell a code still to come)."""
+    def done():
+        pyctr("inspect", name)
+        return all(c.status != "running" and c.exit_code is not None for c in pyctr.store().find_containers(name))
+    return done
 
 
 def read_until(fd: int, needle: bytes, timeout: float = 15) -> bytes:

@@ -56,6 +56,22 @@ def _store():
     return Store(State.paths.db)
 
 
+def each(names: list[str], act) -> None:
+    """docker's way with several names: `act(name)` on each, a failure told on stderr and
+    the rest still done; then exit 1 if any failed."""
+    from ..engine.errors import PyctrError
+    from ..runtime.errors import RuntimeFailure
+    failed = False
+    for name in names:
+        try:
+            act(name)
+        except (PyctrError, RuntimeFailure) as e:
+            render.print_failure(e)
+            failed = True
+    if failed:
+        raise typer.Exit(1)
+
+
 def main_options(values):
     """Run containers: `pyctr run busybox echo hello`."""
     State.paths = flags.paths(values)
@@ -246,33 +262,35 @@ def port(
 
 @app.command("inspect")
 def inspect_command(
-    names: List[str] = typer.Argument(..., metavar="NAME...", help="Containers or images."),
-    fmt: Optional[str] = typer.Option(None, "-f", "--format", help="A Go template per object: '{{.State.ExitCode}}'."),
+    names: List[str] = typer.Argument(..., metavar="NAME...", help="Containers, images, networks or volumes."),
+    fmt: Optional[str] = typer.Option(None, "-f", "--format",
+                                      help="'json', or a Go template per object: '{{.State.ExitCode}}'."),
+    kind: Optional[str] = typer.Option(None, "--type", help="Only this kind: container, image, network or volume."),
 ):
-    """Describe containers (state, pid, exit code, OOMKilled, times, config, mounts) or, for
-    a name no container has, images, as JSON.
+    """Describe containers (state, pid, exit code, limits, config, mounts), images,
+    networks or volumes, as a JSON array in docker's shape; names that are none of them
+    are told on stderr, and the exit code is then 1.
 
-    Example: pyctr inspect web
+    Example: pyctr inspect -f '{{.State.ExitCode}}' web
     """
-    from ..engine import containers, images, views
+    import sys
+
+    from ..engine import views
     from ..engine.errors import NotFound
     store = _store()
-    out = []
+    out, missing = [], False
     for name in names:
         try:
-            record = containers.lookup(store, name)
-        except NotFound:
-            try:
-                out.append(images.inspect(store, images.find(State.paths, store, name)))
-            except NotFound:
-                raise NotFound(f"no such object: {name}") from None
-            continue
-        out.append(views.inspect(State.paths, views.refresh(State.paths, store, record), store))
-    if fmt:
+            out.append(views.inspect_object(State.paths, store, name, kind))
+        except NotFound as e:
+            sys.stderr.write(f"Error: {render.printable(str(e))}\n")  # docker's words
+            missing = True
+    if fmt and fmt != "json":
         from .template import formatted
         typer.echo(formatted(fmt, out), nl=False)
-    else:
-        typer.echo(json.dumps(out, indent=2))
+    else:  # docker's 'json' is its default: the array
+        typer.echo(json.dumps(out, indent=4))
+    raise typer.Exit(1 if missing else 0)
 
 
 @app.command()
@@ -289,9 +307,7 @@ def stop(
     from ..engine import lifecycle
     number = lifecycle.parse_signal(sig) if sig else None
     store = _store()
-    for name in names:
-        lifecycle.stop(State.paths, store, name, time_, number)
-        typer.echo(name)
+    each(names, lambda name: (lifecycle.stop(State.paths, store, name, time_, number), typer.echo(name)))
 
 
 @app.command()
@@ -306,9 +322,7 @@ def kill(
     from ..engine import lifecycle
     number = lifecycle.parse_signal(sig)
     store = _store()
-    for name in names:
-        lifecycle.kill(State.paths, store, name, number)
-        typer.echo(name)
+    each(names, lambda name: (lifecycle.kill(State.paths, store, name, number), typer.echo(name)))
 
 
 @app.command()
@@ -319,22 +333,26 @@ def wait(names: List[str] = typer.Argument(..., metavar="CONTAINER...", help="Co
     """
     from ..engine import lifecycle
     store = _store()
-    for name in names:
+    def wait_one(name):
         code = lifecycle.wait(State.paths, store, name)
         typer.echo("unknown" if code is None else code)
+    each(names, wait_one)
 
 
-@app.command()
-def top(name: str = typer.Argument(..., metavar="CONTAINER", help="A running container.")):
-    """The processes of a container.
+@app.command(context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True})
+def top(
+    name: str = typer.Argument(..., metavar="CONTAINER", help="A running container."),
+    ps_args: Optional[List[str]] = typer.Argument(None, metavar="[PS OPTIONS]...",
+                                                  help="Options for the host's ps (default: -ef)."),
+):
+    """The processes of a container, as the host's ps shows them (default: ps -ef's UID
+    PID PPID C STIME TTY TIME CMD).
 
-    Example: pyctr top web
+    Example: pyctr top web -o pid,comm
     """
     from ..engine import lifecycle
-    from .render import printable
-    typer.echo(f"{'PID':>8}  {'TIME':8}  CMD")
-    for pid, cpu, cmd in lifecycle.top(State.paths, _store(), name):
-        typer.echo(f"{pid:>8}  {cpu:8}  {printable(cmd)}")
+    titles, rows = lifecycle.top(State.paths, _store(), name, ps_args)
+    typer.echo(render.top_table(titles, rows), nl=False)
 
 
 @app.command("_cleanup", hidden=True)
@@ -353,11 +371,13 @@ def logs(
     follow: bool = typer.Option(False, "-f", "--follow", help="Keep printing until the container exits."),
     tail: Optional[int] = typer.Option(None, "-n", "--tail", help="Only the last N lines."),
     timestamps: bool = typer.Option(False, "-t", "--timestamps", help="Show each line's time."),
-    since: Optional[str] = typer.Option(None, "--since", help="Only lines since a time: 2026-11-28T10:00:00 or 10m."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only lines since a time: 2026-11-28T10:00:00Z, "
+                                                              "a Unix time (1733130000.5) or a duration ago (10m, 1h30m)."),
+    until: Optional[str] = typer.Option(None, "--until", help="Only lines before a time (as --since); -f ends then."),
 ):
-    """Print a detached container's output (stdout and stderr, as written).
+    """Print a container's output (stdout and stderr, as written).
 
-    Example: pyctr logs -f --tail 3 web
+    Example: pyctr logs -f --tail 3 --since 10m web
     """
     import sys
 
@@ -365,7 +385,7 @@ def logs(
     store = _store()
     record = containers.lookup(store, name)
     for stream, text in container_logs.entries(State.paths, store, record, follow=follow, tail=tail,
-                                               timestamps=timestamps, since=since):
+                                               timestamps=timestamps, since=since, until=until):
         out = sys.stderr if stream == "stderr" else sys.stdout
         out.write(text)
         out.flush()
@@ -389,9 +409,7 @@ def start(
     store = _store()
     if attach:
         raise typer.Exit(render.report(lifecycle.start_attached(State.paths, store, names[0], interactive)))
-    for name in names:
-        lifecycle.start(State.paths, store, name)
-        typer.echo(name)
+    each(names, lambda name: (lifecycle.start(State.paths, store, name), typer.echo(name)))
 
 
 @app.command()
@@ -419,9 +437,7 @@ def restart(
     """
     from ..engine import lifecycle
     store = _store()
-    for name in names:
-        lifecycle.restart(State.paths, store, name, time_)
-        typer.echo(name)
+    each(names, lambda name: (lifecycle.restart(State.paths, store, name, time_), typer.echo(name)))
 
 
 def _register_groups() -> None:

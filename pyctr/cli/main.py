@@ -14,7 +14,7 @@ def main(argv=None) -> int:
         from .. import __version__
         print(f"pyctr version {__version__}")
         return 0
-    from ..engine.errors import ENGINE_ERROR, PyctrError
+    from ..engine.errors import ENGINE_ERROR, PyctrError, verb_exit_code
     from ..runtime.errors import RuntimeFailure
     try:
         from .fast import dispatch
@@ -23,11 +23,11 @@ def main(argv=None) -> int:
     except PyctrError as e:
         from .render import print_failure  # render: only where there is something to say
         print_failure(e)
-        return e.exit_code
+        return verb_exit_code(_verb(args), e.exit_code)
     except RuntimeFailure as e:  # what the runtime refused
         from .render import print_failure
         print_failure(e)
-        return ENGINE_ERROR
+        return verb_exit_code(_verb(args), ENGINE_ERROR)
     except KeyboardInterrupt:
         return 130
     except Exception as e:
@@ -40,7 +40,20 @@ def main(argv=None) -> int:
             raise
         else:
             print_error(f"internal error: {type(e).__name__}: {e}")
-        return ENGINE_ERROR
+        return verb_exit_code(_verb(args), ENGINE_ERROR)
+
+
+def _verb(args: list[str]) -> str | None:
+    """The command a command line names, after the global options (`container run` is
+    `run`); None when there is none."""
+    from .fast import GLOBAL
+    i = 0
+    while i < len(args) and args[i].split("=", 1)[0] in GLOBAL:
+        i += 1 if "=" in args[i] else 2
+    rest = args[i:]
+    if rest[:1] == ["container"]:
+        rest = rest[1:]
+    return rest[0] if rest else None
 
 
 def _typer_main(args: list[str]) -> int:

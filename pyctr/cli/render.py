@@ -310,3 +310,13 @@ def live(frame, interval: float = 1.0) -> None:
             time.sleep(interval)
     except KeyboardInterrupt:
         pass
+
+
+def top_table(titles: list[str], rows: list[list[str]]) -> str:
+    """`top`'s lines as docker prints them (Go's tabwriter, minwidth 20, padding 3):
+    every column but the last padded to its widest cell; what ps shows of a container's
+    command lines escaped."""
+    lines = [titles, *([printable(cell) for cell in row] for row in rows)]
+    widths = [max([20, *(len(line[i]) + 3 for line in lines if i < len(line) - 1)]) for i in range(len(titles) - 1)]
+    return "".join("".join(cell.ljust(widths[i]) if i < len(line) - 1 else cell for i, cell in enumerate(line)) + "\n"
+                   for line in lines)

@@ -6,6 +6,19 @@ import os
 ENGINE_ERROR = 125  # pyctr itself failed
 CANNOT_EXECUTE = 126  # the command exists but could not be run
 NOT_FOUND = 127  # the command does not exist
+FAILED = 1  # any other verb that fails (docker: the daemon's error, or the CLI's own)
+# the verbs whose failures are pyctr's own (125), beside their command's (126, 127)
+CREATING_VERBS = ("run", "create")
+
+
+def verb_exit_code(verb: str | None, code: int) -> int:
+    """docker's exit code for a failure of `verb`: run and create keep 125 (the engine
+    failed), 126 and 127 (the command could not run); every other verb exits 1, as the
+    docker CLI does for what the daemon refused.  A bad flag is 125 for every verb, but
+    that never gets here (the CLI's parser says so itself)."""
+    if code == ENGINE_ERROR and verb not in CREATING_VERBS:
+        return FAILED
+    return code
 
 
 class PyctrError(Exception):

@@ -7,7 +7,6 @@ so a reused pid is never signalled.  The pid namespace's init ignores signals it
 handler for, so the final SIGKILL goes to the whole cgroup.
 """
 
-import os
 import signal
 import time
 
@@ -238,24 +237,51 @@ def update(paths: Paths, store: Store, name: str, options) -> None:
     containers.write_config(paths, record.id, config)
 
 
-def top(paths: Paths, store: Store, name: str) -> list[tuple[int, str, str]]:
-    """(pid, CPU time, command) of every process in the container."""
+def top(paths: Paths, store: Store, name: str, ps_args: list[str] | None = None) -> tuple[list[str], list[list[str]]]:
+    """`top CTR [ps OPTIONS]`, as docker does it: the host's `ps` (procps) with the options
+    (default `-ef`: UID PID PPID C STIME TTY TIME CMD), its lines kept for the container's
+    processes (its cgroup's) only.  Returns the titles and the rows, the last column
+    (the command) whole."""
     record = running(paths, store, name)
     try:
         pids = runtime.processes(containers.runtime_root(paths, record), record.id)
     except NotRunning:
         raise Conflict(f"container {record.name} is not running") from None
-    ticks = os.sysconf("SC_CLK_TCK")
+    if not pids:
+        raise Conflict(f"container {record.name} is not running")
+    args = list(ps_args or ["-ef"])
+    # -q: only those pids (quick); some options (forest listings) refuse it: all then
+    output = _ps([*args, "-q", ",".join(map(str, sorted(pids)))], quiet=True)
+    if output is None:
+        output = _ps(args)
+    return _parse_ps(output, set(pids))
+
+
+def _ps(args: list[str], quiet: bool = False) -> str | None:
+    """ps's output; None when it fails and `quiet`, else its first line of complaint."""
+    import subprocess
+    try:
+        done = subprocess.run(["ps", *args], capture_output=True, text=True, errors="replace")
+    except FileNotFoundError:
+        raise PyctrError("ps: not found (install procps)") from None
+    if done.returncode == 0:
+        return done.stdout
+    if quiet:
+        return None
+    reason = next((line.strip() for line in done.stderr.splitlines() if line.strip()), f"exit status {done.returncode}")
+    raise PyctrError(f"ps: {reason}")
+
+
+def _parse_ps(output: str, pids: set[int]) -> tuple[list[str], list[list[str]]]:
+    lines = output.splitlines()
+    titles = lines[0].split() if lines else []
+    if "PID" not in titles:
+        raise PyctrError("couldn't find PID field in ps output")
+    at = titles.index("PID")
     rows = []
-    for pid in sorted(pids):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(b")") + 2:].split()
-        cpu = (int(fields[11]) + int(fields[12])) // ticks
-        rows.append((pid, f"{cpu // 3600:02d}:{cpu // 60 % 60:02d}:{cpu % 60:02d}", cmd or "[" + stat.split(b"(")[1].split(b")")[0].decode() + "]"))
-    return rows
+    for line in lines[1:]:
+        fields = line.split(None, len(titles) - 1)
+        if len(fields) <= at or not fields[at].isdigit() or int(fields[at]) not in pids:
+            continue  # another process's, or a thread's line (PID "-")
+        rows.append(fields)
+    return titles, rows

@@ -2,6 +2,7 @@
 json-file records), across the files a size cap rotates them into, to the end or,
 following (through rotations), until the container exits."""
 
+import calendar
 import json
 import os
 import re
@@ -14,27 +15,73 @@ from .paths import Paths
 from .store import ContainerRecord, Store
 
 
-def parse_since(text: str, now: float | None = None) -> str:
-    """`10m`, `2h`, `30s` (ago) or an RFC 3339 time -> an RFC 3339 UTC string, which
-    compares with the records' times as text."""
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)([smh])", text.strip())
+_DURATION = re.compile(r"([0-9]*\.?[0-9]+|[0-9]+\.)(ns|us|µs|ms|s|m|h)")
+_UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+_TIME = re.compile(r"(\d{4})-(\d\d)-(\d\d)(?:T(\d\d)(?::(\d\d)(?::(\d\d)(?:\.(\d{1,9}))?)?)?)?"
+                   r"([Zz]|[+-]\d\d:\d\d)?")
+
+
+def parse_time(text: str, flag: str = "--since", now: float | None = None) -> str:
+    """What docker's --since and --until take: a Go duration before now (10m, 1h30m,
+    1.5h, 300ms), an RFC 3339 time or date (2026-11-28T10:00:00Z, with an offset, or
+    without a zone: local time), or a Unix time (1733130000, 1733130000.5).  Returns it
+    as the log records write times (RFC 3339 UTC, nine decimals), which sort as text."""
+    value = text.strip()
+    sign, body = (-1, value[1:]) if value[:1] == "-" else (1, value.lstrip("+"))
+    if body == "0" or body and _DURATION.sub("", body) == "" and _DURATION.match(body):
+        seconds = sum(float(n) * _UNIT[unit] for n, unit in _DURATION.findall(body))
+        return rfc3339((time.time() if now is None else now) - sign * seconds)
+    m = _TIME.fullmatch(value)
+    if m and _valid(fields := [int(f or 0) for f in m.groups()[:6]]):
+        nanos = int((m[7] or "0").ljust(9, "0"))
+        zone = m[8]
+        if zone is None:  # docker: the local time zone
+            seconds = int(time.mktime((*fields, 0, 0, -1)))
+        else:
+            offset = 0 if zone in "Zz" else (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60) * (-1 if zone[0] == "-" else 1)
+            seconds = calendar.timegm((*fields, 0, 0, 0)) - offset
+        return _text(seconds, nanos)
+    m = re.fullmatch(r"(\d+)(?:\.(\d{1,9}))?", value)
     if m:
-        seconds = float(m[1]) * {"s": 1, "m": 60, "h": 3600}[m[2]]
-        return rfc3339((time.time() if now is None else now) - seconds)
-    if re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z?", text.strip()):
-        return text.strip().rstrip("Z")
-    raise PyctrError(f"invalid --since: {text!r} (use 10m, 2h, 30s or 2026-11-28T10:00:00)")
+        return _text(int(m[1]), int((m[2] or "0").ljust(9, "0")))
+    raise PyctrError(f"invalid value for {flag}: {text!r} (a time such as 2026-11-28T10:00:00Z, a Unix time "
+                     f"such as 1733130000.5, or a duration such as 10m or 1h30m)")
 
 
-def _entry(line: str, timestamps: bool, since: str | None) -> tuple[str, str] | None:
-    """(stream, text) of one record, or None for one to skip."""
-    try:
-        record = json.loads(line)
-    except ValueError:
-        return None  # a line cut short by a crash
-    if since and record["time"] < since:
-        return None
-    return record.get("stream", "stdout"), (record["time"] + " " if timestamps else "") + record["log"]
+def _valid(fields: list[int]) -> bool:
+    year, month, day, hour, minute, second = fields
+    return 1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1] and hour < 24 and minute < 60 \
+        and second < 60
+
+
+def _text(seconds: int, nanos: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{nanos:09d}Z"
+
+
+class _Window:
+    """Which records a --since and an --until let through: both ends included, as
+    docker's; the first past --until ends the output (records come in time order)."""
+
+    def __init__(self, since: str | None, until: str | None):
+        self.since, self.until = since, until
+        self.ended = False
+
+    def entry(self, line: str, timestamps: bool) -> tuple[str, str] | None:
+        """(stream, text) of one record, or None for one to skip."""
+        try:
+            record = json.loads(line)
+        except ValueError:
+            return None  # a line cut short by a crash
+        if self.since and record["time"] < self.since:
+            return None
+        if self.until and record["time"] > self.until:
+            self.ended = True
+            return None
+        return record.get("stream", "stdout"), (record["time"] + " " if timestamps else "") + record["log"]
+
+    def past(self) -> bool:
+        """Whether --until has come: nothing later is shown, so following can end."""
+        return self.ended or bool(self.until) and rfc3339() > self.until
 
 
 def _finished(paths: Paths, store: Store, record: ContainerRecord) -> bool:
@@ -45,10 +92,11 @@ def _finished(paths: Paths, store: Store, record: ContainerRecord) -> bool:
 
 
 def entries(paths: Paths, store: Store, record: ContainerRecord, follow=False, tail=None, timestamps=False,
-            since=None):
+            since=None, until=None):
     """Yields (stream, text): "stdout" or "stderr", and a piece of output as written,
-    across the log's rotated files (logopts.py), oldest first."""
-    since_text = parse_since(since) if since else None
+    across the log's rotated files (logopts.py), oldest first; with `since` and `until`
+    (parse_time's texts) those written between them."""
+    window = _Window(parse_time(since) if since else None, parse_time(until, "--until") if until else None)
     if not os.path.isdir(paths.container_dir(record.id)):
         raise PyctrError(f"no logs for container {record.name}")
     path = paths.container_file(record.id, "log")
@@ -58,9 +106,9 @@ def entries(paths: Paths, store: Store, record: ContainerRecord, follow=False, t
         return  # nothing written yet
     try:
         lines, pending = _last_lines(files, tail)
-        yield from _entries(lines, timestamps, since_text)
-        if follow:
-            yield from _follow(paths, store, record, path, names, files.pop(), pending, timestamps, since_text)
+        yield from _entries(lines, timestamps, window)
+        if follow and not window.past():
+            yield from _follow(paths, store, record, path, names, files.pop(), pending, timestamps, window)
     finally:
         for f in files:
             f.close()
@@ -96,9 +144,9 @@ def _last_lines(files: list, tail: int | None) -> tuple[list[str], str]:
 
 
 def _follow(paths: Paths, store: Store, record: ContainerRecord, path: str, names: list[str], f, pending: str,
-            timestamps: bool, since: str | None):
+            timestamps: bool, window: _Window):
     """What the monitor writes from here on, through its rotations, until the container
-    ends.  A rotation renames the file we read (or, with max-file=1, removes it): once
+    ends (or --until comes).  A rotation renames the file we read (or, with max-file=1, removes it): once
     the path names another file, we read ours to its end (the monitor wrote its last
     record into it before the rename), then the newer files in turn.  They are opened
     when first seen, so a file removed while we read another stays readable to us."""
@@ -110,7 +158,9 @@ def _follow(paths: Paths, store: Store, record: ContainerRecord, path: str, name
             if chunk:
                 pending += chunk
                 *whole, pending = pending.split("\n")
-                yield from _entries(whole, timestamps, since)
+                yield from _entries(whole, timestamps, window)
+                if window.ended:
+                    return
                 continue
             if newer:  # rotated before this read came back empty: ours is complete
                 f.close()
@@ -123,7 +173,7 @@ def _follow(paths: Paths, store: Store, record: ContainerRecord, path: str, name
                     newer = _newer_files(names, f)
                 if newer:
                     continue
-            if done:
+            if done or window.past():
                 return
             # the monitor writes the exit file after its last record: once more round, to
             # read what came before it (through a last rotation too)
@@ -174,8 +224,10 @@ def _newer_files(names: list[str], f) -> list:
     return opened
 
 
-def _entries(lines, timestamps: bool, since: str | None):
+def _entries(lines, timestamps: bool, window: _Window):
     for line in lines:
-        entry = _entry(line, timestamps, since)
+        entry = window.entry(line, timestamps)
+        if window.ended:
+            return
         if entry is not None:
             yield entry

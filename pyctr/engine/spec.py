@@ -6,6 +6,7 @@ does to a container is written here first.
 
 import os
 
+from ..fastjson import dumps
 from ..images.image import DEFAULT_PATH
 from ..records import factory, record
 from ..runtime.plan import OCI_VERSION, ROOTFS_OPTIONS, ROOTFS_TYPE
@@ -27,6 +28,14 @@ USER_MOUNTS = "org.pyctr.mounts"
 # the container's labels (--label, --label-file, and the image's), a JSON object: ps and
 # events filter on them, inspect shows them as Config.Labels
 LABELS = "org.pyctr.labels"
+# --restart as given (no, on-failure[:N], always, unless-stopped; absent: no) and
+# --stop-timeout in seconds: the monitor and stop read them, inspect shows them
+RESTART = "org.pyctr.restart"
+STOP_TIMEOUT = "org.pyctr.stoptimeout"
+# the entrypoint part of process.args (a JSON list; absent: none) and -u as given (else
+# the image's User): inspect's Config.Entrypoint, Cmd and User
+ENTRYPOINT = "org.pyctr.entrypoint"
+USER = "org.pyctr.user"
 
 
 def annotated(config: dict, key: str) -> bool:
@@ -147,16 +156,21 @@ def build_env(opts: RunOptions, image_env: list[str], hostname: str, host_env: d
 
 def build_argv(opts: RunOptions, image_config: dict) -> list[str]:
     """docker's rules: --entrypoint replaces the image's entrypoint and drops its Cmd."""
+    entrypoint, cmd = split_argv(opts, image_config)
+    return entrypoint + cmd
+
+
+def split_argv(opts: RunOptions, image_config: dict) -> tuple[list[str], list[str]]:
+    """(entrypoint, cmd) of build_argv's command line."""
     if opts.entrypoint is not None:
         entrypoint = [opts.entrypoint] if opts.entrypoint else []
         cmd = list(opts.command)
     else:
         entrypoint = list(image_config.get("Entrypoint") or [])
         cmd = list(opts.command) or list(image_config.get("Cmd") or [])
-    argv = entrypoint + cmd
-    if not argv:
+    if not entrypoint and not cmd:
         raise PyctrError("no command specified")
-    return argv
+    return entrypoint, cmd
 
 
 def cgroup_path(parent: str | None, container_id: str) -> str:
@@ -179,7 +193,8 @@ def build_spec(opts: RunOptions, image_config: dict, container_id: str, layout: 
     if not cwd.startswith("/"):
         raise PyctrError(f"the working directory {cwd!r} is invalid: it needs to be an absolute path")
     env = build_env(opts, config.get("Env") or [], hostname, os.environ if host_env is None else host_env)
-    argv = build_argv(opts, config)
+    entrypoint, cmd = split_argv(opts, config)
+    argv = entrypoint + cmd
     log_annotations = {}
     if opts.log_opts:  # logopts only then: a run without --log-opt does not import it
         from .logopts import annotations, parse
@@ -227,6 +242,8 @@ def build_spec(opts: RunOptions, image_config: dict, container_id: str, layout: 
                         **({AUTOREMOVE: "true"} if opts.remove else {}),
                         **({OPEN_STDIN: "true"} if opts.interactive else {}),
                         **({STOP_SIGNAL: config["StopSignal"]} if config.get("StopSignal") else {}),
+                        **({ENTRYPOINT: dumps(entrypoint)} if entrypoint else {}),
+                        **({USER: user_spec} if user_spec else {}),
                         **log_annotations},
     }
     apply_security(config, opts.security, cache_dir)

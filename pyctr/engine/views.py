@@ -47,48 +47,225 @@ def _mounts(paths: Paths, config: dict) -> list[dict]:
 
 
 def inspect(paths: Paths, record: ContainerRecord, store: Store | None = None) -> dict:
-    """docker inspect's shape, as far as pyctr has the facts."""
+    """docker inspect's shape, as far as pyctr has the facts: docker's fields (limits in
+    HostConfig.Memory, NanoCpus, ...) with the OCI forms beside (HostConfig.Resources)."""
+    from .spec import ENTRYPOINT, INIT_PATH, OPEN_STDIN, STOP_SIGNAL, STOP_TIMEOUT, USER, annotated, labels
     config = containers.read_config(paths, record.id) or {}
     process = config.get("process", {})
-    linux = config.get("linux", {})
-    rootfs = (config.get("annotations") or {}).get(ROOTFS_OPTIONS, "")
+    notes = config.get("annotations") or {}
+    rootfs = notes.get(ROOTFS_OPTIONS, "")
     layers = dict(part.split("=", 1) for part in rootfs.split(",") if "=" in part)
-    running = record.status == "running"
     settings = network_settings(record.id, store) if store is not None else {"Networks": {}}
+    conf = None
+    if store is not None:
+        from . import network_records
+        conf = network_records.netconf(store, record.id)
+    init = any(m.get("destination") == INIT_PATH for m in config.get("mounts", []))
+    argv = list(record.command)
+    if init and argv[:2] == [INIT_PATH, "--"]:  # docker's Path is the command, not its init
+        argv = argv[2:]
+    entrypoint = fastjson.loads(notes[ENTRYPOINT]) if ENTRYPOINT in notes else []
+    user_mounts = _requests(config)
+    directory = paths.container_dir(record.id)
     return {
         "Id": record.id,
         "Created": iso(record.created),
-        "Path": record.command[0] if record.command else "",
-        "Args": record.command[1:],
-        "State": {
-            "Status": record.status,
-            "Running": running,
-            "Pid": record.pid if running else 0,
-            "ExitCode": record.exit_code,
-            "OOMKilled": bool(record.oom_killed),
-            "StartedAt": iso(record.started),
-            "FinishedAt": iso(record.finished),
-        },
+        "Path": argv[0] if argv else "",
+        "Args": argv[1:],
+        "State": state(record),
         "Image": "sha256:" + record.image_id,
+        "ResolvConfPath": os.path.join(directory, "resolv.conf"),
+        "HostnamePath": os.path.join(directory, "hostname"),
+        "HostsPath": os.path.join(directory, "hosts"),
+        "LogPath": paths.container_file(record.id, "log"),
         "Name": "/" + record.name,
-        "Config": {
-            "Hostname": config.get("hostname", ""),
-            "Env": process.get("env", []),
-            "Cmd": record.command,
-            "WorkingDir": process.get("cwd", "/"),
-            "Tty": process.get("terminal", False),
-            "Image": record.image_ref,
-        },
-        "HostConfig": {"Resources": linux.get("resources", {}), "CgroupParent": os.path.dirname(linux.get("cgroupsPath", "")),
+        "RestartCount": getattr(record, "restart_count", 0) or 0,
+        "Driver": "overlay",
+        "Platform": "linux",
+        "HostConfig": {**host_config(config, user_mounts, conf, store, record.id, init),
                        "NetworkMode": settings.pop("NetworkMode", "none")},
         "GraphDriver": {"Name": "overlay", "Data": {"LowerDir": layers.get("lowerdir", ""),
                                                     "UpperDir": layers.get("upperdir", ""),
                                                     "WorkDir": layers.get("workdir", ""),
                                                     "MergedDir": paths.container_file(record.id, "rootfs")}},
         "Mounts": _mounts(paths, config),
+        "Config": {
+            "Hostname": config.get("hostname", ""),
+            "Domainname": "",
+            "User": notes.get(USER, ""),
+            "Tty": process.get("terminal", False),
+            "OpenStdin": annotated(config, OPEN_STDIN),
+            "Env": process.get("env", []),
+            "Cmd": argv[len(entrypoint):] or None,
+            "Image": record.image_ref,
+            "WorkingDir": process.get("cwd", "/"),
+            "Entrypoint": entrypoint or None,
+            "Labels": labels(config),
+            **({"StopSignal": notes[STOP_SIGNAL]} if notes.get(STOP_SIGNAL) else {}),
+            **({"StopTimeout": int(notes[STOP_TIMEOUT])} if notes.get(STOP_TIMEOUT, "").lstrip("-").isdigit()
+               else {}),
+        },
         "NetworkSettings": settings,
         "FinalStats": fastjson.loads(record.final_stats) if record.final_stats else None,
     }
+
+
+INSPECT_TYPES = ("container", "image", "network", "volume")  # docker's order, when no --type says
+
+
+def inspect_object(paths: Paths, store: Store, name: str, kind: str | None = None) -> dict:
+    """`inspect NAME`: the first of a container, an image, a network and a volume that
+    `name` names (with `kind`, that kind only), in its inspect shape.  None found:
+    NotFound, worded as docker's ("No such object: x"; with --type, "No such image: x");
+    an id prefix of several: Conflict."""
+    from .errors import Conflict, NotFound, PyctrError
+    if kind is not None and kind not in INSPECT_TYPES:
+        raise PyctrError(f'"{kind}" is not a valid value for --type')
+    for each in (kind,) if kind else INSPECT_TYPES:
+        try:
+            return _inspect_kind(paths, store, name, each)
+        except NotFound:
+            pass
+        except Conflict:
+            raise
+        except PyctrError:  # not a valid name of this kind (an image reference in capitals)
+            if kind:
+                raise
+    raise NotFound(f"No such {kind or 'object'}: {name}")
+
+
+def _inspect_kind(paths: Paths, store: Store, name: str, kind: str) -> dict:
+    if kind == "container":
+        return inspect(paths, refresh(paths, store, containers.lookup(store, name)), store)
+    if kind == "image":
+        from . import images
+        return images.inspect(store, images.find(paths, store, name))
+    if kind == "network":
+        from . import networks
+        return networks.inspect(store, networks.lookup(store, name))
+    from . import volumes
+    return volumes.inspect(paths, store, name)
+
+
+# docker's State.Status of each of pyctr's: a start under way is still "created" to docker
+_STATUS = {"starting": "created"}
+UNKNOWN_EXIT = 255  # docker's code for a container that died while nothing watched
+
+
+def state(record: ContainerRecord) -> dict:
+    """docker's State: ExitCode 0 while running and before the first start, Pid 0 when not
+    running, "0001-01-01T00:00:00Z" for a time that has not come."""
+    status = _STATUS.get(record.status, record.status)
+    running = status in ("running", "paused", "restarting")
+    if status == "exited":
+        code = UNKNOWN_EXIT if record.exit_code is None else record.exit_code
+    else:
+        code = 0 if running or record.exit_code is None else record.exit_code
+    return {
+        "Status": status,
+        "Running": running,
+        "Paused": status == "paused",
+        "Restarting": status == "restarting",
+        "OOMKilled": bool(record.oom_killed),
+        "Dead": status == "dead",
+        "Pid": (record.pid or 0) if running else 0,
+        "ExitCode": code,
+        "Error": "",
+        "StartedAt": iso(record.started),
+        "FinishedAt": iso(record.finished),
+    }
+
+
+def _requests(config: dict) -> list:
+    from .spec import USER_MOUNTS
+    if USER_MOUNTS not in (config.get("annotations") or {}):
+        return []
+    from .volumes import requests_of  # not on ps's path
+    return requests_of(config)
+
+
+def host_config(config: dict, user_mounts: list, conf, store: Store | None, container_id: str, init: bool) -> dict:
+    """docker's HostConfig from a container's config.json, 0, "" or null where unset as
+    docker shows them; the OCI resources as they are under Resources.  pyctr's one CFS
+    flag is --cpus, so CpuQuota and CpuPeriod stay 0 as docker's do with --cpus."""
+    from .logopts import MAX_FILE, MAX_SIZE
+    from .spec import AUTOREMOVE, DEFAULT_CAPS, RESTART, annotated
+    linux = config.get("linux", {})
+    process = config.get("process", {})
+    notes = config.get("annotations") or {}
+    resources = linux.get("resources", {})
+    memory, cpu = resources.get("memory") or {}, resources.get("cpu") or {}
+    quota, period = cpu.get("quota") or 0, cpu.get("period") or 0
+    pids = (resources.get("pids") or {}).get("limit")
+    privileged = resources.get("devices") == [{"allow": True, "access": "rwm"}]
+    caps = (process.get("capabilities") or {}).get("bounding", [])
+    security = (["no-new-privileges"] if process.get("noNewPrivileges") else []) + \
+        (["seccomp=unconfined"] if not privileged and "seccomp" not in linux else [])
+    restart, _, retries = (notes.get(RESTART) or "no").partition(":")
+    options = conf.options if conf is not None else {}
+    log = {key: notes[name] for key, name in (("max-size", MAX_SIZE), ("max-file", MAX_FILE)) if name in notes}
+    return {
+        "Binds": [f"{r.source}:{r.destination}" + (":ro" if r.readonly else "") for r in user_mounts
+                  if r.type == "bind" or r.type == "volume" and not r.anonymous] or None,
+        "LogConfig": {"Type": "json-file", "Config": log},
+        "PortBindings": _port_bindings(store, container_id) if store is not None else {},
+        "RestartPolicy": {"Name": restart, "MaximumRetryCount": int(retries) if retries.isdigit() else 0},
+        "AutoRemove": annotated(config, AUTOREMOVE),
+        "CapAdd": None if privileged else [c for c in caps if c not in DEFAULT_CAPS] or None,
+        "CapDrop": None if privileged else [c for c in DEFAULT_CAPS if c not in caps] or None,
+        "Dns": list(options.get("dns") or []),
+        "DnsOptions": list(options.get("dns_options") or []),
+        "DnsSearch": list(options.get("dns_search") or []),
+        "ExtraHosts": list(options.get("add_hosts") or []) or None,
+        "OomScoreAdj": process.get("oomScoreAdj", 0),
+        "Privileged": privileged,
+        "ReadonlyRootfs": bool((config.get("root") or {}).get("readonly")),
+        "SecurityOpt": security or None,
+        "Tmpfs": {r.destination: ",".join(r.options) for r in user_mounts if r.type == "tmpfs"} or None,
+        "ShmSize": _shm_size(config),
+        "CgroupParent": os.path.dirname(linux.get("cgroupsPath", "")),
+        "CpuShares": cpu.get("shares") or 0,
+        "Memory": max(memory.get("limit") or 0, 0),
+        "NanoCpus": quota * 1_000_000_000 // period if quota > 0 and period else 0,
+        "CpuPeriod": 0,
+        "CpuQuota": 0,
+        "CpusetCpus": cpu.get("cpus") or "",
+        "CpusetMems": cpu.get("mems") or "",
+        "MemoryReservation": memory.get("reservation") or 0,
+        "MemorySwap": memory.get("swap") or 0,
+        "OomKillDisable": bool(memory.get("disableOOMKiller")),
+        "PidsLimit": pids if pids and pids > 0 else None,
+        "Ulimits": [{"Name": r["type"].removeprefix("RLIMIT_").lower(), "Hard": r["hard"], "Soft": r["soft"]}
+                    for r in process.get("rlimits") or []] or None,
+        "Init": True if init else None,
+        "Resources": resources,
+    }
+
+
+def _port_bindings(store: Store, container_id: str) -> dict:
+    """docker's PortBindings: "80/tcp": [{"HostIp": "", "HostPort": "8080"}]."""
+    from . import network_records
+    bindings: dict = {}
+    for _, proto, host_ip, host_port, container_port in network_records.ports(store, container_id):
+        bindings.setdefault(f"{container_port}/{proto}", []).append({"HostIp": host_ip or "",
+                                                                     "HostPort": str(host_port)})
+    return bindings
+
+
+_UNITS = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
+
+
+def _shm_size(config: dict) -> int:
+    """/dev/shm's size in bytes (docker's ShmSize; its default 64 MiB)."""
+    for m in config.get("mounts", []):
+        if m.get("destination") == "/dev/shm":
+            for option in m.get("options", []):
+                if option.startswith("size="):
+                    number = option[5:].rstrip("kmgKMG")
+                    unit = option[5 + len(number):].lower()
+                    if number.isdigit() and unit in _UNITS:
+                        return int(number) * _UNITS[unit]
+    return 0
 
 
 # networks

@@ -61,7 +61,7 @@ def test_the_commands_take_templates(pyctr):
     assert table[0] == "CONTAINER ID   NAMES" and table[1].endswith("   done")
     assert pyctr("images", "--format", "{{.Repository}}:{{.Tag}}").stdout == "busybox:latest\n"
     r = pyctr("ps", "-a", "--format", "{{.Nope}}")
-    assert r.returncode == 125 and "can't evaluate field Nope" in r.stderr and len(r.stderr.splitlines()) == 1
+    assert r.returncode == 1 and "can't evaluate field Nope" in r.stderr and len(r.stderr.splitlines()) == 1
     assert pyctr("rm", "done").returncode == 0
 
 

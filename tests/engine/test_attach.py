@@ -57,7 +57,7 @@ def test_attach_passes_input_to_a_container_run_with_i(pyctr):
 def test_attach_to_a_stopped_container_is_refused(pyctr):
     pyctr("run", "--name", "s", "busybox", "true")
     r = pyctr("attach", "s")
-    assert r.returncode == 125 and "stopped container" in r.stderr and r.stderr.count("\n") == 1
+    assert r.returncode == 1 and "stopped container" in r.stderr and r.stderr.count("\n") == 1
     pyctr("rm", "s")
 
 

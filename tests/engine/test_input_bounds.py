@@ -45,7 +45,7 @@ def test_top_escapes_what_a_container_puts_in_its_command_line(pyctr):
         r = pyctr("top", held.record.name)
         assert r.returncode == 0
         assert "\x1b" not in r.stdout and "\x07" not in r.stdout
-        assert "\\x1b]0;pwned\\x07\\x1b[2J" in r.stdout
+        assert "]0;pwned" in r.stdout  # ps shows each control character as ?, pyctr escapes what is left
     finally:
         held.release()
 

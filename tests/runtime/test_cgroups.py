@@ -221,7 +221,7 @@ def test_freeze_and_thaw(pyctr):
 def test_update_keeps_swap_and_refuses_nothing_to_do(pyctr):
     held = Held(pyctr, "-m", "64m", "--memory-swap", "-1")
     try:
-        assert pyctr("update", held.record.name).returncode == 125
+        assert pyctr("update", held.record.name).returncode == 1
         assert pyctr("update", "-m", "96m", held.record.name).returncode == 0
         config = json.load(open(os.path.join(pyctr.root, "containers", held.record.id, "config.json")))
         assert config["linux"]["resources"]["memory"] == {"limit": 96 << 20, "swap": -1}
