@@ -23,7 +23,7 @@ def main(argv=None) -> int:
     except PyctrError as e:
         from .render import print_failure  # render: only where there is something to say
         print_failure(e)
-        return verb_exit_code(_verb(args), e.exit_code)
+        return verb_exit_code(_verb(args), e.exit_code, e.usage)
     except RuntimeFailure as e:  # what the runtime refused
         from .render import print_failure
         print_failure(e)

@@ -11,12 +11,13 @@ FAILED = 1  # any other verb that fails (docker: the daemon's error, or the CLI'
 CREATING_VERBS = ("run", "create")
 
 
-def verb_exit_code(verb: str | None, code: int) -> int:
+def verb_exit_code(verb: str | None, code: int, usage: bool = False) -> int:
     """docker's exit code for a failure of `verb`: run and create keep 125 (the engine
     failed), 126 and 127 (the command could not run); every other verb exits 1, as the
     docker CLI does for what the daemon refused.  A bad flag is 125 for every verb, but
-    that never gets here (the CLI's parser says so itself)."""
-    if code == ENGINE_ERROR and verb not in CREATING_VERBS:
+    that mostly never gets here (the CLI's parser says so itself); `usage`: a flag's value
+    that only pyctr's code could check (a UsageError)."""
+    if code == ENGINE_ERROR and verb not in CREATING_VERBS and not usage:
         return FAILED
     return code
 
@@ -24,9 +25,18 @@ def verb_exit_code(verb: str | None, code: int) -> int:
 class PyctrError(Exception):
     """A failure reported as one line on stderr and an exit code."""
 
+    usage = False
+
     def __init__(self, message: str, exit_code: int = ENGINE_ERROR):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class UsageError(PyctrError):
+    """A flag's value the command line cannot take (docker's CLI refuses it before asking
+    the daemon): 125 for every verb."""
+
+    usage = True
 
 
 class NotFound(PyctrError):

@@ -14,7 +14,7 @@ label asked for must be there.
 
 A key neither knows is docker's error: `invalid filter 'foo'`, exit 1."""
 
-from .errors import PyctrError
+from .errors import PyctrError, UsageError
 
 CONTAINER_KEYS = ("id", "name", "label", "status", "exited", "ancestor", "before", "since", "volume", "network",
                   "publish", "expose", "health", "is-task", "isolation")
@@ -38,7 +38,7 @@ def parse(specs: list[str] | None, keys: tuple[str, ...]) -> dict[str, list[str]
         key, sep, value = spec.partition("=")
         key = key.strip().lower()
         if not sep:
-            raise PyctrError(f"bad format of filter (expected name=value): {spec!r}")
+            raise UsageError(f"bad format of filter (expected name=value): {spec!r}")
         if key not in keys:
             raise FilterError(f"invalid filter '{key}'")
         wanted.setdefault(key, []).append(value)
