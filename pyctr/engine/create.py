@@ -9,7 +9,7 @@ import os
 import time
 
 from ..runtime.process import start_time
-from . import endpoints, image_lookup
+from . import endpoints, events, image_lookup
 from .containers import discard_after, write_config
 from .errors import Conflict, PyctrError
 from .launch import RESOLVED, reached
@@ -97,9 +97,17 @@ def write_new(paths: Paths, store: Store, record: ContainerRecord, config: dict,
     if USER_MOUNTS in config.get("annotations", {}):
         from . import volumes
     try:
+        used, rows = volumes.used(config) if volumes else (), endpoints.rows(net, record.id) if net else None
+        also = rows
+        if used:
+            def also(db):
+                if rows:
+                    rows(db)
+                volumes.made_by(store, db, record.id)
         for attempt in range(NAME_ATTEMPTS):
+            events.container(store, "create", record, config)  # in the row's transaction
             try:
-                store.add_container(record, volumes.used(config) if volumes else (), also=endpoints.rows(net, record.id) if net else None)
+                store.add_container(record, used, also=also)
                 break
             except Conflict:
                 if named or attempt == NAME_ATTEMPTS - 1:
