@@ -57,7 +57,7 @@ def _shower(fmt: str | None):
 
     def show(event) -> str:
         try:
-            return format_rows(fmt, [event])
+            return format_rows(fmt, [log.for_template(event)])
         except TemplateError as e:
             raise PyctrError(f"template {fmt!r}: {e}") from None
     return show

@@ -90,6 +90,22 @@ class Message(dict):
         raise KeyError(key)
 
 
+class _GoMap(dict):
+    """Attributes as a Go template sees docker's map[string]string: a key it lacks reads
+    as "<no value>" (`{{.Actor.Attributes.exitCode}}` over events of every kind)."""
+
+    def __contains__(self, key) -> bool:
+        return True
+
+    def __missing__(self, key):
+        return "<no value>"
+
+
+def for_template(event: Message) -> Message:
+    """The event as a template reads it (see _GoMap)."""
+    return Message(event, Actor={"ID": event["Actor"]["ID"], "Attributes": _GoMap(event["Actor"]["Attributes"])})
+
+
 def message(row) -> Message:
     """A row (seq, time, type, action, actor, attributes) as docker's events.Message."""
     _, ns, type_, action, actor, attributes = row
