@@ -56,6 +56,27 @@ def test_rm_f_of_a_running_container_kills_it(pyctr):
     assert _lines(pyctr, *ALL, "--filter", "event=die", "--format", "{{.Actor.Attributes.exitCode}}") == ["137"]
 
 
+def test_kill_start_restart(pyctr):
+    assert pyctr("run", "-d", "--net", "none", "--name", "web", "busybox", "sh", "-c", TRAP).returncode == 0
+    assert pyctr("kill", "web").returncode == 0
+    pyctr("wait", "web")
+    assert pyctr("start", "web").returncode == 0
+    assert pyctr("restart", "-t", "5", "web").returncode == 0
+    assert pyctr("rm", "-f", "web").returncode == 0
+    assert _life(pyctr, "web") == ["create", "start", "kill", "die", "start", "kill", "die", "stop", "start", "restart",
+                                   "kill", "die", "destroy"]
+    assert _lines(pyctr, *ALL, "--filter", "event=kill", "--format", "{{.Actor.Attributes.signal}}") == ["9", "15", "9"]
+    assert _lines(pyctr, *ALL, "--filter", "event=die", "--format", "{{.Actor.Attributes.exitCode}}") == \
+        ["137", "7", "137"]
+
+
+def test_an_oom_kill_then_die(pyctr):
+    r = pyctr("run", "--rm", "--net", "none", "-m", "16m", "--memory-swap", "16m", "--name", "hog", "busybox",
+              "sh", "-c", "x=a; while :; do x=$x$x; done")
+    assert r.returncode == 137
+    assert _life(pyctr, "hog") == ["create", "start", "oom", "die", "destroy"]
+
+
 def test_docker_default_line_and_json_keys(pyctr):
     r = pyctr("run", "-d", "--net", "none", "--name", "web", "busybox", "true")
     container_id = r.stdout.strip()
@@ -115,6 +136,21 @@ def test_image_and_volume_events(pyctr):
     assert volume[0] == {"Type": "volume", "Action": "create", "Actor": {"ID": "data", "Attributes": {"driver": "local"}},
                          "scope": "local", "time": volume[0]["time"], "timeNano": volume[0]["timeNano"]}
     assert _lines(pyctr, *ALL, "--filter", "volume=data", "--format", "{{.Action}}") == ["create", "destroy"]
+
+
+def test_load_and_commit(pyctr, tmp_path):
+    archive = str(tmp_path / "busybox.tar")
+    assert pyctr("save", "-o", archive, "busybox").returncode == 0
+    assert pyctr("load", "-i", archive).returncode == 0
+    assert pyctr("run", "--net", "none", "--name", "c1", "busybox", "touch", "/x").returncode == 0
+    image_id = pyctr("commit", "c1", "snap:1").stdout.strip()
+    pyctr("rm", "c1")
+    pyctr("rmi", "snap:1")
+    shown = _lines(pyctr, *ALL, "--filter", "event=load", "--filter", "event=commit", "--format",
+                   "{{.Type}} {{.Action}} {{.Actor.Attributes.imageID}} {{.Actor.Attributes.imageRef}}")
+    assert shown == ["image load <no value> <no value>", f"container commit {image_id} snap:1"]
+    assert _lines(pyctr, *ALL, "--filter", "type=image", "--filter", f"image={image_id}", "--format",
+                  "{{.Action}}") == ["untag", "delete"]
 
 
 def test_since_and_until(pyctr):
