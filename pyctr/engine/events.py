@@ -41,11 +41,20 @@ def emit(store, type_: str, action: str, actor: str, **attributes) -> None:
             pass  # its commit writes what is queued
 
 
+PRUNE_EVERY = 64  # rows: the oldest go in batches, so most commits write no page of theirs
+
+
 def write(db, queued: list) -> None:
-    """Inside a transaction (the store's, as it commits): the queued rows, and the oldest
-    gone beyond LIMIT (a range of the primary key: one seek when there is none)."""
-    db.executemany("INSERT INTO events (time, type, action, actor, attributes) VALUES (?,?,?,?,?)", queued)
-    db.execute("DELETE FROM events WHERE seq <= last_insert_rowid() - ?", (LIMIT,))
+    """Inside a transaction (the store's, as it commits): the queued rows; and each time
+    the seq passes a multiple of PRUNE_EVERY, those beyond the last LIMIT removed (a range
+    of the primary key).  Each page a commit changes is one more page into the WAL (and
+    checkpoints come sooner): an event's costs its page, a removal on every insert would
+    cost the table's first page too."""
+    for row in queued:
+        last = db.execute("INSERT INTO events (time, type, action, actor, attributes) VALUES (?,?,?,?,?)",
+                          row).lastrowid
+    if last // PRUNE_EVERY != (last - len(queued)) // PRUNE_EVERY:
+        db.execute("DELETE FROM events WHERE seq <= ?", (last - LIMIT,))
 
 
 def container_attributes(record, config: dict | None) -> dict:

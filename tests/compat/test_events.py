@@ -261,12 +261,20 @@ def test_until_in_the_future_ends_the_stream_by_itself(pyctr):
 
 def test_the_table_keeps_only_the_last_limit(tmp_path, monkeypatch):
     monkeypatch.setattr(events, "LIMIT", 5)
+    monkeypatch.setattr(events, "PRUNE_EVERY", 4)
     store = Store(str(tmp_path / "db"))
     for n in range(12):
         events.emit(store, "volume", "create", f"v{n}", driver="local")
+        assert store.db.execute("SELECT COUNT(*) FROM events").fetchone()[0] <= 5 + 3
+    with store.transaction():  # several in one commit: seq 13 and 14 pass no multiple of 4
+        for n in range(12, 14):
+            events.emit(store, "volume", "create", f"v{n}", driver="local")
+    assert store.db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 7
+    events.emit(store, "volume", "create", "v14", driver="local")  # seq 15
+    events.emit(store, "volume", "create", "v15", driver="local")  # 16: the oldest beyond 5 go
     rows = store.db.execute("SELECT actor FROM events ORDER BY seq").fetchall()
-    assert [r[0] for r in rows] == [f"v{n}" for n in range(7, 12)]
-    assert [e["Actor"]["ID"] for e in events.stream(store, since=0, follow=False)] == [f"v{n}" for n in range(7, 12)]
+    assert [r[0] for r in rows] == [f"v{n}" for n in range(11, 16)]
+    assert [e["Actor"]["ID"] for e in events.stream(store, since=0, follow=False)] == [f"v{n}" for n in range(11, 16)]
 
 
 def test_a_queued_event_commits_with_the_change_or_not_at_all(tmp_path):
