@@ -55,11 +55,18 @@ def _shower(fmt: str | None):
     except TemplateError as e:  # docker: 64 for a format it cannot parse
         raise PyctrError(f"Error parsing format: {e}", exit_code=64) from None
 
+    headed = []
+
     def show(event) -> str:
         try:
-            return format_rows(fmt, [log.for_template(event)])
+            text = format_rows(fmt, [log.for_template(event)])
         except TemplateError as e:
             raise PyctrError(f"template {fmt!r}: {e}") from None
+        if fmt.startswith("table"):  # a stream: the header once, each row aligned with it
+            if headed:
+                text = text.split("\n", 1)[1]
+            headed.append(True)
+        return text
     return show
 
 

@@ -97,6 +97,8 @@ def test_docker_default_line_and_json_keys(pyctr):
         assert all(isinstance(v, str) for v in o["Actor"]["Attributes"].values())
         assert o["time"] == o["timeNano"] // 10**9
     assert [o["timeNano"] for o in objects] == sorted(o["timeNano"] for o in objects)
+    table = _lines(pyctr, *ALL, "--format", "table {{.Type}}\t{{.Action}}")
+    assert [line.split() for line in table] == [["TYPE", "ACTION"]] + [["container", o["Action"]] for o in objects]
     # the Go template names of the same fields
     assert _lines(pyctr, *ALL, "--format", "{{.Status}} {{.ID}} {{.From}} {{.Type}} {{.Scope}}")[0] == \
         f"create {container_id} busybox container local"
