@@ -202,30 +202,33 @@ def cleanup(paths: Paths, store: Store, container_id: str, config: dict | None =
     autoremove = annotated(config, AUTOREMOVE)
     # with --rm no figures are kept: only the OOM count, for the message
     stats = runtime.stats(runtime_root(paths, record), container_id, only_oom=autoremove)
+    code = read_exit(paths, container_id)
     try:
         runtime.delete(runtime_root(paths, record), container_id, config)
     except BaseException:
-        _record_exit(paths, store, record, config, stats)  # all the same; rm retries the cgroup
+        _died(store, record, config, code, stats)
+        _record_exit(store, record, code, stats)  # all the same; rm retries the cgroup
         raise
+    # queued for the next write: the networks' release (as docker's, die comes before
+    # their disconnect), or else the exit's record or the row's removal
+    _died(store, record, config, code, stats)
     network_warnings = _release_networks(paths, store, container_id)
     if autoremove:  # no exit to record: the row goes (the runtime's part is done), and
         # its anonymous volumes with it, as docker's --rm
         volumes = store.container_volumes(container_id) if USER_MOUNTS in config.get("annotations", {}) else []
-        _died(store, record, config, read_exit(paths, container_id), stats)  # with the row's removal
         warnings = network_warnings + _remove_records(paths, store, container_id, True, record, config)
         if volumes:
             from .volumes import drop_anonymous
             warnings += drop_anonymous(paths, store, volumes)
         return Cleanup(stats, warnings)
-    _record_exit(paths, store, record, config, stats)
+    _record_exit(store, record, code, stats)
     return Cleanup(stats, network_warnings)
 
 
-def _record_exit(paths: Paths, store: Store, record: ContainerRecord, config: dict, stats) -> None:
-    changes = {"status": "exited", "exit_code": read_exit(paths, record.id), "finished": time.time()}
+def _record_exit(store: Store, record: ContainerRecord, code: int | None, stats) -> None:
+    changes = {"status": "exited", "exit_code": code, "finished": time.time()}
     if stats is not None:
         changes.update(oom_killed=int(stats.oom_kills > 0), final_stats=fastjson.dumps(as_dict(stats)))
-    _died(store, record, config, changes["exit_code"], stats)  # in the row's transaction
     store.update_container(record.id, **changes)
 
 

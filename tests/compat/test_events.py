@@ -294,6 +294,33 @@ def test_a_queued_event_commits_with_the_change_or_not_at_all(tmp_path):
         ("create", "kept"), ("destroy", "kept")]
 
 
+def test_an_exit_recorded_though_the_cgroup_stays_has_its_oom_and_die(tmp_path, monkeypatch):
+    from pyctr.engine import containers
+    from pyctr.engine.paths import Paths
+    from pyctr.engine.store import ContainerRecord
+    from pyctr.runtime import container as runtime
+    from pyctr.runtime.cgroups import Stats
+    from pyctr.runtime.errors import CgroupError
+
+    def stuck(*args):
+        raise CgroupError("cannot remove cgroup: busy")
+    monkeypatch.setattr(runtime, "stats", lambda *args, **kwargs: Stats(oom_kills=1))
+    monkeypatch.setattr(runtime, "delete", stuck)
+    paths = Paths.resolve(str(tmp_path))
+    store = Store(paths.db)
+    record = ContainerRecord("c" * 64, "hog", "img", "busybox", ["true"], 1.0, status="running", pid=1)
+    store.add_container(record)
+    os.makedirs(paths.container_dir(record.id))
+    containers.write_config(paths, record.id, {"process": {"args": ["true"]}, "root": {"path": "/r"}})
+    with open(paths.container_file(record.id, "exit"), "w") as f:
+        f.write("137 2026-12-01T00:00:00Z\n")
+    with pytest.raises(CgroupError):
+        containers.cleanup(paths, store, record.id)
+    assert [(e["Action"], e["Actor"]["Attributes"]) for e in events.stream(store, since=0, follow=False)] == [
+        ("oom", {"image": "busybox", "name": "hog"}), ("die", {"image": "busybox", "name": "hog", "exitCode": "137"})]
+    assert store.get_container(record.id).exit_code == 137
+
+
 NOW = 1_800_000_000 * 10**9
 
 
