@@ -98,14 +98,14 @@ def write_new(paths: Paths, store: Store, record: ContainerRecord, config: dict,
         from . import volumes
     try:
         used, rows = volumes.used(config) if volumes else (), endpoints.rows(net, record.id) if net else None
-        also = rows
-        if used:
-            def also(db):
-                if rows:
-                    rows(db)
+
+        def also(db):  # in the row's transaction: its networks' rows, and docker's events
+            if rows:
+                rows(db)
+            if used:  # the volumes it made first, as docker's
                 volumes.made_by(store, db, record.id)
+            events.container(store, "create", record, config)
         for attempt in range(NAME_ATTEMPTS):
-            events.container(store, "create", record, config)  # in the row's transaction
             try:
                 store.add_container(record, used, also=also)
                 break

@@ -140,6 +140,17 @@ def test_image_and_volume_events(pyctr):
     assert _lines(pyctr, *ALL, "--filter", "volume=data", "--format", "{{.Action}}") == ["create", "destroy"]
 
 
+def test_the_volumes_a_run_makes_and_its_rm_removes(pyctr):
+    assert pyctr("run", "--rm", "--net", "none", "-v", "/data", "-v", "named1:/n", "busybox", "true").returncode == 0
+    assert pyctr("volume", "rm", "named1").returncode == 0
+    shown = [line.split() for line in _lines(pyctr, *ALL, "--format", "{{.Type}} {{.Action}} {{.Actor.ID}}")]
+    anonymous, container = shown[0][2], shown[2][2]
+    assert shown == [["volume", "create", anonymous], ["volume", "create", "named1"], ["container", "create", container],
+                     ["container", "start", container], ["container", "die", container],
+                     ["container", "destroy", container], ["volume", "destroy", anonymous],
+                     ["volume", "destroy", "named1"]]
+
+
 def test_load_and_commit(pyctr, tmp_path):
     archive = str(tmp_path / "busybox.tar")
     assert pyctr("save", "-o", archive, "busybox").returncode == 0
