@@ -25,7 +25,7 @@ def events(
 
     Example: pyctr events --since 10m --filter container=web --filter event=die
     """
-    from ..engine import events as log
+    from ..engine import event_stream as log
     from ..engine.store import Store
     from .commands import State
     parsed = log.parse_filters(filters or [])
@@ -43,7 +43,7 @@ def events(
 
 def _shower(fmt: str | None):
     """The function that turns an event into its output line(s), as --format asks."""
-    from ..engine import events as log
+    from ..engine import event_stream as log
     from ..engine.errors import PyctrError
     if fmt is None or fmt == "":
         return lambda event: log.line(event) + "\n"

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from pyctr.engine import events
+from pyctr.engine import event_stream, events
 from pyctr.engine.errors import PyctrError
 from pyctr.engine.store import Store
 
@@ -287,7 +287,7 @@ def test_the_table_keeps_only_the_last_limit(tmp_path, monkeypatch):
     events.emit(store, "volume", "create", "v15", driver="local")  # 16: the oldest beyond 5 go
     rows = store.db.execute("SELECT actor FROM events ORDER BY seq").fetchall()
     assert [r[0] for r in rows] == [f"v{n}" for n in range(11, 16)]
-    assert [e["Actor"]["ID"] for e in events.stream(store, since=0, follow=False)] == [f"v{n}" for n in range(11, 16)]
+    assert [e["Actor"]["ID"] for e in event_stream.stream(store, since=0, follow=False)] == [f"v{n}" for n in range(11, 16)]
 
 
 def test_a_queued_event_commits_with_the_change_or_not_at_all(tmp_path):
@@ -301,7 +301,7 @@ def test_a_queued_event_commits_with_the_change_or_not_at_all(tmp_path):
             raise RuntimeError("the change failed")
     with store.transaction():  # a later one does not write what the failed one dropped
         events.emit(store, "volume", "destroy", "kept", driver="local")
-    assert [(e["Action"], e["Actor"]["ID"]) for e in events.stream(store, since=0, follow=False)] == [
+    assert [(e["Action"], e["Actor"]["ID"]) for e in event_stream.stream(store, since=0, follow=False)] == [
         ("create", "kept"), ("destroy", "kept")]
 
 
@@ -327,7 +327,7 @@ def test_an_exit_recorded_though_the_cgroup_stays_has_its_oom_and_die(tmp_path, 
         f.write("137 2026-12-01T00:00:00Z\n")
     with pytest.raises(CgroupError):
         containers.cleanup(paths, store, record.id)
-    assert [(e["Action"], e["Actor"]["Attributes"]) for e in events.stream(store, since=0, follow=False)] == [
+    assert [(e["Action"], e["Actor"]["Attributes"]) for e in event_stream.stream(store, since=0, follow=False)] == [
         ("oom", {"image": "busybox", "name": "hog"}), ("die", {"image": "busybox", "name": "hog", "exitCode": "137"})]
     assert store.get_container(record.id).exit_code == 137
 
@@ -342,31 +342,31 @@ NOW = 1_800_000_000 * 10**9
     ("2026-12-02T10:40:43+01:00", 1796204443 * 10**9),
 ])
 def test_times_as_docker_reads_them(text, expected):
-    assert events.parse_time(text, NOW) == expected
+    assert event_stream.parse_time(text, NOW) == expected
 
 
 def test_local_times_and_bad_ones(monkeypatch):
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     try:
-        assert events.parse_time("2026-12-02T09:40:43", NOW) == 1796204443 * 10**9
-        assert events.parse_time("2026-12-02", NOW) == 1796169600 * 10**9
+        assert event_stream.parse_time("2026-12-02T09:40:43", NOW) == 1796204443 * 10**9
+        assert event_stream.parse_time("2026-12-02", NOW) == 1796169600 * 10**9
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
     for bad in ("yesterday", "10x", "2026-13-01", "-5", "1.2.3"):
         with pytest.raises(PyctrError) as e:
-            events.parse_time(bad, NOW)
+            event_stream.parse_time(bad, NOW)
         assert e.value.exit_code == 1
 
 
 def _event(type_="container", action="start", actor="abc123", **attributes):
-    return events.message((1, NOW, type_, action, actor, json.dumps(attributes)))
+    return event_stream.message((1, NOW, type_, action, actor, json.dumps(attributes)))
 
 
 def test_filters_as_dockers_daemon_matches_them():
     web = _event(name="web", image="busybox:latest", team="a", tier="front")
-    match = lambda *texts: events.matches(events.parse_filters(list(texts)), web)  # noqa: E731
+    match = lambda *texts: event_stream.matches(event_stream.parse_filters(list(texts)), web)  # noqa: E731
     assert match() and match("container=web") and match("container=abc") and match("container=we")
     assert not match("container=xyz") and not match("network=web2")
     assert match("image=busybox") and match("image=busybox:latest") and not match("image=alpine")
@@ -374,6 +374,6 @@ def test_filters_as_dockers_daemon_matches_them():
     assert match("event=start", "event=die") and not match("event=die") and match("type=container", "scope=local")
     assert not match("type=image") and not match("daemon=x")
     tagged = _event("image", "tag", "sha256:" + "1" * 64, name="mine:1")
-    assert events.matches(events.parse_filters(["image=mine"]), tagged)
+    assert event_stream.matches(event_stream.parse_filters(["image=mine"]), tagged)
     with pytest.raises(PyctrError):
-        events.parse_filters(["nokey"])
+        event_stream.parse_filters(["nokey"])
