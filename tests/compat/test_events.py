@@ -105,23 +105,24 @@ def test_docker_default_line_and_json_keys(pyctr):
 
 
 def test_filters_one_keys_values_ored_keys_anded(pyctr):
+    # names with letters no hex id has: docker's container= matches a prefix of an id too
     ids = {}
-    for name in ("a", "b"):
+    for name in ("alpha", "omega"):
         ids[name] = pyctr("run", "-d", "--net", "none", "--name", name, "busybox", "true").stdout.strip()
         pyctr("wait", name)
 
     def shown(*filters):
         args = [arg for f in filters for arg in ("--filter", f)]
         return _lines(pyctr, *ALL, *args, "--format", "{{.Action}} {{.Actor.Attributes.name}}")
-    assert shown("container=a") == ["create a", "start a", "die a"]
-    assert shown(f"container={ids['b'][:12]}") == ["create b", "start b", "die b"]  # an id's prefix, as docker
-    assert shown("event=die") == ["die a", "die b"]
-    assert shown("status=start") == ["start a", "start b"]  # event's other name
-    assert shown("event=start", "event=die", "container=b") == ["start b", "die b"]
-    assert shown("container=a", "container=b", "event=create") == ["create a", "create b"]
-    assert shown("type=container", "image=busybox", "event=create") == ["create a", "create b"]
+    assert shown("container=alpha") == ["create alpha", "start alpha", "die alpha"]
+    assert shown(f"container={ids['omega'][:12]}") == ["create omega", "start omega", "die omega"]  # as docker
+    assert shown("event=die") == ["die alpha", "die omega"]
+    assert shown("status=start") == ["start alpha", "start omega"]  # event's other name
+    assert shown("event=start", "event=die", "container=omega") == ["start omega", "die omega"]
+    assert shown("container=alpha", "container=omega", "event=create") == ["create alpha", "create omega"]
+    assert shown("type=container", "image=busybox", "event=create") == ["create alpha", "create omega"]
     assert shown("type=image") == shown("image=nosuch") == shown("label=nosuch") == []
-    assert shown("type=volume", "container=a") == []
+    assert shown("type=volume", "container=alpha") == []
 
 
 def test_image_and_volume_events(pyctr):
