@@ -441,8 +441,9 @@ def restart(
 
 
 def _register_groups() -> None:
-    from . import change_commands, image_commands, network_commands, registry_commands, volume_commands
+    from . import change_commands, event_commands, image_commands, network_commands, registry_commands, volume_commands
     image_commands.register(app)
+    event_commands.register(app)
     change_commands.register(app)
     registry_commands.register(app)
     volume_commands.register(app)

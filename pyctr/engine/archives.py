@@ -12,7 +12,7 @@ import sys
 from ..images import archive, oci
 from ..images.image import Image, ImageError, parse_reference
 from ..images.ingest import Layer, chain_id, ingest
-from . import containers, images, rootfs
+from . import containers, events, images, rootfs
 from .errors import PyctrError
 from .image_lookup import blob_store
 from .launch import reached
@@ -85,6 +85,7 @@ def _take_in(paths: Paths, store: Store, item: archive.ArchivedImage, say) -> Im
         layers.append(_layer(paths, store, opener, media_type, diff_id, layers[-1].chain_id if layers else None))
     names = item.names or [("", "")]
     image = oci.record(blobs, item.config, layers, *names[0], manifest_bytes=item.manifest)
+    events.queue(store, "image", "load", f"sha256:{image.id}", **events.image_attributes(image, f"sha256:{image.id}"))
     store.add_image(image, layers)
     for repository, tag in names[1:]:
         store.tag_image(image.id, repository, tag)
@@ -126,6 +127,8 @@ def import_rootfs(paths: Paths, store: Store, source, ref: str | None, changes: 
         config = {"created": created, "architecture": _host_arch(), "os": "linux",
                   "config": dockerfile.apply({}, changes), "history": [history]}
         image = oci.image_of(blobs, config, [layer], repository, tag)
+        events.queue(store, "image", "import", f"sha256:{image.id}",
+                     **events.image_attributes(image, f"sha256:{image.id}"))
         store.add_image(image, [layer])
     return image
 

@@ -12,7 +12,7 @@ from ..images.image import Image, parse_reference
 from ..images.ingest import MEDIA_TYPE, TAR, ingest
 from ..runtime import container as runtime
 from ..runtime.errors import NotRunning
-from . import containers, images
+from . import containers, events, images
 from .errors import PyctrError
 from .image_lookup import blob_store
 from .launch import reached
@@ -76,6 +76,8 @@ def commit(paths: Paths, store: Store, name: str, ref: str | None, changes: list
             store.add_layer(layer, base.layers[-1] if base.layers else None)
             reached(images.LAYER_STORED)
         image = oci.image_of(blobs, new_config, [*layers, layer], repository, tag)
+        events.container(store, "commit", record, config, comment=message, imageID=f"sha256:{image.id}",
+                         imageRef=f"{repository}:{tag}" if ref else "")
         store.add_image(image, [*layers, layer])
     return image
 

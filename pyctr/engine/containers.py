@@ -13,7 +13,8 @@ from ..runtime import plan as oci_config
 from ..runtime import container as runtime
 from ..runtime.errors import ConfigError, RuntimeFailure
 from ..runtime.process import alive, start_time
-from .errors import Conflict, NotFound, PyctrError
+from . import events
+from .errors import ENGINE_ERROR, Conflict, NotFound, PyctrError
 from .paths import Paths
 from .store import ContainerRecord, Store
 
@@ -38,15 +39,16 @@ def discard(paths: Paths, store: Store, container_id: str, best_effort: bool = T
     as warnings and the rest removed; `rm` instead stops there and keeps the row for
     another try.  `config`: the container's, if the caller has it at hand."""
     warnings = []
+    record = store.get_container(container_id)
+    config = config or read_config(paths, container_id)
     try:
-        runtime.delete(runtime_root(paths, store.get_container(container_id)), container_id,
-                       config or read_config(paths, container_id))
+        runtime.delete(runtime_root(paths, record), container_id, config)
     except (RuntimeFailure, OSError) as e:
         if not best_effort:
             raise PyctrError(f"cannot remove {container_id[:12]}: {e}") from None
         warnings.append(str(e))
     return warnings + _release_networks(paths, store, container_id) + \
-        _remove_records(paths, store, container_id, best_effort)
+        _remove_records(paths, store, container_id, best_effort, record, config)
 
 
 def _release_networks(paths: Paths, store: Store, container_id: str) -> list[str]:
@@ -60,8 +62,10 @@ def _release_networks(paths: Paths, store: Store, container_id: str) -> list[str
     return []
 
 
-def _remove_records(paths: Paths, store: Store, container_id: str, best_effort: bool) -> list[str]:
-    """The engine's part of discard, once the runtime's is done: the directory, then the row."""
+def _remove_records(paths: Paths, store: Store, container_id: str, best_effort: bool,
+                    record: ContainerRecord | None, config: dict | None) -> list[str]:
+    """The engine's part of discard, once the runtime's is done: the directory, then the
+    row (`record`, if there is one: its destroy event goes with it)."""
     warnings = []
     try:
         _core.remove_tree(paths.container_dir(container_id))
@@ -69,6 +73,8 @@ def _remove_records(paths: Paths, store: Store, container_id: str, best_effort: 
         if not best_effort:
             raise PyctrError(f"cannot remove {e.filename}: {e.strerror}") from None
         warnings.append(f"cannot remove {e.filename}: {e.strerror}")
+    if record is not None:
+        events.container(store, "destroy", record, config)  # in the row's removal
     store.remove_container(container_id)
     return warnings
 
@@ -77,7 +83,11 @@ def discard_after(error: BaseException, paths: Paths, store: Store, container_id
     """A failed start's container discarded, and the volumes its run made; what would not
     go rides on `error` as notes."""
     volumes = [v.name for v in store.container_volumes(container_id)]
-    warnings = discard(paths, store, container_id)
+    record = store.get_container(container_id)
+    config = read_config(paths, container_id)
+    if record is not None and record.status == "running":  # its start was on record: docker's die
+        events.container(store, "die", record, config, exitCode=getattr(error, "exit_code", ENGINE_ERROR))
+    warnings = discard(paths, store, container_id, config=config)
     if volumes:
         from .volumes import drop_made_by
         warnings += drop_made_by(paths, store, container_id, volumes)
@@ -192,26 +202,42 @@ def cleanup(paths: Paths, store: Store, container_id: str, config: dict | None =
     autoremove = annotated(config, AUTOREMOVE)
     # with --rm no figures are kept: only the OOM count, for the message
     stats = runtime.stats(runtime_root(paths, record), container_id, only_oom=autoremove)
+    code = read_exit(paths, container_id)
     try:
         runtime.delete(runtime_root(paths, record), container_id, config)
     except BaseException:
-        _record_exit(paths, store, container_id, stats)  # all the same; rm retries the cgroup
+        _died(store, record, config, code, stats)
+        _record_exit(store, record, code, stats)  # all the same; rm retries the cgroup
         raise
+    # queued for the next write: the networks' release (as docker's, die comes before
+    # their disconnect), or else the exit's record or the row's removal
+    _died(store, record, config, code, stats)
     network_warnings = _release_networks(paths, store, container_id)
     if autoremove:  # no exit to record: the row goes (the runtime's part is done), and
         # its anonymous volumes with it, as docker's --rm
         volumes = store.container_volumes(container_id) if USER_MOUNTS in config.get("annotations", {}) else []
-        warnings = network_warnings + _remove_records(paths, store, container_id, best_effort=True)
+        warnings = network_warnings + _remove_records(paths, store, container_id, True, record, config)
         if volumes:
             from .volumes import drop_anonymous
             warnings += drop_anonymous(paths, store, volumes)
         return Cleanup(stats, warnings)
-    _record_exit(paths, store, container_id, stats)
+    _record_exit(store, record, code, stats)
     return Cleanup(stats, network_warnings)
 
 
-def _record_exit(paths: Paths, store: Store, container_id: str, stats) -> None:
-    changes = {"status": "exited", "exit_code": read_exit(paths, container_id), "finished": time.time()}
+def _record_exit(store: Store, record: ContainerRecord, code: int | None, stats) -> None:
+    changes = {"status": "exited", "exit_code": code, "finished": time.time()}
     if stats is not None:
         changes.update(oom_killed=int(stats.oom_kills > 0), final_stats=fastjson.dumps(as_dict(stats)))
-    store.update_container(container_id, **changes)
+    store.update_container(record.id, **changes)
+
+
+def _died(store: Store, record: ContainerRecord, config: dict, code: int | None, stats) -> None:
+    """docker's events of an exit, queued for the store's next transaction: oom (if the
+    cgroup's OOM killer struck), then die with its exit code and how long it ran."""
+    if stats is not None and stats.oom_kills > 0:
+        events.container(store, "oom", record, config)
+    extra = {"exitCode": code} if code is not None else {}
+    if record.started:
+        extra["execDuration"] = int(time.time() - record.started)
+    events.container(store, "die", record, config, **extra)

@@ -9,7 +9,7 @@ import os
 import time
 
 from ..runtime.process import start_time
-from . import endpoints, image_lookup
+from . import endpoints, events, image_lookup
 from .containers import discard_after, write_config
 from .errors import Conflict, PyctrError
 from .launch import RESOLVED, reached
@@ -97,9 +97,17 @@ def write_new(paths: Paths, store: Store, record: ContainerRecord, config: dict,
     if USER_MOUNTS in config.get("annotations", {}):
         from . import volumes
     try:
+        used, rows = volumes.used(config) if volumes else (), endpoints.rows(net, record.id) if net else None
+
+        def also(db):  # in the row's transaction: its networks' rows, and docker's events
+            if rows:
+                rows(db)
+            if used:  # the volumes it made first, as docker's
+                volumes.made_by(store, db, record.id)
+            events.container(store, "create", record, config)
         for attempt in range(NAME_ATTEMPTS):
             try:
-                store.add_container(record, volumes.used(config) if volumes else (), also=endpoints.rows(net, record.id) if net else None)
+                store.add_container(record, used, also=also)
                 break
             except Conflict:
                 if named or attempt == NAME_ATTEMPTS - 1:

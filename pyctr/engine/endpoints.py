@@ -241,6 +241,7 @@ class Wiring:
     def _take(self):
         from ..network import ipam
         from ..network.errors import NetworkError
+        from . import networks as networks_
         conf = records.netconf(self.store, self.id)
         texts = (conf.options.get("ports") or []) if conf else []
         networks = {}
@@ -255,6 +256,7 @@ class Wiring:
                     raise NetworkError(f"address {e.ip} is in use on network {network.name}")
                 address = e.ip or ipam.first_free(network.subnet, taken)
                 chosen.append(records.Lease(e.network_id, address, self.id, e.mac or ipam.mac_for(address)))
+                networks_.event(self.store, network, "connect", container=self.id)  # in the leases' transaction
             if not texts:
                 return chosen, []
             from ..network.ports import Binding, bindings, clashes, parse
@@ -302,8 +304,11 @@ def release(paths: Paths, store, container_id: str, expect: tuple | None = None)
     if expect is not None and not records.row_is(store, container_id, expect):
         return
     published = records.ports(store, container_id)
-    addresses = [lease.address for lease in records.leases(store, container_id)]
+    leases = records.leases(store, container_id)
+    addresses = [lease.address for lease in leases]
     _unplug(store, container_id)
+    if expect is None:  # (the sweep's: a container whose exit nobody saw)
+        _disconnected(store, container_id, [lease.network_id for lease in leases])
     network_ids = records.release(store, container_id, expect)
     if network_ids is None:
         return
@@ -319,6 +324,16 @@ def release(paths: Paths, store, container_id: str, expect: tuple | None = None)
             for address in addresses[:1]:
                 flows.forget(address)
     refresh_hosts(paths, store, network_ids)
+
+
+def _disconnected(store, container_id: str, network_ids: list[str]) -> None:
+    """docker's disconnect events of a container that stopped, queued for the release of
+    its leases."""
+    from . import networks
+    for network_id in network_ids:
+        network = records.get_network(store, network_id)
+        if network is not None:
+            networks.event(store, network, "disconnect", now=False, container=container_id)
 
 
 def _unplug(store, container_id: str) -> None:
@@ -435,13 +450,14 @@ def connect(paths: Paths, store, network, container, ip: str | None = None, alia
         ip = _address_on(network, ip)
     endpoint = records.add_endpoint(store, records.Endpoint(container.id, network.id, 0, ip, None, list(aliases)))
     state = runtime_state(paths, container)
-    if state is None:
-        return
-    try:
-        _connect_running(paths, store, network, container, endpoint, state.pid)
-    except BaseException:
-        records.remove_endpoint(store, container.id, network.id)
-        raise
+    if state is not None:
+        try:
+            _connect_running(paths, store, network, container, endpoint, state.pid)
+        except BaseException:
+            records.remove_endpoint(store, container.id, network.id)
+            raise
+    from . import networks
+    networks.event(store, network, "connect", container=container.id)
 
 
 def _connect_running(paths: Paths, store, network, container, endpoint, pid: int) -> None:
@@ -476,6 +492,8 @@ def disconnect(paths: Paths, store, network, container) -> None:
         raise PyctrError(f"container {container.name} is not connected to network {network.name}")
     _ports_elsewhere(paths, store, network, container)
     _netlink.delete_link(veth_name(container.id, position))
+    from . import networks
+    networks.event(store, network, "disconnect", now=False, container=container.id)
     records.remove_endpoint(store, container.id, network.id)
     refresh_hosts(paths, store, [network.id])
 

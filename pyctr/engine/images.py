@@ -15,6 +15,7 @@ import os
 
 from ..images.image import Image, id_prefix, parse_reference
 from ..runtime import _core
+from . import events
 from .errors import Conflict, NotFound, PyctrError
 from .image_lookup import blob_store, hold
 from .paths import Paths
@@ -94,6 +95,7 @@ def tag(paths: Paths, store: Store, source: str, target: str) -> None:
     image = find(paths, store, source)
     repository, tag_ = parse_reference(target)
     _check_name(repository)
+    events.queue(store, "image", "tag", f"sha256:{image.id}", **events.image_attributes(image, f"{repository}:{tag_}"))
     store.tag_image(image.id, repository, tag_)
 
 
@@ -118,6 +120,7 @@ def _remove(paths: Paths, store: Store, ref: str, force: bool) -> list[str]:
     image, named = _find(store, ref)
     tags = store.image_tags(image.id)
     if named and len(tags) > 1:  # one name of several: only that name goes
+        _image_event(store, image, "untag")
         store.untag_image(*named)
         return [f"Untagged: {named[0]}:{named[1]}"]
     if len(tags) > 1 and not force:
@@ -129,15 +132,23 @@ def _remove(paths: Paths, store: Store, ref: str, force: bool) -> list[str]:
                        f" container {users[0]}")
     lines = []
     for repository, tag_ in tags:
+        _image_event(store, image, "untag")
         store.untag_image(repository, tag_)
         lines.append(f"Untagged: {repository}:{tag_}")
     if users:  # forced: the image stays, untagged, for the containers made from it
         return lines
+    _image_event(store, image, "delete")
     store.remove_image(image.id)
     lines.append(f"Deleted: sha256:{image.id}")
     _sweep_scratch(paths)
     _sweep_unnamed(paths, store)
     return lines
+
+
+def _image_event(store: Store, image: Image, action: str) -> None:
+    """docker's untag or delete event (its actor and name: the image's id), queued for the
+    store call that follows."""
+    events.queue(store, "image", action, f"sha256:{image.id}", **events.image_attributes(image, f"sha256:{image.id}"))
 
 
 def prune(paths: Paths, store: Store, everything: bool = False) -> tuple[list[str], int]:
@@ -155,8 +166,10 @@ def _prune(paths: Paths, store: Store, everything: bool) -> tuple[list[str], int
             continue
         if everything:
             for repository, tag_ in store.image_tags(image.id):
+                _image_event(store, image, "untag")
                 store.untag_image(repository, tag_)
         if not store.image_tags(image.id):
+            _image_event(store, image, "delete")
             store.remove_image(image.id)
             deleted.append(image.id)
     _sweep_scratch(paths)

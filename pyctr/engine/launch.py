@@ -35,6 +35,7 @@ from ..runtime import container as runtime
 from ..runtime._core import ChildError
 from ..runtime.errors import CgroupError, ConfigError
 from ..runtime.process import alive, start_time
+from . import events
 from .errors import PyctrError, start_error
 from .paths import MONITOR, Paths
 from .spec import OPEN_STDIN, annotated
@@ -98,14 +99,15 @@ def _receive(stream) -> dict:
 
 
 def launch(paths: Paths, store: Store, container_id: str, config: dict, runtime_root: str, tty_size=(24, 80),
-           owner: bool = False, setup=None, wire=None) -> Launched:
+           owner: bool = False, setup=None, wire=None, actor: dict | None = None) -> Launched:
     """Forks; the fork starts the container and becomes its monitor (see above).  With
     `owner`, we keep one end of a socket the monitor serves from its first moment.
     `setup(monitor_pid, monitor_start)`, if given, runs while the fork creates the
     container (on the other core): it writes what must exist before the go-ahead, the
     row with its monitor among it.  Should it fail, the fork hears nothing more and takes
     the container and its cgroup down with it.  `wire(pid)`, if given, connects the
-    cloned container to its networks before the go-ahead (endpoints.py)."""
+    cloned container to its networks before the go-ahead (endpoints.py).  `actor`: the
+    attributes of its start event (events.container_attributes), if the caller has them."""
     up_r, up_w = os.pipe()
     go_r, go_w = os.pipe()
     ours, theirs = _core.seqpacket_pair() if owner else (-1, -1)
@@ -128,7 +130,7 @@ def launch(paths: Paths, store: Store, container_id: str, config: dict, runtime_
             setup(child, start_time(child))
         else:
             store.update_container(container_id, monitor_pid=child, monitor_start=start_time(child))
-        pid = _start(store, container_id, config, up, go_w, wire)
+        pid = _start(store, container_id, config, up, go_w, wire, actor)
     except BaseException:
         os.close(go_w)  # no go-ahead: the fork aborts the container and exits
         go_w = -1
@@ -143,7 +145,7 @@ def launch(paths: Paths, store: Store, container_id: str, config: dict, runtime_
     return Launched(child, pid, ours)
 
 
-def _start(store: Store, container_id: str, config: dict, up, go_w: int, wire=None) -> int:
+def _start(store: Store, container_id: str, config: dict, up, go_w: int, wire=None, actor: dict | None = None) -> int:
     """The CLI's side of the start: record the pid, connect it, give the go-ahead, hear
     the outcome."""
     started = _receive(up)
@@ -155,6 +157,9 @@ def _start(store: Store, container_id: str, config: dict, up, go_w: int, wire=No
     if wire is not None:
         wire(pid)
         reached(NETWORKED)
+    if actor is None:
+        actor = events.container_attributes(store.get_container(container_id), config)
+    events.queue(store, "container", "start", container_id, **actor)  # in the row's transaction
     # the pid is for people (inspect); whether it runs is the runtime's to say
     store.update_container(container_id, status="running", pid=pid, pid_start=None, started=time.time())
     _send(go_w, {"go": True})

@@ -12,7 +12,7 @@ import time
 
 from ..runtime import container as runtime
 from ..runtime.errors import CgroupError, NotRunning, RuntimeFailure
-from . import containers, endpoints, network_records, views
+from . import containers, endpoints, events, network_records, views
 from .errors import Conflict, PyctrError
 from .launch import CHECKED, Launched, check_installed, launch, reached, wait_monitor_gone
 from .paths import Paths
@@ -53,7 +53,13 @@ def kill(paths: Paths, store: Store, name: str, sig: int) -> ContainerRecord:
             runtime.kill(containers.runtime_root(paths, record), record.id, sig)
         except NotRunning:
             raise Conflict(f"container {record.name} is not running") from None
+    _event(paths, store, record, "kill", signal=int(sig))
     return record
+
+
+def _event(paths: Paths, store: Store, record: ContainerRecord, action: str, **extra) -> None:
+    """A container's event (events.py), recorded now."""
+    events.container(store, action, record, containers.read_config(paths, record.id), now=True, **extra)
 
 
 def kill_all(paths: Paths, record: ContainerRecord) -> None:
@@ -84,12 +90,16 @@ def stop(paths: Paths, store: Store, name: str, timeout: float = 10, sig: int | 
         sig = stop_signal(containers.read_config(paths, record.id))
     try:
         runtime.kill(containers.runtime_root(paths, record), record.id, sig)
+        _event(paths, store, record, "kill", signal=int(sig))
     except NotRunning:
         pass
     if not _wait_dead(paths, record, timeout):
         kill_all(paths, record)
+        _event(paths, store, record, "kill", signal=int(signal.SIGKILL))
         _wait_dead(paths, record, 10)
-    return wait_recorded(paths, store, record, 2)
+    done = wait_recorded(paths, store, record, 2)
+    _event(paths, store, record, "stop")
+    return done
 
 
 def wait_recorded(paths: Paths, store: Store, record: ContainerRecord, grace: float) -> ContainerRecord:
@@ -139,7 +149,8 @@ def start(paths: Paths, store: Store, name: str, owner: bool = False) -> tuple[C
         conf = network_records.netconf(store, record.id)
         wire = endpoints.wiring(paths, store, record.id, record.name, config, conf.mode if conf else None)
         launched = launch(paths, store, record.id, config, containers.runtime_root(paths, record), owner=owner,
-                          tty_size=terminal_size() if owner and tty else (24, 80), wire=wire)
+                          tty_size=terminal_size() if owner and tty else (24, 80), wire=wire,
+                          actor=events.container_attributes(record, config))
     except BaseException:
         store.update_container(record.id, status="exited")
         raise
@@ -169,12 +180,15 @@ def stop_signal(config: dict | None) -> int:
 def restart(paths: Paths, store: Store, name: str, timeout: float) -> None:
     """Stopped (if running) and started again; the start waits for the old run's cleanup."""
     stop(paths, store, name, timeout)
-    start(paths, store, name)
+    record, _, _ = start(paths, store, name)
+    _event(paths, store, record, "restart")
 
 
-def remove(paths: Paths, store: Store, name: str, force: bool = False, volumes: bool = False) -> str:
+def remove(paths: Paths, store: Store, name: str, force: bool = False, volumes: bool = False,
+           killed: bool = False) -> str:
     """`rm`: a stopped container goes; a running one only with `force` (killed first);
-    with `volumes`, its anonymous volumes too (those no other container uses)."""
+    with `volumes`, its anonymous volumes too (those no other container uses).  `killed`:
+    the caller killed it already (its kill event is on record)."""
     record = containers.lookup(store, name)
     if record.status == "starting" and containers.holder_alive(record):
         raise Conflict(f"container {record.id[:12]} is starting: try again once it runs")
@@ -182,6 +196,8 @@ def remove(paths: Paths, store: Store, name: str, force: bool = False, volumes: 
         if not force:
             raise Conflict(f"you cannot remove a running container {record.id[:12]}: stop it first or use -f")
         kill_all(paths, record)
+        if not killed:
+            _event(paths, store, record, "kill", signal=int(signal.SIGKILL))
     # a container's monitor (and the cleanup it ends in) writes into the container's
     # directory to the end, even after a plain stop
     wait_monitor_gone(store.get_container(record.id) or record)
@@ -197,15 +213,19 @@ def remove(paths: Paths, store: Store, name: str, force: bool = False, volumes: 
 def remove_all(paths: Paths, store: Store, names: list[str], force: bool = False, volumes: bool = False):
     """`rm` of several: with `force` all are killed first, so that their monitors end in
     parallel; then each goes.  Yields (name, None) or (name, the error that kept it)."""
+    killed = set()
     if force:
         for name in names:
             try:
-                kill_all(paths, running(paths, store, name))
+                record = running(paths, store, name)
+                kill_all(paths, record)
+                _event(paths, store, record, "kill", signal=int(signal.SIGKILL))
+                killed.add(name)
             except (PyctrError, RuntimeFailure):
                 pass  # not running, or no such container: its removal says so
     for name in names:
         try:
-            remove(paths, store, name, force, volumes)
+            remove(paths, store, name, force, volumes, killed=name in killed)
             yield name, None
         except (PyctrError, RuntimeFailure) as e:
             yield name, e

@@ -12,6 +12,7 @@ root has its own nftables table, and bridges are named after network ids.
 import os
 import time
 
+from . import events
 from . import network_records as records
 from .endpoints import BRIDGE, HOST, NONE
 from .errors import Conflict, NotFound, PyctrError
@@ -107,7 +108,15 @@ def create(paths: Paths, store, name: str, subnet: str | None = None, gateway: s
         _take_down(paths, store, record)
         records.remove_network(store, record.id)
         raise
+    event(store, record, "create")
     return record
+
+
+def event(store, network: NetworkRecord, action: str, now: bool = True, **extra) -> None:
+    """docker's network event: its id, name and driver (and `extra`: the container of a
+    connect); recorded now, or queued for the store call that follows."""
+    (events.emit if now else events.queue)(store, "network", action, network.id, **extra, name=network.name,
+                                           type=network.driver)
 
 
 def _off_the_hosts_routes(subnet) -> None:
@@ -238,6 +247,7 @@ def remove(paths: Paths, store, name: str) -> NetworkRecord:
         raise Conflict(f"network {network.name} is in use by container {user.name if user else users[0][:12]}")
     # the row first, in the transaction that checks for users again: a run joining
     # meanwhile either got on before (and rm refuses) or finds the network gone
+    event(store, network, "destroy", now=False)
     records.remove_network(store, network.id)
     _take_down(paths, store, network)
     return network

@@ -14,7 +14,7 @@ from ..images import auth, oci, registry
 from ..images.image import Image, ImageError
 from ..images.ingest import chain_ids, ingest
 from ..images.reference import Reference, default_registry, parse, parse_platform
-from . import images
+from . import events, images
 from .image_lookup import blob_store
 from .launch import reached
 from .paths import Paths
@@ -70,6 +70,9 @@ def pull(paths: Paths, store: Store, text: str, platform: str | None = None, tls
         layers = [store.find_layer(c) for c in chains]
         image = oci.record(blob_store(paths), pulled.config, layers, ref.name, ref.tag or "",
                            manifest_bytes=pulled.raw)
+        # docker's: the reference pulled, named by its repository
+        events.queue(store, "image", "pull", f"{ref.name}:{ref.tag}" if ref.tag else str(ref),
+                     **events.image_attributes(image, ref.name))
         store.add_image(image, layers, digest=pulled.digest)
     return image
 

@@ -8,7 +8,7 @@ monitor."""
 import os
 
 from ..records import record
-from . import containers, create, endpoints
+from . import containers, create, endpoints, events
 from .errors import Conflict, PyctrError
 from .launch import CREATED, STARTED, Launched, check_installed, launch, reached
 from .paths import Paths
@@ -33,7 +33,8 @@ def run_detached(paths: Paths, store: Store, opts: RunOptions) -> str:
     record, config, net = create.new(paths, store, opts)
     try:
         launch(paths, store, record.id, config, record.runtime_root, setup=_writer(paths, store, record, config, net, opts),
-               wire=endpoints.wiring(paths, store, record.id, record.name, config, net.mode))
+               wire=endpoints.wiring(paths, store, record.id, record.name, config, net.mode),
+               actor=events.container_attributes(record, config))
     except BaseException as e:
         create.release(record.id)
         containers.discard_after(e, paths, store, record.id)
@@ -52,7 +53,8 @@ def run_attached(paths: Paths, store: Store, opts: RunOptions) -> Outcome:
         launched = launch(paths, store, record.id, config, record.runtime_root,
                           tty_size=terminal_size() if opts.tty else (0, 0), owner=True,
                           setup=_writer(paths, store, record, config, net, opts),
-                          wire=endpoints.wiring(paths, store, record.id, record.name, config, net.mode))
+                          wire=endpoints.wiring(paths, store, record.id, record.name, config, net.mode),
+                          actor=events.container_attributes(record, config))
     except BaseException as e:
         create.release(record.id)
         containers.discard_after(e, paths, store, record.id)

@@ -17,7 +17,7 @@ from .. import fastjson
 from ..records import record
 from .errors import Conflict, PyctrError
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 SCHEMA = """
 CREATE TABLE images (
@@ -170,6 +170,18 @@ MIGRATIONS = [
     CREATE INDEX ports_port ON ports (host_port, proto);
     CREATE INDEX ports_container ON ports (container_id);
     """,
+    # what happened to containers, images, networks and volumes (engine/events.py): the
+    # last events.LIMIT of them, in the order recorded, which `pyctr events` follows
+    """
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY,      -- the order recorded in: a follower reads on from the last it saw
+        time INTEGER NOT NULL,        -- ns since the epoch (docker's timeNano)
+        type TEXT NOT NULL,           -- container | image | network | volume
+        action TEXT NOT NULL,         -- create, start, die, destroy, pull, tag, connect ...
+        actor TEXT NOT NULL,          -- an id, a volume's name, a pulled reference
+        attributes TEXT NOT NULL      -- JSON object of strings: name, image, exitCode ...
+    );
+    """,
 ]
 
 
@@ -232,6 +244,8 @@ class Store:
         # the default 4 MiB (measured: about 2 ms less to open near the top, a little more
         # per write).  WAL itself is set once, when the database is made: it persists.
         self.db.executescript("PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=256; PRAGMA foreign_keys=ON")
+        # events (engine/events.py) for the next transaction to write as it commits
+        self.queued_events: list = []
         self._migrate()
 
     def close(self) -> None:
@@ -239,7 +253,7 @@ class Store:
 
     def transaction(self) -> "_Transaction":
         """`with store.transaction() as db:` one transaction, rolled back on any exception."""
-        return _Transaction(self.db)
+        return _Transaction(self)
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -521,8 +535,9 @@ class Store:
 class _Transaction:
     """A context manager by hand: contextlib costs an import of collections and functools."""
 
-    def __init__(self, db):
-        self.db = db
+    def __init__(self, store: Store):
+        self.store = store
+        self.db = store.db
 
     def __enter__(self):
         # IMMEDIATE takes the write lock up front: two pyctr processes serialise here
@@ -531,6 +546,16 @@ class _Transaction:
         return self.db
 
     def __exit__(self, kind, value, traceback) -> bool:
+        queued = self.store.queued_events
+        if queued:  # they commit with the change they tell of, or not at all
+            self.store.queued_events = []
+            if kind is None:
+                try:
+                    from .events import write
+                    write(self.db, queued)
+                except BaseException:
+                    self.db.execute("ROLLBACK")
+                    raise
         self.db.execute("ROLLBACK" if kind is not None else "COMMIT")
         return False
 

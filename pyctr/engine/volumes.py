@@ -15,7 +15,7 @@ from .. import fastjson
 from ..records import as_dict
 from ..runtime import _core
 from ..runtime.plan import ROOTFS_OPTIONS
-from . import mounts
+from . import events, mounts
 from .errors import Conflict, NotFound, PyctrError
 from .mounts import MountRequest
 from .paths import Paths
@@ -228,12 +228,28 @@ def _remove_dirs(paths: Paths, names: list[str]) -> list[str]:
 
 def drop_made_by(paths: Paths, store: Store, container_id: str, names: list[str]) -> list[str]:
     """After a failed run, the volumes it made (those no other container took up since)."""
-    return _remove_dirs(paths, store.remove_unused_volumes(names, creator=container_id))
+    return _remove_dirs(paths, _destroyed(store, store.remove_unused_volumes(names, creator=container_id)))
 
 
 def drop_anonymous(paths: Paths, store: Store, volumes: list[VolumeRecord]) -> list[str]:
     """`rm -v`, `run --rm`: a removed container's anonymous volumes, unless another uses them."""
-    return _remove_dirs(paths, store.remove_unused_volumes([v.name for v in volumes if v.anonymous]))
+    return _remove_dirs(paths, _destroyed(store, store.remove_unused_volumes([v.name for v in volumes if v.anonymous])))
+
+
+def _destroyed(store: Store, names: list[str]) -> list[str]:
+    """docker's destroy events of the volumes removed (in one transaction); the names."""
+    if names:
+        with store.transaction():
+            for name in names:
+                events.emit(store, "volume", "destroy", name, driver="local")
+    return names
+
+
+def made_by(store: Store, db, container_id: str) -> None:
+    """In add_container's transaction, after its volumes' rows: docker's create events of
+    those this container's run made (the rows it inserted name it their creator)."""
+    for (name,) in db.execute("SELECT name FROM volumes WHERE creator = ?", (container_id,)).fetchall():
+        events.emit(store, "volume", "create", name, driver="local")
 
 
 # `pyctr volume ...`
@@ -249,7 +265,8 @@ def create(paths: Paths, store: Store, name: str | None, labels: list[str], driv
         if not key:
             raise PyctrError(f"invalid label: {label!r}")
         parsed[key] = value
-    store.create_volume(VolumeRecord(name, time.time(), "local", parsed, anonymous))
+    if store.create_volume(VolumeRecord(name, time.time(), "local", parsed, anonymous)):
+        events.emit(store, "volume", "create", name, driver=driver)
     os.makedirs(data_dir(paths, name), mode=0o755, exist_ok=True)
     return name
 
@@ -284,7 +301,7 @@ def remove(paths: Paths, store: Store, name: str, force: bool = False) -> None:
         if force:
             return
         raise NotFound(f"no such volume: {name}")
-    if not store.remove_unused_volumes([name]):
+    if not _destroyed(store, store.remove_unused_volumes([name])):
         users = store.volume_users(name)
         raise Conflict(f"remove {name}: volume is in use - [{', '.join(users)}]")
     for warning in _remove_dirs(paths, [name]):
@@ -296,7 +313,7 @@ def prune(paths: Paths, store: Store, all_volumes: bool = False) -> tuple[list[s
     (docker 23's rule).  Returns their names and the bytes freed."""
     candidates = [v.name for v in listing(store, dangling=True) if all_volumes or v.anonymous]
     sizes = {name: _size(data_dir(paths, name)) for name in candidates}
-    removed = store.remove_unused_volumes(candidates)
+    removed = _destroyed(store, store.remove_unused_volumes(candidates))
     _remove_dirs(paths, removed)
     return removed, sum(sizes[n] for n in removed)
 
