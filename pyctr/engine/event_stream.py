@@ -5,6 +5,7 @@ this is on the run path: events.py, which is, stays small."""
 import time
 
 from .. import fastjson
+from .filters import label_matches, parse  # as ps and images read and match them
 
 ACCEPTED_FILTERS = ("container", "event", "status", "type", "image", "label", "network", "volume", "scope",
                     "daemon", "plugin", "node", "service", "secret", "config")
@@ -73,16 +74,9 @@ def line(event: Message) -> str:
 def parse_filters(texts: list[str]) -> dict[str, set[str]]:
     """`--filter k=v`s as {key: values}: values of one key are ORed, keys ANDed (labels,
     as docker, all must match).  status= is event='s other name."""
-    from .errors import PyctrError
     filters: dict[str, set[str]] = {}
-    for text in texts:
-        key, sep, value = text.partition("=")
-        if not sep:
-            raise PyctrError(f"bad format of filter (expected name=value): {text}")
-        key = key.strip().lower()
-        if key not in ACCEPTED_FILTERS:
-            raise PyctrError(f"invalid filter '{key}'", exit_code=1)
-        filters.setdefault("event" if key == "status" else key, set()).add(value)
+    for key, values in parse(texts, ACCEPTED_FILTERS).items():
+        filters.setdefault("event" if key == "status" else key, set()).update(values)
     return filters
 
 
@@ -105,14 +99,6 @@ def _strip_tag(name: str) -> str:
     return repository if sep and "/" not in tag else name
 
 
-def _labels(filters: dict, attrs: dict) -> bool:
-    for wanted in filters.get("label", ()):
-        key, sep, value = wanted.partition("=")
-        if key not in attrs or (sep and attrs[key] != value):
-            return False
-    return True
-
-
 def matches(filters: dict, event: Message) -> bool:
     """Whether the event passes the filters, as docker's daemon decides it."""
     if not filters:
@@ -131,7 +117,7 @@ def matches(filters: dict, event: Message) -> bool:
         image = attrs.get("name" if event["Type"] == "image" else "image", "")
         if not {actor, image, _strip_tag(actor), _strip_tag(image)} & filters["image"]:
             return False
-    return _labels(filters, attrs)
+    return label_matches(attrs, filters.get("label", ()))
 
 
 def parse_time(text: str, now_ns: int | None = None) -> int:
