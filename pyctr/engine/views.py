@@ -23,8 +23,8 @@ def refresh(paths: Paths, store: Store, record: ContainerRecord) -> ContainerRec
     if record.status == "running":
         if containers.is_running(paths, record):
             return record
-    elif record.status != "starting" or containers.holder_alive(record):
-        return record
+    elif record.status not in ("starting", "restarting") or containers.holder_alive(record):
+        return record  # (a "restarting" row is held by the pyctr that waits out its back-off)
     expect = {"status": record.status, "pid": record.pid}
     if record.status == "running":  # the monitor's word on its exit, when it had its say
         store.update_container(record.id, expect, status="exited", exit_code=containers.read_exit(paths, record.id),
@@ -71,6 +71,7 @@ def inspect(paths: Paths, record: ContainerRecord, store: Store | None = None) -
         },
         "Image": "sha256:" + record.image_id,
         "Name": "/" + record.name,
+        "RestartCount": record.restart_count,
         "Config": {
             "Hostname": config.get("hostname", ""),
             "Env": process.get("env", []),
