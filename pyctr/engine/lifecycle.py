@@ -214,7 +214,7 @@ def restart(paths: Paths, store: Store, name: str, timeout: float | None = None)
 def remove(paths: Paths, store: Store, name: str, force: bool = False, volumes: bool = False) -> str:
     """`rm`: a stopped container goes; a running one only with `force` (killed first);
     with `volumes`, its anonymous volumes too (those no other container uses)."""
-    record = containers.lookup(store, name)
+    record = _settled(store, containers.lookup(store, name))  # a restart under way, say
     if record.status == "starting" and containers.holder_alive(record):
         raise Conflict(f"container {record.id[:12]} is starting: try again once it runs")
     if containers.is_running(paths, record):

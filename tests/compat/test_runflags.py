@@ -322,3 +322,27 @@ def test_signals_are_proxied_by_default(pyctr):
     assert proc.wait(timeout=15) == 3
     assert proc.stdout.read() == "got USR1\n"
     proc.stdout.close()
+
+
+def test_kill_is_a_users_stop_but_a_reload_signal_is_not(pyctr):
+    script = f"trap 'echo reload' HUP; echo ready; {LOOP}"
+    assert pyctr("run", "-d", "--name", "k", "--restart", "always", "busybox", "sh", "-c", script).returncode == 0
+    try:
+        wait_for(lambda: "ready" in pyctr("logs", "k").stdout)
+        assert pyctr("kill", "-s", "HUP", "k").returncode == 0
+        wait_for(lambda: "reload" in pyctr("logs", "k").stdout)
+        assert not _record(pyctr, "k").stopped_by_user
+        assert pyctr("kill", "k").returncode == 0
+        wait_for(lambda: _record(pyctr, "k").status == "exited")
+        record = _record(pyctr, "k")
+        assert (record.exit_code, record.stopped_by_user, record.restart_count) == (137, 1, 0)
+    finally:
+        pyctr("rm", "-f", "k")
+
+
+def test_rm_f_of_a_container_that_keeps_restarting(pyctr):
+    assert pyctr("run", "-d", "--name", "loop", "--restart", "always", "busybox", "true").returncode == 0
+    wait_for(lambda: _record(pyctr, "loop").restart_count >= 2, timeout=30)
+    r = pyctr("rm", "-f", "loop")
+    assert (r.returncode, r.stdout) == (0, "loop\n"), r.stderr
+    assert pyctr.store().list_containers() == [] and pyctr.container_dirs() == []
