@@ -165,7 +165,7 @@ def run(where, values: dict, image: str, command: list[str]) -> int:
         raise PyctrError(f'invalid pull option: {policy!r}: must be one of "always", "missing" or "never"')
     if opts.oom_kill_disable:
         _oom_kill_disable_warnings(opts)
-    if policy == "always":  # docker: pulled even when present
+    if policy == "always" and _pullable(image):  # docker: pulled even when present
         _pull_for_run(where, image, missing=False)
     try:
         return _run_with(where, Store(where.db), opts, values, running)
@@ -174,6 +174,13 @@ def run(where, values: dict, image: str, command: list[str]) -> int:
             raise ImageNotFound(f"No such image: {image}") from None
         _pull_for_run(where, image)  # as docker: an image the store lacks is pulled, then run
     return _run_with(where, Store(where.db), opts, values, running)
+
+
+def _pullable(image: str) -> bool:
+    """A name with a registry (its own, or the default one): `busybox` alone, with none
+    set, is the store's (or the built-in), and there is nowhere to pull it from."""
+    from ..images.reference import default_registry, is_short
+    return not is_short(image) or bool(default_registry())
 
 
 def _oom_kill_disable_warnings(opts) -> None:
@@ -195,9 +202,8 @@ def _pull_for_run(where, image: str, missing: bool = True) -> None:
     from ..engine import pull
     from ..engine.errors import ImageNotFound
     from ..engine.store import Store
-    from ..images.reference import default_registry, is_short
     from .render import PullReport
-    if is_short(image) and not default_registry():
+    if not _pullable(image):
         raise ImageNotFound(f"image not found: {image} (to pull it, give its registry: localhost:5000/{image},"
                             " or set PYCTR_DEFAULT_REGISTRY)")
     ref = pull.reference(image)

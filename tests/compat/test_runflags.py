@@ -243,6 +243,8 @@ def test_pull_never_with_a_missing_image(pyctr):
     assert r.returncode == 125
     assert r.stderr.strip().endswith("No such image: localhost:5000/no/such:1")
     assert "Unable to find image" not in r.stderr
+    # a name with no registry to pull from (and none set) is the store's: --pull always runs it
+    assert pyctr("run", "--rm", "--pull", "always", "busybox", "true").returncode == 0
     r = pyctr("run", "--rm", "--pull", "sometimes", "busybox", "true")
     assert r.returncode == 125 and 'must be one of "always", "missing" or "never"' in r.stderr
 
