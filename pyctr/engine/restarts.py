@@ -127,8 +127,8 @@ def boot(paths: Paths, store: Store) -> list[tuple[str, Exception | None]]:
     done = []
     for record in store.list_containers():
         record = views.refresh(paths, store, record)
-        if record.status in ("running", "starting", "restarting"):
-            continue
+        if record.status in ("running", "starting", "restarting") or record.started is None:
+            continue  # (one made but never started stays so, as with docker)
         name, _ = policy(containers.read_config(paths, record.id))
         if name == "always" or (name == "unless-stopped" and not record.stopped_by_user):
             try:

@@ -345,6 +345,9 @@ def test_kill_is_a_users_stop_but_a_reload_signal_is_not(pyctr):
 def test_rm_f_of_a_container_that_keeps_restarting(pyctr):
     assert pyctr("run", "-d", "--name", "loop", "--restart", "always", "busybox", "true").returncode == 0
     wait_for(lambda: _record(pyctr, "loop").restart_count >= 2, timeout=30)
+    # while it waits out its back-off (longer with each restart): docker's status
+    wait_for(lambda: "Restarting (0) " in _ps_row(pyctr, "loop"), timeout=30)
+    assert json.loads(pyctr("inspect", "loop").stdout)[0]["State"]["Status"] == "restarting"
     r = pyctr("rm", "-f", "loop")
     assert (r.returncode, r.stdout) == (0, "loop\n"), r.stderr
     assert pyctr.store().list_containers() == [] and pyctr.container_dirs() == []
