@@ -223,6 +223,23 @@ static int set_rlimits(const struct pyctr_plan *plan, struct pyctr_err *err)
     return 0;
 }
 
+static int set_oom_score_adj(const struct pyctr_plan *plan, struct pyctr_err *err)
+{
+    if (!plan->set_oom_score_adj)
+        return 0;
+    char text[16];
+    int len = snprintf(text, sizeof text, "%d", plan->oom_score_adj);
+    int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_RLIMIT, errno, "open", "/proc/self/oom_score_adj");
+    ssize_t n = write(fd, text, (size_t)len);
+    int saved = errno;
+    close(fd);
+    if (n != len)
+        return pyctr_set_err(err, PYCTR_STAGE_RLIMIT, n < 0 ? saved : EIO, "write", "/proc/self/oom_score_adj");
+    return 0;
+}
+
 static int set_user(const struct pyctr_plan *plan, struct pyctr_err *err)
 {
     if (syscall(SYS_setgroups, plan->n_groups, plan->groups) < 0)
@@ -332,6 +349,8 @@ static int prepare_process(const struct pyctr_plan *plan, int sync_fd, struct py
     if (enter_cwd(plan, err) < 0)
         return -1;
     if (set_rlimits(plan, err) < 0)
+        return -1;
+    if (set_oom_score_adj(plan, err) < 0)
         return -1;
     /* Without no_new_privs the kernel wants CAP_SYS_ADMIN to load a filter, so it goes in
      * before the capabilities are dropped (as runc does); the filter must then allow the

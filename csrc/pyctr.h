@@ -142,6 +142,10 @@ struct pyctr_plan {
 
     const struct pyctr_rlimit *rlimits;
     size_t n_rlimits;
+    /* process.oomScoreAdj, written to /proc/self/oom_score_adj while still privileged
+     * (lowering it takes CAP_SYS_RESOURCE); without set_oom_score_adj, pyctr's is kept */
+    int set_oom_score_adj;
+    int oom_score_adj;
 
     uid_t uid;
     gid_t gid;

@@ -164,8 +164,14 @@ def rm(
     Example: pyctr rm -f web
     """
     from ..engine import lifecycle
+    _each_done(lifecycle.remove_all(State.paths, _store(), names, force, volumes))
+
+
+def _each_done(results) -> None:
+    """(name, None or its error) pairs: the names done printed, the errors told; exit 1
+    if any failed."""
     failed = 0
-    for name, error in lifecycle.remove_all(State.paths, _store(), names, force, volumes):
+    for name, error in results:
         if error is None:
             typer.echo(name)
         else:
@@ -296,7 +302,8 @@ def inspect_command(
 @app.command()
 def stop(
     names: List[str] = typer.Argument(..., metavar="CONTAINER...", help="Running containers to stop."),
-    time_: float = typer.Option(10, "-t", "--time", help="Seconds to wait before SIGKILL."),
+    time_: Optional[float] = typer.Option(None, "-t", "--time",
+                                          help="Seconds to wait before SIGKILL (default: --stop-timeout, else 10)."),
     sig: Optional[str] = typer.Option(None, "-s", "--signal",
                                       help="Signal to send first (default: the image's StopSignal, else SIGTERM)."),
 ):
@@ -429,7 +436,8 @@ def attach(
 @app.command()
 def restart(
     names: List[str] = typer.Argument(..., metavar="CONTAINER...", help="Containers to restart."),
-    time_: float = typer.Option(10, "-t", "--time", help="Seconds to wait before SIGKILL."),
+    time_: Optional[float] = typer.Option(None, "-t", "--time",
+                                          help="Seconds to wait before SIGKILL (default: --stop-timeout, else 10)."),
 ):
     """Stop containers (if running) and start them again.
 
@@ -438,6 +446,18 @@ def restart(
     from ..engine import lifecycle
     store = _store()
     each(names, lambda name: (lifecycle.restart(State.paths, store, name, time_), typer.echo(name)))
+
+
+@app.command("_restart-policy", hidden=True)
+def restart_policy():
+    """Start again the containers whose restart policy wants them running (always, and
+    unless-stopped ones no user stopped) and that do not run: after a reboot, the
+    pyctr-restart systemd unit runs this.
+
+    Example: pyctr _restart-policy
+    """
+    from ..engine import restarts
+    _each_done(restarts.boot(State.paths, _store()))
 
 
 def _register_groups() -> None:

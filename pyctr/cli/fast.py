@@ -37,6 +37,8 @@ def dispatch(args: list[str]) -> int | None:
             return _exec(options, values, container, command)
         if rest[:1] == ["_cleanup"] and len(rest) == 2 and not rest[1].startswith("-"):
             return _cleanup(options, rest[1])
+        if rest[:1] == ["_restart"] and len(rest) == 2 and not rest[1].startswith("-"):
+            return _restart(options, rest[1])
     except _Unknown:
         pass
     return None
@@ -157,26 +159,56 @@ def run(where, values: dict, image: str, command: list[str]) -> int:
     from ..engine.store import Store
     from .flags import run_options
     opts = run_options(values, image, command)
+    policy = opts.pull or "missing"
+    if policy not in ("always", "missing", "never"):
+        from ..engine.errors import PyctrError
+        raise PyctrError(f'invalid pull option: {policy!r}: must be one of "always", "missing" or "never"')
+    if opts.oom_kill_disable:
+        _oom_kill_disable_warnings(opts)
+    if policy == "always" and _pullable(image):  # docker: pulled even when present
+        _pull_for_run(where, image, missing=False)
     try:
         return _run_with(where, Store(where.db), opts, values, running)
     except ImageNotFound:
+        if policy == "never":
+            raise ImageNotFound(f"No such image: {image}") from None
         _pull_for_run(where, image)  # as docker: an image the store lacks is pulled, then run
     return _run_with(where, Store(where.db), opts, values, running)
 
 
-def _pull_for_run(where, image: str) -> None:
-    """docker's `run` of a missing image: pulled first, its progress on stderr.  A name
-    that names no registry (and no default registry is set) says so instead."""
+def _pullable(image: str) -> bool:
+    """A name with a registry (its own, or the default one): `busybox` alone, with none
+    set, is the store's (or the built-in), and there is nowhere to pull it from."""
+    from ..images.reference import default_registry, is_short
+    return not is_short(image) or bool(default_registry())
+
+
+def _oom_kill_disable_warnings(opts) -> None:
+    """docker's two warnings: --oom-kill-disable is dropped on cgroup v2 (which has no such
+    switch), and is risky without a memory limit."""
+    from ..runtime import cgroups
+    if cgroups.mode() == "v2":
+        sys.stderr.write("WARNING: Your kernel does not support OOM kill disable. OOM kill disable discarded.\n")
+        opts.oom_kill_disable = False
+    elif not opts.resources.memory:
+        sys.stderr.write("WARNING: Disabling the OOM killer on containers without setting a '-m/--memory' limit "
+                         "may be dangerous.\n")
+
+
+def _pull_for_run(where, image: str, missing: bool = True) -> None:
+    """docker's `run` of a missing image (or any, with --pull always): pulled first, its
+    progress on stderr.  A name that names no registry (and no default registry is set)
+    says so instead."""
     from ..engine import pull
     from ..engine.errors import ImageNotFound
     from ..engine.store import Store
-    from ..images.reference import default_registry, is_short
     from .render import PullReport
-    if is_short(image) and not default_registry():
+    if not _pullable(image):
         raise ImageNotFound(f"image not found: {image} (to pull it, give its registry: localhost:5000/{image},"
                             " or set PYCTR_DEFAULT_REGISTRY)")
     ref = pull.reference(image)
-    sys.stderr.write(f"Unable to find image '{ref}' locally\n")
+    if missing:
+        sys.stderr.write(f"Unable to find image '{ref}' locally\n")
     report = PullReport(stream=sys.stderr)
     try:
         pull.pull(where, Store(where.db), image, progress=report)
@@ -209,6 +241,16 @@ def execute(where, values: dict, container: str, command: list[str]) -> int:
     from ..engine.store import Store
     from .flags import exec_options
     return exec_in(where, Store(where.db), container, exec_options(values, command))
+
+
+def _restart(options: dict, container_id: str) -> int:
+    """`pyctr _restart ID`, which a restart policy leaves behind (engine/restarts.py)."""
+    from ..engine.restarts import wait_and_start
+    from ..engine.store import Store
+    from .flags import paths
+    where = paths(options)
+    wait_and_start(where, Store(where.db), container_id)
+    return 0
 
 
 def _cleanup(options: dict, container_id: str) -> int:

@@ -75,6 +75,25 @@ NETWORK = (
     Flag(("--add-host",), "add_hosts", "list", "Add a line to /etc/hosts: NAME:IP."),
 )
 
+# more of docker's run flags (RunOptions' fields)
+RUN_EXTRA = (
+    Flag(("-l", "--label"), "labels", "list", "Set a label: KEY=VALUE (over the image's labels)."),
+    Flag(("--label-file",), "label_files", "list", "Read labels from a file: KEY=VALUE lines, # comments."),
+    Flag(("--restart",), "restart", "text",
+         "Restart policy: no, on-failure:N (N restarts at most), always, unless-stopped."),
+    Flag(("--stop-signal",), "stop_signal", "text", "Signal to stop the container with (default SIGTERM)."),
+    Flag(("--stop-timeout",), "stop_timeout", "int", "Seconds stop waits before SIGKILL (default 10)."),
+    Flag(("--oom-kill-disable",), "oom_kill_disable", "switch", "Disable the OOM killer (cgroup v1 only)."),
+    Flag(("--oom-score-adj",), "oom_score_adj", "int", "The process's OOM score adjustment, -1000 to 1000."),
+    Flag(("--group-add",), "group_add", "list", "Another group to run as: a name from the image's /etc/group, or a gid."),
+    Flag(("--shm-size",), "shm_size", "text", "Size of /dev/shm, e.g. 128m (default 64m)."),
+    Flag(("--ulimit",), "ulimits", "list", "A resource limit: nofile=1024:2048 (soft:hard; or one value for both)."),
+    Flag(("--cidfile",), "cidfile", "text", "Write the container's id to this file (which must not exist)."),
+    Flag(("--pull",), "pull", "text", "Pull the image: missing (the default), always, never."),
+    Flag(("--sig-proxy",), "sig_proxy", "text", "Forward signals to the container (true, the default, or false)."),
+    Flag(("--detach-keys",), "detach_keys", "text", "Keys that detach a -ti run, e.g. ctrl-x,y (default ctrl-p,ctrl-q)."),
+)
+
 # RunOptions' fields, but for `detach` (the CLI's) and the resources
 RUN = (
     Flag(("--name",), "name", "text", "Name of the container."),
@@ -107,6 +126,7 @@ RUN = (
     *SECURITY,
     Flag(("--cgroup-parent",), "cgroup_parent", "text", "Parent cgroup of the container's (default pyctr).",
          "PYCTR_CGROUP_PARENT"),
+    *RUN_EXTRA,
 )
 RUN_ARGUMENTS = (
     Argument("image", None, "Image to run, e.g. busybox."),

@@ -221,9 +221,9 @@ def status_text(record, now: float | None = None) -> str:
     now = time.time() if now is None else now
     if record.status == "running":
         return "Up " + human_age(record.started or record.created, now).removesuffix(" ago")
-    if record.status == "exited":
+    if record.status in ("exited", "restarting"):  # docker: Restarting (1) 2 seconds ago
         code = "unknown" if record.exit_code is None else record.exit_code
-        return f"Exited ({code}) {human_age(record.finished or record.created, now)}"
+        return f"{record.status.capitalize()} ({code}) {human_age(record.finished or record.created, now)}"
     return record.status.capitalize()
 
 

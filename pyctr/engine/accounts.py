@@ -49,14 +49,19 @@ def resolve_user(read, user: str) -> dict:
     else:
         raise PyctrError(f"unable to find user {name}: no matching entries in passwd file")
     if group:
-        found = _entry(read("/etc/group"), group, "/etc/group")
-        if found:
-            gid = _id(found[2], "gid")
-        elif _ascii_number(group):
-            gid = _id(group, "gid")
-        else:
-            raise PyctrError(f"unable to find group {group}: no matching entries in group file")
+        gid = resolve_group(read, group)
     return {"uid": uid, "gid": gid}
+
+
+def resolve_group(read, group: str) -> int:
+    """A group's name or number, looked up in the container's /etc/group (`read`, as for
+    resolve_user): -u's group, and --group-add's."""
+    found = _entry(read("/etc/group"), group, "/etc/group")
+    if found:
+        return _id(found[2], "gid")
+    if _ascii_number(group):
+        return _id(group, "gid")
+    raise PyctrError(f"unable to find group {group}: no matching entries in group file")
 
 
 def _lines(read_bytes, path: str) -> list[str]:

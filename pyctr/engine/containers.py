@@ -198,7 +198,7 @@ def cleanup(paths: Paths, store: Store, container_id: str, config: dict | None =
     config = config or read_config(paths, container_id)
     if config is None:
         return Cleanup()
-    from .spec import AUTOREMOVE, USER_MOUNTS, annotated  # not on exec's path
+    from .spec import AUTOREMOVE, RESTART, USER_MOUNTS, annotated  # not on exec's path
     autoremove = annotated(config, AUTOREMOVE)
     # with --rm no figures are kept: only the OOM count, for the message
     stats = runtime.stats(runtime_root(paths, record), container_id, only_oom=autoremove)
@@ -222,6 +222,9 @@ def cleanup(paths: Paths, store: Store, container_id: str, config: dict | None =
             warnings += drop_anonymous(paths, store, volumes)
         return Cleanup(stats, warnings)
     _record_exit(store, record, code, stats)
+    if RESTART in config.get("annotations", {}):  # its restart policy's turn (restarts.py)
+        from .restarts import after_exit
+        after_exit(paths, store, container_id, config)
     return Cleanup(stats, network_warnings)
 
 

@@ -18,7 +18,12 @@ from .launch import CHECKED, Launched, check_installed, launch, reached, wait_mo
 from .paths import Paths
 from .running import Outcome, attach_to, follow, terminal_size
 from .store import ContainerRecord, Store
-from .spec import STOP_SIGNAL
+from .spec import STOP_SIGNAL, STOP_TIMEOUT
+
+DEFAULT_STOP_TIMEOUT = 10
+# a kill with one of these (or the container's stop signal) is a user's stop: no restart
+# by the policy (docker's "manually stopped"); a HUP to reload is not
+STOPPING_SIGNALS = (signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 
 
 def parse_signal(text: str) -> int:
@@ -46,6 +51,8 @@ def kill(paths: Paths, store: Store, name: str, sig: int) -> ContainerRecord:
     """`sig` to the container's first process; SIGKILL to every process in it, so that
     nothing inside gets to fork on."""
     record = running(paths, store, name)
+    if sig in STOPPING_SIGNALS or sig == stop_signal(containers.read_config(paths, record.id)):
+        store.update_container(record.id, stopped_by_user=1)
     if sig == signal.SIGKILL:
         kill_all(paths, record)
     else:
@@ -79,15 +86,23 @@ def _wait_dead(paths: Paths, record: ContainerRecord, timeout: float) -> bool:
     return True
 
 
-def stop(paths: Paths, store: Store, name: str, timeout: float = 10, sig: int | None = None) -> ContainerRecord:
-    """The signal (by default the image's StopSignal, else SIGTERM), up to `timeout`
-    seconds to go, then SIGKILL; returns once it is gone and its exit is on record (by
-    the `pyctr run` that waits for it, or here when nobody waits any more)."""
-    record = views.refresh(paths, store, containers.lookup(store, name))
+def stop(paths: Paths, store: Store, name: str, timeout: float | None = None, sig: int | None = None) -> ContainerRecord:
+    """The signal (by default --stop-signal, else the image's StopSignal, else SIGTERM),
+    up to `timeout` seconds (default --stop-timeout, else 10) to go, then SIGKILL; returns
+    once it is gone and its exit is on record (by the `pyctr run` that waits for it, or
+    here when nobody waits any more).  Its restart policy restarts it no more."""
+    record = containers.lookup(store, name)
+    store.update_container(record.id, stopped_by_user=1)
+    record = views.refresh(paths, store, _settled(store, record))
+    if record.status == "restarting":  # its waiter sees the row move on, and gives up
+        store.update_container(record.id, {"status": "restarting", "pid": record.pid}, status="exited")
     if record.status != "running":
-        return record
+        return store.get_container(record.id) or record
+    config = containers.read_config(paths, record.id)
     if sig is None:
-        sig = stop_signal(containers.read_config(paths, record.id))
+        sig = stop_signal(config)
+    if timeout is None:
+        timeout = stop_timeout(config)
     try:
         runtime.kill(containers.runtime_root(paths, record), record.id, sig)
         _event(paths, store, record, "kill", signal=int(sig))
@@ -100,6 +115,25 @@ def stop(paths: Paths, store: Store, name: str, timeout: float = 10, sig: int | 
     done = wait_recorded(paths, store, record, 2)
     _event(paths, store, record, "stop")
     return done
+
+
+def _settled(store: Store, record: ContainerRecord, grace: float = 10) -> ContainerRecord:
+    """The record once a start under way (its restart policy's, or another pyctr's) has
+    come to an end: so a stop is not lost on a container about to run."""
+    deadline = time.monotonic() + grace
+    while record.status == "starting" and containers.holder_alive(record) and time.monotonic() < deadline:
+        time.sleep(0.02)
+        record = store.get_container(record.id) or record
+    return record
+
+
+def stop_timeout(config: dict | None) -> float:
+    """--stop-timeout, else docker's 10 seconds."""
+    text = ((config or {}).get("annotations") or {}).get(STOP_TIMEOUT)
+    try:
+        return float(text) if text else DEFAULT_STOP_TIMEOUT
+    except ValueError:
+        return DEFAULT_STOP_TIMEOUT
 
 
 def wait_recorded(paths: Paths, store: Store, record: ContainerRecord, grace: float) -> ContainerRecord:
@@ -126,12 +160,14 @@ def wait(paths: Paths, store: Store, name: str) -> int | None:
         time.sleep(0.05)
 
 
-def start(paths: Paths, store: Store, name: str, owner: bool = False) -> tuple[ContainerRecord, dict, Launched | None]:
+def start(paths: Paths, store: Store, name: str, owner: bool = False,
+          restarted: bool = False) -> tuple[ContainerRecord, dict, Launched | None]:
     """`start`: a stopped container runs again under a new monitor, with its filesystem
     changes kept and its log continued.  Returns its record, its config and, if this call
     started it, the Launched container (with `owner`, for the caller to follow); None if it
     was running already, or another pyctr won the race to start it (docker calls neither
-    an error)."""
+    an error).  `restarted`: by its restart policy (restarts.py), which counts it; a
+    user's start counts from 0 again, and lifts a user's stop."""
     check_installed()
     record = views.refresh(paths, store, containers.lookup(store, name))
     config = containers.read_config(paths, record.id)
@@ -144,6 +180,8 @@ def start(paths: Paths, store: Store, name: str, owner: bool = False) -> tuple[C
     if not containers.claim(store, record):
         return record, config, None
     containers.forget_exit(paths, store, record.id)
+    store.update_container(record.id, **({"restart_count": record.restart_count + 1} if restarted
+                                          else {"restart_count": 0, "stopped_by_user": 0, "restart_delay": None}))
     tty = bool(config["process"].get("terminal"))
     try:
         conf = network_records.netconf(store, record.id)
@@ -177,7 +215,7 @@ def stop_signal(config: dict | None) -> int:
     return signal.SIGTERM
 
 
-def restart(paths: Paths, store: Store, name: str, timeout: float) -> None:
+def restart(paths: Paths, store: Store, name: str, timeout: float | None = None) -> None:
     """Stopped (if running) and started again; the start waits for the old run's cleanup."""
     stop(paths, store, name, timeout)
     record, _, _ = start(paths, store, name)
@@ -189,7 +227,7 @@ def remove(paths: Paths, store: Store, name: str, force: bool = False, volumes: 
     """`rm`: a stopped container goes; a running one only with `force` (killed first);
     with `volumes`, its anonymous volumes too (those no other container uses).  `killed`:
     the caller killed it already (its kill event is on record)."""
-    record = containers.lookup(store, name)
+    record = _settled(store, containers.lookup(store, name))  # a restart under way, say
     if record.status == "starting" and containers.holder_alive(record):
         raise Conflict(f"container {record.id[:12]} is starting: try again once it runs")
     if containers.is_running(paths, record):

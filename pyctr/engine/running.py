@@ -30,15 +30,7 @@ class Outcome:
 def run_detached(paths: Paths, store: Store, opts: RunOptions) -> str:
     """Creates the container and starts it under its monitor; returns its id once it runs."""
     check_installed()
-    record, config, net = create.new(paths, store, opts)
-    try:
-        launch(paths, store, record.id, config, record.runtime_root, setup=_writer(paths, store, record, config, net, opts),
-               wire=endpoints.wiring(paths, store, record.id, record.name, config, net.mode),
-               actor=events.container_attributes(record, config))
-    except BaseException as e:
-        create.release(record.id)
-        containers.discard_after(e, paths, store, record.id)
-        raise
+    record, _, _ = _create_and_launch(paths, store, opts)
     return record.id
 
 
@@ -48,26 +40,110 @@ def run_attached(paths: Paths, store: Store, opts: RunOptions) -> Outcome:
         # a pty fed from a pipe would wait for a terminal that never comes: docker's refusal
         raise PyctrError("the input device is not a TTY", exit_code=1)
     check_installed()
-    record, config, net = create.new(paths, store, opts)
+    keys = detach_keys(opts.detach_keys)
+    proxy = sig_proxy(opts.sig_proxy)
+    record, config, launched = _create_and_launch(paths, store, opts, owner=True,
+                                                  tty_size=terminal_size() if opts.tty else (0, 0))
+    return follow(paths, store, record.id, config, launched, opts.interactive, keys, proxy)
+
+
+def _create_and_launch(paths: Paths, store: Store, opts: RunOptions, **how):
+    """A new container made and started under its monitor (`how`: launch's owner and
+    tty_size); (record, config, Launched).  A failure leaves nothing: no container, no
+    --cidfile."""
+    cidfile = CidFile(opts.cidfile)
     try:
-        launched = launch(paths, store, record.id, config, record.runtime_root,
-                          tty_size=terminal_size() if opts.tty else (0, 0), owner=True,
-                          setup=_writer(paths, store, record, config, net, opts),
-                          wire=endpoints.wiring(paths, store, record.id, record.name, config, net.mode),
-                          actor=events.container_attributes(record, config))
-    except BaseException as e:
-        create.release(record.id)
-        containers.discard_after(e, paths, store, record.id)
+        record, config, net = create.new(paths, store, opts)
+        try:
+            launched = launch(paths, store, record.id, config, record.runtime_root,
+                              setup=_writer(paths, store, record, config, net, opts, cidfile),
+                              wire=endpoints.wiring(paths, store, record.id, record.name, config, net.mode),
+                              actor=events.container_attributes(record, config), **how)
+        except BaseException as e:
+            create.release(record.id)
+            containers.discard_after(e, paths, store, record.id)
+            raise
+    except BaseException:
+        cidfile.drop()
         raise
-    return follow(paths, store, record.id, config, launched, opts.interactive)
+    return record, config, launched
 
 
-def _writer(paths: Paths, store: Store, record, config: dict, net, opts: RunOptions):
-    """The new container's row (its monitor on it), dirs and config.json, written while
-    the fork clones it."""
+class CidFile:
+    """--cidfile: made first (O_EXCL: two runs never share one, docker's refusal when it
+    exists), the id written once the container's row is; removed if the run fails."""
+
+    def __init__(self, path: str | None):
+        self.path, self.fd = path, -1
+        if not path:
+            return
+        try:
+            self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        except FileExistsError:
+            raise PyctrError(f"Container ID file found, make sure the other container isn't running or delete {path}") \
+                from None
+        except OSError as e:
+            raise PyctrError(f"failed to create the container ID file {path}: {e.strerror}") from None
+
+    def write(self, container_id: str) -> None:
+        if self.fd >= 0:
+            os.write(self.fd, container_id.encode())
+            os.close(self.fd)
+            self.fd = -1
+
+    def drop(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        if self.path:
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+
+
+def sig_proxy(text: str | None) -> bool:
+    """--sig-proxy: true (the default) or false, as Go reads a bool."""
+    if text is None:
+        return True
+    value = text.strip().lower()
+    if value in ("1", "t", "true"):
+        return True
+    if value in ("0", "f", "false"):
+        return False
+    raise PyctrError(f"invalid argument {text!r} for --sig-proxy: use true or false")
+
+
+def detach_keys(text: str | None) -> bytes | None:
+    """docker's --detach-keys: `ctrl-p,ctrl-q`, `ctrl-x,y`: comma-separated keys, each a
+    single character or ctrl- and one of a-z @ [ \\ ] ^ _ ."""
+    if not text:
+        return None  # the session's default
+    keys = bytearray()
+    for key in text.split(","):
+        lower = key.lower()
+        if lower.startswith("ctrl-") and len(key) == 6:
+            code = ord(lower[5])
+            if "a" <= lower[5] <= "z":
+                keys.append(code - ord("a") + 1)
+                continue
+            if lower[5] in "@[\\]^_":
+                keys.append(code - ord("@"))
+                continue
+        elif len(key) == 1 and key.isascii():
+            keys.append(ord(key))
+            continue
+        raise PyctrError(f"invalid detach keys: {text!r}: unknown key {key!r} (e.g. ctrl-p,ctrl-q)")
+    return bytes(keys)
+
+
+def _writer(paths: Paths, store: Store, record, config: dict, net, opts: RunOptions, cidfile: CidFile):
+    """The new container's row (its monitor on it), dirs and config.json (and --cidfile),
+    written while the fork clones it."""
     def write(monitor_pid: int, monitor_start: int | None) -> None:
         record.monitor_pid, record.monitor_start = monitor_pid, monitor_start
         create.write_new(paths, store, record, config, net, named=opts.name is not None)
+        cidfile.write(record.id)
         reached(CREATED)
     return write
 
@@ -78,19 +154,20 @@ def terminal_size() -> tuple[int, int]:
 
 
 def follow(paths: Paths, store: Store, container_id: str, config: dict, launched: Launched,
-           interactive: bool) -> Outcome:
+           interactive: bool, keys: bytes | None = None, proxy: bool = True) -> Outcome:
     """The owner's part: the container's streams relayed (our stdin too, if `interactive`
     and it was made with -i) until its exit, which it then records; the monitor waits for
-    the word, then ends without a cleanup of its own."""
+    the word, then ends without a cleanup of its own.  `keys`: the detach keys (None:
+    ctrl-p ctrl-q); `proxy`: our signals forwarded to the container."""
     from ..runtime import terminal
     from . import session
     reached(STARTED)
     sock = launched.owner
     tty = bool(config["process"].get("terminal"))
     try:
-        with terminal.forwarding_signals(launched.pid):
+        with terminal.forwarding_signals(launched.pid if proxy else None):
             try:
-                code = session.relay(sock, tty, interactive and annotated(config, OPEN_STDIN))
+                code = session.relay(sock, tty, interactive and annotated(config, OPEN_STDIN), keys)
             except session.Detached:
                 return Outcome(container_id, 0)  # the monitor carries on alone, and cleans up after the exit
             except ConnectionError:

@@ -43,10 +43,11 @@ def _write_all(fd: int, data: bytes) -> None:
 class _Input:
     """Our stdin, cut into frames; with a tty, watched for the detach keys."""
 
-    def __init__(self, fd: int, tty: bool):
+    def __init__(self, fd: int, tty: bool, keys: bytes | None = None):
         self.fd = fd
         self.tty = tty
-        self.held = b""  # a ctrl-p that may start the detach keys
+        self.keys = keys or DETACH_KEYS
+        self.held = b""  # the start of the detach keys, held back until it is known
 
     def read(self) -> list[bytes]:
         data = os.read(self.fd, FRAME_MAX - 1)
@@ -55,20 +56,22 @@ class _Input:
             return [b"i" + self.held] * bool(self.held) + [b"c"]
         if self.tty:
             data = self.held + data
-            if DETACH_KEYS in data:
+            if self.keys in data:
                 raise Detached()
-            self.held = data[-1:] if data.endswith(DETACH_KEYS[:1]) else b""
+            self.held = next((data[-n:] for n in range(len(self.keys) - 1, 0, -1)
+                              if data.endswith(self.keys[:n])), b"")
             data = data[:len(data) - len(self.held)]
         return [b"i" + data] if data else []
 
 
-def relay(sock: int, tty: bool, interactive: bool) -> int:
+def relay(sock: int, tty: bool, interactive: bool, keys: bytes | None = None) -> int:
     """Relays between our stdio and `sock` (a SOCK_SEQPACKET fd: one read, one frame)
     until the container exits; returns its exit code.  Raises Detached when the user
-    detaches, ConnectionError when the monitor goes away without a word."""
+    detaches (`keys`, default ctrl-p ctrl-q), ConnectionError when the monitor goes away
+    without a word."""
     os.set_blocking(sock, False)
     frames: list[bytes] = []
-    stdin = _Input(0, tty) if interactive else None
+    stdin = _Input(0, tty, keys) if interactive else None
     resized = []
 
     def winch(_sig, _frame):

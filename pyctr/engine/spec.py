@@ -124,6 +124,22 @@ class RunOptions:
     dns_search: list[str] = []
     dns_options: list[str] = []
     add_hosts: list[str] = []
+    # docker's lesser flags: runflags.py reads these
+    labels: list[str] = []  # -l K=V
+    label_files: list[str] = []
+    restart: str | None = None  # no | always | unless-stopped | on-failure[:N]
+    stop_signal: str | None = None
+    stop_timeout: int | None = None
+    oom_kill_disable: bool = False
+    oom_score_adj: int | None = None
+    group_add: list[str] = []
+    shm_size: str | None = None
+    ulimits: list[str] = []
+    pull: str | None = None  # always | missing (None) | never: the CLI acts on it, before the engine
+    # the attached run's: running.py
+    cidfile: str | None = None  # the id written there (it must not exist)
+    sig_proxy: str | None = None  # "false": signals to `pyctr run` are not forwarded
+    detach_keys: str | None = None  # docker's "ctrl-p,ctrl-q" form
 
 
 @record
@@ -179,6 +195,22 @@ def cgroup_path(parent: str | None, container_id: str) -> str:
     if not parent or any(part in ("", ".", "..") for part in parent.split("/")):
         raise PyctrError(f"invalid cgroup parent: {parent!r}")
     return f"{parent}/{container_id}"
+
+
+def config_labels(image_config: dict) -> dict | None:
+    return (image_config.get("config") or {}).get("Labels")
+
+
+def runflags_given(opts: RunOptions) -> bool:
+    """Any of runflags.py's flags given (checked here: a plain run imports nothing more)."""
+    return bool(opts.labels or opts.label_files or opts.restart or opts.stop_signal or opts.stop_timeout is not None
+                or opts.oom_kill_disable or opts.oom_score_adj is not None or opts.group_add or opts.shm_size
+                or opts.ulimits)
+
+
+def _group_reader(layout: RootfsLayout):
+    from .accounts import image_reader
+    return image_reader(layout.lowers)
 
 
 def build_spec(opts: RunOptions, image_config: dict, container_id: str, layout: RootfsLayout,
@@ -246,5 +278,8 @@ def build_spec(opts: RunOptions, image_config: dict, container_id: str, layout: 
                         **({USER: user_spec} if user_spec else {}),
                         **log_annotations},
     }
+    if config_labels(image_config) or runflags_given(opts):  # else: not even imported
+        from . import runflags
+        runflags.apply(opts, image_config, config, config["annotations"], lambda: _group_reader(layout))
     apply_security(config, opts.security, cache_dir)
     return config

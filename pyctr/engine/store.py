@@ -17,7 +17,7 @@ from .. import fastjson
 from ..records import record
 from .errors import Conflict, PyctrError
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 SCHEMA = """
 CREATE TABLE images (
@@ -40,7 +40,7 @@ CREATE TABLE containers (
     image_ref TEXT NOT NULL,      -- as the user named it
     command TEXT NOT NULL,        -- JSON argv
     created REAL NOT NULL,
-    status TEXT NOT NULL,         -- created | starting | running | exited
+    status TEXT NOT NULL,         -- created | starting | running | restarting | exited
     pid INTEGER,
     pid_start INTEGER,            -- start time of pid (clock ticks), against pid reuse
     exit_code INTEGER,
@@ -182,6 +182,13 @@ MIGRATIONS = [
         attributes TEXT NOT NULL      -- JSON object of strings: name, image, exitCode ...
     );
     """,
+    # the restart policy (--restart, restarts.py): how often the container was restarted,
+    # whether a user stopped it (no restart then), and the back-off before the next one
+    """
+    ALTER TABLE containers ADD COLUMN restart_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE containers ADD COLUMN stopped_by_user INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE containers ADD COLUMN restart_delay REAL;
+    """,
 ]
 
 
@@ -204,6 +211,9 @@ class ContainerRecord:
     monitor_pid: int | None = None  # the last run's monitor, and its start time
     monitor_start: int | None = None
     runtime_root: str | None = None  # where the runtime keeps its state of it
+    restart_count: int = 0  # restarts by its restart policy since a user last started it
+    stopped_by_user: int = 0  # stop or kill by a user: no restart by the policy
+    restart_delay: float | None = None  # seconds: the back-off of the last restart
 
 
 @record
@@ -228,7 +238,7 @@ class IdRange:
 CONTAINER_COLUMNS = (
     "id", "name", "image_id", "image_ref", "command", "created", "status", "pid",
     "pid_start", "exit_code", "started", "finished", "oom_killed", "final_stats", "monitor_pid", "monitor_start",
-    "runtime_root",
+    "runtime_root", "restart_count", "stopped_by_user", "restart_delay",
 )
 
 

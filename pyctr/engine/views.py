@@ -23,8 +23,8 @@ def refresh(paths: Paths, store: Store, record: ContainerRecord) -> ContainerRec
     if record.status == "running":
         if containers.is_running(paths, record):
             return record
-    elif record.status != "starting" or containers.holder_alive(record):
-        return record
+    elif record.status not in ("starting", "restarting") or containers.holder_alive(record):
+        return record  # (a "restarting" row is held by the pyctr that waits out its back-off)
     expect = {"status": record.status, "pid": record.pid}
     if record.status == "running":  # the monitor's word on its exit, when it had its say
         store.update_container(record.id, expect, status="exited", exit_code=containers.read_exit(paths, record.id),
@@ -79,7 +79,7 @@ def inspect(paths: Paths, record: ContainerRecord, store: Store | None = None) -
         "HostsPath": os.path.join(directory, "hosts"),
         "LogPath": paths.container_file(record.id, "log"),
         "Name": "/" + record.name,
-        "RestartCount": getattr(record, "restart_count", 0) or 0,
+        "RestartCount": record.restart_count,
         "Driver": "overlay",
         "Platform": "linux",
         "HostConfig": {**host_config(config, user_mounts, conf, store, record.id, init),
@@ -156,8 +156,8 @@ def state(record: ContainerRecord) -> dict:
     """docker's State: ExitCode 0 while running and before the first start, Pid 0 when not
     running, "0001-01-01T00:00:00Z" for a time that has not come."""
     status = _STATUS.get(record.status, record.status)
-    running = status in ("running", "paused", "restarting")
-    if status == "exited":
+    running = status in ("running", "paused", "restarting")  # docker: restarting is running too
+    if status in ("exited", "restarting"):  # restarting: the exit that its policy answers
         code = UNKNOWN_EXIT if record.exit_code is None else record.exit_code
     else:
         code = 0 if running or record.exit_code is None else record.exit_code
@@ -168,7 +168,7 @@ def state(record: ContainerRecord) -> dict:
         "Restarting": status == "restarting",
         "OOMKilled": bool(record.oom_killed),
         "Dead": status == "dead",
-        "Pid": (record.pid or 0) if running else 0,
+        "Pid": (record.pid or 0) if status in ("running", "paused") else 0,
         "ExitCode": code,
         "Error": "",
         "StartedAt": iso(record.started),

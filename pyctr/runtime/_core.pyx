@@ -90,6 +90,8 @@ cdef extern from "pyctr.h" nogil:
         unsigned short tty_rows, tty_cols
         const pyctr_rlimit *rlimits
         size_t n_rlimits
+        int set_oom_score_adj
+        int oom_score_adj
         uid_t uid
         gid_t gid
         const gid_t *groups
@@ -230,6 +232,9 @@ cdef void _fill_process(_Arena a, pyctr_plan *p, plan) except *:
         r[i].hard = hard
     p.rlimits = r
     p.n_rlimits = len(rlimits)
+    p.set_oom_score_adj = plan.oom_score_adj is not None
+    if plan.oom_score_adj is not None:
+        p.oom_score_adj = plan.oom_score_adj
     p.uid = plan.uid
     p.gid = plan.gid
     groups = plan.groups

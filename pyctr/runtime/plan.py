@@ -165,6 +165,7 @@ class Plan:
     tty: bool = False
     tty_size: tuple = (0, 0)  # rows, cols
     rlimits: list[tuple[int, int, int]] = []  # (RLIMIT_*, soft, hard)
+    oom_score_adj: int | None = None  # written to /proc/self/oom_score_adj; None: inherited
     uid: int = 0
     gid: int = 0
     groups: list[int] = []
@@ -268,6 +269,14 @@ def plan_devices(devices: list[dict]) -> list[Device]:
     return planned
 
 
+def _oom_score_adj(value) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not -1000 <= value <= 1000:
+        raise ConfigError(f"process.oomScoreAdj must be a number from -1000 to 1000: {value!r}")
+    return value
+
+
 def process_fields(process: dict, stdio, tty_size) -> dict:
     """The plan's part that an OCI process section decides, for run and exec alike."""
     user = process.get("user", {})
@@ -280,6 +289,7 @@ def process_fields(process: dict, stdio, tty_size) -> dict:
         "tty": bool(process.get("terminal", False)),
         "tty_size": tuple(tty_size),
         "rlimits": [(_known(RLIMITS, r.get("type"), "rlimit"), r["soft"], r["hard"]) for r in process.get("rlimits", [])],
+        "oom_score_adj": _oom_score_adj(process.get("oomScoreAdj")),
         "uid": user.get("uid", 0),
         "gid": user.get("gid", 0),
         "groups": user.get("additionalGids", []),

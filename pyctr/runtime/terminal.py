@@ -15,7 +15,8 @@ FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signa
 
 
 class forwarding_signals:
-    """`with forwarding_signals(pid):` FORWARDED signals that reach us go on to pid."""
+    """`with forwarding_signals(pid):` FORWARDED signals that reach us go on to pid (None:
+    none are, and they keep their default actions: docker's --sig-proxy=false)."""
 
     def __init__(self, pid: int):
         self.pid = pid
@@ -28,7 +29,8 @@ class forwarding_signals:
             pass
 
     def __enter__(self) -> None:
-        self.old = {sig: signal.signal(sig, self.forward) for sig in FORWARDED}
+        if self.pid is not None:
+            self.old = {sig: signal.signal(sig, self.forward) for sig in FORWARDED}
 
     def __exit__(self, *_exc) -> None:
         for sig, handler in self.old.items():

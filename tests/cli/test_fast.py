@@ -22,6 +22,10 @@ LINES = [
     ["--cpu-shares=100", "--cpushare", "200", "--cpuset-cpus", "0-1", "busybox"],
     ["--init", "--cgroup-parent", "p", "-i", "-d", "--", "busybox", "true"],
     ["--name", "-odd", "busybox"],  # a value may start with a dash
+    ["-l", "a=b", "--label=c=d", "--label-file", "f", "--restart", "on-failure:3", "--stop-signal", "USR1",
+     "--stop-timeout", "3", "--oom-kill-disable", "--oom-score-adj", "-5", "--group-add", "27", "--shm-size", "1m",
+     "--ulimit", "nofile=1:2", "--cidfile", "c", "--pull", "never", "--sig-proxy=false", "--detach-keys", "ctrl-x,y",
+     "busybox"],
 ]
 UNSURE = [["--help", "busybox"], ["--bogus", "busybox"], ["--pids-limit", "many", "busybox"], [],
           ["-t"], ["-x", "busybox"], ["--tty=yes", "busybox"], ["--name"]]
@@ -83,7 +87,8 @@ DENIED = {"typer", "click", "rich", "pygments", "pyroute2", "subprocess", "argpa
           "tarfile", "bz2", "lzma"}
 
 
-@pytest.mark.parametrize("flags", [["--rm"], ["--rm", "-m", "64m", "--cpuset-cpus", "0"], ["-d"]])
+@pytest.mark.parametrize("flags", [["--rm"], ["--rm", "-m", "64m", "--cpuset-cpus", "0"], ["-d"],
+                                   ["--rm", "--sig-proxy=false", "--detach-keys", "ctrl-x,y", "--pull", "never"]])
 def test_run_imports_nothing_on_the_deny_list(pyctr, flags):
     pyctr("run", "--rm", "busybox", "true")  # the image is built outside the measurement
     r = subprocess.run([sys.executable, "-X", "importtime", *pyctr.argv("run", *flags, "busybox", "true")],

@@ -19,6 +19,7 @@ from pyctr.engine import execute
 from helpers import run_read_by_fast, run_read_by_typer
 
 SAMPLE = {"text": "7", "int": "7", "list": "7"}  # a value every kind takes (cpus, names, sizes alike)
+OWN_SAMPLE = {"--pull": "never"}  # checked by the CLI before the engine is called
 TABLES = {"run": flags.RUN, "exec": flags.EXEC}
 
 
@@ -57,7 +58,7 @@ def test_help_shows_every_flag_and_its_environment_variable(command):
 
 def _flag_lines(table) -> list[tuple[str, list[str]]]:
     """One command line per flag name: the flag alone (a switch) or with a value."""
-    return [(name, [name] if flag.kind == "switch" else [name, SAMPLE[flag.kind]])
+    return [(name, [name] if flag.kind == "switch" else [name, OWN_SAMPLE.get(name, SAMPLE[flag.kind])])
             for flag in table for name in flag.names]
 
 

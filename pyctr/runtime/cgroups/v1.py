@@ -129,6 +129,8 @@ class CgroupV1:
             write(memsw, swap)
         if memory.get("reservation") is not None:
             write(self._file("memory", "memory.soft_limit_in_bytes"), memory["reservation"])
+        if memory.get("disableOOMKiller"):  # v2 has no such switch (docker warns, and drops it)
+            write(self._file("memory", "memory.oom_control"), 1)
 
     def _apply_devices(self, rules: list[dict]) -> None:
         """OCI device rules in order: a deny-all first, then what is allowed (docker's)."""
