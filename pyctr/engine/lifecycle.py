@@ -54,7 +54,16 @@ def kill(paths: Paths, store: Store, name: str, sig: int) -> ContainerRecord:
             runtime.kill(containers.runtime_root(paths, record), record.id, sig)
         except NotRunning:
             raise Conflict(f"container {record.name} is not running") from None
+        if sig == stop_signal(containers.read_config(paths, record.id)):
+            thaw_after_signal(paths, record)
     return record
+
+
+def thaw_after_signal(paths: Paths, record: ContainerRecord) -> None:
+    """A paused container thawed once its stop signal is sent, as docker does: frozen, it
+    could neither handle it nor die of it."""
+    from .pause import thaw_if_paused
+    thaw_if_paused(paths, record)
 
 
 def kill_all(paths: Paths, record: ContainerRecord) -> None:
@@ -87,6 +96,7 @@ def stop(paths: Paths, store: Store, name: str, timeout: float = 10, sig: int | 
         runtime.kill(containers.runtime_root(paths, record), record.id, sig)
     except NotRunning:
         pass
+    thaw_after_signal(paths, record)
     if not _wait_dead(paths, record, timeout):
         kill_all(paths, record)
         _wait_dead(paths, record, 10)
@@ -141,8 +151,8 @@ def start(paths: Paths, store: Store, name: str, owner: bool = False) -> tuple[C
         wire = endpoints.wiring(paths, store, record.id, record.name, config, conf.mode if conf else None)
         launched = launch(paths, store, record.id, config, containers.runtime_root(paths, record), owner=owner,
                           tty_size=terminal_size() if owner and tty else (24, 80), wire=wire)
-    except BaseException:
-        store.update_container(record.id, status="exited")
+    except BaseException:  # one never started stays "created", as docker's does
+        store.update_container(record.id, status="created" if record.status == "created" else "exited")
         raise
     return record, config, launched
 

@@ -179,6 +179,15 @@ class CgroupV1:
     def thaw(self) -> None:
         write(self._file("freezer", "freezer.state"), "THAWED")
 
+    def frozen(self) -> bool:
+        """Frozen, or on its way (FREEZING: a pause under way counts as one)."""
+        if "freezer" not in self.mounts:
+            return False
+        try:
+            return read(self._file("freezer", "freezer.state")) != "THAWED"
+        except OSError:
+            return False
+
     def kill_all(self) -> None:
         kill_all_tolerating_removal(self, self._freeze_and_kill)
 

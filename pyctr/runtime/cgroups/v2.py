@@ -127,6 +127,10 @@ class CgroupV2:
     def thaw(self) -> None:
         write(self._file("cgroup.freeze"), 0)
 
+    def frozen(self) -> bool:
+        """Asked to freeze (cgroup.freeze 1): frozen, or on its way."""
+        return read_int(self._file("cgroup.freeze"), 0) == 1
+
     def kill_all(self) -> None:
         kill_all_tolerating_removal(self, self._kill)
 
