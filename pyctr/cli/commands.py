@@ -16,7 +16,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["--help"]},
+    # -h is help everywhere but run and create, where it is --hostname (click leaves a
+    # help name a command's own option has to that option)
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 KINDS = {"text": Optional[str], "int": Optional[int], "list": Optional[List[str]], "switch": bool}
@@ -164,6 +166,10 @@ def ps(
     records = [views.refresh(State.paths, store, r) for r in store.list_containers()]
     if not all_:
         records = [r for r in records if r.status == "running"]
+    from ..engine.containers import is_paused
+    for r in records:  # docker's state "paused": running, frozen
+        if is_paused(State.paths, r):
+            r.status = "paused"
     if quiet:
         for r in records:
             typer.echo(r.id if no_trunc else r.id[:12])
@@ -402,12 +408,17 @@ def restart(
 
 
 def _register_groups() -> None:
-    from . import change_commands, image_commands, network_commands, registry_commands, volume_commands
+    from . import (change_commands, container_commands, image_commands, network_commands, registry_commands,
+                   system_commands, volume_commands)
     image_commands.register(app)
     change_commands.register(app)
     registry_commands.register(app)
     volume_commands.register(app)
     network_commands.register(app)
+    system_commands.register(app)
+    container_commands.register(app)  # last: its `container` group aliases the others
+    from .usage import tidy_help
+    tidy_help(app)
 
 
 _register_groups()
