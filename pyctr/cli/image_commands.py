@@ -173,17 +173,22 @@ def system_df(verbose: bool = typer.Option(False, "-v", "--verbose", help="Per i
     idle_volumes = {v.name for v in volumes.listing(store, dangling=True)}
     typer.echo(f"{'TYPE':<15}{'TOTAL':<10}{'ACTIVE':<10}{'SIZE':<12}RECLAIMABLE")
     typer.echo(f"{'Images':<15}{len(u['images']):<10}{len(used):<10}{render.human_size(u['total']):<12}"
-               f"{render.human_size(unused_bytes)}")
+               f"{_reclaimable(unused_bytes, u['total'])}")
     typer.echo(f"{'Containers':<15}{len(records):<10}{len(running):<10}{render.human_size(sum(uppers.values())):<12}"
-               f"{render.human_size(sum(uppers[r.id] for r in records if r not in running))}")
+               f"{_reclaimable(sum(uppers[r.id] for r in records if r not in running), sum(uppers.values()))}")
     typer.echo(f"{'Local Volumes':<15}{len(named):<10}{len(named) - len(idle_volumes):<10}"
                f"{render.human_size(sum(volume_sizes.values())):<12}"
-               f"{render.human_size(sum(volume_sizes[n] for n in idle_volumes))}")
+               f"{_reclaimable(sum(volume_sizes[n] for n in idle_volumes), sum(volume_sizes.values()))}")
     if verbose:
         typer.echo("\nREPOSITORY  TAG  IMAGE ID  SIZE  SHARED SIZE  UNIQUE SIZE")
         for i in u["images"]:
             typer.echo(f"{i.repository}  {i.tag}  {i.id[:12]}  {render.human_size(i.size)}  "
                        f"{render.human_size(u['shared'][i.id])}  {render.human_size(i.size - u['shared'][i.id])}")
+
+
+def _reclaimable(part: int, total: int) -> str:
+    """docker's RECLAIMABLE: 1.98MB (100%); the share only where there is a total."""
+    return f"{render.human_size(part)} ({100 * part // total}%)" if total else render.human_size(part)
 
 
 def save(

@@ -214,6 +214,8 @@ def test_system_df_shape(pyctr):
     rows = {line[:15].strip(): line[15:].split() for line in lines[1:]}
     assert set(rows) == {"Images", "Containers", "Local Volumes"}
     assert rows["Images"][:2] == ["1", "1"] and rows["Containers"][:2] == ["1", "0"]
+    assert rows["Images"][-2:] == ["0B", "(0%)"]  # its one image is in use: nothing to reclaim
+    assert re.fullmatch(r"[\d.]+[kMG]?B", rows["Images"][2])
     pyctr("rm", "d")
 
 
