@@ -4,6 +4,7 @@ and system prune, system df, info, -h, did-you-mean, and shell completion."""
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -292,11 +293,46 @@ def test_bash_completion(pyctr):
         pyctr("rm", "web")
 
 
+# zsh's compadd and _files work only inside its completion system: stand-ins print what
+# they are given
+ZSH_DRIVER = """
+compdef() { : }
+compadd() { while [[ "$1" == -* && "$1" != "--" ]]; do shift; done; [[ "$1" == "--" ]] && shift; print -l -- "$@" }
+_files() { print ::files }
+source "$1"; shift
+words=("$@"); CURRENT=$#
+_pyctr
+"""
+
+
+def _shell_candidates(pyctr, shell: str, script: str, words: list[str]) -> list[str]:
+    env = {**pyctr.env, "PATH": f"{os.path.dirname(pyctr.argv()[0])}:{pyctr.env['PATH']}", "HOME": pyctr.root}
+    if shell == "zsh":
+        argv = ["zsh", "-f", "-c", ZSH_DRIVER, "zsh", script, *words]
+    else:  # fish completes a command line itself
+        argv = ["fish", "--no-config", "-c", f"source {script}; complete -C $argv[1]", " ".join(words)]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=30, env=env)
+    assert r.returncode == 0, r.stderr
+    return [line.split("\t")[0] for line in r.stdout.splitlines() if line]
+
+
 @pytest.mark.parametrize("shell", ["zsh", "fish"])
-def test_other_shells_scripts(pyctr, shell):
+def test_zsh_and_fish_completion(pyctr, shell, tmp_path):
     r = pyctr("completion", shell)
     assert r.returncode == 0 and "pyctr __complete" in r.stdout
     assert pyctr("completion", "tcsh").returncode == 125
+    if shutil.which(shell) is None:
+        pytest.skip(f"no {shell} here: only its script was checked")
+    script = tmp_path / f"pyctr.{shell}"
+    script.write_text(r.stdout)
+    assert pyctr("create", "--name", "web", "busybox", "true").returncode == 0
+    try:
+        assert "web" in _shell_candidates(pyctr, shell, str(script), ["pyctr", "rm", ""])
+        assert {"rm", "rmi", "run"} <= set(_shell_candidates(pyctr, shell, str(script), ["pyctr", "r"]))
+        assert "busybox:latest" in _shell_candidates(pyctr, shell, str(script), ["pyctr", "run", "busybox:"])
+        assert "--all" in _shell_candidates(pyctr, shell, str(script), ["pyctr", "ps", "--a"])
+    finally:
+        pyctr("rm", "web")
 
 
 def test_a_tab_loads_no_typer(pyctr):
