@@ -160,6 +160,21 @@ def test_rm_f_of_a_paused_container(pyctr):
     assert pyctr.cgroup_dirs(cid) == [] and pyctr.store().list_containers() == []
 
 
+@pytest.mark.cgroups
+def test_commit_leaves_a_paused_container_paused(pyctr):
+    assert pyctr("run", "-d", "--name", "p", "busybox", "sh", "-c", "echo x > /made; sleep 60").returncode == 0
+    cid = _id(pyctr, "p")
+    try:
+        wait_for(lambda: pyctr("diff", "p").stdout.strip() != "")
+        assert pyctr("pause", "p").returncode == 0
+        r = pyctr("commit", "p", "snap:1")
+        assert r.returncode == 0, r.stderr
+        assert _freezer_state(pyctr, cid) == "FROZEN" and _status(pyctr, "p").endswith("(Paused)")
+    finally:
+        pyctr("rm", "-f", "p")
+        pyctr("rmi", "snap:1")
+
+
 # container prune, system prune, system df, info
 
 def test_container_prune(pyctr):
