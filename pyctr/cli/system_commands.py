@@ -1,5 +1,4 @@
-"""`info`, `system info`, `system prune` (the `system` group is image_commands', which
-has `system df`) and `completion`."""
+"""`info`, the `system` group (df, info, prune) and `completion`."""
 
 import json
 from typing import List, Optional
@@ -68,6 +67,66 @@ def system_prune(
     show_pruned(prune_system(*_context(), all_, volumes, filters or []))
 
 
+DF_FORMAT = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"
+DF_HEADERS = {"TotalCount": "TOTAL", "CreatedSince": "CREATED", "RunningFor": "CREATED", "SharedSize": "SHARED SIZE",
+              "UniqueSize": "UNIQUE SIZE", "LocalVolumes": "LOCAL VOLUMES", "Name": "VOLUME NAME"}
+DF_IDS = {"images": {"ID": "IMAGE ID"}, "containers": {"ID": "CONTAINER ID"}, "volumes": {}}
+DF_VERBOSE = (
+    ("Images space usage:", "images", "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+                                      "\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}"),
+    ("Containers space usage:", "containers", "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}"
+                                              "\t{{.Size}}\t{{.RunningFor}}\t{{.Status}}\t{{.Names}}"),
+    ("Local Volumes space usage:", "volumes", "table {{.Name}}\t{{.Links}}\t{{.Size}}"),
+)
+
+
+def system_df(
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="Each image, container and volume too."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="'json' (one object a line), or a Go template: "
+                                                             "'{{.Type}} {{.Size}}'."),
+):
+    """Disk used by images (shared layers counted once), containers and volumes, and how
+    much a prune would free.
+
+    Example: pyctr system df -v
+    """
+    from ..engine.disk import usage
+    from .template import formatted
+    found = usage(*_context())
+    summary = [_df_row(kind, *found["totals"][kind]) for kind in ("Images", "Containers", "Local Volumes")]
+    if fmt == "json":
+        for row in summary:
+            typer.echo(json.dumps(row))
+        return
+    if fmt or not verbose:
+        typer.echo(formatted(fmt or DF_FORMAT, summary, DF_HEADERS), nl=False)
+        return
+    for i, (title, kind, table) in enumerate(DF_VERBOSE):
+        typer.echo(("\n" if i else "") + title + "\n")
+        typer.echo(formatted(table, _verbose_rows(kind, found[kind]), {**DF_HEADERS, **DF_IDS[kind]}), nl=False)
+
+
+def _df_row(kind: str, total: int, active: int, size: int, reclaimable: int) -> dict:
+    """docker's system df row: strings, RECLAIMABLE with its share (1.98MB (100%))."""
+    from .render import human_size
+    freed = human_size(reclaimable) + (f" ({100 * reclaimable // size}%)" if size else "")
+    return {"Type": kind, "TotalCount": str(total), "Active": str(active), "Size": human_size(size),
+            "Reclaimable": freed}
+
+
+def _verbose_rows(kind: str, items: list) -> list[dict]:
+    from .render import human_age, human_size, ps_fields
+    if kind == "images":
+        return [{"Repository": i.image.repository, "Tag": i.image.tag, "ID": i.image.id[:12],
+                 "CreatedSince": human_age(i.image.created), "Size": human_size(i.image.size),
+                 "SharedSize": human_size(i.shared), "UniqueSize": human_size(i.image.size - i.shared),
+                 "Containers": str(i.containers)} for i in items]
+    if kind == "containers":
+        return [{**ps_fields(c.record, []), "LocalVolumes": str(c.volumes), "Size": human_size(c.size)}
+                for c in items]
+    return [{"Name": v.name, "Links": str(v.links), "Size": human_size(v.size)} for v in items]
+
+
 def completion(shell: str = typer.Argument(..., metavar="bash|zsh|fish", help="The shell to complete for.")):
     """Print a shell completion script: commands, flags, container, image, volume and
     network names.  Load it with: source <(pyctr completion bash).
@@ -85,10 +144,12 @@ def completion(shell: str = typer.Argument(..., metavar="bash|zsh|fish", help="T
 
 
 def register(app: typer.Typer) -> None:
-    """info and completion on the main app; info and prune in the `system` group."""
+    """info and completion on the main app, and the `system` group."""
     app.command()(info)
     app.command()(completion)
-    for group in app.registered_groups:
-        if group.name == "system":
-            group.typer_instance.command("info")(info)
-            group.typer_instance.command("prune")(system_prune)
+    system = typer.Typer(help="Manage pyctr: disk use, facts, prune.\n\nExample: pyctr system df",
+                         no_args_is_help=True)
+    system.command("df")(system_df)
+    system.command("info")(info)
+    system.command("prune")(system_prune)
+    app.add_typer(system, name="system")

@@ -224,15 +224,27 @@ def test_system_prune_asks_first(pyctr):
 
 
 def test_system_df_shape(pyctr):
-    assert pyctr("create", "--name", "d", "busybox", "true").returncode == 0
+    assert pyctr("create", "--name", "d", "-v", "/data", "busybox", "true").returncode == 0
     lines = pyctr("system", "df").stdout.splitlines()
-    assert lines[0].split() == ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
-    rows = {line[:15].strip(): line[15:].split() for line in lines[1:]}
+    assert re.split(r"\s{2,}", lines[0]) == ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
+    rows = {cells[0]: cells[1:] for cells in (re.split(r"\s{2,}", line) for line in lines[1:])}
     assert set(rows) == {"Images", "Containers", "Local Volumes"}
     assert rows["Images"][:2] == ["1", "1"] and rows["Containers"][:2] == ["1", "0"]
-    assert rows["Images"][-2:] == ["0B", "(0%)"]  # its one image is in use: nothing to reclaim
+    assert rows["Local Volumes"][:2] == ["1", "1"]
+    assert rows["Images"][3] == "0B (0%)"  # its one image is in use: nothing to reclaim
     assert re.fullmatch(r"[\d.]+[kMG]?B", rows["Images"][2])
-    pyctr("rm", "d")
+    objects = [json.loads(line) for line in pyctr("system", "df", "--format", "json").stdout.splitlines()]
+    assert [o["Type"] for o in objects] == ["Images", "Containers", "Local Volumes"]
+    assert set(objects[0]) == {"Type", "TotalCount", "Active", "Size", "Reclaimable"} and objects[0]["TotalCount"] == "1"
+    assert pyctr("system", "df", "--format", "{{.Type}}={{.Active}}").stdout == "Images=1\nContainers=0\nLocal Volumes=1\n"
+    verbose = pyctr("system", "df", "-v").stdout
+    for title in ("Images space usage:", "Containers space usage:", "Local Volumes space usage:"):
+        assert f"{title}\n\n" in verbose
+    assert re.search(r"^CONTAINER ID +IMAGE +COMMAND +LOCAL VOLUMES +SIZE +CREATED +STATUS +NAMES$", verbose, re.M)
+    assert re.search(r"^[0-9a-f]{12} +busybox +\"true\" +1 +\S+ +.* ago +Created +d$", verbose, re.M)
+    assert re.search(r"^REPOSITORY +TAG +IMAGE ID +CREATED +SIZE +SHARED SIZE +UNIQUE SIZE +CONTAINERS$", verbose, re.M)
+    assert re.search(r"^VOLUME NAME +LINKS +SIZE\n[0-9a-f]{64} +1 +\S+$", verbose, re.M)
+    pyctr("rm", "-v", "d")
 
 
 def test_info(pyctr):
