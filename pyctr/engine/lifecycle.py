@@ -139,6 +139,8 @@ def start(paths: Paths, store: Store, name: str, owner: bool = False) -> tuple[C
     if config is None:
         raise PyctrError(f"container {record.name} has no config.json")
     if record.status in ("running", "starting"):  # docker: a no-op, not an error
+        if containers.is_paused(paths, record):  # but for a paused one
+            raise Conflict("cannot start a paused container, try unpause instead", exit_code=1)
         return record, config, None
     wait_monitor_gone(record)  # before the claim: its cleanup writes the row
     reached(CHECKED)

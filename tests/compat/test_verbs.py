@@ -134,6 +134,8 @@ def test_pause_unpause_and_stop_of_a_paused_container(pyctr):
         r = pyctr("exec", "p", "true")
         assert r.returncode == 1 and "is paused, unpause the container before exec" in r.stderr
         assert pyctr("pause", "p").returncode == 1  # already paused
+        r = pyctr("start", "p")
+        assert r.returncode == 1 and "cannot start a paused container, try unpause instead" in r.stderr
         assert pyctr("unpause", "p").returncode == 0
         assert _freezer_state(pyctr, cid) == "THAWED"
         assert re.fullmatch(r"Up [^(]*", _status(pyctr, "p"))
