@@ -4,7 +4,8 @@ import errno
 import os
 import time
 
-from . import CgroupError, Stats, devices, kill_all_tolerating_removal, kill_pids, mkdir, read, read_int, read_keyed, write
+from . import (CgroupError, Stats, devices, kill_all_tolerating_removal, kill_pids, mkdir, read, read_int, read_keyed,
+               wait_frozen, write)
 
 CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "pids", "freezer", "devices")
 UNLIMITED = -1
@@ -170,11 +171,7 @@ class CgroupV1:
     def freeze(self) -> None:
         state = self._file("freezer", "freezer.state")
         write(state, "FROZEN")
-        for _ in range(200):
-            if read(state) == "FROZEN":
-                return
-            time.sleep(0.005)
-        raise CgroupError("the container did not freeze")
+        wait_frozen(lambda: read(state) == "FROZEN")
 
     def thaw(self) -> None:
         write(self._file("freezer", "freezer.state"), "THAWED")
