@@ -16,7 +16,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["--help"]},
+    # -h is help everywhere but run and create, where it is --hostname (click leaves a
+    # help name a command's own option has to that option)
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 KINDS = {"text": Optional[str], "int": Optional[int], "list": Optional[List[str]], "switch": bool}
@@ -461,13 +463,18 @@ def restart_policy():
 
 
 def _register_groups() -> None:
-    from . import change_commands, event_commands, image_commands, network_commands, registry_commands, volume_commands
+    from . import (change_commands, container_commands, event_commands, image_commands, network_commands,
+                   registry_commands, system_commands, volume_commands)
     image_commands.register(app)
     event_commands.register(app)
     change_commands.register(app)
     registry_commands.register(app)
     volume_commands.register(app)
     network_commands.register(app)
+    system_commands.register(app)
+    container_commands.register(app)  # last: its `container` group aliases the others
+    from .usage import tidy_help
+    tidy_help(app)
 
 
 _register_groups()

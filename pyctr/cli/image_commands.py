@@ -1,5 +1,5 @@
-"""The image commands: images, rmi, tag, history, `image inspect|prune|ls|rm`, `system df`,
-and the ways images come and go (pull, save, load, import, export, commit)."""
+"""The image commands: images, rmi, tag, history, `image inspect|prune|ls|rm`, and the
+ways images come and go (pull, save, load, import, export, commit)."""
 
 import json
 import sys
@@ -161,38 +161,6 @@ def _confirm(warning: str) -> bool:
     return typer.confirm(f"{warning}\nAre you sure you want to continue?")
 
 
-def system_df(verbose: bool = typer.Option(False, "-v", "--verbose", help="Per image.")):
-    """Disk used by images (shared layers counted once), containers and volumes.
-
-    Example: pyctr system df
-    """
-    from ..engine import images as store_images
-    paths, store = _context()
-    u = store_images.usage(paths, store)
-    used = [i for i in u["images"] if i.id in u["in_use"]]
-    unused_bytes = sum(i.size - u["shared"][i.id] for i in u["images"] if i.id not in u["in_use"])
-    from ..engine import containers, volumes
-    records = store.list_containers()
-    uppers = {r.id: volumes.size(paths.container_file(r.id, "upper")) for r in records}
-    running = [r for r in records if containers.is_running(paths, r)]
-    named = volumes.listing(store)
-    volume_sizes = {v.name: volumes.size(volumes.data_dir(paths, v.name)) for v in named}
-    idle_volumes = {v.name for v in volumes.listing(store, dangling=True)}
-    typer.echo(f"{'TYPE':<15}{'TOTAL':<10}{'ACTIVE':<10}{'SIZE':<12}RECLAIMABLE")
-    typer.echo(f"{'Images':<15}{len(u['images']):<10}{len(used):<10}{render.human_size(u['total']):<12}"
-               f"{render.human_size(unused_bytes)}")
-    typer.echo(f"{'Containers':<15}{len(records):<10}{len(running):<10}{render.human_size(sum(uppers.values())):<12}"
-               f"{render.human_size(sum(uppers[r.id] for r in records if r not in running))}")
-    typer.echo(f"{'Local Volumes':<15}{len(named):<10}{len(named) - len(idle_volumes):<10}"
-               f"{render.human_size(sum(volume_sizes.values())):<12}"
-               f"{render.human_size(sum(volume_sizes[n] for n in idle_volumes))}")
-    if verbose:
-        typer.echo("\nREPOSITORY  TAG  IMAGE ID  SIZE  SHARED SIZE  UNIQUE SIZE")
-        for i in u["images"]:
-            typer.echo(f"{i.repository}  {i.tag}  {i.id[:12]}  {render.human_size(i.size)}  "
-                       f"{render.human_size(u['shared'][i.id])}  {render.human_size(i.size - u['shared'][i.id])}")
-
-
 def save(
     refs: List[str] = typer.Argument(..., metavar="IMAGE..."),
     output: Optional[str] = typer.Option(None, "-o", "--output", help="Write to a file, not stdout."),
@@ -318,7 +286,7 @@ def pull(
 
 
 def register(app: typer.Typer) -> None:
-    """Adds the image commands to the CLI, and the `image` and `system` groups."""
+    """Adds the image commands to the CLI, and the `image` group."""
     for function, name in ((images, "images"), (rmi, "rmi"), (tag, "tag"), (history, "history"), (save, "save"),
                            (load, "load"), (import_, "import"), (pull, "pull")):
         app.command(name)(function)
@@ -328,6 +296,3 @@ def register(app: typer.Typer) -> None:
                            (import_, "import"), (pull, "pull")):
         group.command(name)(function)
     app.add_typer(group, name="image")
-    system = typer.Typer(help="Manage pyctr's disk use.\n\nExample: pyctr system df", no_args_is_help=True)
-    system.command("df")(system_df)
-    app.add_typer(system, name="system")

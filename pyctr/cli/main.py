@@ -14,6 +14,9 @@ def main(argv=None) -> int:
         from .. import __version__
         print(f"pyctr version {__version__}")
         return 0
+    if args[:1] == ["__complete"]:  # a shell's TAB: no typer (completion.py)
+        from .completion import main as complete
+        return complete(args[1:])
     from ..engine.errors import ENGINE_ERROR, PyctrError, verb_exit_code
     from ..runtime.errors import RuntimeFailure
     try:
@@ -74,5 +77,6 @@ def _typer_main(args: list[str]) -> int:
     except typer.TyperException as e:  # bad flags and arguments: docker says 125
         if not e.format_message():  # `pyctr` alone: help was shown, as docker does
             return 0
-        print_error(e.format_message())
+        from .usage import reworded
+        print_error(reworded(e))
         return ENGINE_ERROR

@@ -219,8 +219,9 @@ def report(outcome) -> int:
 def status_text(record, now: float | None = None) -> str:
     """docker's STATUS column: Up 5 seconds / Exited (0) 2 minutes ago / Created."""
     now = time.time() if now is None else now
-    if record.status == "running":
-        return "Up " + human_age(record.started or record.created, now).removesuffix(" ago")
+    if record.status in ("running", "paused"):
+        up = "Up " + human_age(record.started or record.created, now).removesuffix(" ago")
+        return up + " (Paused)" if record.status == "paused" else up
     if record.status in ("exited", "restarting"):  # docker: Restarting (1) 2 seconds ago
         code = "unknown" if record.exit_code is None else record.exit_code
         return f"{record.status.capitalize()} ({code}) {human_age(record.finished or record.created, now)}"

@@ -117,7 +117,8 @@ class _paused:
     def __init__(self, paths: Paths, record: ContainerRecord, pause: bool):
         self.root = containers.runtime_root(paths, record)
         self.record = record
-        self.frozen = pause and containers.is_running(paths, record)
+        # one the user paused stays paused: neither frozen again nor thawed here
+        self.frozen = pause and containers.is_running(paths, record) and not containers.is_paused(paths, record)
         self.guardian, self.line = -1, -1
 
     def __enter__(self):

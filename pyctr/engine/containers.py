@@ -137,6 +137,12 @@ def is_running(paths: Paths, record: ContainerRecord) -> bool:
     return runtime_state(paths, record) is not None
 
 
+def is_paused(paths: Paths, record: ContainerRecord, saved=None) -> bool:
+    """A running container whose processes are frozen (`pause`): its cgroup's freezer says.
+    `saved`: the runtime's state of it (runtime_state), if the caller has it."""
+    return record.status == "running" and runtime.paused(runtime_root(paths, record), record.id, saved)
+
+
 def holder_alive(record: ContainerRecord) -> bool:
     """A "starting" row's pyctr (its pid and start time) is still at work."""
     return alive(record.pid, record.pid_start)

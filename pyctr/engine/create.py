@@ -132,3 +132,15 @@ def write_new(paths: Paths, store: Store, record: ContainerRecord, config: dict,
     except BaseException as e:
         discard_after(e, paths, store, record.id)
         raise
+
+
+def make(paths: Paths, store: Store, opts: RunOptions) -> ContainerRecord:
+    """`create`: a container written as `run` writes it (row, dirs, /etc files,
+    config.json) but not started: status "created", no process, no cgroup, no mount (the
+    rootfs is mounted inside the container's own mount namespace, at its start).  `start`
+    does the rest, as for an exited container."""
+    record, config, net = new(paths, store, opts)
+    # not "starting" (held by this process): nothing will start it but a `start`
+    record.status, record.pid, record.pid_start = "created", None, None
+    write_new(paths, store, record, config, net, named=opts.name is not None)
+    return record

@@ -48,6 +48,8 @@ def exec_in(paths: Paths, store: Store, name: str, opts: ExecOptions) -> int:
     saved = containers.runtime_state(paths, record)
     if saved is None:
         raise Conflict(f"container {record.name} is not running")
+    if containers.is_paused(paths, record, saved):  # its process could never start: docker's refusal
+        raise Conflict(f"Container {record.id} is paused, unpause the container before exec", exit_code=1)
     config = containers.read_config(paths, record.id)
     if config is None:
         raise PyctrError(f"container {record.name} has no config.json")

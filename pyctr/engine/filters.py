@@ -272,8 +272,13 @@ def listing(paths, store, records: list, specs: list[str] | None, all_: bool = F
     status filter or `last` asks for every state (as docker), the filters, then the `last`
     N created (-n; -l is 1)."""
     wanted = parse(specs, CONTAINER_KEYS)
+    from .containers import is_paused
+    for r in records:  # docker's state "paused": running, frozen
+        if r.status == "running" and is_paused(paths, r):
+            r.status = "paused"
     if not (all_ or "status" in wanted or (last is not None and last > 0)):
-        records = [r for r in records if r.status == "running"]
+        # docker's: what runs, frozen or waiting for its restart policy too
+        records = [r for r in records if r.status in ("running", "paused", "restarting")]
     if wanted:
         facts = ContainerFacts(paths, store)
         tests = [_container_test(facts, key, values) for key, values in wanted.items()]

@@ -60,6 +60,8 @@ def kill(paths: Paths, store: Store, name: str, sig: int) -> ContainerRecord:
             runtime.kill(containers.runtime_root(paths, record), record.id, sig)
         except NotRunning:
             raise Conflict(f"container {record.name} is not running") from None
+        if sig == stop_signal(containers.read_config(paths, record.id)):
+            thaw_after_signal(paths, record)
     _event(paths, store, record, "kill", signal=int(sig))
     return record
 
@@ -67,6 +69,13 @@ def kill(paths: Paths, store: Store, name: str, sig: int) -> ContainerRecord:
 def _event(paths: Paths, store: Store, record: ContainerRecord, action: str, **extra) -> None:
     """A container's event (events.py), recorded now."""
     events.container(store, action, record, containers.read_config(paths, record.id), now=True, **extra)
+
+
+def thaw_after_signal(paths: Paths, record: ContainerRecord) -> None:
+    """A paused container thawed once its stop signal is sent, as docker does: frozen, it
+    could neither handle it nor die of it."""
+    from .pause import thaw_if_paused
+    thaw_if_paused(paths, record)
 
 
 def kill_all(paths: Paths, record: ContainerRecord) -> None:
@@ -108,6 +117,7 @@ def stop(paths: Paths, store: Store, name: str, timeout: float | None = None, si
         _event(paths, store, record, "kill", signal=int(sig))
     except NotRunning:
         pass
+    thaw_after_signal(paths, record)
     if not _wait_dead(paths, record, timeout):
         kill_all(paths, record)
         _event(paths, store, record, "kill", signal=int(signal.SIGKILL))
@@ -174,6 +184,8 @@ def start(paths: Paths, store: Store, name: str, owner: bool = False,
     if config is None:
         raise PyctrError(f"container {record.name} has no config.json")
     if record.status in ("running", "starting"):  # docker: a no-op, not an error
+        if containers.is_paused(paths, record):  # but for a paused one
+            raise Conflict("cannot start a paused container, try unpause instead", exit_code=1)
         return record, config, None
     wait_monitor_gone(record)  # before the claim: its cleanup writes the row
     reached(CHECKED)
@@ -189,8 +201,8 @@ def start(paths: Paths, store: Store, name: str, owner: bool = False,
         launched = launch(paths, store, record.id, config, containers.runtime_root(paths, record), owner=owner,
                           tty_size=terminal_size() if owner and tty else (24, 80), wire=wire,
                           actor=events.container_attributes(record, config))
-    except BaseException:
-        store.update_container(record.id, status="exited")
+    except BaseException:  # one never started stays "created", as docker's does
+        store.update_container(record.id, status="created" if record.status == "created" else "exited")
         raise
     return record, config, launched
 

@@ -72,7 +72,7 @@ def inspect(paths: Paths, record: ContainerRecord, store: Store | None = None) -
         "Created": iso(record.created),
         "Path": argv[0] if argv else "",
         "Args": argv[1:],
-        "State": state(record),
+        "State": state(record, containers.is_paused(paths, record)),
         "Image": "sha256:" + record.image_id,
         "ResolvConfPath": os.path.join(directory, "resolv.conf"),
         "HostnamePath": os.path.join(directory, "hostname"),
@@ -152,10 +152,11 @@ _STATUS = {"starting": "created"}
 UNKNOWN_EXIT = 255  # docker's code for a container that died while nothing watched
 
 
-def state(record: ContainerRecord) -> dict:
+def state(record: ContainerRecord, paused: bool = False) -> dict:
     """docker's State: ExitCode 0 while running and before the first start, Pid 0 when not
-    running, "0001-01-01T00:00:00Z" for a time that has not come."""
-    status = _STATUS.get(record.status, record.status)
+    running, "0001-01-01T00:00:00Z" for a time that has not come; `paused`: its cgroup is
+    frozen (a running one's status is then "paused")."""
+    status = "paused" if paused and record.status == "running" else _STATUS.get(record.status, record.status)
     running = status in ("running", "paused", "restarting")  # docker: restarting is running too
     if status in ("exited", "restarting"):  # restarting: the exit that its policy answers
         code = UNKNOWN_EXIT if record.exit_code is None else record.exit_code

@@ -273,6 +273,14 @@ def resume(root: str, container_id: str) -> None:
     _live_cgroup(root, container_id).thaw()
 
 
+def paused(root: str, container_id: str, saved: State | None = None) -> bool:
+    """Whether a live container's cgroup is frozen (pause); False for one that is gone,
+    has no cgroup, or never was the runtime's.  `saved`: its state, if the caller has it."""
+    saved = saved or load_state(root, container_id)
+    cgroup = _cgroup(saved) if saved is not None else None
+    return cgroup is not None and cgroup.exists() and cgroup.frozen()
+
+
 def _live_cgroup(root: str, container_id: str):
     saved = _loaded(root, container_id)
     cgroup = _cgroup(saved)

@@ -84,6 +84,21 @@ def kill_all_tolerating_removal(cgroup, kill) -> None:
             raise
 
 
+# how long a freeze may take: a task in uninterruptible sleep holds it up (and the cgroup
+# v2 QEMU guest runs under emulation)
+FREEZE_TIMEOUT = 5.0
+
+
+def wait_frozen(frozen) -> None:
+    """Until `frozen()` says so; CgroupError after FREEZE_TIMEOUT seconds."""
+    import time
+    deadline = time.monotonic() + FREEZE_TIMEOUT
+    while not frozen():
+        if time.monotonic() > deadline:
+            raise CgroupError("the container did not freeze")
+        time.sleep(0.005)
+
+
 def kill_pids(pids: list[int]) -> None:
     import signal
     for pid in pids:

@@ -5,7 +5,7 @@ import os
 import time
 
 from . import (CgroupError, Stats, devices, kill_all_tolerating_removal, kill_pids, mkdir, read, read_block_io, read_int,
-               read_keyed, write)
+               read_keyed, wait_frozen, write)
 
 # blkio only for its figures (stats' BLOCK I/O): no limits are set on it
 CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "pids", "freezer", "devices", "blkio")
@@ -177,14 +177,19 @@ class CgroupV1:
     def freeze(self) -> None:
         state = self._file("freezer", "freezer.state")
         write(state, "FROZEN")
-        for _ in range(200):
-            if read(state) == "FROZEN":
-                return
-            time.sleep(0.005)
-        raise CgroupError("the container did not freeze")
+        wait_frozen(lambda: read(state) == "FROZEN")
 
     def thaw(self) -> None:
         write(self._file("freezer", "freezer.state"), "THAWED")
+
+    def frozen(self) -> bool:
+        """Frozen, or on its way (FREEZING: a pause under way counts as one)."""
+        if "freezer" not in self.mounts:
+            return False
+        try:
+            return read(self._file("freezer", "freezer.state")) != "THAWED"
+        except OSError:
+            return False
 
     def kill_all(self) -> None:
         kill_all_tolerating_removal(self, self._freeze_and_kill)

@@ -2,11 +2,10 @@
 device rules as an eBPF program on the directory (no devices files on v2)."""
 
 import os
-import time
 
 from .. import _core
 from . import (CgroupError, Stats, devices, kill_all_tolerating_removal, kill_pids, mkdir, read, read_block_io, read_int,
-               read_keyed, write)
+               read_keyed, wait_frozen, write)
 from .convert import limit_text, shares_to_weight, swap_v2
 from .v1 import _rmdir_retry
 
@@ -122,14 +121,14 @@ class CgroupV2:
 
     def freeze(self) -> None:
         write(self._file("cgroup.freeze"), 1)
-        for _ in range(200):
-            if read_keyed(self._file("cgroup.events")).get("frozen") == 1:
-                return
-            time.sleep(0.005)
-        raise CgroupError("the container did not freeze")
+        wait_frozen(lambda: read_keyed(self._file("cgroup.events")).get("frozen") == 1)
 
     def thaw(self) -> None:
         write(self._file("cgroup.freeze"), 0)
+
+    def frozen(self) -> bool:
+        """Asked to freeze (cgroup.freeze 1): frozen, or on its way."""
+        return read_int(self._file("cgroup.freeze"), 0) == 1
 
     def kill_all(self) -> None:
         kill_all_tolerating_removal(self, self._kill)

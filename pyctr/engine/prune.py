@@ -1,0 +1,126 @@
+"""`container prune` and `system prune`: what nothing uses, removed as docker removes it.
+Stopped containers (created or exited; never a running, paused or starting one) go as
+`rm` removes them; `system prune` then takes unused networks, dangling images (every
+unused one with --all) and, with --volumes, anonymous volumes no container uses."""
+
+import time
+
+from ..records import record
+from . import containers, lifecycle, views
+from .errors import PyctrError
+from .paths import Paths
+from .store import Store
+
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+@record
+class Pruned:
+    """What a prune removed (ids or names, per kind) and the bytes it freed."""
+    containers: list[str] = []
+    networks: list[str] = []
+    images: list[str] = []
+    volumes: list[str] = []
+    freed: int = 0
+    warnings: list[str] = []
+
+
+def parse_filters(filters: list[str]) -> dict:
+    """docker's prune filters: until=TIME (a duration ago: 10m, 24h; Unix seconds; or
+    2026-12-01T10:00:00), label=KEY[=VALUE], label!=KEY[=VALUE].  An unknown key is
+    docker's error, exit 1."""
+    out: dict = {"until": None, "label": [], "label!": []}
+    for text in filters:
+        key, sep, value = text.partition("=")
+        if not sep or key not in out:
+            raise PyctrError(f"invalid filter '{text}'", exit_code=1)
+        if key == "until":
+            out["until"] = parse_time(value)
+        else:
+            out[key].append(value)
+    return out
+
+
+def parse_time(text: str, now: float | None = None) -> float:
+    """A point in time as docker's filters take it: 10m, 1h30m, 1733130000[.5], or an
+    RFC 3339 date (UTC when it names no zone)."""
+    now = time.time() if now is None else now
+    number = text.replace(".", "", 1)
+    if number.isdigit():
+        return float(text)
+    if text and text[-1] in DURATION_UNITS:
+        total, digits = 0.0, ""
+        for c in text:
+            if c.isdigit() or c == ".":
+                digits += c
+            elif c in DURATION_UNITS and digits:
+                total += float(digits) * DURATION_UNITS[c]
+                digits = ""
+            else:
+                break
+        else:
+            if not digits:
+                return now - total
+    import calendar
+    for layout in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
+        try:
+            return float(calendar.timegm(time.strptime(text, layout)))
+        except ValueError:
+            pass
+    raise PyctrError(f"invalid time in filter: {text!r} (use 10m, 24h, a Unix time or 2026-12-01T10:00:00)",
+                     exit_code=1)
+
+
+def _matches(paths: Paths, record, filters: dict) -> bool:
+    if filters["until"] is not None and record.created >= filters["until"]:
+        return False
+    if filters["label"] or filters["label!"]:
+        from .spec import labels
+        have = labels(containers.read_config(paths, record.id) or {})
+
+        def has(spec: str) -> bool:
+            key, sep, value = spec.partition("=")
+            return key in have and (not sep or have[key] == value)
+        if not all(has(s) for s in filters["label"]) or any(has(s) for s in filters["label!"]):
+            return False
+    return True
+
+
+def prune_containers(paths: Paths, store: Store, filters: list[str] = ()) -> Pruned:
+    """Every stopped container (created or exited) the filters take, removed as `rm`
+    does; one that started meanwhile is left.  Freed: their upper dirs' bytes."""
+    from .volumes import size
+    wanted = parse_filters(list(filters))
+    out = Pruned()
+    for row in store.list_containers():
+        container = views.refresh(paths, store, row)
+        if container.status not in ("created", "exited") or not _matches(paths, container, wanted):
+            continue
+        freed = size(paths.container_file(container.id, "upper"))
+        try:
+            lifecycle.remove(paths, store, container.id)
+        except PyctrError as e:  # started, or removed, meanwhile
+            out.warnings.append(str(e))
+            continue
+        out.containers.append(container.id)
+        out.freed += freed
+    return out
+
+
+def prune_system(paths: Paths, store: Store, all_images: bool = False, volumes: bool = False,
+                 filters: list[str] = ()) -> Pruned:
+    """`system prune`: stopped containers, then the networks, images and (with `volumes`)
+    anonymous volumes that nothing uses any more."""
+    out = prune_containers(paths, store, filters)
+    from . import network_records
+    if network_records.list_networks(store):  # no network: nothing of the network stack loaded
+        from . import networks
+        out.networks = networks.prune(paths, store)
+    if volumes:
+        from . import volumes as volume_store
+        out.volumes, freed = volume_store.prune(paths, store)
+        out.freed += freed
+    from . import images
+    out.images, freed = images.prune(paths, store, all_images)
+    out.freed += freed
+    return out
