@@ -133,10 +133,10 @@ def completion(shell: str = typer.Argument(..., metavar="bash|zsh|fish", help="T
 
     Example: pyctr completion bash > /etc/bash_completion.d/pyctr
     """
-    from ..engine.errors import PyctrError
+    from ..engine.errors import UsageError
     from .completion import script
     if shell not in ("bash", "zsh", "fish"):
-        raise PyctrError(f"unsupported shell {shell!r}: bash, zsh or fish")
+        raise UsageError(f"unsupported shell {shell!r}: bash, zsh or fish")
     from typer.main import get_command
 
     from .commands import app

@@ -121,62 +121,17 @@ def matches(filters: dict, event: Message) -> bool:
 
 
 def parse_time(text: str, now_ns: int | None = None) -> int:
-    """A --since/--until as docker reads it, in ns since the epoch: a Go duration ago (10m,
-    1h30m, 90s), an RFC 3339 time (2026-12-02T09:40:43Z, 2026-12-02T09:40:43.5+01:00;
-    local time without a zone; 2026-12-02, 2026-12-02T09:40), or Unix seconds (1764668443,
-    1764668443.5).  `now` too (pyctr's; docker: 0s)."""
-    import re
-
+    """A --since/--until as docker reads it (timestamps.parse), in ns since the epoch;
+    `now` too (pyctr's; docker: 0s)."""
+    from ..timestamps import parse
     from .errors import PyctrError
-    text = text.strip()
     now_ns = time.time_ns() if now_ns is None else now_ns
-    if text == "now":
+    if text.strip() == "now":
         return now_ns
-    duration = _duration(text)
-    if duration is not None and text != "0":
-        return now_ns - duration
-    m = re.fullmatch(r"(\d{4})-(\d\d)-(\d\d)(?:T(\d\d)(?::(\d\d)(?::(\d\d)(?:\.(\d{1,9}))?)?)?)?(Z|z|[+-]\d\d:\d\d)?",
-                     text)
-    if m:
-        return _calendar(m, text)
-    m = re.fullmatch(r"(\d+)(?:\.(\d{1,9}))?", text)
-    if m and "-" not in text:
-        return int(m[1]) * 1_000_000_000 + int((m[2] or "0").ljust(9, "0"))
-    raise PyctrError(f'failed to parse value as time or duration: "{text}"', exit_code=1)
-
-
-_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
-          "m": 60_000_000_000, "h": 3_600_000_000_000}
-
-
-def _duration(text: str) -> int | None:
-    """Go's time.ParseDuration, in ns; None if `text` is not one."""
-    import re
-    m = re.fullmatch(r"([-+]?)((?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+)", text)
-    if not m:
-        return None
-    total = sum(float(n) * _UNITS[unit] for n, unit in re.findall(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)", m[2]))
-    return int(-total if m[1] == "-" else total)
-
-
-def _calendar(m, text: str) -> int:
-    """An RFC 3339-like match in ns; in local time when it names no zone."""
-    import calendar
-
-    from .errors import PyctrError
-    year, month, day, hour, minute, second = (int(g or 0) for g in m.groups()[:6])
-    fields = (year, month, day, hour, minute, second)
-    if not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and second < 61):
-        raise PyctrError(f'failed to parse value as time or duration: "{text}"', exit_code=1)
-    zone = m[8]
-    if zone is None:
-        seconds = int(time.mktime((*fields, 0, 0, -1)))
-    else:
-        seconds = calendar.timegm((*fields, 0, 0, 0))
-        if zone not in ("Z", "z"):
-            sign = 1 if zone[0] == "+" else -1
-            seconds -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
-    return seconds * 1_000_000_000 + int((m[7] or "0").ljust(9, "0"))
+    try:
+        return parse(text, now_ns)
+    except ValueError:
+        raise PyctrError(f'failed to parse value as time or duration: "{text}"', exit_code=1) from None
 
 
 def last_seq(store) -> int:

@@ -2,60 +2,26 @@
 json-file records), across the files a size cap rotates them into, to the end or,
 following (through rotations), until the container exits."""
 
-import calendar
 import json
 import os
-import re
 import time
 
-from ..timestamps import rfc3339
+from ..timestamps import ns, parse, rfc3339
 from . import containers, logopts
 from .errors import PyctrError
 from .paths import Paths
 from .store import ContainerRecord, Store
 
 
-_DURATION = re.compile(r"([0-9]*\.?[0-9]+|[0-9]+\.)(ns|us|µs|ms|s|m|h)")
-_UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
-_TIME = re.compile(r"(\d{4})-(\d\d)-(\d\d)(?:T(\d\d)(?::(\d\d)(?::(\d\d)(?:\.(\d{1,9}))?)?)?)?"
-                   r"([Zz]|[+-]\d\d:\d\d)?")
-
-
 def parse_time(text: str, flag: str = "--since", now: float | None = None) -> str:
-    """What docker's --since and --until take: a Go duration before now (10m, 1h30m,
-    1.5h, 300ms), an RFC 3339 time or date (2026-11-28T10:00:00Z, with an offset, or
-    without a zone: local time), or a Unix time (1733130000, 1733130000.5).  Returns it
-    as the log records write times (RFC 3339 UTC, nine decimals), which sort as text."""
-    value = text.strip()
-    sign, body = (-1, value[1:]) if value[:1] == "-" else (1, value.lstrip("+"))
-    if body == "0" or body and _DURATION.sub("", body) == "" and _DURATION.match(body):
-        seconds = sum(float(n) * _UNIT[unit] for n, unit in _DURATION.findall(body))
-        return rfc3339((time.time() if now is None else now) - sign * seconds)
-    m = _TIME.fullmatch(value)
-    if m and _valid(fields := [int(f or 0) for f in m.groups()[:6]]):
-        nanos = int((m[7] or "0").ljust(9, "0"))
-        zone = m[8]
-        if zone is None:  # docker: the local time zone
-            seconds = int(time.mktime((*fields, 0, 0, -1)))
-        else:
-            offset = 0 if zone in "Zz" else (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60) * (-1 if zone[0] == "-" else 1)
-            seconds = calendar.timegm((*fields, 0, 0, 0)) - offset
-        return _text(seconds, nanos)
-    m = re.fullmatch(r"(\d+)(?:\.(\d{1,9}))?", value)
-    if m:
-        return _text(int(m[1]), int((m[2] or "0").ljust(9, "0")))
-    raise PyctrError(f"invalid value for {flag}: {text!r} (a time such as 2026-11-28T10:00:00Z, a Unix time "
-                     f"such as 1733130000.5, or a duration such as 10m or 1h30m)")
-
-
-def _valid(fields: list[int]) -> bool:
-    year, month, day, hour, minute, second = fields
-    return 1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1] and hour < 24 and minute < 60 \
-        and second < 60
-
-
-def _text(seconds: int, nanos: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{nanos:09d}Z"
+    """What docker's --since and --until take (timestamps.parse), as the log records
+    write times (RFC 3339 UTC, nine decimals), which sort as text."""
+    try:
+        point = parse(text, None if now is None else ns(now))
+    except ValueError:
+        raise PyctrError(f"invalid value for {flag}: {text!r} (a time such as 2026-11-28T10:00:00Z, a Unix time "
+                         f"such as 1733130000.5, or a duration such as 10m or 1h30m)") from None
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(point // 1_000_000_000)) + f".{point % 1_000_000_000:09d}Z"
 
 
 class _Window:

@@ -3,7 +3,6 @@ Stopped containers (created or exited; never a running, paused or starting one) 
 `rm` removes them; `system prune` then takes unused networks, dangling images (every
 unused one with --all) and, with --volumes, anonymous volumes no container uses."""
 
-import time
 
 from ..records import record
 from . import containers, lifecycle, views
@@ -11,7 +10,6 @@ from .errors import PyctrError
 from .paths import Paths
 from .store import Store
 
-DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}
 
 
 @record
@@ -42,33 +40,13 @@ def parse_filters(filters: list[str]) -> dict:
 
 
 def parse_time(text: str, now: float | None = None) -> float:
-    """A point in time as docker's filters take it: 10m, 1h30m, 1733130000[.5], or an
-    RFC 3339 date (UTC when it names no zone)."""
-    now = time.time() if now is None else now
-    number = text.replace(".", "", 1)
-    if number.isdigit():
-        return float(text)
-    if text and text[-1] in DURATION_UNITS:
-        total, digits = 0.0, ""
-        for c in text:
-            if c.isdigit() or c == ".":
-                digits += c
-            elif c in DURATION_UNITS and digits:
-                total += float(digits) * DURATION_UNITS[c]
-                digits = ""
-            else:
-                break
-        else:
-            if not digits:
-                return now - total
-    import calendar
-    for layout in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
-        try:
-            return float(calendar.timegm(time.strptime(text, layout)))
-        except ValueError:
-            pass
-    raise PyctrError(f"invalid time in filter: {text!r} (use 10m, 24h, a Unix time or 2026-12-01T10:00:00)",
-                     exit_code=1)
+    """A point in time as docker's filters take it (timestamps.parse), in seconds."""
+    from ..timestamps import ns, parse
+    try:
+        return parse(text, None if now is None else ns(now)) / 1e9
+    except ValueError:
+        raise PyctrError(f"invalid time in filter: {text!r} (use 10m, 24h, a Unix time or 2026-12-01T10:00:00)",
+                         exit_code=1) from None
 
 
 def _matches(paths: Paths, record, filters: dict) -> bool:

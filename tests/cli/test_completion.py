@@ -2,6 +2,7 @@
 typo gets (usage.close_matches), and prune's time filter, without containers."""
 
 import os
+import time
 
 import pytest
 
@@ -47,12 +48,18 @@ def test_close_matches():
     assert close_matches("frobnicate", ["rm", "run", "ps"]) == []
 
 
-def test_prune_times():
+def test_prune_times(monkeypatch):
     now = 1_000_000.0
     assert parse_time("10m", now) == now - 600
     assert parse_time("1h30m", now) == now - 5400
     assert parse_time("1733130000.5", now) == 1733130000.5
-    assert parse_time("2026-12-01T10:00:00Z", now) == parse_time("2026-12-01T10:00:00", now) == 1796119200.0
+    monkeypatch.setenv("TZ", "UTC")  # a time without a zone is local, as docker's
+    time.tzset()
+    try:
+        assert parse_time("2026-12-01T10:00:00Z", now) == parse_time("2026-12-01T10:00:00", now) == 1796119200.0
+    finally:
+        monkeypatch.undo()
+        time.tzset()
     for bad in ("soon", "10x", "m"):
         with pytest.raises(PyctrError):
             parse_time(bad, now)

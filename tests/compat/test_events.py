@@ -56,6 +56,20 @@ def test_rm_f_of_a_running_container_kills_it(pyctr):
     assert _lines(pyctr, *ALL, "--filter", "event=die", "--format", "{{.Actor.Attributes.exitCode}}") == ["137"]
 
 
+def test_create_pause_unpause_and_rename(pyctr):
+    assert pyctr("create", "--net", "none", "--name", "made", "busybox", "sleep", "60").returncode == 0
+    assert pyctr("start", "made").returncode == 0
+    assert pyctr("pause", "made").returncode == 0
+    assert pyctr("unpause", "made").returncode == 0
+    assert pyctr("rename", "made", "renamed").returncode == 0
+    try:
+        assert _life(pyctr, "made") == ["create", "start", "pause", "unpause"]
+        assert _lines(pyctr, *ALL, "--filter", "event=rename",
+                      "--format", "{{.Actor.Attributes.name}} {{.Actor.Attributes.oldName}}") == ["renamed /made"]
+    finally:
+        assert pyctr("rm", "-f", "renamed").returncode == 0
+
+
 def test_kill_start_restart(pyctr):
     assert pyctr("run", "-d", "--net", "none", "--name", "web", "busybox", "sh", "-c", TRAP).returncode == 0
     assert pyctr("kill", "web").returncode == 0
