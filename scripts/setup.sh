@@ -14,12 +14,13 @@ apt-get update -qq
 # test guest (scripts/cgroupv2-vm.sh).  The images' test material, made by others:
 # mmdebstrap (a Debian rootfs), umoci (OCI images of it), docker-registry (a registry on
 # loopback), skopeo (pushing into it, archives), podman (archives both ways), apache2-utils
-# (htpasswd) and openssl (the token server's key); zstd: zstd layers.
+# (htpasswd) and openssl (the token server's key); zstd: zstd layers; zsh, fish: the
+# completion scripts' tests.
 apt-get install -y -qq --no-install-recommends \
     busybox-static python3 python3-venv python3-dev gcc libc6-dev cmake make libseccomp-dev \
     golang-github-containers-common \
     mmdebstrap umoci docker-registry skopeo podman apache2-utils openssl zstd ca-certificates \
-    nftables libnftables1 \
+    nftables libnftables1 zsh fish \
     strace bpftrace iproute2 runc crun time qemu-system-x86 linux-image-amd64 kmod xz-utils >/dev/null
 
 # Debian's own python3, not whatever python3 comes first on PATH: its interpreter is linked
@@ -36,6 +37,12 @@ PYCTR_WERROR=1 .venv/bin/pip install -q --disable-pip-version-check '.[test]'
 # 1 ms of every pyctr command (measured: bare `python -c pass` 8% faster without it).
 .venv/bin/pip uninstall -q -y setuptools
 ln -sf "$PWD/.venv/bin/pyctr" /usr/local/bin/pyctr
+# containers with --restart always or unless-stopped come back after a reboot (a host
+# that boots with systemd; this unit runs `pyctr _restart-policy` once at boot)
+if [ -d /run/systemd/system ]; then
+    install -m 0644 contrib/systemd/pyctr-restart.service /etc/systemd/system/
+    systemctl daemon-reload && systemctl enable -q pyctr-restart.service
+fi
 
 pyctr run --rm busybox echo hello
 pyctr images
