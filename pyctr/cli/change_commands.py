@@ -10,7 +10,7 @@ def _context():
     return State.paths, _store()
 
 
-def diff(name: str = typer.Argument(..., metavar="CONTAINER")):
+def diff(name: str = typer.Argument(..., metavar="CONTAINER", help="A container, running or not.")):
     """The files a container added (A), changed (C) or deleted (D) against its image.
 
     Example: pyctr diff c1
@@ -23,8 +23,8 @@ def diff(name: str = typer.Argument(..., metavar="CONTAINER")):
 
 
 def commit(
-    name: str = typer.Argument(..., metavar="CONTAINER"),
-    ref: Optional[str] = typer.Argument(None, metavar="[REPOSITORY[:TAG]]"),
+    name: str = typer.Argument(..., metavar="CONTAINER", help="The container whose files make the image."),
+    ref: Optional[str] = typer.Argument(None, metavar="[REPOSITORY[:TAG]]", help="A name for the new image."),
     change: Optional[List[str]] = typer.Option(None, "-c", "--change", help="A Dockerfile instruction: CMD, ENV, ..."),
     message: str = typer.Option("", "-m", "--message", help="A comment for the image's history."),
     author: str = typer.Option("", "-a", "--author", help='The author, e.g. "Jane <jane@example.org>".'),
@@ -62,7 +62,7 @@ def cp(
 
 
 def export(
-    name: str = typer.Argument(..., metavar="CONTAINER"),
+    name: str = typer.Argument(..., metavar="CONTAINER", help="The container whose filesystem to export."),
     output: Optional[str] = typer.Option(None, "-o", "--output", help="Write to a file, not stdout."),
 ):
     """A container's files as a tar (its mounts left out).

@@ -88,8 +88,8 @@ def rmi(
     raise typer.Exit(failed)
 
 
-def tag(source: str = typer.Argument(..., metavar="SOURCE_IMAGE[:TAG]"),
-        target: str = typer.Argument(..., metavar="TARGET_IMAGE[:TAG]")):
+def tag(source: str = typer.Argument(..., metavar="SOURCE_IMAGE[:TAG]", help="An image, by name or id."),
+        target: str = typer.Argument(..., metavar="TARGET_IMAGE[:TAG]", help="The new name.")):
     """Give an image another name.
 
     Example: pyctr tag busybox mybox:1
@@ -100,7 +100,7 @@ def tag(source: str = typer.Argument(..., metavar="SOURCE_IMAGE[:TAG]"),
 
 
 def history(
-    ref: str = typer.Argument(..., metavar="IMAGE"),
+    ref: str = typer.Argument(..., metavar="IMAGE", help="An image, by name or id."),
     no_trunc: bool = typer.Option(False, "--no-trunc", help="Do not shorten ids and steps."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Only show ids."),
     fmt: Optional[str] = typer.Option(None, "--format", help="'json': one object per line."),
@@ -123,7 +123,7 @@ def history(
     render.print_table(render.history_table(rows, no_trunc))
 
 
-def image_inspect(refs: List[str] = typer.Argument(..., metavar="IMAGE...")):
+def image_inspect(refs: List[str] = typer.Argument(..., metavar="IMAGE...", help="Images, by name or id.")):
     """Describe images as JSON, in docker's shape.
 
     Example: pyctr image inspect busybox
@@ -162,7 +162,7 @@ def _confirm(warning: str) -> bool:
 
 
 def save(
-    refs: List[str] = typer.Argument(..., metavar="IMAGE..."),
+    refs: List[str] = typer.Argument(..., metavar="IMAGE...", help="Images, by name or id."),
     output: Optional[str] = typer.Option(None, "-o", "--output", help="Write to a file, not stdout."),
     fmt: str = typer.Option("docker-archive", "--format", help="docker-archive, oci-archive or oci-dir."),
 ):
@@ -234,7 +234,7 @@ class _spooled_stdin:
 
 def import_(
     source: str = typer.Argument(..., metavar="FILE|-", help="A tar of a root filesystem (gzip or not)."),
-    ref: Optional[str] = typer.Argument(None, metavar="[REPOSITORY[:TAG]]"),
+    ref: Optional[str] = typer.Argument(None, metavar="[REPOSITORY[:TAG]]", help="A name for the image."),
     change: Optional[List[str]] = typer.Option(None, "-c", "--change", help="A Dockerfile instruction: CMD, ENV, ..."),
     message: str = typer.Option("", "-m", "--message", help="A comment for the image's history."),
 ):
@@ -258,7 +258,7 @@ def import_(
 
 
 def pull(
-    ref: str = typer.Argument(..., metavar="NAME[:TAG|@DIGEST]"),
+    ref: str = typer.Argument(..., metavar="NAME[:TAG|@DIGEST]", help="The image to pull: busybox, host:port/repo:tag."),
     platform: Optional[str] = typer.Option(None, "--platform", help="OS/ARCH or OS/ARCH/VARIANT, from a manifest list."),
     tls_verify: str = typer.Option("true", "--tls-verify", help="false: allow unverified TLS and plain HTTP."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the image's name."),

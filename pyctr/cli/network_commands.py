@@ -127,8 +127,8 @@ def prune(force: bool = typer.Option(False, "-f", "--force", help="Do not ask fo
 
 
 def connect(
-    network: str = typer.Argument(..., metavar="NETWORK"),
-    container: str = typer.Argument(..., metavar="CONTAINER"),
+    network: str = typer.Argument(..., metavar="NETWORK", help="A network, by name or id."),
+    container: str = typer.Argument(..., metavar="CONTAINER", help="A container, by name or id."),
     ip: Optional[str] = typer.Option(None, "--ip", help="Its IPv4 address on the network."),
     aliases: Optional[List[str]] = typer.Option(None, "--alias", help="Another name on the network (repeatable)."),
 ):
@@ -143,8 +143,8 @@ def connect(
 
 
 def disconnect(
-    network: str = typer.Argument(..., metavar="NETWORK"),
-    container: str = typer.Argument(..., metavar="CONTAINER"),
+    network: str = typer.Argument(..., metavar="NETWORK", help="A network, by name or id."),
+    container: str = typer.Argument(..., metavar="CONTAINER", help="A container, by name or id."),
     force: bool = typer.Option(False, "-f", "--force", help="Accepted for docker's sake."),
 ):
     """Disconnect a container from a network.

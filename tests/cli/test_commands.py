@@ -18,3 +18,20 @@ def test_command_has_help_with_an_example(name, pyctr):
     assert r.returncode == 0, r.stderr
     assert "Example:" in r.stdout
     assert "Traceback" not in r.stdout + r.stderr
+
+
+def _all_commands(command, path=()):
+    for name, sub in getattr(command, "commands", {}).items():
+        if not sub.hidden:
+            yield (*path, name), sub
+            yield from _all_commands(sub, (*path, name))
+
+
+def test_every_command_of_every_group_has_an_example_and_every_flag_help():
+    """Each command, in groups too (`network create`, `container ls`): an example in its
+    help, and a help text on each of its options and arguments."""
+    for path, command in _all_commands(get_command(app)):
+        assert "Example:" in (command.help or ""), path
+        for param in command.params:
+            if param.name != "help" and not getattr(param, "hidden", False):
+                assert getattr(param, "help", None), (path, param.name)
