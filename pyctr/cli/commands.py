@@ -205,7 +205,8 @@ def ps(
     from ..engine import filters as chosen, views
     store = _store()
     records = [views.refresh(State.paths, store, r) for r in store.list_containers()]
-    records = chosen.listing(State.paths, store, records, filters, all_, 1 if latest else last)
+    records = chosen.listing(State.paths, store, chosen.with_paused(State.paths, records), filters, all_,
+                             1 if latest else last)
     if quiet:
         for r in records:
             typer.echo(r.id if no_trunc else r.id[:12])
@@ -405,6 +406,8 @@ def start(
     names: List[str] = typer.Argument(..., metavar="CONTAINER...", help="Stopped containers to start."),
     attach: bool = typer.Option(False, "-a", "--attach", help="Stay attached: output, signals, the exit code."),
     interactive: bool = typer.Option(False, "-i", "--interactive", help="With -a: our stdin to the container's."),
+    detach_keys: Optional[str] = typer.Option(None, "--detach-keys",
+                                              help="With -a: the keys that detach, e.g. ctrl-x,y (default ctrl-p,ctrl-q)."),
 ):
     """Start stopped containers again, with their files as they left them: in the
     background, or attached with -a (one container).
@@ -413,11 +416,13 @@ def start(
     """
     from ..engine import lifecycle
     from ..engine.errors import PyctrError
+    from ..engine.running import detach_keys as keys
     if attach and len(names) > 1:
         raise PyctrError("you cannot start and attach multiple containers at once")
     store = _store()
     if attach:
-        raise typer.Exit(render.report(lifecycle.start_attached(State.paths, store, names[0], interactive)))
+        outcome = lifecycle.start_attached(State.paths, store, names[0], interactive, keys(detach_keys))
+        raise typer.Exit(render.report(outcome))
     each(names, lambda name: (lifecycle.start(State.paths, store, name), typer.echo(name)))
 
 
@@ -425,14 +430,17 @@ def start(
 def attach(
     name: str = typer.Argument(..., metavar="CONTAINER", help="A running container."),
     no_stdin: bool = typer.Option(False, "--no-stdin", help="Do not pass our stdin on."),
+    detach_keys: Optional[str] = typer.Option(None, "--detach-keys",
+                                              help="The keys that detach, e.g. ctrl-x,y (default ctrl-p,ctrl-q)."),
+    proxy: Optional[str] = typer.Option(None, "--sig-proxy", help="false: signals to pyctr are not passed on."),
 ):
     """Attach this terminal to a running container: its output, its input (when run with
     -i) and signals, until it exits; ctrl-p ctrl-q detaches from a -t container.
 
-    Example: pyctr attach web
+    Example: pyctr attach --detach-keys ctrl-x,y web
     """
-    from ..engine.running import attach_to
-    raise typer.Exit(attach_to(State.paths, _store(), name, interactive=not no_stdin))
+    from ..engine.running import attach_to, detach_keys as keys, sig_proxy
+    raise typer.Exit(attach_to(State.paths, _store(), name, not no_stdin, keys(detach_keys), sig_proxy(proxy)))
 
 
 @app.command()

@@ -266,16 +266,22 @@ def _image_test(paths, store, key: str, values: list[str]):
     return (lambda image: image.created < edge) if key == "before" else (lambda image: image.created > edge)
 
 
+def with_paused(paths, records: list) -> list:
+    """The records, a running one whose cgroup is frozen marked "paused" (docker's state;
+    the store keeps it running): for `ps` to show and filter."""
+    from .containers import is_paused
+    for r in records:
+        if r.status == "running" and is_paused(paths, r):
+            r.status = "paused"
+    return records
+
+
 def listing(paths, store, records: list, specs: list[str] | None, all_: bool = False,
             last: int | None = None) -> list:
     """`ps`'s selection from the records (newest first): the running ones unless `all_`, a
     status filter or `last` asks for every state (as docker), the filters, then the `last`
     N created (-n; -l is 1)."""
     wanted = parse(specs, CONTAINER_KEYS)
-    from .containers import is_paused
-    for r in records:  # docker's state "paused": running, frozen
-        if r.status == "running" and is_paused(paths, r):
-            r.status = "paused"
     if not (all_ or "status" in wanted or (last is not None and last > 0)):
         # docker's: what runs, frozen or waiting for its restart policy too
         records = [r for r in records if r.status in ("running", "paused", "restarting")]

@@ -207,13 +207,13 @@ def start(paths: Paths, store: Store, name: str, owner: bool = False,
     return record, config, launched
 
 
-def start_attached(paths: Paths, store: Store, name: str, interactive: bool) -> Outcome:
+def start_attached(paths: Paths, store: Store, name: str, interactive: bool, keys: bytes | None = None) -> Outcome:
     """`start -a`: started and followed as a foreground `run` is; attached to, if it was
-    running already."""
+    running already.  `keys`: the detach keys (None: ctrl-p ctrl-q)."""
     record, config, launched = start(paths, store, name, owner=True)
     if launched is None:
-        return Outcome(record.id, attach_to(paths, store, name, interactive))
-    return follow(paths, store, record.id, config, launched, interactive)
+        return Outcome(record.id, attach_to(paths, store, name, interactive, keys))
+    return follow(paths, store, record.id, config, launched, interactive, keys)
 
 
 def stop_signal(config: dict | None) -> int:

@@ -186,9 +186,11 @@ def follow(paths: Paths, store: Store, container_id: str, config: dict, launched
     return Outcome(container_id, code, oom, limit if limit and limit > 0 else None, done.warnings)
 
 
-def attach_to(paths: Paths, store: Store, name: str, interactive: bool = True) -> int:
+def attach_to(paths: Paths, store: Store, name: str, interactive: bool = True, keys: bytes | None = None,
+              proxy: bool = True) -> int:
     """`attach`: this terminal to a running container's output (and its input, when it
-    was run with -i) until it exits (its code) or ctrl-p ctrl-q detaches (0)."""
+    was run with -i) until it exits (its code) or the detach keys (`keys`, default ctrl-p
+    ctrl-q) detach (0); signals forwarded unless not `proxy`."""
     from ..runtime import terminal
     from . import session
     from .views import refresh  # not on run's path
@@ -202,9 +204,9 @@ def attach_to(paths: Paths, store: Store, name: str, interactive: bool = True) -
         sock = session.connect(paths.container_file(record.id, "attach"))
     except OSError as e:
         raise PyctrError(f"cannot attach to {record.id[:12]}: {e.strerror}") from None
-    with sock, terminal.forwarding_signals(saved.pid):
+    with sock, terminal.forwarding_signals(saved.pid if proxy else None):
         try:
-            return session.relay(sock.fileno(), tty, interactive and annotated(config, OPEN_STDIN))
+            return session.relay(sock.fileno(), tty, interactive and annotated(config, OPEN_STDIN), keys)
         except session.Detached:
             return 0
         except ConnectionError:

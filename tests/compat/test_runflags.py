@@ -294,6 +294,35 @@ def test_detach_keys_are_the_ones_given(pyctr):
         pyctr("rm", "-f", "dk")
 
 
+def test_attach_and_start_take_detach_keys(pyctr):
+    """docker's attach --detach-keys and start -a --detach-keys: the keys given detach."""
+    assert pyctr("run", "-d", "-t", "-i", "--name", "dka", "busybox", "sh").returncode == 0
+    try:
+        _detach_with_ctrl_x_y(pyctr, "attach", "--detach-keys", "ctrl-x,y", "dka")
+        assert pyctr("stop", "-t", "0", "dka").returncode == 0
+        _detach_with_ctrl_x_y(pyctr, "start", "-a", "-i", "--detach-keys", "ctrl-x,y", "dka")
+    finally:
+        pyctr("rm", "-f", "dka")
+
+
+def _detach_with_ctrl_x_y(pyctr, *argv):
+    """`argv` on a pty: the shell answers, then ctrl-x y detaches and it runs on."""
+    master, slave = os.openpty()
+    proc = pyctr.popen(*argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    try:
+        # what is typed before the client's raw mode is set may be flushed: a newline until
+        # the shell's prompt answers
+        wait_for(lambda: os.write(master, b"\n") and b"# " in read_until(master, b"# ", 0.5))
+        os.write(master, b"echo hi-$((6*7))\n")
+        assert b"hi-42" in read_until(master, b"hi-42")
+        os.write(master, b"\x18y")
+        assert proc.wait(timeout=15) == 0
+        assert _record(pyctr, "dka").status == "running"
+    finally:
+        os.close(slave)
+        os.close(master)
+
+
 def test_bad_detach_keys_are_refused(pyctr):
     r = pyctr("run", "--rm", "--detach-keys", "ctrl-1", "busybox", "true")
     assert r.returncode == 125 and "detach keys" in r.stderr
