@@ -117,11 +117,22 @@ def _evaluate(pipeline: list[list[str]], dot):
         if name in FUNCTIONS or not name.startswith((".", '"', "`")) and not _literal(name):
             args = [_argument(word, dot) for word in command[1:]] + ([value] if i else [])
             value = _command(name, args, dot)
+        elif name == ".Label" and len(command) == 2 and not i:  # docker's ps and volume ls method
+            value = _label(dot, _argument(command[1], dot))
         elif len(command) > 1 or i:
             raise TemplateError(f"{name} is not a function: it takes no arguments")
         else:
             value = _argument(name, dot)
     return value
+
+
+def _label(dot, key) -> str:
+    """`{{.Label "k"}}`: the value of the label k ("" when none), from the row's Labels (a
+    dict, or docker's text k=v,k2=v2)."""
+    labels = dot.get("Labels") if isinstance(dot, dict) else None
+    if isinstance(labels, str):
+        labels = dict(pair.partition("=")[::2] for pair in labels.split(",") if pair)
+    return show((labels or {}).get(key, ""))
 
 
 def _literal(word: str) -> bool:

@@ -23,9 +23,14 @@ ROW = {"ID": "abc", "Names": "web", "Labels": {"a": "1"}, "List": ["x", "y"],
     ("{{if .State.Running}}up{{else}}down{{end}}", "down\n"),
     ("{{- .ID -}} !", "abc!\n"),
     ("a\\tb", "a\tb\n"),
+    ('{{.Label "a"}}|{{.Label "none"}}', "1|\n"),
 ])
 def test_the_subset_scripts_use(fmt, expected):
     assert format_rows(fmt, [ROW]) == expected
+
+
+def test_label_reads_docker_s_labels_text_too():
+    assert format_rows('{{.Label "b"}}', [{"Labels": "a=1,b=x=y"}]) == "x=y\n"
 
 
 def test_json_of_everything_and_one_line_per_row():
