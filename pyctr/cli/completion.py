@@ -204,48 +204,17 @@ def candidates(commands: dict, words: list[str], environ=os.environ) -> list[str
 
 
 def _names(kinds: str, path: str, prefix: str, root: str | None, environ) -> list[str]:
-    """Names of the store's objects of `kinds` (comma-separated) starting with `prefix`."""
+    """Names of the store's objects of `kinds` (comma-separated) starting with `prefix`:
+    for verbs that act on running containers only the running ones, for start the rest."""
     if not kinds:
         return []
     from ..engine.paths import Paths
-    db = Paths.resolve(root or environ.get("PYCTR_ROOT")).db
-    if not os.path.exists(db):
-        return []
-    try:
-        import _sqlite3 as sqlite3
-    except ImportError:  # pragma: no cover - another Python
-        import sqlite3
+    from ..engine.store import peek_names
     verb = path.split()[-1] if path else ""
-    found: list[str] = []
-    try:
-        connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
-    except sqlite3.Error:
-        return []
-    try:
-        for kind in kinds.split(","):
-            found += _query(connection, kind, verb)
-    except sqlite3.Error:
-        pass
-    finally:
-        connection.close()
+    found = []
+    for kind, name, status in peek_names(Paths.resolve(root or environ.get("PYCTR_ROOT")).db, kinds.split(",")):
+        if kind == "container" and (verb in RUNNING_ONLY and status != "running"
+                                    or verb in STOPPED_ONLY and status == "running"):
+            continue
+        found.append(name)
     return sorted({name for name in found if name.startswith(prefix)})
-
-
-def _query(connection, kind: str, verb: str) -> list[str]:
-    if kind == "container":
-        rows = connection.execute("SELECT name, status FROM containers").fetchall()
-        if verb in RUNNING_ONLY:
-            return [name for name, status in rows if status == "running"]
-        if verb in STOPPED_ONLY:
-            return [name for name, status in rows if status != "running"]
-        return [name for name, _ in rows]
-    if kind == "image":
-        names = []
-        for repository, tag in connection.execute("SELECT repository, tag FROM image_tags"):
-            names.append(f"{repository}:{tag}")
-            if tag == "latest":
-                names.append(repository)
-        return names
-    if kind in ("volume", "network"):
-        return [row[0] for row in connection.execute(f"SELECT name FROM {kind}s")]
-    return []

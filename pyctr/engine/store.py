@@ -242,6 +242,34 @@ CONTAINER_COLUMNS = (
 )
 
 
+def peek_names(path: str, kinds: list[str]) -> list[tuple[str, str, str | None]]:
+    """(kind, name, status) of the database's containers (status: theirs), images
+    (repository:tag, and the repository alone for latest), volumes and networks, those
+    of `kinds`; read-only, without migrating or writing it (a shell's TAB): [] where it
+    cannot be read."""
+    if not os.path.exists(path):
+        return []
+    queries = {"container": "SELECT 'container', name, status FROM containers",
+               "image": "SELECT 'image', repository || ':' || tag, NULL FROM image_tags UNION ALL "
+                        "SELECT 'image', repository, NULL FROM image_tags WHERE tag = 'latest'",
+               "volume": "SELECT 'volume', name, NULL FROM volumes",
+               "network": "SELECT 'network', name, NULL FROM networks"}
+    found: list = []
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
+    except sqlite3.Error:
+        return []
+    try:
+        for kind in kinds:
+            if kind in queries:
+                found += connection.execute(queries[kind]).fetchall()
+    except sqlite3.Error:
+        pass
+    finally:
+        connection.close()
+    return found
+
+
 class Store:
     def __init__(self, path: str):
         self.path = path
