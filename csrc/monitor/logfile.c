@@ -160,7 +160,8 @@ static void write_record(struct logfile *log, const char *ts, const char *stream
     log->size += record;
 }
 
-/* Writes out every complete line in the buffer (and, at the end or when full, the rest).
+/* Writes out every complete line in the buffer (and, at the end or when one line fills
+ * it, the rest).
  * The lines of one read arrived together: they share a time. */
 static void flush_lines(struct logfile *log, struct stream *s, int all)
 {
@@ -169,7 +170,10 @@ static void flush_lines(struct logfile *log, struct stream *s, int all)
     size_t start = 0;
     for (char *nl; (nl = memchr(s->buf + start, '\n', s->len - start)) != NULL; start = (size_t)(nl + 1 - s->buf))
         write_record(log, ts, s->name, s->buf + start, (size_t)(nl + 1 - s->buf) - start);
-    if ((all || s->len == sizeof s->buf) && start < s->len) {
+    /* a partial line only at the end, or when one line fills the whole buffer (docker's
+     * 16K split): a full buffer that ends in a partial line after whole ones keeps it,
+     * for the next read to finish */
+    if ((all || (start == 0 && s->len == sizeof s->buf)) && start < s->len) {
         write_record(log, ts, s->name, s->buf + start, s->len - start);
         start = s->len;
     }

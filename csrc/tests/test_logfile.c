@@ -143,6 +143,30 @@ static void test_a_restart_counts_what_is_there(void)
     CHECK(numbers("container.log", got, 4) == 1 && got[0] == 2);
 }
 
+/* One read that fills the buffer with whole lines and the start of another: the start
+ * waits for its end (a record each line), only a line as long as the buffer is split. */
+static void test_a_full_buffer_keeps_its_partial_line_for_the_next_read(void)
+{
+    char p[256];
+    name(p, "container.log");
+    CHECK(log_open(&log, p, 0, 1) == 0);
+    size_t at = 0;
+    int lines = 0;
+    while (at + 10 <= sizeof out.buf) {
+        at += (size_t)sprintf(out.buf + at, "line %03d\n", lines++ % 1000);
+    }
+    const char *last = "line 999 end\n"; /* begun in the rest of the buffer (under 10 bytes) */
+    size_t begun = sizeof out.buf - at;
+    memcpy(out.buf + at, last, begun);
+    log_take(&log, &out, sizeof out.buf);
+    CHECK(out.len == begun);
+    say(last + begun);
+    log_close(&log);
+    static int got[LINE_MAX_BYTES / 8];
+    int n = numbers("container.log", got, (int)(sizeof got / sizeof *got));
+    CHECK(n == lines + 1 && got[n - 1] == 999);
+}
+
 static void test_escapes_as_json_needs(void)
 {
     char p[256];
@@ -182,7 +206,8 @@ int main(void)
         return 1;
     void (*tests[])(void) = {test_rotates_keeping_max_file_files_of_whole_records, test_one_file_starts_over,
                              test_a_record_larger_than_max_size_has_a_file_of_its_own,
-                             test_a_restart_counts_what_is_there, test_escapes_as_json_needs,
+                             test_a_restart_counts_what_is_there,
+                             test_a_full_buffer_keeps_its_partial_line_for_the_next_read, test_escapes_as_json_needs,
                              test_mode_0600_whatever_the_umask};
     for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {
         tests[i]();
