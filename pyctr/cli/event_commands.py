@@ -32,7 +32,10 @@ def events(
     since_ns = log.parse_time(since) if since is not None else None
     until_ns = log.parse_time(until) if until is not None else None
     show = _shower(fmt)
+    # SIGINT too: Python leaves it ignored when it started so (a shell's `&` without job
+    # control), and ^C or a kill -INT must end a stream all the same
     signal.signal(signal.SIGTERM, _interrupted)
+    signal.signal(signal.SIGINT, _interrupted)
     try:
         for event in log.stream(Store(State.paths.db), since_ns, until_ns, parsed):
             sys.stdout.write(show(event))
