@@ -1,0 +1,98 @@
+"""What a careless or hostile user (or container) does to the docker command line, and
+what must hold all the same: nothing a restart policy keeps is removed, no control
+character reaches the terminal, no traceback, docker's exit codes."""
+
+import json
+import subprocess
+
+from helpers import wait_for
+
+
+def _record(pyctr, name: str):
+    found = pyctr.store().find_containers(name)
+    return found[0] if found else None
+
+
+def _names(pyctr) -> set[str]:
+    return set(pyctr("ps", "-a", "--format", "{{.Names}}").stdout.split())
+
+
+# a restart policy's back-off is not "stopped"
+
+def test_container_prune_never_removes_a_container_its_policy_is_restarting(pyctr):
+    names = [f"again{i}" for i in range(4)]
+    for name in names:
+        assert pyctr("run", "-d", "--name", name, "--restart", "always", "busybox", "true").returncode == 0
+    try:
+        # each exit is recorded ("exited") a moment before its cleanup hands the row to the
+        # back-off's waiter ("restarting"): prunes all along, to meet that moment
+        for _ in range(15):
+            r = pyctr("container", "prune", "-f")
+            assert r.returncode == 0, r.stderr
+            assert r.stderr == ""
+            assert set(names) <= _names(pyctr), r.stdout
+    finally:
+        pyctr("rm", "-f", *names)
+    assert pyctr.store().list_containers() == [] and pyctr.container_dirs() == []
+
+
+def test_rm_of_a_restarting_container_is_refused_without_f(pyctr):
+    assert pyctr("run", "-d", "--name", "loop", "--restart", "always", "busybox", "true").returncode == 0
+    try:
+        # after a few restarts the back-off is long enough to find it waiting
+        wait_for(lambda: _record(pyctr, "loop").restart_count >= 3, timeout=30)
+        wait_for(lambda: _record(pyctr, "loop").status == "restarting", timeout=30)
+        r = pyctr("rm", "loop")
+        assert r.returncode == 1 and "restarting" in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert r.stderr.count("\n") == 1
+        assert _record(pyctr, "loop") is not None
+    finally:
+        r = pyctr("rm", "-f", "loop")
+    assert (r.returncode, r.stdout) == (0, "loop\n"), r.stderr
+    assert pyctr.store().list_containers() == [] and pyctr.container_dirs() == []
+
+
+# what a container's labels carry to the terminal
+
+def test_events_default_lines_escape_a_labels_control_characters(pyctr):
+    hostile = "x=a\nforged line\x1b]0;retitled\x07\x1b[2J"
+    assert pyctr("create", "--name", "lab", "--label", hostile, "busybox", "true").returncode == 0
+    try:
+        r = pyctr("events", "--since", "0", "--until", "0s", "--filter", "container=lab")
+        assert r.returncode == 0, r.stderr
+        [line] = r.stdout.splitlines()  # one event, one line: no line forged
+        assert " container create " in line
+        assert not any(c in line for c in "\x1b\x07")
+        assert "x=a\\x0aforged line\\x1b]0;retitled\\x07\\x1b[2J" in line
+        # the machine formats keep the value whole
+        [obj] = map(json.loads, pyctr("events", "--since", "0", "--until", "0s", "--format", "json").stdout.splitlines())
+        assert obj["Actor"]["Attributes"]["x"] == hostile[2:]
+    finally:
+        pyctr("rm", "lab")
+
+
+# a caller that closed a standard stream (`<&-`, `>&-`: a daemon's child, a careless script)
+
+def _with_closed(pyctr, redirect: str, *args: str, timeout: float = 30):
+    return subprocess.run(["sh", "-c", f'exec "$@" {redirect}', "sh", *pyctr.argv(*args)], capture_output=True,
+                          text=True, timeout=timeout, env=pyctr.env,
+                          stdin=subprocess.DEVNULL if redirect != "<&-" else None)
+
+
+def test_run_i_with_a_closed_stdin_sees_its_end_instead_of_hanging(pyctr):
+    try:
+        r = _with_closed(pyctr, "<&-", "run", "--name", "in", "-i", "busybox", "cat")
+        assert (r.returncode, r.stderr) == (0, "")
+    finally:  # (before: cat read pyctr's own pipe, which took fd 0, for ever)
+        pyctr("rm", "-f", "in")
+
+
+def test_a_closed_stdout_or_stderr_is_no_traceback(pyctr):
+    r = _with_closed(pyctr, ">&-", "ps", "-a")
+    assert (r.returncode, r.stderr) == (0, "")
+    r = _with_closed(pyctr, ">&-", "run", "--name", "out", "busybox", "echo", "hi")
+    assert (r.returncode, r.stderr) == (0, "")
+    assert pyctr("logs", "out").stdout == "hi\n"  # the container's output is logged all the same
+    assert pyctr("rm", "out").returncode == 0
+    r = _with_closed(pyctr, "2>&-", "rm", "nosuch")
+    assert (r.returncode, r.stdout) == (1, "")
