@@ -5,7 +5,10 @@ character reaches the terminal, no traceback, docker's exit codes."""
 import json
 import subprocess
 
+import pytest
+
 from helpers import wait_for
+from pyctr.cli.template import TemplateError, format_rows
 
 
 def _record(pyctr, name: str):
@@ -96,3 +99,32 @@ def test_a_closed_stdout_or_stderr_is_no_traceback(pyctr):
     assert pyctr("rm", "out").returncode == 0
     r = _with_closed(pyctr, "2>&-", "rm", "nosuch")
     assert (r.returncode, r.stdout) == (1, "")
+
+
+# templates that go wrong: Go's refusal, never an internal error
+
+@pytest.mark.parametrize("fmt", [
+    "{{join .List 5}}",  # a number as the separator
+    "{{.ID | truncate 5}}",  # piped: truncate 5 "abc", the arguments the wrong way round
+    "{{len 5}}",
+    "{{upper .List | truncate .ID}}",
+    "{{if .ID}}" * 5000 + "x" + "{{end}}" * 5000,  # deeper than the interpreter's stack
+])
+def test_a_template_that_cannot_run_is_a_template_error(fmt):
+    with pytest.raises(TemplateError):
+        format_rows(fmt, [{"ID": "abc", "List": ["x", "y"]}])
+
+
+def test_split_on_nothing_splits_into_characters_as_go():
+    assert format_rows('{{range split .ID ""}}<{{.}}>{{end}}', [{"ID": "abc"}]) == "<a><b><c>\n"
+
+
+def test_ps_with_a_template_that_fails_is_one_line_exit_1(pyctr):
+    assert pyctr("create", "--name", "t", "busybox", "true").returncode == 0
+    try:
+        for fmt in ("{{join .Names 5}}", "{{if .ID}}" * 3000 + "{{end}}" * 3000):
+            r = pyctr("ps", "-a", "--format", fmt)
+            assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+            assert r.stderr.startswith("pyctr: template ") and "internal error" not in r.stderr
+    finally:
+        pyctr("rm", "t")
