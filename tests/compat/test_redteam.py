@@ -8,6 +8,7 @@ import subprocess
 import pytest
 
 from helpers import wait_for
+from pyctr import timestamps
 from pyctr.cli.template import TemplateError, format_rows
 
 
@@ -128,3 +129,28 @@ def test_ps_with_a_template_that_fails_is_one_line_exit_1(pyctr):
             assert r.stderr.startswith("pyctr: template ") and "internal error" not in r.stderr
     finally:
         pyctr("rm", "t")
+
+
+# times far out: docker takes them (nothing is that old, or that new)
+
+@pytest.mark.parametrize("text", ["99999999999999", "9999-12-31T23:59:59", "99999999999h", "9" * 400 + "h",
+                                  "-99999999999h"])
+def test_a_time_far_out_is_cut_to_int64_ns(text):
+    t = timestamps.parse(text)
+    assert -(1 << 63) <= t < (1 << 63)
+
+
+def test_events_and_logs_with_a_time_far_out(pyctr):
+    assert pyctr("run", "--name", "far", "busybox", "echo", "hi").returncode == 0
+    try:
+        for since in ("99999999999999", "9999-12-31T23:59:59"):
+            r = pyctr("events", "--since", since, "--until", "0s")
+            assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+            r = pyctr("logs", "--since", since, "far")
+            assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+        r = pyctr("events", "--since", "99999999999h", "--until", "0s", "--filter", "container=far")
+        assert r.returncode == 0 and " container create " in r.stdout, r.stderr
+        r = pyctr("logs", "--since", "99999999999h", "--until", "99999999999999", "far")
+        assert (r.returncode, r.stdout) == (0, "hi\n"), r.stderr
+    finally:
+        pyctr("rm", "far")
