@@ -3,6 +3,7 @@ what must hold all the same: nothing a restart policy keeps is removed, no contr
 character reaches the terminal, no traceback, docker's exit codes."""
 
 import json
+import os
 import subprocess
 
 import pytest
@@ -154,3 +155,28 @@ def test_events_and_logs_with_a_time_far_out(pyctr):
         assert (r.returncode, r.stdout) == (0, "hi\n"), r.stderr
     finally:
         pyctr("rm", "far")
+
+
+# a container that cannot be frozen (cgroup v1)
+
+def test_stop_and_rm_f_of_a_container_hung_in_an_oom_with_the_killer_disabled(pyctr):
+    from pyctr.runtime import cgroups
+    if cgroups.mode() == "v2":
+        pytest.skip("v1's memory.oom_control only: v2 has no OOM-kill switch")
+    hog = 'x=a; while true; do x="$x$x"; done'
+    for verb in (("stop", "-t", "1"), ("rm", "-f")):
+        r = pyctr("run", "-d", "--name", "hog", "-m", "16m", "--memory-swap", "16m", "--oom-kill-disable",
+                  "busybox", "sh", "-c", hog)
+        assert r.returncode == 0, r.stderr
+        try:
+            [memory] = [d for d in pyctr.cgroup_dirs(r.stdout.strip()) if "/memory/" in d]
+            # its shell waits in the OOM for ever: a freeze of its cgroup cannot finish
+            wait_for(lambda: "under_oom 1" in open(os.path.join(memory, "memory.oom_control")).read(), timeout=30)
+            r = pyctr(*verb, "hog")
+            assert (r.returncode, r.stdout, r.stderr) == (0, "hog\n", ""), verb
+            if verb[0] == "stop":
+                assert pyctr("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}} {{.State.Paused}}",
+                             "hog").stdout == "exited 137 false\n"
+        finally:
+            pyctr("rm", "-f", "hog")
+    assert pyctr.store().list_containers() == [] and pyctr.container_dirs() == []
