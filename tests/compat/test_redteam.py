@@ -180,3 +180,17 @@ def test_stop_and_rm_f_of_a_container_hung_in_an_oom_with_the_killer_disabled(py
         finally:
             pyctr("rm", "-f", "hog")
     assert pyctr.store().list_containers() == [] and pyctr.container_dirs() == []
+
+
+# a shell's TAB: never a traceback, whatever comes in
+
+@pytest.mark.parametrize("tree,args", [
+    ('{"": {"c": {}, "v": [], "s": [], "a": [], "r": false, "x": false}}', ["--bash", ""]),  # an empty line
+    ('{"": []}', ["--", "rm", ""]),  # trees of other shapes: an older pyctr's script
+    ('{"": {"c": 5}}', ["--", "rm", ""]),
+    ("[1]", ["--", "rm", ""]),
+])
+def test_complete_with_odd_input_answers_nothing(pyctr, tree, args):
+    r = subprocess.run(pyctr.argv("__complete", *args), input=tree, capture_output=True, text=True, env=pyctr.env,
+                       timeout=30)
+    assert (r.returncode, r.stderr) == (0, "")
