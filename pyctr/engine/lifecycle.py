@@ -268,9 +268,10 @@ def _restart_cancelled(paths: Paths, store: Store, container_id: str, force: boo
     refusal without `force`; with it, the row is taken back from its waiter (who then
     gives up) so no new run starts under the removal.  False when the waiter won the race
     and is starting it: the removal starts over (a running container, killed with -f)."""
-    record = views.refresh(paths, store, containers.lookup(store, container_id))
-    if record.status != "restarting":
-        return True
+    record = store.get_container(container_id)
+    record = record and views.refresh(paths, store, record)
+    if record is None or record.status != "restarting":
+        return True  # (gone: a --rm container's cleanup removed it meanwhile)
     if not force:
         raise Conflict(f"you cannot remove a restarting container {container_id[:12]}: stop it first or use -f")
     return store.update_container(container_id, {"status": "restarting", "pid": record.pid}, status="exited",
