@@ -22,12 +22,22 @@ def ns(t: float) -> int:
     return whole * 1_000_000_000 + round((t - whole) * 1e9)
 
 
+# int64 ns (the years 1677 to 2262): what docker's times hold and SQLite stores; a time
+# given further out is the same "never" or "always" for every caller, so it is cut to these
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
 def parse(text: str, now_ns: int | None = None) -> int:
     """A point in time as docker's --since, --until and `until=` filters take it (its
     timetypes), in ns since the epoch: a Go duration before now (10m, 1h30m, 1.5s, 300ms;
     negative: ahead), an RFC 3339 time or date (2026-12-02T09:40:43.5Z, an offset, or no
     zone: local time; 2026-12-02), or Unix seconds (1764668443, 1764668443.5; "0" is the
-    epoch, not a duration).  ValueError for anything else: each caller words its own."""
+    epoch, not a duration).  ValueError for anything else: each caller words its own.
+    Cut to int64."""
+    return max(INT64_MIN, min(INT64_MAX, _parse(text, now_ns)))
+
+
+def _parse(text: str, now_ns: int | None = None) -> int:
     import re
     text = text.strip()
     now_ns = time.time_ns() if now_ns is None else now_ns
@@ -35,6 +45,7 @@ def parse(text: str, now_ns: int | None = None) -> int:
     if m:
         total = sum(float(n) * _DURATION_UNITS[unit]
                     for n, unit in re.findall(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)", m[2]))
+        total = min(total, 2.0 ** 64)  # (999...9h is a float's inf)
         return now_ns - int(-total if m[1] == "-" else total)
     m = re.fullmatch(r"(\d{4})-(\d\d)-(\d\d)(?:T(\d\d)(?::(\d\d)(?::(\d\d)(?:\.(\d{1,9}))?)?)?)?([Zz]|[+-]\d\d:\d\d)?",
                      text)

@@ -140,12 +140,15 @@ def main(args: list[str]) -> int:
         words = line.split()
         if not line or line[-1].isspace():
             words.append("")
-        words, breaks = words[1:], BASH_BREAKS  # after `pyctr`
+        words, breaks = words[1:] or [""], BASH_BREAKS  # after `pyctr`
     elif args[:1] == ["--"]:
         words = args[1:] or [""]
     else:
         return 0
-    found = candidates(commands, words, os.environ)
+    try:
+        found = candidates(commands, words, os.environ)
+    except (LookupError, TypeError, AttributeError):  # a tree of another shape (a script an older pyctr printed)
+        return 0
     current = words[-1]
     cut = max((current.rfind(c) for c in breaks), default=-1) + 1
     sys.stdout.write("".join(f"{c[cut:] if c != FILES else c}\n" for c in found))

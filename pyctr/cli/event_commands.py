@@ -48,8 +48,9 @@ def _shower(fmt: str | None):
     """The function that turns an event into its output line(s), as --format asks."""
     from ..engine import event_stream as log
     from ..engine.errors import PyctrError
-    if fmt is None or fmt == "":
-        return lambda event: log.line(event) + "\n"
+    if fmt is None or fmt == "":  # a label or name is the container's choice: no escape reaches the terminal
+        from .render import printable
+        return lambda event: printable(log.line(event)) + "\n"
     if fmt == "json":
         return lambda event: json.dumps(event, separators=(",", ":")) + "\n"
     from .template import TemplateError, format_rows, parse

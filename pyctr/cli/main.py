@@ -10,6 +10,8 @@ def main(argv=None) -> int:
     # pyctr's own, not the caller's: the modes of what it makes must not depend on it
     # (state it keeps private is made 0600/0700 explicitly; shared files get 0644/0755)
     os.umask(0o022)
+    if sys.stdin is None or sys.stdout is None or sys.stderr is None:
+        _reopen_std_fds()
     if args in (["--version"], ["-v"]):  # docker's one line
         from .. import __version__
         print(f"pyctr version {__version__}")
@@ -44,6 +46,19 @@ def main(argv=None) -> int:
         else:
             print_error(f"internal error: {type(e).__name__}: {e}")
         return verb_exit_code(_verb(args), ENGINE_ERROR)
+
+
+def _reopen_std_fds() -> None:
+    """/dev/null for each of fds 0-2 the caller closed (`<&-`, `>&-`: Python then sets
+    sys.stdin ... to None).  Else the first file pyctr opens takes the number: `run -i`
+    read its own pipe as its stdin and hung, and output could land in the store's database."""
+    for fd, name in enumerate(("stdin", "stdout", "stderr")):
+        if getattr(sys, name) is None:
+            opened = os.open(os.devnull, os.O_RDWR)
+            if opened != fd:
+                os.dup2(opened, fd)
+                os.close(opened)
+            setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))
 
 
 def _verb(args: list[str]) -> str | None:

@@ -15,6 +15,7 @@ import re
 
 _ACTION = re.compile(r"\{\{(-\s)?(.*?)(\s-)?\}\}", re.S)
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|`[^`]*`|\||[^\s|]+')
+MAX_DEPTH = 100  # {{range}}s and {{if}}s within each other
 FUNCTIONS = ("json", "lower", "upper", "title", "join", "index", "len", "println", "split", "truncate")
 
 
@@ -40,6 +41,8 @@ def parse(text: str) -> list:
         words = m.group(2).strip()
         keyword = words.split(None, 1)[0] if words else ""
         if keyword in ("range", "if"):
+            if len(stack) >= MAX_DEPTH:  # (running it is recursive)
+                raise TemplateError(f"{{{{{keyword}}}}}s nested more than {MAX_DEPTH} deep")
             node = [keyword, _pipeline(words[len(keyword):], words), [], []]
             current.append(node)
             stack.append((node, current))
@@ -142,6 +145,14 @@ def _literal(word: str) -> bool:
 def _command(name: str, args: list, dot):
     if name not in FUNCTIONS:
         raise TemplateError(f"function {name!r} is not supported (supported: {', '.join(FUNCTIONS)})")
+    try:
+        return _call(name, args, dot)
+    except (TypeError, ValueError, AttributeError):  # {{join .Names 5}}, {{.ID | truncate 5}}: Go's refusal
+        raise TemplateError(f"error calling {name}: wrong type of argument "
+                            f"({', '.join(type(a).__name__ for a in args)})") from None
+
+
+def _call(name: str, args: list, dot):
     if name == "json":
         return _Raw(json.dumps(args[0] if args else dot, separators=(",", ":")))
     if name == "println":
@@ -151,7 +162,9 @@ def _command(name: str, args: list, dot):
     if name == "join":
         return args[1].join(show(a) for a in (args[0] or [])) if len(args) == 2 else _arity(name)
     if name == "split":
-        return args[0].split(args[1]) if len(args) == 2 else _arity(name)
+        if len(args) != 2:
+            _arity(name)
+        return args[0].split(args[1]) if args[1] != "" else list(args[0])  # Go: "" splits into characters
     if name == "index":
         return _index(args)
     if name == "truncate":

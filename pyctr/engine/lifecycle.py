@@ -251,6 +251,8 @@ def remove(paths: Paths, store: Store, name: str, force: bool = False, volumes: 
     # a container's monitor (and the cleanup it ends in) writes into the container's
     # directory to the end, even after a plain stop
     wait_monitor_gone(store.get_container(record.id) or record)
+    if not _restart_cancelled(paths, store, record.id, force):  # its waiter started it meanwhile
+        return remove(paths, store, record.id, force, volumes)
     used = store.container_volumes(record.id) if volumes else []
     containers.discard(paths, store, record.id, best_effort=False)
     if used:
@@ -258,6 +260,22 @@ def remove(paths: Paths, store: Store, name: str, force: bool = False, volumes: 
         for warning in drop_anonymous(paths, store, used):
             raise PyctrError(warning)
     return record.id
+
+
+def _restart_cancelled(paths: Paths, store: Store, container_id: str, force: bool) -> bool:
+    """Before a removal: a restart policy's back-off under way (the row "restarting", which
+    the exit's cleanup may have made it while we waited for the monitor) is docker's
+    refusal without `force`; with it, the row is taken back from its waiter (who then
+    gives up) so no new run starts under the removal.  False when the waiter won the race
+    and is starting it: the removal starts over (a running container, killed with -f)."""
+    record = store.get_container(container_id)
+    record = record and views.refresh(paths, store, record)
+    if record is None or record.status != "restarting":
+        return True  # (gone: a --rm container's cleanup removed it meanwhile)
+    if not force:
+        raise Conflict(f"you cannot remove a restarting container {container_id[:12]}: stop it first or use -f")
+    return store.update_container(container_id, {"status": "restarting", "pid": record.pid}, status="exited",
+                                  stopped_by_user=1)
 
 
 def remove_all(paths: Paths, store: Store, names: list[str], force: bool = False, volumes: bool = False):

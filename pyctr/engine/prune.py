@@ -6,7 +6,7 @@ unused one with --all) and, with --volumes, anonymous volumes no container uses.
 
 from ..records import record
 from . import containers, lifecycle, views
-from .errors import PyctrError
+from .errors import Conflict, PyctrError
 from .paths import Paths
 from .store import Store
 
@@ -77,6 +77,8 @@ def prune_containers(paths: Paths, store: Store, filters: list[str] = ()) -> Pru
         freed = size(paths.container_file(container.id, "upper"))
         try:
             lifecycle.remove(paths, store, container.id)
+        except Conflict:  # its restart policy's back-off began meanwhile: not stopped, and docker says nothing
+            continue
         except PyctrError as e:  # started, or removed, meanwhile
             out.warnings.append(str(e))
             continue

@@ -99,6 +99,24 @@ def wait_frozen(frozen) -> None:
         time.sleep(0.005)
 
 
+def freeze_and_kill(cgroup) -> None:
+    """SIGKILL to everything in `cgroup`, frozen first so that nothing forks in between.  A
+    freeze that cannot finish (a task waiting out an OOM with the OOM killer disabled)
+    kills all the same, thawed, and twice over for what forked meanwhile: before, the
+    container stayed half frozen (ps: Paused) and stop, kill and rm -f failed."""
+    try:
+        cgroup.freeze()
+    except CgroupError:
+        cgroup.thaw()
+        kill_pids(cgroup.procs())
+        kill_pids(cgroup.procs())
+        return
+    try:
+        kill_pids(cgroup.procs())
+    finally:
+        cgroup.thaw()  # the frozen tasks die once thawed
+
+
 def kill_pids(pids: list[int]) -> None:
     import signal
     for pid in pids:

@@ -4,8 +4,8 @@ import errno
 import os
 import time
 
-from . import (CgroupError, Stats, devices, kill_all_tolerating_removal, kill_pids, mkdir, read, read_block_io, read_int,
-               read_keyed, wait_frozen, write)
+from . import (CgroupError, Stats, devices, freeze_and_kill, kill_all_tolerating_removal, kill_pids, mkdir, read,
+               read_block_io, read_int, read_keyed, wait_frozen, write)
 
 # blkio only for its figures (stats' BLOCK I/O): no limits are set on it
 CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "pids", "freezer", "devices", "blkio")
@@ -196,12 +196,10 @@ class CgroupV1:
 
     def _freeze_and_kill(self) -> None:
         """SIGKILL to everything inside; frozen first so nothing forks in between."""
-        frozen = "freezer" in self.mounts
-        if frozen:
-            self.freeze()
-        kill_pids(self.procs())
-        if frozen:
-            self.thaw()
+        if "freezer" in self.mounts:
+            freeze_and_kill(self)
+        else:
+            kill_pids(self.procs())
 
     def destroy(self) -> None:
         """Kills what is left and removes the directories (a missing one is fine)."""

@@ -4,8 +4,8 @@ device rules as an eBPF program on the directory (no devices files on v2)."""
 import os
 
 from .. import _core
-from . import (CgroupError, Stats, devices, kill_all_tolerating_removal, kill_pids, mkdir, read, read_block_io, read_int,
-               read_keyed, wait_frozen, write)
+from . import (CgroupError, Stats, devices, freeze_and_kill, kill_all_tolerating_removal, mkdir, read, read_block_io,
+               read_int, read_keyed, wait_frozen, write)
 from .convert import limit_text, shares_to_weight, swap_v2
 from .v1 import _rmdir_retry
 
@@ -137,9 +137,7 @@ class CgroupV2:
         if os.path.exists(self._file("cgroup.kill")):  # 5.14+: atomic, no fork races
             write(self._file("cgroup.kill"), 1)
             return
-        self.freeze()
-        kill_pids(self.procs())
-        self.thaw()
+        freeze_and_kill(self)
 
     def destroy(self) -> None:
         if not self.exists():
