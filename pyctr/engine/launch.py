@@ -99,7 +99,7 @@ def _receive(stream) -> dict:
 
 
 def launch(paths: Paths, store: Store, container_id: str, config: dict, runtime_root: str, tty_size=(24, 80),
-           owner: bool = False, setup=None, wire=None, actor: dict | None = None) -> Launched:
+           owner: bool = False, setup=None, wire=None, *, actor: dict) -> Launched:
     """Forks; the fork starts the container and becomes its monitor (see above).  With
     `owner`, we keep one end of a socket the monitor serves from its first moment.
     `setup(monitor_pid, monitor_start)`, if given, runs while the fork creates the
@@ -107,7 +107,7 @@ def launch(paths: Paths, store: Store, container_id: str, config: dict, runtime_
     row with its monitor among it.  Should it fail, the fork hears nothing more and takes
     the container and its cgroup down with it.  `wire(pid)`, if given, connects the
     cloned container to its networks before the go-ahead (endpoints.py).  `actor`: the
-    attributes of its start event (events.container_attributes), if the caller has them."""
+    attributes of its start event (events.container_attributes)."""
     up_r, up_w = os.pipe()
     go_r, go_w = os.pipe()
     ours, theirs = _core.seqpacket_pair() if owner else (-1, -1)
@@ -145,7 +145,7 @@ def launch(paths: Paths, store: Store, container_id: str, config: dict, runtime_
     return Launched(child, pid, ours)
 
 
-def _start(store: Store, container_id: str, config: dict, up, go_w: int, wire=None, actor: dict | None = None) -> int:
+def _start(store: Store, container_id: str, config: dict, up, go_w: int, wire, actor: dict) -> int:
     """The CLI's side of the start: record the pid, connect it, give the go-ahead, hear
     the outcome."""
     started = _receive(up)
@@ -157,8 +157,6 @@ def _start(store: Store, container_id: str, config: dict, up, go_w: int, wire=No
     if wire is not None:
         wire(pid)
         reached(NETWORKED)
-    if actor is None:
-        actor = events.container_attributes(store.get_container(container_id), config)
     events.queue(store, "container", "start", container_id, **actor)  # in the row's transaction
     # the pid is for people (inspect); whether it runs is the runtime's to say
     store.update_container(container_id, status="running", pid=pid, pid_start=None, started=time.time())

@@ -51,7 +51,8 @@ def kill(paths: Paths, store: Store, name: str, sig: int) -> ContainerRecord:
     """`sig` to the container's first process; SIGKILL to every process in it, so that
     nothing inside gets to fork on."""
     record = running(paths, store, name)
-    if sig in STOPPING_SIGNALS or sig == stop_signal(containers.read_config(paths, record.id)):
+    config = containers.read_config(paths, record.id)
+    if sig in STOPPING_SIGNALS or sig == stop_signal(config):
         store.update_container(record.id, stopped_by_user=1)
     if sig == signal.SIGKILL:
         kill_all(paths, record)
@@ -60,15 +61,18 @@ def kill(paths: Paths, store: Store, name: str, sig: int) -> ContainerRecord:
             runtime.kill(containers.runtime_root(paths, record), record.id, sig)
         except NotRunning:
             raise Conflict(f"container {record.name} is not running") from None
-        if sig == stop_signal(containers.read_config(paths, record.id)):
+        if sig == stop_signal(config):
             thaw_after_signal(paths, record)
-    _event(paths, store, record, "kill", signal=int(sig))
+    _event(paths, store, record, "kill", config, signal=int(sig))
     return record
 
 
-def _event(paths: Paths, store: Store, record: ContainerRecord, action: str, **extra) -> None:
-    """A container's event (events.py), recorded now."""
-    events.container(store, action, record, containers.read_config(paths, record.id), now=True, **extra)
+def _event(paths: Paths, store: Store, record: ContainerRecord, action: str, config: dict | None = None,
+           **extra) -> None:
+    """A container's event (events.py), recorded now; `config`: the container's, if the
+    caller read it already."""
+    config = config if config is not None else containers.read_config(paths, record.id)
+    events.container(store, action, record, config, now=True, **extra)
 
 
 def thaw_after_signal(paths: Paths, record: ContainerRecord) -> None:
@@ -114,16 +118,16 @@ def stop(paths: Paths, store: Store, name: str, timeout: float | None = None, si
         timeout = stop_timeout(config)
     try:
         runtime.kill(containers.runtime_root(paths, record), record.id, sig)
-        _event(paths, store, record, "kill", signal=int(sig))
+        _event(paths, store, record, "kill", config, signal=int(sig))
     except NotRunning:
         pass
     thaw_after_signal(paths, record)
     if not _wait_dead(paths, record, timeout):
         kill_all(paths, record)
-        _event(paths, store, record, "kill", signal=int(signal.SIGKILL))
+        _event(paths, store, record, "kill", config, signal=int(signal.SIGKILL))
         _wait_dead(paths, record, 10)
     done = wait_recorded(paths, store, record, 2)
-    _event(paths, store, record, "stop")
+    _event(paths, store, record, "stop", config)
     return done
 
 

@@ -6,7 +6,7 @@ does to a container is written here first.
 
 import os
 
-from ..fastjson import dumps
+from ..fastjson import dumps, loads
 from ..images.image import DEFAULT_PATH
 from ..records import factory, record
 from ..runtime.plan import OCI_VERSION, ROOTFS_OPTIONS, ROOTFS_TYPE
@@ -46,10 +46,7 @@ def annotated(config: dict, key: str) -> bool:
 def labels(config: dict) -> dict:
     """A container's labels, from its config: {} when it has none."""
     text = (config.get("annotations") or {}).get(LABELS)
-    if not text:
-        return {}
-    from ..fastjson import loads
-    return loads(text)
+    return loads(text) if text else {}
 # docker's default capability set
 DEFAULT_CAPS = [
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",

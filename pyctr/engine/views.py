@@ -190,7 +190,8 @@ def host_config(config: dict, user_mounts: list, conf, store: Store | None, cont
     docker shows them; the OCI resources as they are under Resources.  pyctr's one CFS
     flag is --cpus, so CpuQuota and CpuPeriod stay 0 as docker's do with --cpus."""
     from .logopts import MAX_FILE, MAX_SIZE
-    from .spec import AUTOREMOVE, DEFAULT_CAPS, RESTART, annotated
+    from .restarts import policy
+    from .spec import AUTOREMOVE, DEFAULT_CAPS, annotated
     linux = config.get("linux", {})
     process = config.get("process", {})
     notes = config.get("annotations") or {}
@@ -202,7 +203,7 @@ def host_config(config: dict, user_mounts: list, conf, store: Store | None, cont
     caps = (process.get("capabilities") or {}).get("bounding", [])
     security = (["no-new-privileges"] if process.get("noNewPrivileges") else []) + \
         (["seccomp=unconfined"] if not privileged and "seccomp" not in linux else [])
-    restart, _, retries = (notes.get(RESTART) or "no").partition(":")
+    restart, retries = policy(config)
     options = conf.options if conf is not None else {}
     log = {key: notes[name] for key, name in (("max-size", MAX_SIZE), ("max-file", MAX_FILE)) if name in notes}
     return {
@@ -210,7 +211,7 @@ def host_config(config: dict, user_mounts: list, conf, store: Store | None, cont
                   if r.type == "bind" or r.type == "volume" and not r.anonymous] or None,
         "LogConfig": {"Type": "json-file", "Config": log},
         "PortBindings": _port_bindings(store, container_id) if store is not None else {},
-        "RestartPolicy": {"Name": restart, "MaximumRetryCount": int(retries) if retries.isdigit() else 0},
+        "RestartPolicy": {"Name": restart, "MaximumRetryCount": retries},
         "AutoRemove": annotated(config, AUTOREMOVE),
         "CapAdd": None if privileged else [c for c in caps if c not in DEFAULT_CAPS] or None,
         "CapDrop": None if privileged else [c for c in DEFAULT_CAPS if c not in caps] or None,

@@ -278,7 +278,7 @@ def paused(root: str, container_id: str, saved: State | None = None) -> bool:
     has no cgroup, or never was the runtime's.  `saved`: its state, if the caller has it."""
     saved = saved or load_state(root, container_id)
     cgroup = _cgroup(saved) if saved is not None else None
-    return cgroup is not None and cgroup.exists() and cgroup.frozen()
+    return cgroup is not None and cgroup.frozen()  # a missing freezer file reads as not frozen
 
 
 def _live_cgroup(root: str, container_id: str):
