@@ -12,12 +12,15 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
+#include <poll.h>
+#include <time.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -50,18 +53,6 @@ static int reset_signals(struct pyctr_err *err)
     sigemptyset(&none);
     if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
         return pyctr_set_err(err, PYCTR_STAGE_SIGNALS, errno, "unblock signals", NULL);
-    return 0;
-}
-
-static int wait_for_go(int sync_fd)
-{
-    struct pyctr_msg msg;
-    int r;
-    do
-        r = pyctr_msg_recv(sync_fd, &msg, NULL);
-    while (r < 0 && errno == EINTR);
-    if (r <= 0 || msg.type != PYCTR_MSG_GO)
-        _exit(1); /* the parent went away or gave up on us: nobody to report to */
     return 0;
 }
 
@@ -161,6 +152,26 @@ static int open_null(void)
     return moved;
 }
 
+/* create/start: the fifo the created child waits on for `start` (plan->start_fd, moved
+ * above 2 first thing), or -1. */
+static int start_fd = -1;
+
+/* Closes every fd from 3 up but `a` and `b` (either may be -1). */
+static int close_all_but(int a, int b)
+{
+    int lo = a < b ? a : b, hi = a < b ? b : a;
+    unsigned next = 3;
+    int keep[2] = {lo, hi};
+    for (int i = 0; i < 2; i++) {
+        if (keep[i] < (int)next)
+            continue;
+        if ((unsigned)keep[i] > next && close_range(next, (unsigned)keep[i] - 1, 0) < 0)
+            return -1;
+        next = (unsigned)keep[i] + 1;
+    }
+    return close_range(next, ~0U, 0);
+}
+
 /* Places the container's std streams on 0, 1, 2 and closes everything else but the
  * sync socket, before the chdir (CVE-2024-21626: a leaked host directory fd as cwd). */
 static int setup_stdio(const struct pyctr_plan *plan, int sync_fd, struct pyctr_err *err)
@@ -182,9 +193,7 @@ static int setup_stdio(const struct pyctr_plan *plan, int sync_fd, struct pyctr_
     for (int i = 0; i < 3; i++)
         if (dup2(src[i], i) < 0)
             return pyctr_set_err(err, PYCTR_STAGE_STDIO, errno, "dup2 stdio", NULL);
-    if (sync_fd > 3 && close_range(3, (unsigned)sync_fd - 1, 0) < 0)
-        return pyctr_set_err(err, PYCTR_STAGE_STDIO, errno, "close_range", NULL);
-    if (close_range((unsigned)sync_fd + 1, ~0U, 0) < 0)
+    if (close_all_but(sync_fd, start_fd) < 0)
         return pyctr_set_err(err, PYCTR_STAGE_STDIO, errno, "close_range", NULL);
     return 0;
 }
@@ -284,8 +293,11 @@ static int set_caps(const struct pyctr_plan *plan, struct pyctr_err *err)
         return pyctr_set_err(err, PYCTR_STAGE_CAPS, errno, "capset", NULL);
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
         return pyctr_set_err(err, PYCTR_STAGE_CAPS, errno, "clear ambient capabilities", NULL);
+    /* The kernel raises an ambient capability only if it is permitted and inheritable too;
+     * one that is not (runc's own `spec` asks for that) is skipped, as runc and crun do. */
     for (int cap = 0; cap <= plan->cap_last_cap; cap++) {
-        if ((c->ambient & (1ULL << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+        if ((c->ambient & (1ULL << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0 &&
+            errno != EPERM)
             return pyctr_set_err(err, PYCTR_STAGE_CAPS, errno, "raise ambient capability", NULL);
     }
     return 0;
@@ -304,7 +316,65 @@ static int load_seccomp(const struct pyctr_plan *plan, struct pyctr_err *err)
     return 0;
 }
 
-/* execvpe, but with the container's PATH and no allocation. */
+/* The command's file, as execvpe would find it with the container's PATH, into `out`:
+ * create finds it before it waits for `start` (a missing command is create's error, as
+ * with runc), without allocating. */
+static int find_command(const struct pyctr_plan *plan, char *out, size_t outlen, struct pyctr_err *err)
+{
+    const char *file = plan->argv[0];
+    if (strchr(file, '/')) {
+        if (access(file, X_OK) < 0)
+            return pyctr_set_err(err, PYCTR_STAGE_EXEC, errno, "exec", file);
+        snprintf(out, outlen, "%s", file);
+        return 0;
+    }
+    const char *path = pyctr_env_lookup(plan->envp, "PATH");
+    const char *cursor = path ? path : DEFAULT_PATH;
+    int seen_eacces = 0;
+    struct stat st;
+    while (pyctr_next_exec_candidate(&cursor, file, out, outlen)) {
+        if (stat(out, &st) == 0 && S_ISREG(st.st_mode) && access(out, X_OK) == 0)
+            return 0;
+        if (errno == EACCES || (errno == 0 && S_ISREG(st.st_mode)))
+            seen_eacces = 1;
+    }
+    if (seen_eacces)
+        return pyctr_set_err(err, PYCTR_STAGE_EXEC, EACCES, "exec", file);
+    return pyctr_set_err(err, PYCTR_STAGE_EXEC, ENOENT, "executable file not found in $PATH", file);
+}
+
+/* Created: tells the parent (create writes the state and exits), then waits for `start`'s
+ * byte in the fifo.  A writer that leaves without one (start killed) leaves us waiting
+ * for the next. */
+static int wait_for_start(int sync_fd, struct pyctr_err *err)
+{
+    if (pyctr_msg_send(sync_fd, PYCTR_MSG_CREATED, NULL, -1) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_SYNC, errno, "announce created", NULL);
+    for (;;) {
+        struct pollfd p = {.fd = start_fd, .events = POLLIN};
+        if (poll(&p, 1, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return pyctr_set_err(err, PYCTR_STAGE_START, errno, "wait for start", NULL);
+        }
+        char byte;
+        ssize_t n = read(start_fd, &byte, 1);
+        if (n == 1)
+            break;
+        if (n < 0 && errno != EAGAIN && errno != EINTR)
+            return pyctr_set_err(err, PYCTR_STAGE_START, errno, "read the start fifo", NULL);
+        if (n == 0) {
+            struct timespec pause = {0, 10 * 1000 * 1000}; /* POLLHUP until the next writer */
+            nanosleep(&pause, NULL);
+        }
+    }
+    close(start_fd);
+    start_fd = -1;
+    return 0;
+}
+
+/* execvpe, but with the container's PATH and no allocation; with a start fifo, only once
+ * `start` came.  The startContainer hooks run last, just before execve. */
 static int exec_command(const struct pyctr_plan *plan, int sync_fd, struct pyctr_err *err)
 {
     const char *file = plan->argv[0];
@@ -312,6 +382,17 @@ static int exec_command(const struct pyctr_plan *plan, int sync_fd, struct pyctr
     char *const *envp = (char *const *)plan->envp;
     if (!file || !*file)
         return pyctr_set_err(err, PYCTR_STAGE_EXEC, ENOENT, "no command given", NULL);
+    char candidate[4096];
+    if (start_fd >= 0) {
+        if (find_command(plan, candidate, sizeof candidate, err) < 0 || wait_for_start(sync_fd, err) < 0)
+            return -1;
+        if (pyctr_run_hooks(plan, plan->start_hooks, plan->n_start_hooks, err) < 0)
+            return -1;
+        execve(candidate, argv, envp);
+        return pyctr_set_err(err, PYCTR_STAGE_EXEC, errno, "exec", candidate);
+    }
+    if (pyctr_run_hooks(plan, plan->start_hooks, plan->n_start_hooks, err) < 0)
+        return -1;
     /* Tells the parent that an EOF from here on means execve succeeded; an EOF before it
      * means the child died during setup. */
     if (pyctr_msg_send(sync_fd, PYCTR_MSG_EXEC, NULL, -1) < 0)
@@ -322,7 +403,6 @@ static int exec_command(const struct pyctr_plan *plan, int sync_fd, struct pyctr
     }
     const char *path = pyctr_env_lookup(plan->envp, "PATH");
     const char *cursor = path ? path : DEFAULT_PATH;
-    char candidate[4096];
     int seen_eacces = 0;
     while (pyctr_next_exec_candidate(&cursor, file, candidate, sizeof candidate)) {
         execve(candidate, argv, envp);
@@ -352,6 +432,8 @@ static int prepare_process(const struct pyctr_plan *plan, int sync_fd, struct py
         return -1;
     if (set_oom_score_adj(plan, err) < 0)
         return -1;
+    if (plan->set_personality && personality(plan->personality) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_PERSONALITY, errno, "personality", NULL);
     /* Without no_new_privs the kernel wants CAP_SYS_ADMIN to load a filter, so it goes in
      * before the capabilities are dropped (as runc does); the filter must then allow the
      * remaining steps. */
@@ -386,17 +468,19 @@ static int child_run(const struct pyctr_plan *plan, int sync_fd, struct pyctr_er
         return -1;
     umask(022); /* directories made in the rootfs get 0755, whatever pyctr's caller had */
     pyctr_userns_receive(plan, sync_fd);
-    wait_for_go(sync_fd);
+    pyctr_wait_for_go(sync_fd);
     if (join_namespaces(plan, err) < 0)
         return -1;
     if (plan->uid_map && pyctr_userns_enter(err) < 0)
         return -1;
     if (plan->unshare_flags && unshare((int)plan->unshare_flags) < 0)
         return pyctr_set_err(err, PYCTR_STAGE_NAMESPACE, errno, "unshare", NULL);
-    if (pyctr_setup_rootfs(plan, err) < 0)
+    if (pyctr_setup_rootfs(plan, sync_fd, err) < 0)
         return -1;
     if (plan->hostname && sethostname(plan->hostname, strlen(plan->hostname)) < 0)
         return pyctr_set_err(err, PYCTR_STAGE_HOSTNAME, errno, "sethostname", plan->hostname);
+    if (plan->domainname && setdomainname(plan->domainname, strlen(plan->domainname)) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_HOSTNAME, errno, "setdomainname", plan->domainname);
     if (plan->loopback_up && bring_up_loopback(err) < 0)
         return -1;
     return finish_process(plan, sync_fd, err);
@@ -413,11 +497,22 @@ static int move_sync_fd(int sync_fd)
     return moved;
 }
 
+/* The start fifo, above 2 too, close-on-exec and blocking from here on (poll waits). */
+static void take_start_fd(const struct pyctr_plan *plan)
+{
+    if (plan->start_fd < 0)
+        return;
+    start_fd = fcntl(plan->start_fd, F_DUPFD_CLOEXEC, 3);
+    if (start_fd < 0)
+        _exit(1);
+}
+
 void pyctr_child_main(const struct pyctr_plan *plan, int sync_fd)
 {
     struct pyctr_err err;
     memset(&err, 0, sizeof err);
     sync_fd = move_sync_fd(sync_fd);
+    take_start_fd(plan);
     child_run(plan, sync_fd, &err);
     pyctr_msg_send(sync_fd, PYCTR_MSG_ERROR, &err, -1);
     _exit(127);
@@ -462,7 +557,7 @@ void pyctr_join_main(const struct pyctr_plan *plan, int sync_fd)
         goto fail;
     }
     if (pid == 0) {
-        wait_for_go(sync_fd);
+        pyctr_wait_for_go(sync_fd);
         if (start_session(plan, &err) == 0)
             exec_command(plan, sync_fd, &err);
         pyctr_msg_send(sync_fd, PYCTR_MSG_ERROR, &err, -1);

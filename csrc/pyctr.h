@@ -18,7 +18,8 @@
     X(MASK, "mask") X(READONLY, "readonly") X(PIVOT, "pivot") X(HOSTNAME, "hostname")        \
     X(NETWORK, "network") X(STDIO, "stdio") X(TTY, "tty") X(CWD, "cwd") X(RLIMIT, "rlimit")  \
     X(USER, "user") X(CAPS, "caps") X(NO_NEW_PRIVS, "no_new_privs") X(SECCOMP, "seccomp")    \
-    X(EXEC, "exec") X(SIGNALS, "signals") X(NAMESPACE, "namespace")
+    X(EXEC, "exec") X(SIGNALS, "signals") X(NAMESPACE, "namespace") X(HOOK, "hook")          \
+    X(SYSCTL, "sysctl") X(PERSONALITY, "personality") X(START, "start")
 
 #define PYCTR_STAGE_ENUM(id, name) PYCTR_STAGE_##id,
 enum pyctr_stage { PYCTR_STAGES(PYCTR_STAGE_ENUM) PYCTR_STAGE_COUNT };
@@ -79,6 +80,21 @@ struct pyctr_setns {
     int nstype;
 };
 
+/* An OCI hook the child runs itself (createContainer, startContainer: inside the
+ * container's namespaces), with the container's state on its stdin. */
+struct pyctr_hook {
+    const char *path;
+    const char *const *argv; /* NULL-terminated */
+    const char *const *envp; /* NULL-terminated */
+    int timeout;             /* seconds; 0: none */
+};
+
+/* One linux.sysctl entry: `key` as the config has it ("net.ipv4.ip_forward"). */
+struct pyctr_sysctl {
+    const char *key;
+    const char *value;
+};
+
 struct pyctr_plan {
     unsigned long clone_flags; /* CLONE_NEW*; not those of `setns` */
     /* Namespaces the child unshares after the parent's go-ahead.  The cgroup namespace
@@ -125,7 +141,11 @@ struct pyctr_plan {
     const char *const *readonly_paths;
     size_t n_readonly;
 
-    const char *hostname; /* NULL: keep */
+    const char *hostname;   /* NULL: keep */
+    const char *domainname; /* NULL: keep */
+    const struct pyctr_sysctl *sysctls; /* written under the container's /proc/sys */
+    size_t n_sysctls;
+    int no_pivot; /* chroot after moving the rootfs onto /, for a rootfs pivot_root refuses */
     int loopback_up;      /* bring up "lo" in a new network namespace */
 
     const char *const *argv; /* NULL-terminated */
@@ -159,6 +179,23 @@ struct pyctr_plan {
     int no_new_privs;
     const void *seccomp_filter; /* struct sock_filter[], NULL: none */
     size_t seccomp_len;         /* number of instructions */
+    int set_personality;
+    unsigned long personality; /* linux.personality.domain: PER_LINUX, PER_LINUX32 */
+
+    /* The OCI runtime CLI's create/start split and hooks (runtime/oci/).
+     * start_fd: -1 to exec at once; else the read end of a fifo (O_NONBLOCK) that the
+     * set-up child, its command found, waits on: it sends CREATED, then execs once `start`
+     * writes a byte into the fifo.  hooks_sync: before pivot_root, the child sends HOOKS
+     * and waits for GO while the parent runs the prestart and createRuntime hooks.  The
+     * hooks' state is hook_state_head, the container's host pid, hook_state_tail. */
+    int start_fd;
+    int hooks_sync;
+    const struct pyctr_hook *create_hooks; /* createContainer: before pivot_root */
+    size_t n_create_hooks;
+    const struct pyctr_hook *start_hooks; /* startContainer: just before execve */
+    size_t n_start_hooks;
+    const char *hook_state_head;
+    const char *hook_state_tail;
 };
 
 /* The name (comm) a new container's first process has from clone until its execve, which
@@ -175,13 +212,17 @@ struct pyctr_child {
     int go_sent;
     int exec_seen;
     int master;
+    int send_pid;     /* the child's hooks need its host pid: sent before GO */
+    int hooks_paused; /* the child waits at its HOOKS point for another GO */
 };
 
 /* Parent side. */
 int pyctr_spawn(const struct pyctr_plan *plan, struct pyctr_child *child, struct pyctr_err *err);
-/* Lets the child go on and waits until it has exec'd (returns 0) or failed (returns < 0,
- * child reaped, `err` holds its record).  Returns 1 when a signal interrupted the wait:
- * run the handlers and call again.  With a tty, *master receives the pty master. */
+/* Lets the child go on and waits until it has exec'd, or is created and waits for `start`
+ * (plan->start_fd), (returns 0) or failed (returns < 0, child reaped, `err` holds its
+ * record).  Returns 1 when a signal interrupted the wait: run the handlers and call
+ * again; 2 when the child waits at its HOOKS point: run the hooks and call again.  With a
+ * tty, *master receives the pty master. */
 int pyctr_release(struct pyctr_child *child, int *master, struct pyctr_err *err);
 /* Kills and reaps a child that was never released. */
 void pyctr_abort(struct pyctr_child *child);
@@ -203,6 +244,16 @@ void pyctr_child_main(const struct pyctr_plan *plan, int sync_fd) __attribute__(
 /* exec: joins plan->join_pidfd's namespaces, then clones the process (CLONE_PARENT, so
  * the caller's parent waits for it), reports its pid and exits. */
 void pyctr_join_main(const struct pyctr_plan *plan, int sync_fd) __attribute__((noreturn));
+
+/* hooks.c, in the child: the HOOKS pause and the createContainer hooks (called by
+ * pyctr_setup_rootfs before pivot_root), the startContainer hooks; the host pid the
+ * parent sent for their state. */
+int pyctr_hooks_before_pivot(const struct pyctr_plan *plan, int sync_fd, struct pyctr_err *err);
+int pyctr_run_hooks(const struct pyctr_plan *plan, const struct pyctr_hook *hooks, size_t n, struct pyctr_err *err);
+void pyctr_hooks_set_pid(pid_t pid);
+/* Waits in the child for the GO (PID messages before it are kept for the hooks); _exits
+ * when the parent is gone. */
+void pyctr_wait_for_go(int sync_fd);
 
 /* Helpers. */
 int pyctr_set_err(struct pyctr_err *err, int stage, int errnum, const char *what, const char *detail);

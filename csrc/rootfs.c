@@ -512,10 +512,28 @@ static int readonly_path(int rootfd, const char *path, struct pyctr_err *err)
     return 0;
 }
 
+/* --no-pivot: for a rootfs on ramfs/initramfs, where pivot_root refuses; the old root
+ * stays reachable for whoever can escape a chroot, so it is the caller's explicit ask. */
+static int move_root(const struct pyctr_plan *plan, struct pyctr_err *err)
+{
+    if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_PIVOT, errno, "move rootfs onto /", plan->rootfs);
+    if (chroot(".") < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_PIVOT, errno, "chroot", plan->rootfs);
+    if (chdir("/") < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_PIVOT, errno, "chdir /", NULL);
+    return 0;
+}
+
 static int pivot(int rootfd, const struct pyctr_plan *plan, struct pyctr_err *err)
 {
     if (fchdir(rootfd) < 0)
         return pyctr_set_err(err, PYCTR_STAGE_PIVOT, errno, "chdir to rootfs", plan->rootfs);
+    if (plan->no_pivot) {
+        if (move_root(plan, err) < 0)
+            return -1;
+        goto pivoted;
+    }
     /* pivot_root(".", ".") stacks the old root on the new one; detaching "." then drops
      * it without needing a directory for it inside the image (runc, crun do the same). */
     if (syscall(SYS_pivot_root, ".", ".") < 0)
@@ -524,12 +542,36 @@ static int pivot(int rootfd, const struct pyctr_plan *plan, struct pyctr_err *er
         return pyctr_set_err(err, PYCTR_STAGE_PIVOT, errno, "detach old root", NULL);
     if (chdir("/") < 0)
         return pyctr_set_err(err, PYCTR_STAGE_PIVOT, errno, "chdir /", NULL);
+pivoted:
     if (plan->rootfs_readonly && mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
         return pyctr_set_err(err, PYCTR_STAGE_PIVOT, errno, "remount / read-only", NULL);
     return 0;
 }
 
-int pyctr_setup_rootfs(const struct pyctr_plan *plan, struct pyctr_err *err)
+/* linux.sysctl, into the container's own /proc/sys (its proc mount, found inside the
+ * root without following a link), before the read-only paths cover it. */
+static int write_sysctls(int rootfd, const struct pyctr_plan *plan, struct pyctr_err *err)
+{
+    for (size_t i = 0; i < plan->n_sysctls; i++) {
+        const struct pyctr_sysctl *s = &plan->sysctls[i];
+        char path[PATH_MAX];
+        int len = snprintf(path, sizeof path, "proc/sys/%s", s->key);
+        if (len < 0 || (size_t)len >= sizeof path)
+            return pyctr_set_err(err, PYCTR_STAGE_SYSCTL, ENAMETOOLONG, "sysctl", s->key);
+        for (char *c = path + 9; *c; c++)
+            if (*c == '.')
+                *c = '/';
+        _cleanup_close_ int fd = openat2_in_root(rootfd, path, O_WRONLY, RESOLVE_NO_SYMLINKS);
+        if (fd < 0)
+            return pyctr_set_err(err, PYCTR_STAGE_SYSCTL, errno, "open sysctl", s->key);
+        size_t n = strlen(s->value);
+        if (write(fd, s->value, n) != (ssize_t)n)
+            return pyctr_set_err(err, PYCTR_STAGE_SYSCTL, errno, "write sysctl", s->key);
+    }
+    return 0;
+}
+
+int pyctr_setup_rootfs(const struct pyctr_plan *plan, int sync_fd, struct pyctr_err *err)
 {
     _cleanup_close_ int rootfd = mount_root(plan, err);
     if (rootfd < 0)
@@ -543,6 +585,8 @@ int pyctr_setup_rootfs(const struct pyctr_plan *plan, struct pyctr_err *err)
     for (size_t i = 0; i < plan->n_symlinks; i++)
         if (make_symlink(rootfd, &plan->symlinks[i], err) < 0)
             return -1;
+    if (write_sysctls(rootfd, plan, err) < 0)
+        return -1;
     for (size_t i = 0; i < plan->n_masked; i++)
         if (mask_path(rootfd, plan->masked_paths[i], err) < 0)
             return -1;
@@ -556,5 +600,7 @@ int pyctr_setup_rootfs(const struct pyctr_plan *plan, struct pyctr_err *err)
         if (cfd < 0)
             return -1;
     }
+    if (pyctr_hooks_before_pivot(plan, sync_fd, err) < 0)
+        return -1;
     return pivot(rootfd, plan, err);
 }

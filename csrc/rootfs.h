@@ -20,7 +20,9 @@ int pyctr_mount_in_root(int rootfd, const struct pyctr_mount *m, int stage, stru
 /* "/proc/self/fd/N" for mount(2), which takes paths, not fds. */
 void pyctr_fd_path(char buf[32], int fd);
 
-/* Runs the whole sequence and leaves the process chdir'd into the new root.  Returns 0. */
-int pyctr_setup_rootfs(const struct pyctr_plan *plan, struct pyctr_err *err);
+/* Runs the whole sequence and leaves the process chdir'd into the new root.  Returns 0.
+ * Just before pivot_root it pauses for the parent's hooks and runs its own (hooks.c),
+ * talking to the parent over `sync_fd`. */
+int pyctr_setup_rootfs(const struct pyctr_plan *plan, int sync_fd, struct pyctr_err *err);
 
 #endif

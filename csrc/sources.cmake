@@ -4,7 +4,7 @@
 set(PYCTR_C_FLAGS -O2 -Wall -Wextra)
 # the extension's C part: the pre-exec path, the relay, rm -rf, the v1 attach warmer, v2's device
 # filter, user namespaces
-set(PYCTR_CORE_SOURCES csrc/child.c csrc/devicefilter.c csrc/relay.c csrc/rootfs.c csrc/spawn.c csrc/sync.c csrc/tree.c csrc/userns.c csrc/util.c csrc/warm.c)
+set(PYCTR_CORE_SOURCES csrc/child.c csrc/devicefilter.c csrc/hooks.c csrc/relay.c csrc/rootfs.c csrc/spawn.c csrc/sync.c csrc/tree.c csrc/userns.c csrc/util.c csrc/warm.c)
 # pyctr.network._netlink: a container's veth pair in raw rtnetlink (parent side, its own extension)
 set(PYCTR_NETLINK_SOURCES csrc/netlink.c)
 # pyctr-monitor, the parent of every container

@@ -89,8 +89,9 @@ int pyctr_spawn(const struct pyctr_plan *plan, struct pyctr_child *child, struct
     int sv[2];
     child->pid = -1;
     child->sync_fd = -1;
-    child->go_sent = child->exec_seen = 0;
+    child->go_sent = child->exec_seen = child->hooks_paused = 0;
     child->master = -1;
+    child->send_pid = plan->n_create_hooks + plan->n_start_hooks > 0;
     /* SEQPACKET keeps records whole; CLOEXEC makes the child's end vanish on execve. */
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return pyctr_set_err(err, PYCTR_STAGE_SYNC, errno, "socketpair", NULL);
@@ -166,10 +167,14 @@ static int died_in_setup(struct pyctr_child *child, struct pyctr_err *err)
 int pyctr_release(struct pyctr_child *child, int *master, struct pyctr_err *err)
 {
     *master = -1;
-    if (!child->go_sent) {
+    if (!child->go_sent || child->hooks_paused) {
+        if (child->send_pid && pyctr_msg_send_pid(child->sync_fd, child->pid) < 0)
+            return died_in_setup(child, err);
+        child->send_pid = 0;
         if (pyctr_msg_send(child->sync_fd, PYCTR_MSG_GO, NULL, -1) < 0)
             return died_in_setup(child, err);
         child->go_sent = 1;
+        child->hooks_paused = 0;
     }
     for (;;) {
         struct pyctr_msg msg;
@@ -199,6 +204,12 @@ int pyctr_release(struct pyctr_child *child, int *master, struct pyctr_err *err)
             child->exec_seen = 1;
             continue;
         }
+        if (msg.type == PYCTR_MSG_HOOKS) {
+            child->hooks_paused = 1;
+            return 2;
+        }
+        if (msg.type == PYCTR_MSG_CREATED)
+            break; /* it waits for `start` now, which no longer needs us */
         if (msg.type == PYCTR_MSG_ERROR)
             *err = msg.err;
         else

@@ -7,6 +7,9 @@
  *   write(GO) --------------------------->    v
  *                                           mounts, pivot_root, stdio ...
  *   recv(PTY + SCM_RIGHTS master)  <------  [tty only] send(PTY, master fd)
+ *   [hooks: send(PID, the child's host pid) before GO]
+ *   recv(HOOKS), run hooks, GO ----->  [hooks_sync: before pivot_root, waits for GO]
+ *   recv(CREATED)                  <------  [start_fd: set up, waits on the fifo for `start`]
  *   recv(EXEC)                     <------  setup done, about to execve
  *   recv(ERROR)                    <------  on any failure: send(ERROR {stage, errno, msg}), _exit
  *   recv() == 0 (EOF) after EXEC   <------  execve succeeded: the child's end is close-on-exec
@@ -24,6 +27,8 @@ enum pyctr_msg_type {
     PYCTR_MSG_EXEC = 4,
     PYCTR_MSG_PID = 5, /* exec: the pid of the process made inside the container */
     PYCTR_MSG_IDMAP = 6, /* user namespace: an idmapped mount, then where to attach it */
+    PYCTR_MSG_HOOKS = 7, /* the child waits for GO while the parent runs its hooks */
+    PYCTR_MSG_CREATED = 8, /* set up, its command found: it waits for `start` (start_fd) */
 };
 
 struct pyctr_msg {

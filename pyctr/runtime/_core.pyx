@@ -52,6 +52,14 @@ cdef extern from "pyctr.h" nogil:
     struct pyctr_setns:
         int fd
         int nstype
+    struct pyctr_hook:
+        const char *path
+        const char *const *argv
+        const char *const *envp
+        int timeout
+    struct pyctr_sysctl:
+        const char *key
+        const char *value
     struct pyctr_plan:
         unsigned long clone_flags
         unsigned long unshare_flags
@@ -81,6 +89,10 @@ cdef extern from "pyctr.h" nogil:
         const char *const *readonly_paths
         size_t n_readonly
         const char *hostname
+        const char *domainname
+        const pyctr_sysctl *sysctls
+        size_t n_sysctls
+        int no_pivot
         int loopback_up
         const char *const *argv
         const char *const *envp
@@ -102,6 +114,16 @@ cdef extern from "pyctr.h" nogil:
         int no_new_privs
         const void *seccomp_filter
         size_t seccomp_len
+        int set_personality
+        unsigned long personality
+        int start_fd
+        int hooks_sync
+        const pyctr_hook *create_hooks
+        size_t n_create_hooks
+        const pyctr_hook *start_hooks
+        size_t n_start_hooks
+        const char *hook_state_head
+        const char *hook_state_tail
     struct pyctr_child:
         pid_t pid
         int sync_fd
@@ -216,6 +238,37 @@ cdef void _fill_setns(_Arena a, pyctr_plan *p, list fds) except *:
     p.n_setns = len(fds)
 
 
+cdef const pyctr_hook *_hooks(_Arena a, list hooks) except NULL:
+    cdef pyctr_hook *h = <pyctr_hook *>a.alloc(len(hooks), sizeof(pyctr_hook))
+    for i, hook in enumerate(hooks):
+        h[i].path = a.s(hook.path)
+        h[i].argv = a.strv(hook.args or [hook.path])
+        h[i].envp = a.strv(hook.env)
+        h[i].timeout = hook.timeout
+    return h
+
+
+cdef void _fill_lifecycle(_Arena a, pyctr_plan *p, plan) except *:
+    """The create/start split and the hooks the child runs (runtime/oci/)."""
+    p.start_fd = plan.start_fd
+    p.hooks_sync = bool(plan.hooks_sync)
+    p.create_hooks = _hooks(a, plan.create_hooks)
+    p.n_create_hooks = len(plan.create_hooks)
+    p.start_hooks = _hooks(a, plan.start_hooks)
+    p.n_start_hooks = len(plan.start_hooks)
+    p.hook_state_head = a.s(plan.hook_state[0])
+    p.hook_state_tail = a.s(plan.hook_state[1])
+
+
+cdef void _fill_sysctls(_Arena a, pyctr_plan *p, list sysctls) except *:
+    cdef pyctr_sysctl *c = <pyctr_sysctl *>a.alloc(len(sysctls), sizeof(pyctr_sysctl))
+    for i, (key, value) in enumerate(sysctls):
+        c[i].key = a.s(key)
+        c[i].value = a.s(value)
+    p.sysctls = c
+    p.n_sysctls = len(sysctls)
+
+
 cdef void _fill_process(_Arena a, pyctr_plan *p, plan) except *:
     p.argv = a.strv(plan.argv)
     p.envp = a.strv(plan.env)
@@ -256,6 +309,9 @@ cdef void _fill_security(_Arena a, pyctr_plan *p, plan) except *:
         p.caps.ambient = caps.ambient
         p.cap_last_cap = plan.cap_last_cap
     p.no_new_privs = bool(plan.no_new_privs)
+    p.set_personality = plan.personality is not None
+    if plan.personality is not None:
+        p.personality = plan.personality
     seccomp = plan.seccomp
     cdef void *buf
     if seccomp:
@@ -294,9 +350,13 @@ cdef void _fill(_Arena a, pyctr_plan *p, plan) except *:
     p.readonly_paths = a.strv(plan.readonly_paths)
     p.n_readonly = len(plan.readonly_paths)
     p.hostname = a.s(plan.hostname)
+    p.domainname = a.s(plan.domainname)
+    _fill_sysctls(a, p, plan.sysctls)
+    p.no_pivot = bool(plan.no_pivot)
     p.loopback_up = bool(plan.loopback_up)
     _fill_process(a, p, plan)
     _fill_security(a, p, plan)
+    _fill_lifecycle(a, p, plan)
 
 
 cdef class Child:
@@ -338,18 +398,27 @@ cdef class Child:
             pyctr_abort(&self.c)
             raise _error(&err)
 
-    def release(self):
-        """Runs the child to execve; returns the pty master fd (or -1). Raises ChildError."""
+    def release(self, on_hooks=None):
+        """Runs the child to execve (or, with a start fifo, to its wait for `start`);
+        returns the pty master fd (or -1).  `on_hooks()` runs while the child waits at its
+        HOOKS point (plan.hooks_sync); should it raise, the child is killed.  Raises
+        ChildError."""
         cdef pyctr_err err
         cdef int master = -1
         cdef int rc = 1
         if self.userns is not None:
             self._prepare_userns()
-        while rc == 1:  # interrupted: let Python's signal handlers (forwarding) run
+        while rc in (1, 2):
             with nogil:
                 rc = pyctr_release(&self.c, &master, &err)
-            if rc == 1:
+            if rc == 1:  # interrupted: let Python's signal handlers (forwarding) run
                 PyErr_CheckSignals()
+            elif rc == 2:
+                try:
+                    on_hooks()
+                except BaseException:
+                    pyctr_abort(&self.c)
+                    raise
         if rc < 0:
             raise _error(&err)
         self.master = master

@@ -22,7 +22,7 @@ from ..records import record
 from . import _core, cgroups, seccomp
 from .cgroups import devices
 from ._core import CREATED_NAME
-from .errors import NoSuchContainer, NotRunning
+from .errors import NoSuchContainer, NotRunning, WrongState
 from .plan import OCI_VERSION, build_exec_plan, build_plan
 from .process import Process, alive, identity, start_time
 
@@ -39,6 +39,7 @@ class State:
     cgroups_path: str | None = None
     annotations: dict = {}
     created: float = 0.0  # seconds since the epoch
+    hooks: dict = {}  # the config's OCI hooks: poststart and poststop run after create
 
     def current_status(self) -> str:
         """The status as the OCI runtime spec names it: created, running or stopped."""
@@ -68,7 +69,7 @@ def save_state(root: str, saved: State) -> None:
     fastjson.write(os.path.join(d, "state.json"),
                    {"ociVersion": OCI_VERSION, "id": saved.id, "pid": saved.pid, "pidStart": saved.pid_start,
                     "bundle": saved.bundle, "annotations": saved.annotations, "created": saved.created,
-                    "cgroupsPath": saved.cgroups_path})
+                    "cgroupsPath": saved.cgroups_path, **({"hooks": saved.hooks} if saved.hooks else {})})
 
 
 def load_state(root: str, container_id: str) -> State | None:
@@ -76,7 +77,7 @@ def load_state(root: str, container_id: str) -> State | None:
     try:
         saved = fastjson.read(os.path.join(state_dir(root, container_id), "state.json"))
         return State(saved["id"], saved["bundle"], saved["pid"], saved["pidStart"], saved.get("cgroupsPath"),
-                     saved.get("annotations") or {}, saved.get("created", 0.0))
+                     saved.get("annotations") or {}, saved.get("created", 0.0), saved.get("hooks") or {})
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -101,7 +102,10 @@ def create(root: str, container_id: str, config: dict, bundle: str, stdio=(0, 1,
     """Clones the container's first process, placed in its cgroup before it runs a single
     instruction of its own; it waits for `Process.start()`.  The state is written once
     the process exists: a pyctr killed before that leaves at most an empty cgroup."""
-    plan = build_plan(config, stdio, tty_size)
+    return _create(root, container_id, config, bundle, build_plan(config, stdio, tty_size))
+
+
+def _create(root: str, container_id: str, config: dict, bundle: str, plan) -> "Created":
     plan.seccomp = seccomp.program(root, config.get("linux", {}).get("seccomp"))
     cgroups_path = config.get("linux", {}).get("cgroupsPath")
     if plan.namespace_paths:
@@ -117,11 +121,94 @@ def create(root: str, container_id: str, config: dict, bundle: str, stdio=(0, 1,
     process = Created(child, cgroup, root, container_id)
     try:
         save_state(root, State(container_id, bundle, child.pid, start_time(child.pid), cgroups_path,
-                               dict(config.get("annotations") or {}), time.time()))
+                               dict(config.get("annotations") or {}), time.time(), config.get("hooks") or {}))
     except BaseException:
         process.abort()
         raise
     return process
+
+
+# The fifo a created container waits on for `start` (runc's name for it).
+START_FIFO = "exec.fifo"
+
+
+def create_waiting(root: str, container_id: str, config: dict, bundle: str, stdio=(0, 1, 2), *,
+                   wait_for_start: bool = True, no_pivot: bool = False, on_hooks=None) -> "Created":
+    """The OCI runtime CLI's create: the container set up to its command (found already),
+    waiting on START_FIFO for `start()` with nobody holding it, so that this process may
+    exit; without `wait_for_start` (runc's run), run on to its execve.  `on_hooks(pid)`
+    runs while the child waits before pivot_root (the prestart and createRuntime hooks);
+    the child itself runs createContainer and startContainer.  WrongState if the id is
+    taken; on any failure nothing of it is left."""
+    d = state_dir(root, container_id)
+    os.makedirs(root, mode=0o700, exist_ok=True)
+    try:
+        os.mkdir(d, 0o700)
+    except FileExistsError:
+        raise WrongState(f"container with id {container_id} already exists") from None
+    try:
+        fd = -1
+        if wait_for_start:
+            fifo = os.path.join(d, START_FIFO)
+            os.mkfifo(fifo, 0o600)
+            fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            plan = _waiting_plan(config, stdio, fd, no_pivot, on_hooks is not None)
+            plan.hook_state = hook_state(container_id, bundle, config.get("annotations") or {}, "creating")
+            process = _create(root, container_id, config, bundle, plan)
+            process.start(lambda: on_hooks(process.pid)) if on_hooks else process.start()
+        finally:
+            if fd >= 0:
+                os.close(fd)
+    except BaseException:
+        remove_state(root, container_id)
+        raise
+    return process
+
+
+def hook_state(container_id: str, bundle: str, annotations: dict, status: str) -> tuple[str, str]:
+    """The state a hook reads on its stdin, as the JSON before and after the pid's value
+    (the child puts in its host pid, which only the parent learns, after the clone)."""
+    text = fastjson.dumps({"ociVersion": OCI_VERSION, "id": container_id, "status": status, "bundle": bundle,
+                           "annotations": annotations})
+    return text[:-1] + ', "pid": ', "}"
+
+
+def _waiting_plan(config: dict, stdio, start_fd: int, no_pivot: bool, hooks_sync: bool):
+    from .plan import plan_hooks
+    plan = build_plan(config, stdio)
+    plan.start_fd, plan.no_pivot, plan.hooks_sync = start_fd, no_pivot, hooks_sync
+    hooks = config.get("hooks") or {}
+    plan.create_hooks = plan_hooks(hooks, "createContainer")
+    plan.start_hooks = plan_hooks(hooks, "startContainer")
+    return plan
+
+
+def start(root: str, container_id: str) -> State:
+    """The OCI runtime CLI's start: one byte into a created container's fifo, then the wait
+    until it has left its start line (exec'd, or failed and gone).  WrongState unless
+    it is created."""
+    saved = _loaded(root, container_id)
+    status = saved.current_status()
+    fifo = os.path.join(state_dir(root, container_id), START_FIFO)
+    if status != "created":
+        raise WrongState(f"cannot start a container that is {status}")
+    try:
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise WrongState("cannot start a container that was started already") from None
+    except OSError:  # ENXIO: nobody reads it: the process is gone
+        raise WrongState("cannot start a container that is stopped") from None
+    try:
+        os.write(fd, b"0")
+    finally:
+        os.close(fd)
+    os.unlink(fifo)
+    delay = 0.0005
+    while saved.current_status() == "created":
+        time.sleep(delay)
+        delay = min(delay * 2, 0.01)
+    return saved
 
 
 class Created(Process):

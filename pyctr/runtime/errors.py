@@ -20,3 +20,8 @@ class NotRunning(RuntimeFailure):
 class NoSuchContainer(NotRunning):
     """The runtime keeps no state for this id (deleted, or never created): not running
     either, for whoever only asked for that."""
+
+
+class WrongState(RuntimeFailure):
+    """The container is not in the state the operation needs (start of a running one,
+    delete of a running one without force, a second create of an id)."""

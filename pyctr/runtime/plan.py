@@ -153,6 +153,15 @@ class Caps:
 
 
 @record
+class Hook:
+    """struct pyctr_hook: an OCI hook (path, args, env, timeout in seconds)."""
+    path: str
+    args: list[str] = []
+    env: list[str] = []
+    timeout: int = 0
+
+
+@record
 class Plan:
     """struct pyctr_plan: everything the child does between clone and execve, resolved.
     _core.pyx copies exactly these fields into C (tests/runtime/test_plan.py checks that
@@ -195,7 +204,19 @@ class Plan:
     masked_paths: list[str] = []
     readonly_paths: list[str] = []
     hostname: str | None = None
+    domainname: str | None = None
+    sysctls: list[tuple[str, str]] = []  # linux.sysctl, into the container's /proc/sys
+    no_pivot: bool = False  # chroot instead of pivot_root (--no-pivot)
+    personality: int | None = None  # linux.personality's domain, PER_*
     loopback_up: bool = False
+    # the OCI CLI's create/start split (runtime/oci/): a fifo's read end the created child
+    # waits on, the HOOKS pause for the parent's hooks, the hooks the child runs itself,
+    # and their state JSON, cut where the host pid goes
+    start_fd: int = -1
+    hooks_sync: bool = False
+    create_hooks: list[Hook] = []
+    start_hooks: list[Hook] = []
+    hook_state: tuple = (None, None)
 
 
 _cap_last_cap: int | None = None
@@ -242,6 +263,35 @@ def plan_mount(m: dict) -> Mount:
         flags |= MS_BIND
     return Mount(m["destination"], m.get("source"), m.get("type"), data or None, flags, propagation,
                  SOURCE_RESOLVED in ours, "idmap" in ours)
+
+
+def plan_mounts(mounts: list) -> tuple[list[Mount], list[str]]:
+    """config.mounts as Mounts, and the paths to make read-only once all is mounted: a
+    "cgroup" mount becomes the host's cgroup filesystems mounted again (seen through the
+    container's cgroup namespace), read-only as a whole if it asks for "ro"."""
+    planned, readonly = [], []
+    for m in mounts:
+        if isinstance(m, dict) and m.get("type") in ("cgroup", "cgroup2"):
+            cgroup_mounts, ro = _cgroup_mounts(m)
+            planned.extend(cgroup_mounts)
+            if ro:
+                readonly.append(m["destination"])
+        else:
+            planned.append(plan_mount(m))
+    return planned, readonly
+
+
+def _cgroup_mounts(m: dict) -> tuple[list[Mount], bool]:
+    from .cgroups import hierarchies, mode
+    base = plan_mount(m)
+    ro = bool(base.flags & MS_RDONLY)
+    flags = base.flags & ~MS_RDONLY
+    if mode() == "v2":
+        return [Mount(base.target, "cgroup2", "cgroup2", None, flags | (MS_RDONLY if ro else 0))], False
+    planned = [Mount(base.target, "tmpfs", "tmpfs", "mode=755", flags)]
+    for name, fstype, options in hierarchies():
+        planned.append(Mount(os.path.join(base.target, name), fstype, fstype, options or None, flags))
+    return planned, ro
 
 
 def cap_mask(names: list[str]) -> int:
@@ -327,6 +377,63 @@ def namespace_paths(config: dict) -> list[tuple[int, str]]:
     return joined
 
 
+HOOK_KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
+
+
+def plan_hooks(hooks: dict, kind: str) -> list[Hook]:
+    """config.hooks[kind] as Hook records; ConfigError for one without an absolute path."""
+    planned = []
+    for h in hooks.get(kind) or []:
+        if not isinstance(h, dict) or not isinstance(h.get("path"), str) or not h["path"].startswith("/"):
+            raise ConfigError(f"a {kind} hook needs an absolute path: {h!r}")
+        timeout = h.get("timeout", 0)
+        if not isinstance(timeout, int) or timeout < 0:
+            raise ConfigError(f"the timeout of a {kind} hook must be a positive number: {timeout!r}")
+        planned.append(Hook(h["path"], list(h.get("args") or [h["path"]]), list(h.get("env") or []), timeout))
+    return planned
+
+
+PERSONALITIES = {"LINUX": 0x0000, "LINUX32": 0x0008}
+
+
+def personality(linux: dict) -> int | None:
+    """linux.personality's domain as PER_*; None to keep the caller's."""
+    wanted = linux.get("personality")
+    if not wanted:
+        return None
+    if not isinstance(wanted, dict):
+        raise ConfigError("linux.personality must be an object")
+    if wanted.get("flags"):
+        raise ConfigError("linux.personality.flags are not supported")
+    return _known(PERSONALITIES, wanted.get("domain"), "personality domain")
+
+
+# Which namespace a sysctl lives in: writing one the container does not own would change
+# the host's (runc refuses the same).
+_SYSCTL_NAMESPACES = (("net.", "network"), ("kernel.msg", "ipc"), ("kernel.sem", "ipc"),
+                      ("kernel.shm", "ipc"), ("fs.mqueue.", "ipc"), ("kernel.hostname", "uts"),
+                      ("kernel.domainname", "uts"))
+
+
+def sysctls(config: dict, clone_flags: int) -> list[tuple[str, str]]:
+    """linux.sysctl as (key, value), each checked to belong to a namespace the container
+    makes; ConfigError otherwise."""
+    wanted = config.get("linux", {}).get("sysctl") or {}
+    if not isinstance(wanted, dict):
+        raise ConfigError("linux.sysctl must be an object")
+    planned = []
+    for key, value in wanted.items():
+        if not isinstance(value, str) or ".." in key or "/" in key or not key:
+            raise ConfigError(f"invalid sysctl {key!r}")
+        owner = next((ns for prefix, ns in _SYSCTL_NAMESPACES if key.startswith(prefix)), None)
+        if owner is None:
+            raise ConfigError(f"sysctl {key!r} is not in a namespace the container has: it would change the host's")
+        if not clone_flags & CLONE_FLAGS[owner]:
+            raise ConfigError(f"sysctl {key!r} needs a {owner} namespace of the container's own")
+        planned.append((key, value))
+    return planned
+
+
 def build_plan(config: dict, stdio=(0, 1, 2), tty_size=(0, 0)) -> Plan:
     validate(config)
     linux = config.get("linux", {})
@@ -339,11 +446,12 @@ def build_plan(config: dict, stdio=(0, 1, 2), tty_size=(0, 0)) -> Plan:
     # Without these the child's mounts, pivot_root and hostname would hit the host's own.
     if not clone_flags & CLONE_FLAGS["mount"]:
         raise ConfigError("a container needs its own mount namespace")
-    if config.get("hostname") and not clone_flags & CLONE_FLAGS["uts"]:
-        raise ConfigError("setting a hostname needs a uts namespace")
+    if (config.get("hostname") or config.get("domainname")) and not clone_flags & CLONE_FLAGS["uts"]:
+        raise ConfigError("setting a hostname or domainname needs a uts namespace")
     propagation = _known(PROPAGATION, linux.get("rootfsPropagation", "rprivate"), "rootfsPropagation")
     # The cgroup namespace is made by the child once it sits in its own cgroup.
     unshare_flags = clone_flags & CLONE_FLAGS["cgroup"]
+    mounts, readonly = plan_mounts(config.get("mounts", []))
     plan = Plan(
         clone_flags=clone_flags & ~unshare_flags,
         unshare_flags=unshare_flags,
@@ -351,12 +459,15 @@ def build_plan(config: dict, stdio=(0, 1, 2), tty_size=(0, 0)) -> Plan:
         rootfs=config["root"]["path"],
         rootfs_readonly=bool(config["root"].get("readonly", False)),
         root_propagation=propagation,
-        mounts=[plan_mount(m) for m in config.get("mounts", [])],
+        mounts=mounts,
         devices=plan_devices(linux.get("devices", [])),
         symlinks=list(DEFAULT_SYMLINKS),
         masked_paths=linux.get("maskedPaths", []),
-        readonly_paths=linux.get("readonlyPaths", []),
+        readonly_paths=linux.get("readonlyPaths", []) + readonly,
         hostname=config.get("hostname"),
+        domainname=config.get("domainname"),
+        sysctls=sysctls(config, namespace_flags(config)),
+        personality=personality(linux),
         loopback_up=bool(clone_flags & CLONE_FLAGS["network"]),
         **process_fields(config["process"], stdio, tty_size),
     )

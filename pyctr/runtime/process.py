@@ -55,11 +55,11 @@ class Process:
         """True when clone3(CLONE_INTO_CGROUP) created it inside its cgroup (v2)."""
         return self._child.in_cgroup
 
-    def start(self) -> int:
+    def start(self, on_hooks=None) -> int:
         """Runs it to execve; returns the pty master (or -1).  Raises ChildError, with the
-        child reaped and its cgroup gone."""
+        child reaped and its cgroup gone.  `on_hooks()`: see _core.Child.release."""
         try:
-            self.master = self._child.release()
+            self.master = self._child.release(on_hooks)
         except BaseException:
             self.abort()
             raise

@@ -24,6 +24,26 @@ def mode() -> str:
     return _mode
 
 
+def hierarchies() -> list[tuple[str, str, str]]:
+    """The host's cgroup filesystems under CGROUP_ROOT, as (name, fstype, options): on a v1
+    or hybrid host ("cpu", "cgroup", "cpu"), ("systemd", "cgroup", "none,name=systemd"),
+    ("unified", "cgroup2", ""); what a container's own /sys/fs/cgroup mounts again."""
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            fields = post.split()
+            point = pre.split()[4]
+            if len(fields) < 3 or fields[0] not in ("cgroup", "cgroup2") or os.path.dirname(point) != CGROUP_ROOT:
+                continue
+            options = [o for o in fields[2].split(",") if o not in ("rw", "ro")]
+            if fields[0] == "cgroup" and options and all(o.startswith("name=") for o in options):
+                options.insert(0, "none")
+            found.append((os.path.basename(point), fields[0], ",".join(o for o in options if "=" not in o or
+                                                                       o.startswith("name="))))
+    return found
+
+
 @record
 class Stats:
     cpu_usage_ns: int = 0
