@@ -63,4 +63,4 @@ class BuildWithPrograms(build_ext):
 # bin/pyctr rather than a console-script entry point: pip's wrapper for those imports `re`
 # (3 ms of every `pyctr run`).
 setup(ext_modules=cythonize([core, seccomp, openat2, netlink], language_level=3), cmdclass={"build_ext": BuildWithPrograms},
-      scripts=["bin/pyctr"])
+      scripts=["bin/pyctr", "bin/pyctr-runtime"])

@@ -1,0 +1,358 @@
+"""The commands of `pyctr-runtime`, each as runc carries it out, over runtime/container.py:
+its state under --root (<root>/<id>/state.json), a created container waiting on its
+fifo for `start`, hooks at the points the runtime spec names."""
+
+import os
+import sys
+
+from ... import fastjson
+from .. import container
+from ..errors import NotRunning, RuntimeFailure, WrongState
+from ..plan import OCI_VERSION, load
+from . import hooks
+from .main import Invocation, UsageError, log
+
+
+def run(inv: Invocation) -> int:
+    if inv.globals.get("systemd-cgroup") and inv.command in ("create", "run", "exec", "update"):
+        raise UsageError("--systemd-cgroup is not supported: pyctr-runtime manages cgroups through cgroupfs "
+                         "(podman: --cgroup-manager cgroupfs; containerd: SystemdCgroup = false)")
+    return HANDLERS[inv.command](inv)
+
+
+def describe(e: Exception) -> str:
+    """An exception as runc's one line."""
+    from .._core import ChildError
+    if isinstance(e, ChildError):
+        reason = f": {os.strerror(e.errno)}" if e.errno else ""
+        return f"{e.stage}: {e.message}{reason}"
+    if isinstance(e, OSError):
+        return f"{e.filename + ': ' if e.filename else ''}{e.strerror or e}"
+    if isinstance(e, RuntimeFailure):
+        return str(e)
+    return f"{type(e).__name__}: {e}"
+
+
+def _id(inv: Invocation, extra_ok: bool = False) -> str:
+    if not inv.args:
+        raise UsageError(f"{inv.command}: a container id is required")
+    if len(inv.args) > 1 and not extra_ok:
+        raise UsageError(f"{inv.command}: one container id expected, got {' '.join(inv.args)}")
+    cid = inv.args[0]
+    if not cid or "/" in cid or cid in (".", "..") or len(cid) > 1024:
+        raise UsageError(f"invalid container id {cid!r}")
+    return cid
+
+
+def _loaded(inv: Invocation, cid: str) -> container.State:
+    saved = container.load_state(inv.root, cid)
+    if saved is None:
+        raise WrongState(f"container {cid} does not exist")
+    return saved
+
+
+def _bundle_config(bundle: str) -> dict:
+    """The bundle's config.json, with root.path made absolute (it is relative to the
+    bundle) and a cgroup for every container (runc's default, under our own name)."""
+    config = load(bundle)
+    config["root"]["path"] = os.path.join(bundle, config["root"]["path"])
+    return config
+
+
+def _default_cgroup(config: dict, cid: str) -> None:
+    linux = config.setdefault("linux", {})
+    if not linux.get("cgroupsPath"):
+        linux["cgroupsPath"] = f"/pyctr-runtime/{cid}"
+
+
+def _write_pid_file(path: str | None, pid: int) -> None:
+    """--pid-file, whole or not at all: written aside, then renamed into place."""
+    if not path:
+        return
+    path = os.path.abspath(path)
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, str(pid).encode())
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+
+
+def _state(saved: container.State, status: str | None = None, pid: int | None = None) -> dict:
+    state = saved.as_oci()
+    if status is not None:
+        state["status"] = status
+    if pid is not None:
+        state["pid"] = pid
+    return state
+
+
+def _create(inv: Invocation, start_now: bool):
+    """create, and run's first half: the container set up and waiting (for `start`, or
+    for run's own go-ahead) with its state saved and the pre-start hooks run.  Returns
+    (state, process, config)."""
+    cid = _id(inv)
+    bundle = os.path.abspath(inv.options.get("bundle") or ".")
+    config = _bundle_config(bundle)
+    _default_cgroup(config, cid)
+    terminal = bool(config["process"].get("terminal"))
+    socket_path = inv.options.get("console-socket")
+    if terminal and not socket_path and (not start_now or inv.options.get("detach")):
+        raise UsageError("cannot allocate a tty without --console-socket when the runtime will detach")
+    if socket_path and not terminal:
+        raise UsageError("--console-socket given, but the config's process.terminal is false")
+    host_hooks = config.get("hooks") or {}
+    on_hooks = None
+    if host_hooks.get("prestart") or host_hooks.get("createRuntime"):
+        def on_hooks(pid: int) -> None:
+            state = {"ociVersion": OCI_VERSION, "id": cid, "status": "creating", "pid": pid, "bundle": bundle,
+                     "annotations": config.get("annotations") or {}}
+            hooks.run_all(host_hooks, ("prestart", "createRuntime"), state)
+    try:
+        process = container.create_waiting(inv.root, cid, config, bundle, wait_for_start=not start_now,
+                                           no_pivot=bool(inv.options.get("no-pivot")), on_hooks=on_hooks)
+    except hooks.HookFailed:
+        _poststop(inv, {"ociVersion": OCI_VERSION, "id": cid, "status": "stopped", "bundle": bundle,
+                        "annotations": config.get("annotations") or {}}, host_hooks)
+        raise
+    if process.master >= 0 and socket_path:
+        from .console import send_master
+        try:
+            send_master(socket_path, process.master)
+        finally:
+            os.close(process.master)
+            process.master = -1
+    _write_pid_file(inv.options.get("pid-file"), process.pid)
+    return container.load_state(inv.root, cid), process, config
+
+
+def create(inv: Invocation) -> int:
+    _create(inv, start_now=False)
+    return 0
+
+
+def start(inv: Invocation) -> int:
+    cid = _id(inv)
+    saved = container.start(inv.root, cid)
+    _poststart(inv, saved)
+    return 0
+
+
+def _poststart(inv: Invocation, saved: container.State) -> None:
+    """poststart: a failure is a warning (the spec's), the container runs on."""
+    try:
+        hooks.run_all(saved.hooks, ("poststart",), _state(saved, "running"))
+    except hooks.HookFailed as e:
+        log(inv, "warning", str(e))
+        sys.stderr.write(f"warning: {e}\n")
+
+
+def _poststop(inv: Invocation, state: dict, hook_set: dict) -> None:
+    try:
+        hooks.run_all(hook_set, ("poststop",), state)
+    except hooks.HookFailed as e:
+        log(inv, "warning", str(e))
+        sys.stderr.write(f"warning: {e}\n")
+
+
+def run_container(inv: Invocation) -> int:
+    """runc's run: create and start in one, then (unless --detach) stay with the container
+    until it exits, relaying our terminal when it has one and no console socket took it,
+    and delete it (unless --keep).  The exit code is the container's."""
+    from ..process import wait
+    from ..terminal import forwarding_signals, run_tty
+    saved, process, config = _create(inv, start_now=True)
+    _poststart(inv, saved)
+    if inv.options.get("detach"):
+        return 0
+    with forwarding_signals(process.pid):
+        code = run_tty(process, os.isatty(0)) if process.master >= 0 else wait(process.pid)
+    if not inv.options.get("keep"):
+        _delete(inv, saved.id, force=True)
+    return code
+
+
+def state(inv: Invocation) -> int:
+    saved = _loaded(inv, _id(inv))
+    sys.stdout.write(fastjson.dumps(_state(saved)) + "\n")
+    return 0
+
+
+SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT": 6, "BUS": 7, "FPE": 8,
+           "KILL": 9, "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15, "STKFLT": 16,
+           "CHLD": 17, "CONT": 18, "STOP": 19, "TSTP": 20, "TTIN": 21, "TTOU": 22, "URG": 23, "XCPU": 24,
+           "XFSZ": 25, "VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29, "POLL": 29, "PWR": 30, "SYS": 31}
+
+
+def parse_signal(text: str) -> int:
+    """KILL, SIGKILL, 9, and SIGRTMIN+n as runc takes them."""
+    name = text.upper().removeprefix("SIG")
+    if text.isdigit() and 0 < int(text) < 65:
+        return int(text)
+    if name in SIGNALS:
+        return SIGNALS[name]
+    if name.startswith("RTMIN") or name.startswith("RTMAX"):
+        import signal
+        base = signal.SIGRTMIN if name.startswith("RTMIN") else signal.SIGRTMAX
+        offset = name[5:]
+        try:
+            value = base + (int(offset) if offset else 0)
+        except ValueError:
+            value = 0
+        if signal.SIGRTMIN <= value <= signal.SIGRTMAX:
+            return value
+    raise UsageError(f"unknown signal {text!r}")
+
+
+def kill(inv: Invocation) -> int:
+    cid = _id(inv, extra_ok=True)
+    if len(inv.args) > 2:
+        raise UsageError("kill: usage: kill <container-id> [signal]")
+    sig = parse_signal(inv.args[1]) if len(inv.args) > 1 else 15
+    _loaded(inv, cid)
+    try:
+        container.kill(inv.root, cid, sig, all_processes=bool(inv.options.get("all")))
+    except NotRunning:
+        raise WrongState("container not running") from None
+    return 0
+
+
+def delete(inv: Invocation) -> int:
+    cid = _id(inv)
+    if container.load_state(inv.root, cid) is None:
+        if inv.options.get("force"):
+            return 0
+        raise WrongState(f"container {cid} does not exist")
+    _delete(inv, cid, bool(inv.options.get("force")))
+    return 0
+
+
+def _delete(inv: Invocation, cid: str, force: bool) -> None:
+    """A stopped or created container's cgroup and state go, then the poststop hooks run;
+    a running one only with force (killed first)."""
+    import time
+    saved = _loaded(inv, cid)
+    status = saved.current_status()
+    if status == "running" and not force:
+        raise WrongState(f"cannot delete container {cid} that is not stopped: {status}")
+    if status != "stopped":
+        try:
+            container.kill(inv.root, cid, 9, all_processes=True)
+            container.kill(inv.root, cid, 9)
+        except NotRunning:
+            pass
+        deadline = time.monotonic() + 10
+        while saved.current_status() != "stopped" and time.monotonic() < deadline:
+            time.sleep(0.005)
+    container.delete(inv.root, cid)
+    _poststop(inv, _state(saved, "stopped", 0), saved.hooks)
+
+
+def list_containers(inv: Invocation) -> int:
+    found = []
+    try:
+        names = sorted(os.listdir(inv.root))
+    except FileNotFoundError:
+        names = []
+    for name in names:
+        saved = container.load_state(inv.root, name)
+        if saved is not None:
+            found.append(saved)
+    if inv.options.get("quiet"):
+        sys.stdout.write("".join(f"{s.id}\n" for s in found))
+        return 0
+    fmt = inv.options.get("format") or "table"
+    if fmt == "json":
+        rows = [dict(_state(s), rootfs="", owner="root") for s in found]
+        sys.stdout.write(fastjson.dumps(rows or None) + "\n")
+        return 0
+    if fmt != "table":
+        raise UsageError(f"invalid format option {fmt!r}: table or json")
+    table = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
+    for s in found:
+        st = _state(s)
+        table.append((s.id, str(st["pid"]), st["status"], s.bundle, st["created"], "root"))
+    widths = [max(len(row[i]) for row in table) for i in range(6)]
+    for row in table:
+        sys.stdout.write("   ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() + "\n")
+    return 0
+
+
+def ps(inv: Invocation) -> int:
+    cid = _id(inv, extra_ok=True)
+    _loaded(inv, cid)
+    pids = container.processes(inv.root, cid)
+    fmt = inv.options.get("format") or "table"
+    if fmt == "json":
+        sys.stdout.write(fastjson.dumps(pids) + "\n")
+        return 0
+    if fmt != "table":
+        raise UsageError(f"invalid format option {fmt!r}: table or json")
+    import subprocess
+    options = inv.args[1:] or ["-ef"]
+    out = subprocess.run(["ps", *options], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeFailure(f"ps: {out.stderr.strip()}")
+    lines = out.stdout.splitlines()
+    if not lines:
+        return 0
+    header = lines[0].split()
+    if "PID" not in header:
+        raise RuntimeFailure("ps's output has no PID column")
+    column = header.index("PID")
+    wanted = set(pids)
+    sys.stdout.write(lines[0] + "\n")
+    for line in lines[1:]:
+        fields = line.split()
+        if len(fields) > column and fields[column].isdigit() and int(fields[column]) in wanted:
+            sys.stdout.write(line + "\n")
+    return 0
+
+
+def pause(inv: Invocation) -> int:
+    container.pause(inv.root, _id(inv))
+    return 0
+
+
+def resume(inv: Invocation) -> int:
+    container.resume(inv.root, _id(inv))
+    return 0
+
+
+def update(inv: Invocation) -> int:
+    from .resources import from_options
+    cid = _id(inv)
+    _loaded(inv, cid)
+    container.update(inv.root, cid, from_options(inv.options))
+    return 0
+
+
+def exec_process(inv: Invocation) -> int:
+    from .process import exec_in
+    cid = _id(inv, extra_ok=True)
+    return exec_in(inv, _loaded(inv, cid))
+
+
+def spec(inv: Invocation) -> int:
+    from .template import write_spec
+    write_spec(os.path.abspath(inv.options.get("bundle") or "."), bool(inv.options.get("rootless")))
+    return 0
+
+
+def features(inv: Invocation) -> int:
+    from .template import features_doc
+    sys.stdout.write(fastjson.dumps(features_doc()) + "\n")
+    return 0
+
+
+def events(inv: Invocation) -> int:
+    from .resources import events_loop
+    cid = _id(inv)
+    _loaded(inv, cid)
+    return events_loop(inv, cid)
+
+
+HANDLERS = {"create": create, "start": start, "run": run_container, "state": state, "kill": kill,
+            "delete": delete, "list": list_containers, "ps": ps, "pause": pause, "resume": resume,
+            "update": update, "exec": exec_process, "spec": spec, "features": features, "events": events}

@@ -1,0 +1,42 @@
+"""The OCI hooks that run on the host, in the runtime's namespaces: prestart and
+createRuntime (while the created child waits before pivot_root), poststart (after
+`start`), poststop (after `delete`).  Each gets the container's state as JSON on its
+stdin, its own args and env, and at most its timeout.  createContainer and
+startContainer run inside the container, started by the child itself (csrc/hooks.c)."""
+
+from ... import fastjson
+
+
+class HookFailed(Exception):
+    """A hook exited non-zero, was killed, could not start, or ran past its timeout."""
+
+
+def run_all(hooks: dict, kinds: tuple, state: dict) -> None:
+    """Every hook of `kinds`, in the config's order; HookFailed at the first failure."""
+    for kind in kinds:
+        for hook in hooks.get(kind) or []:
+            run_one(kind, hook, state)
+
+
+def run_one(kind: str, hook: dict, state: dict) -> None:
+    import subprocess
+    path = hook.get("path")
+    args = hook.get("args") or [path]
+    timeout = hook.get("timeout") or None
+    try:
+        done = subprocess.run(args, executable=path, input=fastjson.dumps(state).encode(), env=_env(hook),
+                              timeout=timeout, stdout=None, stderr=None, close_fds=True, cwd="/")
+    except subprocess.TimeoutExpired:
+        raise HookFailed(f"{kind} hook {path} timed out after {timeout} s") from None
+    except OSError as e:
+        raise HookFailed(f"{kind} hook {path}: {e.strerror}") from None
+    if done.returncode != 0:
+        raise HookFailed(f"{kind} hook {path} failed: exit status {done.returncode}")
+
+
+def _env(hook: dict) -> dict:
+    env = {}
+    for item in hook.get("env") or []:
+        key, _, value = item.partition("=")
+        env[key] = value
+    return env
