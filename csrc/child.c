@@ -65,6 +65,10 @@ static const char *nstype_name(int nstype)
         return "ipc";
     case CLONE_NEWUTS:
         return "uts";
+    case CLONE_NEWNS:
+        return "mount";
+    case CLONE_NEWCGROUP:
+        return "cgroup";
     }
     return "other";
 }
@@ -74,6 +78,8 @@ static const char *nstype_name(int nstype)
 static int join_namespaces(const struct pyctr_plan *plan, struct pyctr_err *err)
 {
     for (size_t i = 0; i < plan->n_setns; i++) {
+        if (plan->setns[i].nstype == CLONE_NEWPID)
+            continue; /* the parent joined it for the clone: we are born in it */
         if (setns(plan->setns[i].fd, plan->setns[i].nstype) < 0)
             return pyctr_set_err(err, PYCTR_STAGE_NAMESPACE, errno, "join the namespace",
                                  nstype_name(plan->setns[i].nstype));
@@ -153,8 +159,9 @@ static int open_null(void)
 }
 
 /* create/start: the fifo the created child waits on for `start` (plan->start_fd, moved
- * above 2 first thing), or -1. */
+ * above 2 first thing), or -1; once started, failures go to its stderr. */
 static int start_fd = -1;
+static int fail_on_stderr;
 
 /* Closes every fd from 3 up but `a` and `b` (either may be -1). */
 static int close_all_but(int a, int b)
@@ -316,33 +323,6 @@ static int load_seccomp(const struct pyctr_plan *plan, struct pyctr_err *err)
     return 0;
 }
 
-/* The command's file, as execvpe would find it with the container's PATH, into `out`:
- * create finds it before it waits for `start` (a missing command is create's error, as
- * with runc), without allocating. */
-static int find_command(const struct pyctr_plan *plan, char *out, size_t outlen, struct pyctr_err *err)
-{
-    const char *file = plan->argv[0];
-    if (strchr(file, '/')) {
-        if (access(file, X_OK) < 0)
-            return pyctr_set_err(err, PYCTR_STAGE_EXEC, errno, "exec", file);
-        snprintf(out, outlen, "%s", file);
-        return 0;
-    }
-    const char *path = pyctr_env_lookup(plan->envp, "PATH");
-    const char *cursor = path ? path : DEFAULT_PATH;
-    int seen_eacces = 0;
-    struct stat st;
-    while (pyctr_next_exec_candidate(&cursor, file, out, outlen)) {
-        if (stat(out, &st) == 0 && S_ISREG(st.st_mode) && access(out, X_OK) == 0)
-            return 0;
-        if (errno == EACCES || (errno == 0 && S_ISREG(st.st_mode)))
-            seen_eacces = 1;
-    }
-    if (seen_eacces)
-        return pyctr_set_err(err, PYCTR_STAGE_EXEC, EACCES, "exec", file);
-    return pyctr_set_err(err, PYCTR_STAGE_EXEC, ENOENT, "executable file not found in $PATH", file);
-}
-
 /* Created: tells the parent (create writes the state and exits), then waits for `start`'s
  * byte in the fifo.  A writer that leaves without one (start killed) leaves us waiting
  * for the next. */
@@ -382,20 +362,18 @@ static int exec_command(const struct pyctr_plan *plan, int sync_fd, struct pyctr
     char *const *envp = (char *const *)plan->envp;
     if (!file || !*file)
         return pyctr_set_err(err, PYCTR_STAGE_EXEC, ENOENT, "no command given", NULL);
-    char candidate[4096];
     if (start_fd >= 0) {
-        if (find_command(plan, candidate, sizeof candidate, err) < 0 || wait_for_start(sync_fd, err) < 0)
+        if (wait_for_start(sync_fd, err) < 0)
             return -1;
-        if (pyctr_run_hooks(plan, plan->start_hooks, plan->n_start_hooks, err) < 0)
-            return -1;
-        execve(candidate, argv, envp);
-        return pyctr_set_err(err, PYCTR_STAGE_EXEC, errno, "exec", candidate);
+        /* create has gone: what fails from here on can only be told on the container's
+         * stderr (and its exit code, 127), as a shell tells a command it cannot run */
+        fail_on_stderr = 1;
     }
     if (pyctr_run_hooks(plan, plan->start_hooks, plan->n_start_hooks, err) < 0)
         return -1;
     /* Tells the parent that an EOF from here on means execve succeeded; an EOF before it
      * means the child died during setup. */
-    if (pyctr_msg_send(sync_fd, PYCTR_MSG_EXEC, NULL, -1) < 0)
+    if (!fail_on_stderr && pyctr_msg_send(sync_fd, PYCTR_MSG_EXEC, NULL, -1) < 0)
         return pyctr_set_err(err, PYCTR_STAGE_SYNC, errno, "announce exec", NULL);
     if (strchr(file, '/')) {
         execve(file, argv, envp);
@@ -403,6 +381,7 @@ static int exec_command(const struct pyctr_plan *plan, int sync_fd, struct pyctr
     }
     const char *path = pyctr_env_lookup(plan->envp, "PATH");
     const char *cursor = path ? path : DEFAULT_PATH;
+    char candidate[4096];
     int seen_eacces = 0;
     while (pyctr_next_exec_candidate(&cursor, file, candidate, sizeof candidate)) {
         execve(candidate, argv, envp);
@@ -514,6 +493,14 @@ void pyctr_child_main(const struct pyctr_plan *plan, int sync_fd)
     sync_fd = move_sync_fd(sync_fd);
     take_start_fd(plan);
     child_run(plan, sync_fd, &err);
+    if (fail_on_stderr) {
+        char line[PYCTR_ERR_MSG + 128];
+        int n = snprintf(line, sizeof line, "pyctr-runtime: %s: %s%s%s\n", pyctr_stage_name(err.stage), err.message,
+                         err.errnum ? ": " : "", err.errnum ? strerrordesc_np(err.errnum) : ""); /* no locale, no allocation */
+        if (n > 0 && write(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1) < 0)
+            _exit(127);
+        _exit(127);
+    }
     pyctr_msg_send(sync_fd, PYCTR_MSG_ERROR, &err, -1);
     _exit(127);
 }

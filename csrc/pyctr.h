@@ -184,8 +184,8 @@ struct pyctr_plan {
 
     /* The OCI runtime CLI's create/start split and hooks (runtime/oci/).
      * start_fd: -1 to exec at once; else the read end of a fifo (O_NONBLOCK) that the
-     * set-up child, its command found, waits on: it sends CREATED, then execs once `start`
-     * writes a byte into the fifo.  hooks_sync: before pivot_root, the child sends HOOKS
+     * set-up child waits on: it sends CREATED, then execs once `start` writes a byte into
+     * the fifo (a command it cannot run is then told on its stderr, exit 127).  hooks_sync: before pivot_root, the child sends HOOKS
      * and waits for GO while the parent runs the prestart and createRuntime hooks.  The
      * hooks' state is hook_state_head, the container's host pid, hook_state_tail. */
     int start_fd;

@@ -9,6 +9,7 @@ import os
 from ..fastjson import dumps, loads
 from ..images.image import DEFAULT_PATH
 from ..records import factory, record
+from ..runtime.cgroups.devices import DEFAULT_ALLOWED
 from ..runtime.plan import OCI_VERSION, ROOTFS_OPTIONS, ROOTFS_TYPE
 from .environment import apply_lines, as_list, read_env_file
 from .errors import PyctrError
@@ -73,14 +74,7 @@ MASKED_PATHS = [
 INIT_PATH = "/dev/init"  # where --init's pid 1 is bound, as docker's /sbin/docker-init
 READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 # docker's device cgroup: nothing but mknod, and the default devices, a tty and ptys.
-# Without it CAP_MKNOD would let a container make and read the host's disks.
-DEFAULT_DEVICE_RULES = [
-    {"allow": False, "access": "rwm"},
-    {"allow": True, "type": "c", "access": "m"},
-    {"allow": True, "type": "b", "access": "m"},
-    *({"allow": True, "type": "c", "major": major, "minor": minor, "access": "rwm"}
-      for major, minor in ((1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2), (136, None))),
-]
+DEFAULT_DEVICE_RULES = [{"allow": False, "access": "rwm"}, *DEFAULT_ALLOWED]
 
 
 @record

@@ -534,7 +534,14 @@ def open_in_root(int rootfd, str path, int flags):
 
 cdef extern from "sched.h" nogil:
     int unshare(int flags)
+    int c_setns "setns"(int fd, int nstype)
     enum: CLONE_NEWNS
+
+
+def setns(int fd, int nstype):
+    """setns(2) (os.setns arrived in Python 3.12).  Raises OSError."""
+    if c_setns(fd, nstype) < 0:
+        raise OSError(c_errno, os.strerror(c_errno), "setns")
 
 cdef extern from "sys/mount.h" nogil:
     int c_mount "mount"(const char *source, const char *target, const char *fstype, unsigned long flags,

@@ -112,7 +112,8 @@ def _create(root: str, container_id: str, config: dict, bundle: str, plan) -> "C
         from . import namespaces  # not on the path of a run that joins none
         plan.namespace_fds = namespaces.open_all(plan.namespace_paths)
         try:
-            child, cgroup = _spawn(config, plan, cgroups_path)
+            with namespaces.pid_namespace_for_children(plan.namespace_fds):
+                child, cgroup = _spawn(config, plan, cgroups_path)
         finally:  # the child holds its own copies (until it has joined and exec'd)
             namespaces.close_all(plan.namespace_fds)
             plan.namespace_fds = []
@@ -154,7 +155,7 @@ def create_waiting(root: str, container_id: str, config: dict, bundle: str, stdi
             fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
             plan = _waiting_plan(config, stdio, fd, no_pivot, on_hooks is not None)
-            plan.hook_state = hook_state(container_id, bundle, config.get("annotations") or {}, "creating")
+            plan.hook_state = hook_state(container_id, bundle, config.get("annotations") or {}, "created")
             process = _create(root, container_id, config, bundle, plan)
             process.start(lambda: on_hooks(process.pid)) if on_hooks else process.start()
         finally:

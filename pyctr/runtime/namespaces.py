@@ -8,6 +8,7 @@ Only imported for a config that joins one: `run` without it never loads fcntl.
 import fcntl
 import os
 
+from . import _core
 from .errors import ConfigError
 from .plan import CLONE_FLAGS
 
@@ -26,6 +27,26 @@ def open_all(paths: list[tuple[int, str]]) -> list[tuple[int, int]]:
         close_all(opened)
         raise
     return opened
+
+
+class pid_namespace_for_children:
+    """`with pid_namespace_for_children(opened):` a pid namespace among `opened` is joined
+    by this process for the clone (setns makes it the namespace of our next child, not
+    ours), then left; the others the child joins itself (csrc/child.c skips pid)."""
+
+    def __init__(self, opened: list[tuple[int, int]]):
+        self.fd = next((fd for fd, flag in opened if flag == CLONE_FLAGS["pid"]), -1)
+        self.own = -1
+
+    def __enter__(self) -> None:
+        if self.fd >= 0:
+            self.own = os.open("/proc/self/ns/pid_for_children", os.O_RDONLY | os.O_CLOEXEC)
+            _core.setns(self.fd, CLONE_FLAGS["pid"])
+
+    def __exit__(self, *_exc) -> None:
+        if self.own >= 0:
+            _core.setns(self.own, CLONE_FLAGS["pid"])
+            os.close(self.own)
 
 
 def close_all(opened: list[tuple[int, int]]) -> None:

@@ -38,6 +38,9 @@ def validate(config) -> None:
     """The shape the runtime relies on: a process with args, a root with a path."""
     if not isinstance(config, dict):
         raise ConfigError("the config is not a JSON object")
+    version = config.get("ociVersion", OCI_VERSION)
+    if not isinstance(version, str) or version.split(".")[0] != "1" or not version[2:3].isdigit():
+        raise ConfigError(f"unsupported ociVersion {version!r}: this runtime takes 1.x")
     process = config.get("process")
     if not isinstance(process, dict):
         raise ConfigError("the config has no process")
@@ -358,8 +361,9 @@ def namespace_flags(config: dict) -> int:
 
 
 # What a new container may join by path (--net host, --net container:NAME, their ipc and
-# uts kin); a pid, mount, user or cgroup namespace would want more than a setns().
-JOINABLE = ("network", "ipc", "uts")
+# uts kin; the OCI CLI's configs: mount, cgroup, and pid, which the parent joins for the
+# clone); a user namespace would want more than a setns().
+JOINABLE = ("network", "ipc", "uts", "mount", "cgroup", "pid")
 
 
 def namespace_paths(config: dict) -> list[tuple[int, str]]:
@@ -444,9 +448,9 @@ def build_plan(config: dict, stdio=(0, 1, 2), tty_size=(0, 0)) -> Plan:
     if joined and clone_flags & CLONE_FLAGS["user"]:
         raise ConfigError("joining a namespace by path is not supported with a new user namespace")
     # Without these the child's mounts, pivot_root and hostname would hit the host's own.
-    if not clone_flags & CLONE_FLAGS["mount"]:
+    if not namespace_flags(config) & CLONE_FLAGS["mount"]:
         raise ConfigError("a container needs its own mount namespace")
-    if (config.get("hostname") or config.get("domainname")) and not clone_flags & CLONE_FLAGS["uts"]:
+    if (config.get("hostname") or config.get("domainname")) and not namespace_flags(config) & CLONE_FLAGS["uts"]:
         raise ConfigError("setting a hostname or domainname needs a uts namespace")
     propagation = _known(PROPAGATION, linux.get("rootfsPropagation", "rprivate"), "rootfsPropagation")
     # The cgroup namespace is made by the child once it sits in its own cgroup.

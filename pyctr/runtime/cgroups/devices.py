@@ -7,6 +7,27 @@ from .. import _core
 from ..errors import ConfigError
 
 ANY = -1
+# What every container may use, whatever its rules (runc adds the same after them): mknod
+# of any node (opening one still takes a rule), the OCI default devices, /dev/tty,
+# /dev/console, /dev/ptmx and the ptys.  Without the deny before them CAP_MKNOD would let
+# a container make and read the host's disks.
+DEFAULT_ALLOWED = [
+    {"allow": True, "type": "c", "access": "m"},
+    {"allow": True, "type": "b", "access": "m"},
+    *({"allow": True, "type": "c", "major": major, "minor": minor, "access": "rwm"}
+      for major, minor in ((1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2), (136, None))),
+]
+
+
+def with_defaults(rules: list, devices: list) -> list:
+    """A config's rules, then DEFAULT_ALLOWED and the config's own linux.devices (a device
+    the config makes is one it may use): the rules the OCI CLI applies, as runc does."""
+    made = [{"allow": True, "type": d.get("type"), "major": d.get("major"), "minor": d.get("minor"),
+             "access": "rwm"} for d in devices if isinstance(d, dict) and d.get("type") in ("c", "b", "u")]
+    for rule in made:
+        if rule["type"] == "u":
+            rule["type"] = "c"
+    return list(rules) + DEFAULT_ALLOWED + made
 _OUT_OF_RANGE = -2  # what the C core refuses as a number, with its own message
 
 

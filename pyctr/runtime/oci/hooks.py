@@ -5,9 +5,10 @@ stdin, its own args and env, and at most its timeout.  createContainer and
 startContainer run inside the container, started by the child itself (csrc/hooks.c)."""
 
 from ... import fastjson
+from ..errors import RuntimeFailure
 
 
-class HookFailed(Exception):
+class HookFailed(RuntimeFailure):
     """A hook exited non-zero, was killed, could not start, or ran past its timeout."""
 
 
@@ -16,6 +17,18 @@ def run_all(hooks: dict, kinds: tuple, state: dict) -> None:
     for kind in kinds:
         for hook in hooks.get(kind) or []:
             run_one(kind, hook, state)
+
+
+def run_warning(hooks: dict, kind: str, state: dict) -> list[str]:
+    """Every hook of `kind`, all of them whatever fails (poststart, poststop: a failure is a
+    warning, the spec's); the warnings."""
+    warnings = []
+    for hook in hooks.get(kind) or []:
+        try:
+            run_one(kind, hook, state)
+        except HookFailed as e:
+            warnings.append(str(e))
+    return warnings
 
 
 def run_one(kind: str, hook: dict, state: dict) -> None:

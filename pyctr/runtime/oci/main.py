@@ -191,13 +191,16 @@ def _fail(inv: Invocation | None, message: str) -> int:
     """The error on stderr and, with --log, in the log file (JSON with --log-format json,
     as runc's logrus writes it: the shim and conmon read the last one from there)."""
     sys.stderr.write(message + "\n")
-    if inv is not None and inv.globals.get("log"):
+    if inv is not None:
         log(inv, "error", message)
     return 1
 
 
 def log(inv: Invocation, level: str, message: str) -> None:
-    """One record in the --log file; a log that cannot be written is not our failure."""
+    """One record in the --log file, if there is one; a log that cannot be written is not
+    our failure."""
+    if not inv.globals.get("log"):
+        return
     from ...timestamps import rfc3339
     import time
     if inv.globals.get("log-format") == "json":
