@@ -2,6 +2,7 @@
 #include "rootfs.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/mount.h>
@@ -243,9 +244,40 @@ static int mount_overlay_by_parts(const char *options, const char *target)
     return (int)syscall(SYS_move_mount, mnt, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH);
 }
 
+/* rootfsPropagation: rprivate unless the config says.  Shared and unbindable cannot be
+ * had before pivot_root (it refuses a shared parent; an unbindable tree cannot be bound
+ * as the rootfs), so until then the tree is a slave, and they are applied to the new
+ * root after it (as runc does). */
+static unsigned long root_propagation(const struct pyctr_plan *plan, int final)
+{
+    unsigned long wanted = plan->root_propagation ? plan->root_propagation : MS_PRIVATE | MS_REC;
+    if (wanted & (MS_SHARED | MS_UNBINDABLE))
+        return final ? wanted : MS_SLAVE | MS_REC;
+    return final ? 0 : wanted;
+}
+
+/* Whether the child has a mount namespace of its own (made, or joined by path).  A config
+ * without one (runc and crun take it) runs in the runtime's: nothing may then touch "/"
+ * or mount the rootfs, its mounts are the host's to see, and chroot stands for pivot_root. */
+static int own_mount_ns(const struct pyctr_plan *plan)
+{
+    if (plan->clone_flags & CLONE_NEWNS)
+        return 1;
+    for (size_t i = 0; i < plan->n_setns; i++)
+        if (plan->setns[i].nstype == CLONE_NEWNS)
+            return 1;
+    return 0;
+}
+
 static int mount_root(const struct pyctr_plan *plan, struct pyctr_err *err)
 {
-    unsigned long prop = plan->root_propagation ? plan->root_propagation : MS_PRIVATE | MS_REC;
+    if (!own_mount_ns(plan)) {
+        int fd = open(plan->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+            return pyctr_set_err(err, PYCTR_STAGE_ROOTFS, errno, "open rootfs", plan->rootfs);
+        return fd;
+    }
+    unsigned long prop = root_propagation(plan, 0);
     /* Without this, mounts below would propagate back to the host's namespace. */
     if (mount(NULL, "/", NULL, prop, NULL) < 0)
         return pyctr_set_err(err, PYCTR_STAGE_PROPAGATION, errno, "make / private", NULL);
@@ -529,6 +561,11 @@ static int pivot(int rootfd, const struct pyctr_plan *plan, struct pyctr_err *er
 {
     if (fchdir(rootfd) < 0)
         return pyctr_set_err(err, PYCTR_STAGE_PIVOT, errno, "chdir to rootfs", plan->rootfs);
+    if (!own_mount_ns(plan)) {
+        if (chroot(".") < 0 || chdir("/") < 0)
+            return pyctr_set_err(err, PYCTR_STAGE_PIVOT, errno, "chroot", plan->rootfs);
+        return 0;
+    }
     if (plan->no_pivot) {
         if (move_root(plan, err) < 0)
             return -1;
@@ -543,6 +580,8 @@ static int pivot(int rootfd, const struct pyctr_plan *plan, struct pyctr_err *er
     if (chdir("/") < 0)
         return pyctr_set_err(err, PYCTR_STAGE_PIVOT, errno, "chdir /", NULL);
 pivoted:
+    if (root_propagation(plan, 1) && mount(NULL, "/", NULL, root_propagation(plan, 1), NULL) < 0)
+        return pyctr_set_err(err, PYCTR_STAGE_PROPAGATION, errno, "set the root's propagation", NULL);
     if (plan->rootfs_readonly && mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
         return pyctr_set_err(err, PYCTR_STAGE_PIVOT, errno, "remount / read-only", NULL);
     return 0;

@@ -185,3 +185,25 @@ def take_networks_down(root: str) -> None:
             networks.teardown(Paths.resolve(root), store)
     finally:
         store.close()
+
+
+CID = "f" * 64  # the id the runtime's own tests give their container
+
+
+@pytest.fixture
+def bundle_spec(pyctr, tmp_path):
+    """A spec over a plain copy of the busybox rootfs, the way an OCI bundle comes
+    (<tmp>/bundle/rootfs), its cgroup under the test's parent: make(*argv, **changes)."""
+    from pyctr.engine.spec import RootfsLayout, RunOptions, build_spec
+    assert pyctr("run", "--rm", "busybox", "true").returncode == 0
+    [layer] = os.listdir(os.path.join(pyctr.root, "layers"))
+    rootfs = tmp_path / "bundle" / "rootfs"
+    shutil.copytree(os.path.join(pyctr.root, "layers", layer, "diff"), rootfs, symlinks=True)
+
+    def make(*argv, **spec_changes):
+        spec = build_spec(RunOptions(image="busybox", command=list(argv), cgroup_parent=pyctr.cgroup_parent),
+                          {}, CID, RootfsLayout([], "", "", str(rootfs)), host_env={})
+        del spec["annotations"]
+        spec.update(spec_changes)
+        return spec
+    return make

@@ -447,9 +447,10 @@ def build_plan(config: dict, stdio=(0, 1, 2), tty_size=(0, 0)) -> Plan:
     # A namespace joined from a new user namespace is owned by another one: setns refuses.
     if joined and clone_flags & CLONE_FLAGS["user"]:
         raise ConfigError("joining a namespace by path is not supported with a new user namespace")
-    # Without these the child's mounts, pivot_root and hostname would hit the host's own.
-    if not namespace_flags(config) & CLONE_FLAGS["mount"]:
-        raise ConfigError("a container needs its own mount namespace")
+    # Without a mount namespace (runc takes such a config) the child's mounts are the
+    # host's and chroot stands for pivot_root (csrc/rootfs.c); a hostname would be the host's.
+    if not namespace_flags(config) & CLONE_FLAGS["mount"] and config["root"].get("readonly"):
+        raise ConfigError("a read-only root needs a mount namespace of the container's own")
     if (config.get("hostname") or config.get("domainname")) and not namespace_flags(config) & CLONE_FLAGS["uts"]:
         raise ConfigError("setting a hostname or domainname needs a uts namespace")
     propagation = _known(PROPAGATION, linux.get("rootfsPropagation", "rprivate"), "rootfsPropagation")

@@ -18,7 +18,8 @@ from pyctr.runtime.cgroups import devices
 from pyctr.runtime.errors import ConfigError
 
 from helpers import Held
-from test_container import CID, bundle_spec, create  # noqa: F401 (bundle_spec: a fixture)
+from conftest import CID
+from test_container import create
 
 pytestmark = pytest.mark.cgroups
 V2 = cgroups.mode() == "v2"

@@ -57,16 +57,24 @@ def _config(**changes) -> dict:
 
 @pytest.mark.parametrize("change,message", [
     ({"linux": {"namespaces": [{"type": "mount"}, {"type": "bogus"}]}}, "unknown namespace 'bogus'"),
-    ({"linux": {"namespaces": [{"type": "pid"}]}}, "needs its own mount namespace"),
-    ({"linux": {"namespaces": [{"type": "mount"}, {"type": "pid", "path": "/x"}]}},
-     "joining a pid namespace by path is not supported"),
+    ({"linux": {"namespaces": [{"type": "pid"}]}, "root": {"path": "/r", "readonly": True}},
+     "a read-only root needs a mount namespace"),
+    ({"linux": {"namespaces": [{"type": "mount"}, {"type": "user", "path": "/x"}]}},
+     "joining a user namespace by path is not supported"),
+    ({"ociVersion": "2.0.0"}, "unsupported ociVersion '2.0.0'"),
+    ({"linux": {"namespaces": [{"type": "mount"}, {"type": "uts"}], "sysctl": {"vm.swappiness": "1"}}},
+     "would change the host's"),
+    ({"hostname": None, "linux": {"namespaces": [{"type": "mount"}], "sysctl": {"net.ipv4.ip_forward": "1"}}},
+     "needs a network namespace"),
+    ({"hostname": None, "linux": {"namespaces": [{"type": "mount"}], "personality": {"domain": "LINUX64"}}},
+     "unknown personality domain"),
     ({"linux": {"namespaces": [{"type": "mount"}, {"type": "network", "path": 7}]}},
      "the path of the network namespace must be a string"),
     ({"linux": {"namespaces": [{"type": "mount"}, {"type": "user"}, {"type": "network", "path": "/x"}]}},
      "joining a namespace by path is not supported with a new user namespace"),
     ({"linux": {"namespaces": [{"type": "mount"}, {"type": "uts"}], "rootfsPropagation": "sideways"}},
      "unknown rootfsPropagation"),
-    ({"linux": {"namespaces": [{"type": "mount"}]}}, "setting a hostname needs a uts namespace"),
+    ({"linux": {"namespaces": [{"type": "mount"}]}}, "setting a hostname or domainname needs a uts namespace"),
     ({"process": {"args": ["true"], "capabilities": {"bounding": ["CAP_FLY"]}}}, "unknown capability 'CAP_FLY'"),
     ({"process": {"args": ["true"], "rlimits": [{"type": "RLIMIT_FUN", "soft": 1, "hard": 1}]}}, "unknown rlimit"),
     ({"process": {"args": []}}, "process.args"),
@@ -117,4 +125,5 @@ def test_the_bridge_reads_only_the_plans_fields():
 def test_stage_names_come_from_the_c_core():
     from pyctr.runtime import _core
     assert _core.STAGES[:6] == ("none", "clone", "sync", "propagation", "rootfs", "mount")
-    assert _core.STAGES[-1] == "namespace" and len(set(_core.STAGES)) == len(_core.STAGES)
+    assert _core.STAGES[-5:] == ("namespace", "hook", "sysctl", "personality", "start")
+    assert len(set(_core.STAGES)) == len(_core.STAGES)

@@ -3,6 +3,9 @@ goes to whoever listens on that AF_UNIX socket (conmon, containerd's shim), as o
 message carrying the fd (SCM_RIGHTS) and the pty's name, as runc sends it."""
 
 
+TIOCGPTN = 0x80045430  # _IOR('T', 0x30, unsigned int): the pty's number (termios lacks it)
+
+
 def send_master(path: str, master: int) -> None:
     import array
     import socket
@@ -20,9 +23,8 @@ def _pty_name(master: int) -> str:
     """/dev/pts/N of the master's peer (TIOCGPTN), or /dev/ptmx if it will not say."""
     import fcntl
     import struct
-    import termios
     try:
-        n = struct.unpack("I", fcntl.ioctl(master, termios.TIOCGPTN, b"\0" * 4))[0]
+        n = struct.unpack("I", fcntl.ioctl(master, TIOCGPTN, b"\0" * 4))[0]
     except OSError:
         return "/dev/ptmx"
     return f"/dev/pts/{n}"
