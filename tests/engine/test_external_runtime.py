@@ -27,6 +27,8 @@ from test_run import (test_echo_hello, test_exit_code_is_the_containers, test_ki
                       test_without_rm_the_container_stays_with_its_exit_code)
 from test_tty import test_tty_interactive_shell, test_tty_without_interactive_still_gets_a_terminal  # noqa: F401
 from test_verbs import test_pause_unpause_and_stop_of_a_paused_container, test_rm_f_of_a_paused_container  # noqa: F401
+from test_events import test_kill_start_restart  # noqa: F401
+from test_runflags import test_restart_on_failure_restarts_exactly_n_times_with_back_off  # noqa: F401
 
 RUNTIMES = ("runc", "crun")
 
