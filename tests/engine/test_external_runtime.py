@@ -12,7 +12,8 @@ import sys
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "compat"))
+for _other in ("compat", "runtime"):  # where the rest of the lifecycle tests are
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), _other))
 
 from helpers import Held, monitor_of
 from test_detach import test_stop_start_restart_keep_files_and_logs, test_the_docker_session  # noqa: F401
@@ -27,7 +28,8 @@ from test_run import (test_echo_hello, test_exit_code_is_the_containers, test_ki
                       test_without_rm_the_container_stays_with_its_exit_code)
 from test_tty import test_tty_interactive_shell, test_tty_without_interactive_still_gets_a_terminal  # noqa: F401
 from test_verbs import test_pause_unpause_and_stop_of_a_paused_container, test_rm_f_of_a_paused_container  # noqa: F401
-from test_events import test_kill_start_restart  # noqa: F401
+from test_cgroups import test_with_rm_an_oom_kill_is_still_told  # noqa: F401
+from test_events import test_an_oom_kill_then_die, test_kill_start_restart  # noqa: F401
 from test_runflags import test_restart_on_failure_restarts_exactly_n_times_with_back_off  # noqa: F401
 
 RUNTIMES = ("runc", "crun")
