@@ -115,3 +115,18 @@ def test_a_bad_config_file_is_one_line(pyctr):
         f.write("runtime = [\n")
     r = pyctr("run", "--rm", "busybox", "true")
     assert r.returncode == 125 and r.stderr.startswith("pyctr: ") and r.stderr.count("\n") == 1
+
+
+def test_adapt_gives_runc_and_crun_what_they_read():
+    from pyctr.engine.runtimes import EXTERNAL_OCI_VERSION, adapt
+    bind = {"destination": "/etc/hosts", "type": "bind", "source": "/x", "options": ["rbind", "idmap"]}
+    config = {"ociVersion": "1.2.0", "mounts": [dict(bind)],
+              "linux": {"cgroupsPath": "pyctr/abc", "namespaces": [{"type": "pid"}]}}
+    adapt(config)
+    assert config["ociVersion"] == EXTERNAL_OCI_VERSION
+    assert config["linux"]["cgroupsPath"] == "/pyctr/abc"
+    assert config["mounts"][0]["options"] == ["rbind"]
+    in_userns = {"ociVersion": "1.2.0", "mounts": [dict(bind)],
+                 "linux": {"cgroupsPath": "/pyctr/abc", "namespaces": [{"type": "user"}]}}
+    adapt(in_userns)
+    assert in_userns["linux"]["cgroupsPath"] == "/pyctr/abc" and in_userns["mounts"][0]["options"] == ["rbind", "idmap"]
