@@ -54,6 +54,8 @@ class Bench:
         self.rootfs = os.path.join(work, "rootfs")
         shutil.copytree(os.path.join(layers, layer, "diff"), self.rootfs, symlinks=True)
         self.installed = [*self.commands, *(r for r in RUNTIMES if r != "pyctr" and shutil.which(r))]
+        # pyctr's engine on runc and crun (--runtime): its monitor, store and overlay, their create/start
+        self.engine_on = [f"pyctr/{r}" for r in RUNTIMES if r != "pyctr" and shutil.which(r)]
         for r in RUNTIMES:
             if r not in self.installed:
                 print(f"{r}: not installed, skipped", file=sys.stderr)
@@ -94,9 +96,12 @@ class Bench:
         return f"bench{next(self.counter)}"
 
     def run_true(self, runtime: str, limits: bool = False) -> list[str]:
+        flags = ["-m", "64m", "--cpuset-cpus", "0"] if limits else []
         if runtime in self.commands:
-            flags = ["-m", "64m", "--cpuset-cpus", "0"] if limits else []
             return self.pyctr("run", "--rm", "--net", "none", *flags, "busybox", "true", which=runtime)
+        if runtime.startswith("pyctr/"):
+            return self.pyctr("run", "--rm", "--net", "none", "--runtime", runtime[len("pyctr/"):], *flags,
+                              "busybox", "true")
         bundle = self.bundle("limits" if limits else "true", ["/bin/true"], LIMITS if limits else None)
         return self.oci(runtime, "run", "--bundle", bundle, self.new_id())
 
@@ -182,13 +187,15 @@ def latency_table(samples: dict) -> str:
 
 
 def start(bench: Bench, args) -> str:
-    samples = alternate({r: (lambda r=r: bench.run_true(r)) for r in bench.installed}, args.runs, args.warmup)
-    return "`run --rm --net none busybox true` (runc, crun: their spec's network namespace, lo only)\n\n" + \
+    samples = alternate({r: (lambda r=r: bench.run_true(r)) for r in bench.installed + bench.engine_on},
+                        args.runs, args.warmup)
+    return "`run --rm --net none busybox true` (runc, crun: their spec's network namespace, lo only; " \
+        "pyctr/runc, pyctr/crun: `pyctr run --runtime runc|crun`)\n\n" + \
         latency_table(samples)
 
 
 def limits(bench: Bench, args) -> str:
-    samples = alternate({r: (lambda r=r: bench.run_true(r, limits=True)) for r in bench.installed},
+    samples = alternate({r: (lambda r=r: bench.run_true(r, limits=True)) for r in bench.installed + bench.engine_on},
                         args.runs, args.warmup)
     return "`run --rm -m 64m --cpuset-cpus 0 busybox true` (runc, crun: the same limits in config.json)\n\n" \
         + latency_table(samples)

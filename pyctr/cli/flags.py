@@ -124,6 +124,8 @@ RUN = (
     *NETWORK,
     *RESOURCES,
     *SECURITY,
+    Flag(("--runtime",), "runtime", "text",
+         "OCI runtime to run it on: runc, crun or a path (default: pyctr's own, or <root>/pyctr.toml's runtime)."),
     Flag(("--cgroup-parent",), "cgroup_parent", "text", "Parent cgroup of the container's (default pyctr).",
          "PYCTR_CGROUP_PARENT"),
     *RUN_EXTRA,

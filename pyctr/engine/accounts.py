@@ -75,9 +75,10 @@ def _lines(read_bytes, path: str) -> list[str]:
         raise PyctrError(f"cannot read the container's {path}: {e.strerror}") from None
 
 
-def container_reader(root: str, container_id: str):
-    """`read(path)` for resolve_user: a live container's file, resolved inside its root."""
-    return lambda path: _lines(lambda: runtime.read_file(root, container_id, path, ACCOUNT_FILE_LIMIT), path)
+def container_reader(runtime, container_id: str):
+    """`read(path)` for resolve_user: a live container's file, resolved inside its root
+    (`runtime`: the container's, containers.runtime_of)."""
+    return lambda path: _lines(lambda: runtime.read_file(container_id, path, ACCOUNT_FILE_LIMIT), path)
 
 
 def image_reader(lower_dirs: list[str]):

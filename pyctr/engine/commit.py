@@ -10,7 +10,6 @@ from ..images import changes as dockerfile
 from ..images import oci
 from ..images.image import Image, parse_reference
 from ..images.ingest import MEDIA_TYPE, TAR, ingest
-from ..runtime import container as runtime
 from ..runtime.errors import NotRunning
 from . import containers, events, images
 from .errors import PyctrError
@@ -115,7 +114,7 @@ class _paused:
     leaves the container running, not frozen for good."""
 
     def __init__(self, paths: Paths, record: ContainerRecord, pause: bool):
-        self.root = containers.runtime_root(paths, record)
+        self.runtime = containers.runtime_of(paths, record)
         self.record = record
         # one the user paused stays paused: neither frozen again nor thawed here
         self.frozen = pause and containers.is_running(paths, record) and not containers.is_paused(paths, record)
@@ -131,7 +130,7 @@ class _paused:
             self._guard(read_end)
         os.close(read_end)
         try:
-            runtime.pause(self.root, self.record.id)
+            self.runtime.pause(self.record.id)
         except NotRunning:
             pass
         except BaseException:
@@ -145,7 +144,7 @@ class _paused:
             os.read(read_end, 1)  # EOF: the committer is done, or gone
         finally:
             try:
-                runtime.resume(self.root, self.record.id)
+                self.runtime.resume(self.record.id)
             except BaseException:  # noqa: BLE001 - gone meanwhile: nothing to thaw
                 pass
             os._exit(0)
@@ -153,7 +152,7 @@ class _paused:
     def __exit__(self, *exc) -> bool:
         if self.guardian > 0:
             try:  # ourselves first: the guardian may have been killed
-                runtime.resume(self.root, self.record.id)
+                self.runtime.resume(self.record.id)
             except NotRunning:
                 pass
             finally:

@@ -10,7 +10,6 @@ from .. import fastjson
 from ..records import as_dict, record
 from ..runtime import _core
 from ..runtime import plan as oci_config
-from ..runtime import container as runtime
 from ..runtime.errors import ConfigError, RuntimeFailure
 from ..runtime.process import alive, start_time
 from . import events
@@ -42,7 +41,7 @@ def discard(paths: Paths, store: Store, container_id: str, best_effort: bool = T
     record = store.get_container(container_id)
     config = config or read_config(paths, container_id)
     try:
-        runtime.delete(runtime_root(paths, record), container_id, config)
+        runtime_of(paths, record).delete(container_id, config)
     except (RuntimeFailure, OSError) as e:
         if not best_effort:
             raise PyctrError(f"cannot remove {container_id[:12]}: {e}") from None
@@ -110,13 +109,25 @@ def runtime_root(paths: Paths, record: ContainerRecord | None) -> str:
     return (record.runtime_root if record else None) or paths.runtime_root
 
 
+def runtime_of(paths: Paths, record: ContainerRecord | None):
+    """The runtime a container runs on, with its state root: pyctr's own (runtime/own.py),
+    or the OCI runtime binary its row names (--runtime; runtime/external.py), whose state
+    is a directory of its own under the runroot: runc keeps <root>/<id>/state.json too."""
+    root = runtime_root(paths, record)
+    if record is None or not record.runtime:
+        from ..runtime.own import Own
+        return Own(root)
+    from ..runtime.external import External
+    return External(record.runtime, os.path.join(root, "runtimes", os.path.basename(record.runtime)))
+
+
 def runtime_state(paths: Paths, record: ContainerRecord):
     """The runtime's state of a container whose row says it runs, while its process lives
     (pid and start time checked, so a reused pid does not make it look alive); else None."""
     if record.status != "running":
         return None
-    saved = runtime.status(runtime_root(paths, record), record.id)
-    if saved is None and record.pid_start is not None:
+    saved = runtime_of(paths, record).status(record.id)
+    if saved is None and record.pid_start is not None and not record.runtime:
         saved = _adopt(paths, record)
     if saved is None or saved.current_status() == "stopped":
         return None
@@ -129,8 +140,8 @@ def _adopt(paths: Paths, record: ContainerRecord):
     config = read_config(paths, record.id)
     if config is None:
         return None
-    return runtime.adopt(runtime_root(paths, record), record.id, config, paths.container_dir(record.id),
-                         record.pid, record.pid_start)
+    return runtime_of(paths, record).adopt(record.id, config, paths.container_dir(record.id), record.pid,
+                                           record.pid_start)
 
 
 def is_running(paths: Paths, record: ContainerRecord) -> bool:
@@ -140,7 +151,7 @@ def is_running(paths: Paths, record: ContainerRecord) -> bool:
 def is_paused(paths: Paths, record: ContainerRecord, saved=None) -> bool:
     """A running container whose processes are frozen (`pause`): its cgroup's freezer says.
     `saved`: the runtime's state of it (runtime_state), if the caller has it."""
-    return record.status == "running" and runtime.paused(runtime_root(paths, record), record.id, saved)
+    return record.status == "running" and runtime_of(paths, record).paused(record.id, saved)
 
 
 def holder_alive(record: ContainerRecord) -> bool:
@@ -207,10 +218,11 @@ def cleanup(paths: Paths, store: Store, container_id: str, config: dict | None =
     from .spec import AUTOREMOVE, RESTART, USER_MOUNTS, annotated  # not on exec's path
     autoremove = annotated(config, AUTOREMOVE)
     # with --rm no figures are kept: only the OOM count, for the message
-    stats = runtime.stats(runtime_root(paths, record), container_id, only_oom=autoremove)
+    runtime = runtime_of(paths, record)
+    stats = runtime.stats(container_id, only_oom=autoremove)
     code = read_exit(paths, container_id)
     try:
-        runtime.delete(runtime_root(paths, record), container_id, config)
+        runtime.delete(container_id, config)
     except BaseException:
         _died(store, record, config, code, stats)
         _record_exit(store, record, code, stats)  # all the same; rm retries the cgroup

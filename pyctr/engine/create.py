@@ -9,7 +9,7 @@ import os
 import time
 
 from ..runtime.process import start_time
-from . import endpoints, events, image_lookup
+from . import endpoints, events, image_lookup, runtimes
 from .containers import discard_after, write_config
 from .errors import Conflict, PyctrError
 from .launch import RESOLVED, reached
@@ -47,6 +47,7 @@ def new(paths: Paths, store: Store, opts: RunOptions) -> tuple[ContainerRecord, 
 
 
 def _decide(paths: Paths, store: Store, opts: RunOptions, user_ns) -> tuple[ContainerRecord, dict, object]:
+    runtime = runtimes.binary(paths, opts.runtime)  # first: a bad name leaves nothing behind
     image = image_lookup.resolve(paths, store, opts.image)
     container_id = new_id()
     layout = layout_for(paths, container_id, image_lookup.lower_dirs(paths, image))
@@ -61,10 +62,13 @@ def _decide(paths: Paths, store: Store, opts: RunOptions, user_ns) -> tuple[Cont
     # "starting", held by this process, until the container runs (or the row says why not)
     me = os.getpid()
     record = ContainerRecord(container_id, name, image.id, opts.image, config["process"]["args"], time.time(),
-                             status="starting", pid=me, pid_start=start_time(me), runtime_root=paths.runtime_root)
+                             status="starting", pid=me, pid_start=start_time(me), runtime_root=paths.runtime_root,
+                             runtime=runtime)
     if user_ns is not None:  # last: from here on a failed run's discard frees the ranges
         from . import userns
         userns.into_config(config, *userns.assign(store, container_id, user_ns))
+    if runtime is not None:
+        runtimes.adapt(config)
     return record, config, net
 
 

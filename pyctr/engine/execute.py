@@ -3,10 +3,9 @@
 import os
 
 from ..records import record
-from ..runtime import container as runtime
 from ..runtime import terminal
 from ..runtime._core import ChildError
-from ..runtime.errors import NotRunning
+from ..runtime.errors import NotRunning, RuntimeFailure
 from . import containers
 from .accounts import container_reader, resolve_user
 from .environment import apply_lines, as_dict, as_list
@@ -53,35 +52,28 @@ def exec_in(paths: Paths, store: Store, name: str, opts: ExecOptions) -> int:
     config = containers.read_config(paths, record.id)
     if config is None:
         raise PyctrError(f"container {record.name} has no config.json")
-    runtime_root = containers.runtime_root(paths, record)
+    runtime = containers.runtime_of(paths, record)
     try:
-        process = build_process(config, container_reader(runtime_root, record.id), opts)
-        return _start(runtime_root, record.id, config, process, opts)
+        process = build_process(config, container_reader(runtime, record.id), opts)
+        if runtime.external:
+            return _start_external(runtime, record.id, config, process, opts)
+        return _start(runtime, record.id, config, process, opts)
     except NotRunning:
         raise Conflict(f"container {record.name} is not running") from None
     except ChildError as e:
         raise start_error(e.stage, e.errno, e.message, opts.command[0]) from None
+    except RuntimeFailure as e:
+        raise PyctrError(str(e)) from None
 
 
-def _start(runtime_root: str, container_id: str, config: dict, process: dict, opts: ExecOptions) -> int:
+def _start(runtime, container_id: str, config: dict, process: dict, opts: ExecOptions) -> int:
     """The process started, and followed to its exit unless detached.  None of our own
     fds reaches it: without a tty its std streams are pipes we relay (a process inside
     could otherwise reopen our terminal, or the file our stdout goes to, through
     /proc/<pid>/fd, and keep writing to it after we returned); with one, the pty is made
     inside the container."""
-    ours, theirs = _stdio(opts)
-    try:
-        try:
-            proc = runtime.exec_process(runtime_root, container_id, config, process, theirs,
-                                        terminal.terminal_size(0) if opts.tty else (0, 0))
-        finally:
-            for fd in set(theirs) - {-1}:  # the process has its copies
-                os.close(fd)
-    except BaseException:
-        for fd in ours:
-            if fd is not None and fd >= 0:
-                os.close(fd)
-        raise
+    ours, proc = _exec_with_pipes(opts, lambda theirs: runtime.exec_process(
+        container_id, config, process, theirs, terminal.terminal_size(0) if opts.tty else (0, 0)))
     if os.environ.get("PYCTR_PAUSE_AT"):  # a test looking at the process before it runs
         from .launch import CLONED, reached
         reached(CLONED)
@@ -91,6 +83,46 @@ def _start(runtime_root: str, container_id: str, config: dict, process: dict, op
     if opts.tty:
         return terminal.foreground(proc, True, opts.interactive)
     return terminal.foreground_pipes(proc, *ours)  # and closes ours
+
+
+def _start_external(runtime, container_id: str, config: dict, process: dict, opts: ExecOptions) -> int:
+    """`RUNTIME exec`, which waits for the process and exits with its code (detached: once
+    it runs).  Without a tty it gets pipes we relay, as _start's; with one, the runtime
+    makes the pty inside the container and relays it to our terminal itself."""
+    if opts.detach:
+        runtime.exec_process(container_id, config, process, (-1, -1, -1), detach=True).wait()
+        return 0
+    if opts.tty:
+        stdio = (0 if opts.interactive else -1, 1, 2)
+        proc = runtime.exec_process(container_id, config, process, stdio)
+        return _exit_code(proc, terminal.foreground(proc, False, opts.interactive))
+    ours, proc = _exec_with_pipes(opts, lambda theirs: runtime.exec_process(container_id, config, process, theirs))
+    return _exit_code(proc, terminal.foreground_pipes(proc, *ours))
+
+
+def _exec_with_pipes(opts: ExecOptions, make):
+    """(our ends, the process `make(their ends)` made): theirs closed once it has its
+    copies, ours too if it failed."""
+    ours, theirs = _stdio(opts)
+    try:
+        try:
+            return ours, make(theirs)
+        finally:
+            for fd in set(theirs) - {-1}:  # the process has its copies
+                os.close(fd)
+    except BaseException:
+        for fd in ours:
+            if fd is not None and fd >= 0:
+                os.close(fd)
+        raise
+
+
+def _exit_code(proc, code: int) -> int:
+    """The process's code, or docker's for the runtime's failure to start it (whose
+    message the runtime wrote to our stderr already)."""
+    from ..runtime.external import exit_code
+    failure = proc.failure()
+    return exit_code(failure, 126) if code != 0 and failure else code
 
 
 def _stdio(opts: ExecOptions) -> tuple[tuple, tuple]:

@@ -31,12 +31,11 @@ import time
 from .. import fastjson
 from ..records import record
 from ..runtime import _core, cgroups
-from ..runtime import container as runtime
 from ..runtime._core import ChildError
-from ..runtime.errors import CgroupError, ConfigError
+from ..runtime.errors import CgroupError, ConfigError, RuntimeFailure
 from ..runtime.process import alive, start_time
 from . import events
-from .errors import PyctrError, start_error
+from .errors import ENGINE_ERROR, PyctrError, start_error
 from .paths import MONITOR, Paths
 from .spec import OPEN_STDIN, annotated
 from .store import ContainerRecord, Store
@@ -98,7 +97,7 @@ def _receive(stream) -> dict:
     return fastjson.loads(line)
 
 
-def launch(paths: Paths, store: Store, container_id: str, config: dict, runtime_root: str, tty_size=(24, 80),
+def launch(paths: Paths, store: Store, container_id: str, config: dict, runtime, tty_size=(24, 80),
            owner: bool = False, setup=None, wire=None, *, actor: dict) -> Launched:
     """Forks; the fork starts the container and becomes its monitor (see above).  With
     `owner`, we keep one end of a socket the monitor serves from its first moment.
@@ -107,9 +106,12 @@ def launch(paths: Paths, store: Store, container_id: str, config: dict, runtime_
     row with its monitor among it.  Should it fail, the fork hears nothing more and takes
     the container and its cgroup down with it.  `wire(pid)`, if given, connects the
     cloned container to its networks before the go-ahead (endpoints.py).  `actor`: the
-    attributes of its start event (events.container_attributes)."""
+    attributes of its start event (events.container_attributes).  `runtime`: the
+    container's (containers.runtime_of)."""
     up_r, up_w = os.pipe()
     go_r, go_w = os.pipe()
+    # an external runtime reads the bundle from disk: its create waits for `setup`'s files
+    ready_r, ready_w = os.pipe() if runtime.external else (-1, -1)
     ours, theirs = _core.seqpacket_pair() if owner else (-1, -1)
     child = os.fork()
     if child == 0:  # pragma: no cover - becomes the monitor, measured by the tests
@@ -117,9 +119,16 @@ def launch(paths: Paths, store: Store, container_id: str, config: dict, runtime_
         os.close(go_w)
         if owner:
             os.close(ours)
-        _monitor_side(paths, container_id, config, runtime_root, up_w, go_r, tty_size, theirs)
+        if ready_r >= 0:
+            os.close(ready_w)
+            if not os.read(ready_r, 1):  # the setup failed: no container
+                os._exit(1)
+            os.close(ready_r)
+        _monitor_side(paths, container_id, config, runtime, up_w, go_r, tty_size, theirs)
     os.close(up_w)
     os.close(go_r)
+    if ready_r >= 0:
+        os.close(ready_r)
     up = os.fdopen(up_r)
     try:
         if owner:
@@ -130,10 +139,16 @@ def launch(paths: Paths, store: Store, container_id: str, config: dict, runtime_
             setup(child, start_time(child))
         else:
             store.update_container(container_id, monitor_pid=child, monitor_start=start_time(child))
+        if ready_w >= 0:
+            os.write(ready_w, b"1")
+            os.close(ready_w)
+            ready_w = -1
         pid = _start(store, container_id, config, up, go_w, wire, actor)
     except BaseException:
         os.close(go_w)  # no go-ahead: the fork aborts the container and exits
         go_w = -1
+        if ready_w >= 0:
+            os.close(ready_w)
         if owner:
             os.close(ours)
         os.waitpid(child, 0)
@@ -171,10 +186,10 @@ def _error(message: dict, config: dict) -> PyctrError:
     e = message["error"]
     if "stage" in e:
         return start_error(e["stage"], e["errno"], e["message"], config["process"]["args"][0])
-    return PyctrError(e["message"])
+    return PyctrError(e["message"], e.get("exit_code") or ENGINE_ERROR)
 
 
-def _monitor_side(paths: Paths, container_id: str, config: dict, runtime_root: str, up: int, go: int, tty_size,
+def _monitor_side(paths: Paths, container_id: str, config: dict, runtime, up: int, go: int, tty_size,
                   owner: int) -> None:
     """In the fork: start the container, then become its monitor.  Never returns.  Until
     the container runs, any failure takes it down (nothing of it may stay); once it runs,
@@ -191,7 +206,7 @@ def _monitor_side(paths: Paths, container_id: str, config: dict, runtime_root: s
         err_r, err_w = os.pipe()
         # no -i: the container's own /dev/null (-1), not ours, which it could chmod
         in_r, in_w = os.pipe() if annotated(config, OPEN_STDIN) else (-1, -1)
-        proc = _create(paths, container_id, config, runtime_root, (in_r, out_w, err_w), tty_size)
+        proc = _create(paths, container_id, config, runtime, (in_r, out_w, err_w), tty_size)
         for fd in {devnull, in_r, out_w, err_w} - {-1}:
             os.close(fd)
         _send(up, {"pid": proc.pid})
@@ -204,7 +219,7 @@ def _monitor_side(paths: Paths, container_id: str, config: dict, runtime_root: s
     except BaseException as e:  # noqa: BLE001 - everything goes back to the CLI as one line
         if proc is not None:
             proc.abort()
-        _tell(up, {"error": {"message": str(e) or type(e).__name__}})
+        _tell(up, {"error": {"message": str(e) or type(e).__name__, "exit_code": getattr(e, "exit_code", None)}})
         os._exit(1)
     _tell(up, {"ok": True})
     os.close(up)
@@ -247,12 +262,19 @@ def _become_monitor(paths: Paths, container_id: str, pid: int, master: int, pipe
         os._exit(1)
 
 
-def _create(paths: Paths, container_id: str, config: dict, runtime_root: str, stdio, tty_size):
-    """The runtime's create, its failures in the words `run` uses for them."""
+def _create(paths: Paths, container_id: str, config: dict, runtime, stdio, tty_size):
+    """The runtime's create, its failures in the words `run` uses for them.  An external
+    runtime's container is its child, not ours: we become the subreaper first, so it is
+    reparented to us (and, past the exec, to pyctr-monitor) when the runtime exits."""
+    if runtime.external:
+        from ..runtime.external import set_child_subreaper
+        set_child_subreaper()
     try:
-        return runtime.create(runtime_root, container_id, config, paths.container_dir(container_id),
-                              stdio=stdio, tty_size=tty_size)
+        return runtime.create(container_id, config, paths.container_dir(container_id), stdio, tty_size)
     except CgroupError as e:
         raise PyctrError(f"cannot apply resource limits: {e}") from None
     except ConfigError as e:
         raise PyctrError(f"invalid container config: {e}") from None
+    except RuntimeFailure as e:  # an external runtime's own words
+        from ..runtime.external import exit_code
+        raise PyctrError(f"{runtime.name}: {e}", exit_code(str(e), ENGINE_ERROR)) from None

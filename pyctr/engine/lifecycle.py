@@ -10,7 +10,6 @@ handler for, so the final SIGKILL goes to the whole cgroup.
 import signal
 import time
 
-from ..runtime import container as runtime
 from ..runtime.errors import CgroupError, NotRunning, RuntimeFailure
 from . import containers, endpoints, events, network_records, views
 from .errors import Conflict, PyctrError
@@ -58,7 +57,7 @@ def kill(paths: Paths, store: Store, name: str, sig: int) -> ContainerRecord:
         kill_all(paths, record)
     else:
         try:
-            runtime.kill(containers.runtime_root(paths, record), record.id, sig)
+            containers.runtime_of(paths, record).kill(record.id, sig)
         except NotRunning:
             raise Conflict(f"container {record.name} is not running") from None
         if sig == stop_signal(config):
@@ -85,7 +84,7 @@ def thaw_after_signal(paths: Paths, record: ContainerRecord) -> None:
 def kill_all(paths: Paths, record: ContainerRecord) -> None:
     """SIGKILL to every process of the container; one already gone is no error."""
     try:
-        runtime.kill(containers.runtime_root(paths, record), record.id, signal.SIGKILL, all_processes=True)
+        containers.runtime_of(paths, record).kill(record.id, signal.SIGKILL, all_processes=True)
     except NotRunning:
         pass
 
@@ -117,7 +116,7 @@ def stop(paths: Paths, store: Store, name: str, timeout: float | None = None, si
     if timeout is None:
         timeout = stop_timeout(config)
     try:
-        runtime.kill(containers.runtime_root(paths, record), record.id, sig)
+        containers.runtime_of(paths, record).kill(record.id, sig)
         _event(paths, store, record, "kill", config, signal=int(sig))
     except NotRunning:
         pass
@@ -202,7 +201,7 @@ def start(paths: Paths, store: Store, name: str, owner: bool = False,
     try:
         conf = network_records.netconf(store, record.id)
         wire = endpoints.wiring(paths, store, record.id, record.name, config, conf.mode if conf else None)
-        launched = launch(paths, store, record.id, config, containers.runtime_root(paths, record), owner=owner,
+        launched = launch(paths, store, record.id, config, containers.runtime_of(paths, record), owner=owner,
                           tty_size=terminal_size() if owner and tty else (24, 80), wire=wire,
                           actor=events.container_attributes(record, config))
     except BaseException:  # one never started stays "created", as docker's does
@@ -319,8 +318,8 @@ def update(paths: Paths, store: Store, name: str, options) -> None:
     resources = merge(current, changes)
     try:
         # the whole memory section, so limit and swap move together
-        runtime.update(containers.runtime_root(paths, record), record.id,
-                       {**changes, **({"memory": resources["memory"]} if "memory" in changes else {})})
+        containers.runtime_of(paths, record).update(
+            record.id, {**changes, **({"memory": resources["memory"]} if "memory" in changes else {})})
     except CgroupError as e:
         raise PyctrError(f"cannot update {name}: {e}") from None
     except NotRunning:
@@ -336,7 +335,7 @@ def top(paths: Paths, store: Store, name: str, ps_args: list[str] | None = None)
     (the command) whole."""
     record = running(paths, store, name)
     try:
-        pids = runtime.processes(containers.runtime_root(paths, record), record.id)
+        pids = containers.runtime_of(paths, record).processes(record.id)
     except NotRunning:
         raise Conflict(f"container {record.name} is not running") from None
     if not pids:

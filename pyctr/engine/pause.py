@@ -3,7 +3,6 @@ cgroup's freezer (v1 freezer.state, v2 cgroup.freeze), as docker does.  A paused
 is still running: `ps` shows it "Up ... (Paused)", `exec` refuses it, and `stop`/`kill`
 thaw it once their signal is sent (lifecycle.py)."""
 
-from ..runtime import container as runtime
 from ..runtime.errors import CgroupError, NotRunning
 from . import containers, events, views
 from .errors import Conflict, PyctrError
@@ -27,9 +26,9 @@ def _switch(paths: Paths, store: Store, name: str, freeze: bool) -> ContainerRec
         raise Conflict(f"Container {record.id} is not running", exit_code=1)
     if containers.is_paused(paths, record) == freeze:
         raise Conflict(f"Container {record.id} is {'already' if freeze else 'not'} paused", exit_code=1)
-    root = containers.runtime_root(paths, record)
+    runtime = containers.runtime_of(paths, record)
     try:
-        (runtime.pause if freeze else runtime.resume)(root, record.id)
+        (runtime.pause if freeze else runtime.resume)(record.id)
     except NotRunning:
         raise Conflict(f"Container {record.id} is not running", exit_code=1) from None
     except CgroupError as e:
@@ -49,6 +48,6 @@ def thaw_if_paused(paths: Paths, record: ContainerRecord) -> None:
 
 def _thaw_quietly(paths: Paths, record: ContainerRecord) -> None:
     try:
-        runtime.resume(containers.runtime_root(paths, record), record.id)
+        containers.runtime_of(paths, record).resume(record.id)
     except (NotRunning, CgroupError, OSError):
         pass

@@ -55,7 +55,7 @@ def _create_and_launch(paths: Paths, store: Store, opts: RunOptions, **how):
     try:
         record, config, net = create.new(paths, store, opts)
         try:
-            launched = launch(paths, store, record.id, config, record.runtime_root,
+            launched = launch(paths, store, record.id, config, containers.runtime_of(paths, record),
                               setup=_writer(paths, store, record, config, net, opts, cidfile),
                               wire=endpoints.wiring(paths, store, record.id, record.name, config, net.mode),
                               actor=events.container_attributes(record, config), **how)

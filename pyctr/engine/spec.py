@@ -95,6 +95,7 @@ class RunOptions:
     resources: ResourceOptions = factory(ResourceOptions)
     security: SecurityOptions = factory(SecurityOptions)
     cgroup_parent: str | None = None
+    runtime: str | None = None  # --runtime: runc, crun, a path (runtimes.py: the default)
     init: bool = False
     userns: str | None = None  # "auto", "auto:size=N", "host"
     uidmap: list[str] = []  # CONTAINER:HOST:SIZE

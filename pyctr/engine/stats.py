@@ -4,7 +4,6 @@ CPU, memory, pids, block I/O) and from their network namespaces (/proc/<pid>/net
 import time
 
 from ..records import as_dict, record
-from ..runtime import container as runtime
 from ..runtime.errors import NoSuchContainer
 from . import containers
 from .paths import Paths
@@ -45,7 +44,7 @@ def _read(paths: Paths, records: list[ContainerRecord]) -> dict:
     """{id: (monotonic time, figures)} of those whose cgroup is (still) there."""
     reads = {}
     for r in records:
-        figures = runtime.stats(containers.runtime_root(paths, r), r.id)
+        figures = containers.runtime_of(paths, r).stats(r.id)
         if figures is not None:
             reads[r.id] = (time.monotonic(), figures)
     return reads
@@ -83,7 +82,7 @@ def block_io(paths: Paths, record: ContainerRecord, figures) -> tuple[int, int]:
         return figures.block_read, figures.block_write
     done = [0, 0]
     try:
-        pids = runtime.processes(containers.runtime_root(paths, record), record.id)
+        pids = containers.runtime_of(paths, record).processes(record.id)
     except NoSuchContainer:  # gone meanwhile: nothing more to count
         return 0, 0
     for pid in pids:

@@ -17,7 +17,7 @@ from .. import fastjson
 from ..records import record
 from .errors import Conflict, PyctrError
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 SCHEMA = """
 CREATE TABLE images (
@@ -189,6 +189,11 @@ MIGRATIONS = [
     ALTER TABLE containers ADD COLUMN stopped_by_user INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE containers ADD COLUMN restart_delay REAL;
     """,
+    # the OCI runtime binary a container runs on (--runtime: runc, crun, a path), its
+    # absolute path; NULL for pyctr's own
+    """
+    ALTER TABLE containers ADD COLUMN runtime TEXT;
+    """,
 ]
 
 
@@ -214,6 +219,7 @@ class ContainerRecord:
     restart_count: int = 0  # restarts by its restart policy since a user last started it
     stopped_by_user: int = 0  # stop or kill by a user: no restart by the policy
     restart_delay: float | None = None  # seconds: the back-off of the last restart
+    runtime: str | None = None  # an OCI runtime binary's absolute path (--runtime); None: pyctr's own
 
 
 @record
@@ -238,7 +244,7 @@ class IdRange:
 CONTAINER_COLUMNS = (
     "id", "name", "image_id", "image_ref", "command", "created", "status", "pid",
     "pid_start", "exit_code", "started", "finished", "oom_killed", "final_stats", "monitor_pid", "monitor_start",
-    "runtime_root", "restart_count", "stopped_by_user", "restart_delay",
+    "runtime_root", "restart_count", "stopped_by_user", "restart_delay", "runtime",
 )
 
 

@@ -83,7 +83,8 @@ def inspect(paths: Paths, record: ContainerRecord, store: Store | None = None) -
         "Driver": "overlay",
         "Platform": "linux",
         "HostConfig": {**host_config(config, user_mounts, conf, store, record.id, init),
-                       "NetworkMode": settings.pop("NetworkMode", "none")},
+                       "NetworkMode": settings.pop("NetworkMode", "none"),
+                       "Runtime": record.runtime or "pyctr"},
         "GraphDriver": {"Name": "overlay", "Data": {"LowerDir": layers.get("lowerdir", ""),
                                                     "UpperDir": layers.get("upperdir", ""),
                                                     "WorkDir": layers.get("workdir", ""),
@@ -225,7 +226,7 @@ def host_config(config: dict, user_mounts: list, conf, store: Store | None, cont
         "SecurityOpt": security or None,
         "Tmpfs": {r.destination: ",".join(r.options) for r in user_mounts if r.type == "tmpfs"} or None,
         "ShmSize": _shm_size(config),
-        "CgroupParent": os.path.dirname(linux.get("cgroupsPath", "")),
+        "CgroupParent": os.path.dirname(linux.get("cgroupsPath", "")).lstrip("/"),  # (absolute for runc)
         "CpuShares": cpu.get("shares") or 0,
         "Memory": max(memory.get("limit") or 0, 0),
         "NanoCpus": quota * 1_000_000_000 // period if quota > 0 and period else 0,

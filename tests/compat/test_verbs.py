@@ -111,8 +111,10 @@ def test_rename(pyctr):
 # pause, unpause
 
 def _freezer_state(pyctr, cid: str) -> str:
-    for d in pyctr.cgroup_dirs(cid):
-        for name, frozen in (("freezer.state", "FROZEN"), ("cgroup.freeze", "1")):
+    # the v1 freezer first: on a hybrid host runc also makes the container a cgroup in the
+    # unified hierarchy, whose cgroup.freeze its pause leaves alone
+    for name, frozen in (("freezer.state", "FROZEN"), ("cgroup.freeze", "1")):
+        for d in pyctr.cgroup_dirs(cid):
             path = os.path.join(d, name)
             if os.path.exists(path):
                 with open(path) as f:
