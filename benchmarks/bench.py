@@ -25,9 +25,12 @@ import tempfile
 import time
 
 PYCTR = os.path.join(os.path.dirname(sys.executable), "pyctr")
+PYCTR_RUNTIME = os.path.join(os.path.dirname(sys.executable), "pyctr-runtime")
+# runc's command line, each on the same bundle: pyctr's runtime next to runc and crun
+OCI_CLIS = {"pyctr-runtime": PYCTR_RUNTIME, "runc": "runc", "crun": "crun"}
 RUNTIMES = ("pyctr", "runc", "crun")
 LIMITS = {"memory": {"limit": 64 << 20}, "cpu": {"cpus": "0"}}  # = pyctr's -m 64m --cpuset-cpus 0
-SCENARIOS = ("start", "limits", "exec", "seccomp", "throughput", "monitor", "network")
+SCENARIOS = ("start", "limits", "exec", "seccomp", "throughput", "monitor", "network", "oci")
 
 
 def private_namespace() -> None:
@@ -257,6 +260,34 @@ def throughput(bench: Bench, args) -> str:
     return "Throughput\n\n" + "\n".join(lines)
 
 
+def oci(bench: Bench, args) -> str:
+    """The OCI runtime command line alone, on one bundle: `run` (create and start in one,
+    waiting for the exit) and create + start + delete as separate commands (as podman and
+    containerd drive a runtime), for pyctr-runtime, runc and crun."""
+    clis = {name: path for name, path in OCI_CLIS.items() if shutil.which(path)}
+    bundle = bench.bundle("true", ["/bin/true"])
+
+    def run_(name):
+        return [clis[name], "--root", os.path.join(bench.work, f"{name}-state"), "run", "--bundle", bundle,
+                bench.new_id()]
+
+    def split(name):
+        state = os.path.join(bench.work, f"{name}-state")
+        cid = bench.new_id()
+        steps = [[clis[name], "--root", state, "create", "--bundle", bundle, cid],
+                 [clis[name], "--root", state, "start", cid],
+                 [clis[name], "--root", state, "delete", "--force", cid]]
+        script = " && ".join(" ".join(step) + (" >/dev/null 2>&1 </dev/null" if i == 0 else "")
+                             for i, step in enumerate(steps))
+        return ["sh", "-c", script]
+    text = "`RUNTIME run --bundle B ID` on one bundle (busybox `true`, runc's default spec)\n\n" + \
+        latency_table(alternate({n: (lambda n=n: run_(n)) for n in clis}, args.runs, args.warmup))
+    samples = alternate({n: (lambda n=n: split(n)) for n in clis}, args.runs, args.warmup)
+    reap_orphans()
+    return text + "\n\n`create`, `start`, `delete --force` as three commands (through one `sh -c`)\n\n" + \
+        latency_table(samples)
+
+
 def rss_kib(pid: int) -> int:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -353,7 +384,7 @@ def main() -> None:
     private_namespace()
     become_subreaper()
     functions = {"start": start, "limits": limits, "exec": exec_, "seccomp": seccomp, "throughput": throughput,
-                 "monitor": monitor, "network": network}
+                 "monitor": monitor, "network": network, "oci": oci}
     print(f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, kernel {os.uname().release}, "
           f"{args.runs} timed runs per runtime after {args.warmup} untimed\n", flush=True)
     with tempfile.TemporaryDirectory(prefix="pyctr-bench-") as work:

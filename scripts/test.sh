@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs pyctr's tests (as root, after scripts/setup.sh): the C core's unit tests through
-# ctest, the Python suite on this host, then the cgroup tests again in a QEMU guest with a
-# pure cgroup v2 hierarchy (this host mounts cgroup v1).  PYCTR_SKIP_V2=1 skips the guest.
+# ctest, the cgroup tests in a QEMU guest with a pure cgroup v2 hierarchy (this host mounts
+# cgroup v1), the Python suite on this host, then the OCI conformance suite against
+# pyctr-runtime.  PYCTR_SKIP_V2=1 skips the guest, PYCTR_SKIP_OCI=1 the conformance suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,3 +21,6 @@ if [ "${PYCTR_SKIP_V2:-0}" != 1 ]; then
     -m cgroups tests
 fi
 .venv/bin/pytest tests "$@"
+if [ "${PYCTR_SKIP_OCI:-0}" != 1 ]; then
+  scripts/oci-conformance.sh
+fi

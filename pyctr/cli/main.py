@@ -16,6 +16,9 @@ def main(argv=None) -> int:
         from .. import __version__
         print(f"pyctr version {__version__}")
         return 0
+    if args[:1] == ["runtime"]:  # pyctr-runtime's command line (runc's), no typer
+        from ..runtime.oci.main import main as runtime_main
+        return runtime_main(args[1:])
     if args[:1] == ["__complete"]:  # a shell's TAB: no typer (completion.py)
         from .completion import main as complete
         return complete(args[1:])

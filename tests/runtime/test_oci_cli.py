@@ -264,3 +264,12 @@ def test_spec_and_features(rt, tmp_path):
     assert rt("spec", "--bundle", str(tmp_path / "b")).returncode == 1  # never over one
     features = json.loads(rt("features").stdout)
     assert "createContainer" in features["hooks"] and "mount" in features["linux"]["namespaces"]
+
+
+def test_pyctr_runtime_is_pyctr_runtime(rt, bundle):
+    from conftest import PYCTR
+    bundle("sleep", "100")
+    assert rt("create", CID).returncode == 0
+    listed = subprocess.run([PYCTR, "runtime", "--root", rt.root, "list", "-q"], capture_output=True, text=True)
+    assert (listed.returncode, listed.stdout) == (0, f"{CID}\n")
+    assert rt("delete", "--force", CID).returncode == 0

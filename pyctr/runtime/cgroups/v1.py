@@ -129,6 +129,9 @@ class CgroupV1:
             write(memsw, swap)
         if memory.get("reservation") is not None:
             write(self._file("memory", "memory.soft_limit_in_bytes"), memory["reservation"])
+        swappiness = memory.get("swappiness")
+        if swappiness is not None and 0 <= swappiness <= 100:  # v2 has none (runc ignores it there)
+            write(self._file("memory", "memory.swappiness"), swappiness)
         if memory.get("disableOOMKiller"):  # v2 has no such switch (docker warns, and drops it)
             write(self._file("memory", "memory.oom_control"), 1)
 

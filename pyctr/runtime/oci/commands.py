@@ -59,6 +59,9 @@ def _bundle_config(bundle: str) -> dict:
     return config
 
 
+_DEFAULT_CGROUP_PARENT = "/pyctr-runtime"
+
+
 def _default_cgroup(config: dict, cid: str) -> None:
     """Every container gets a cgroup (/pyctr-runtime/<id> unless the config names one), and
     in it the device rules runc adds to every config's: the default devices, and those the
@@ -66,7 +69,7 @@ def _default_cgroup(config: dict, cid: str) -> None:
     from ..cgroups.devices import with_defaults
     linux = config.setdefault("linux", {})
     if not linux.get("cgroupsPath"):
-        linux["cgroupsPath"] = f"/pyctr-runtime/{cid}"
+        linux["cgroupsPath"] = f"{_DEFAULT_CGROUP_PARENT}/{cid}"
     resources = linux.setdefault("resources", {})
     if "devices" in resources or linux.get("devices"):
         resources["devices"] = with_defaults(resources.get("devices") or [], linux.get("devices") or [])
@@ -263,7 +266,21 @@ def _delete(inv: Invocation, cid: str, force: bool) -> None:
         while saved.current_status() != "stopped" and time.monotonic() < deadline:
             time.sleep(0.005)
     container.delete(inv.root, cid)
+    if saved.cgroups_path == _DEFAULT_CGROUP_PARENT + "/" + cid:
+        _remove_default_parent()
     _poststop(inv, _state(saved, "stopped", 0), saved.hooks)
+
+
+def _remove_default_parent() -> None:
+    """The default parent goes with its last container: rmdir alone (while other
+    containers are in it, the kernel refuses; nothing in it is killed or frozen)."""
+    from ..cgroups import CGROUP_ROOT
+    name = _DEFAULT_CGROUP_PARENT.lstrip("/")
+    for hierarchy in [CGROUP_ROOT, *(e.path for e in os.scandir(CGROUP_ROOT) if e.is_dir(follow_symlinks=False))]:
+        try:
+            os.rmdir(os.path.join(hierarchy, name))
+        except OSError:
+            pass
 
 
 def list_containers(inv: Invocation) -> int:
