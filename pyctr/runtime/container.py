@@ -40,13 +40,17 @@ class State:
     annotations: dict = {}
     created: float = 0.0  # seconds since the epoch
     hooks: dict = {}  # the config's OCI hooks: poststart and poststop run after create
+    creating: bool = False  # the OCI CLI's create has not seen it set up yet
 
     def current_status(self) -> str:
-        """The status as the OCI runtime spec names it: created, running or stopped."""
+        """The status as the OCI runtime spec names it: creating, created, running or
+        stopped."""
         found = identity(self.pid)
         if found is None or found[0] != self.pid_start:
             return "stopped"
-        return "created" if found[1] == _CREATED else "running"
+        if found[1] != _CREATED:
+            return "running"
+        return "creating" if self.creating else "created"
 
     def as_oci(self) -> dict:
         """The OCI runtime spec's state, as `runc state` prints it."""
@@ -69,7 +73,8 @@ def save_state(root: str, saved: State) -> None:
     fastjson.write(os.path.join(d, "state.json"),
                    {"ociVersion": OCI_VERSION, "id": saved.id, "pid": saved.pid, "pidStart": saved.pid_start,
                     "bundle": saved.bundle, "annotations": saved.annotations, "created": saved.created,
-                    "cgroupsPath": saved.cgroups_path, **({"hooks": saved.hooks} if saved.hooks else {})})
+                    "cgroupsPath": saved.cgroups_path, **({"hooks": saved.hooks} if saved.hooks else {}),
+                    **({"creating": True} if saved.creating else {})})
 
 
 def load_state(root: str, container_id: str) -> State | None:
@@ -77,7 +82,8 @@ def load_state(root: str, container_id: str) -> State | None:
     try:
         saved = fastjson.read(os.path.join(state_dir(root, container_id), "state.json"))
         return State(saved["id"], saved["bundle"], saved["pid"], saved["pidStart"], saved.get("cgroupsPath"),
-                     saved.get("annotations") or {}, saved.get("created", 0.0), saved.get("hooks") or {})
+                     saved.get("annotations") or {}, saved.get("created", 0.0), saved.get("hooks") or {},
+                     bool(saved.get("creating")))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -105,7 +111,7 @@ def create(root: str, container_id: str, config: dict, bundle: str, stdio=(0, 1,
     return _create(root, container_id, config, bundle, build_plan(config, stdio, tty_size))
 
 
-def _create(root: str, container_id: str, config: dict, bundle: str, plan) -> "Created":
+def _create(root: str, container_id: str, config: dict, bundle: str, plan, creating: bool = False) -> "Created":
     plan.seccomp = seccomp.program(root, config.get("linux", {}).get("seccomp"))
     cgroups_path = config.get("linux", {}).get("cgroupsPath")
     if plan.namespace_paths:
@@ -122,7 +128,8 @@ def _create(root: str, container_id: str, config: dict, bundle: str, plan) -> "C
     process = Created(child, cgroup, root, container_id)
     try:
         save_state(root, State(container_id, bundle, child.pid, start_time(child.pid), cgroups_path,
-                               dict(config.get("annotations") or {}), time.time(), config.get("hooks") or {}))
+                               dict(config.get("annotations") or {}), time.time(), config.get("hooks") or {},
+                               creating))
     except BaseException:
         process.abort()
         raise
@@ -156,8 +163,11 @@ def create_waiting(root: str, container_id: str, config: dict, bundle: str, stdi
         try:
             plan = _waiting_plan(config, stdio, fd, no_pivot, on_hooks is not None)
             plan.hook_state = hook_state(container_id, bundle, config.get("annotations") or {}, "created")
-            process = _create(root, container_id, config, bundle, plan)
+            process = _create(root, container_id, config, bundle, plan, creating=True)
             process.start(lambda: on_hooks(process.pid)) if on_hooks else process.start()
+            saved = load_state(root, container_id)
+            saved.creating = False
+            save_state(root, saved)
         finally:
             if fd >= 0:
                 os.close(fd)

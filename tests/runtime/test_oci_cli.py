@@ -273,3 +273,14 @@ def test_pyctr_runtime_is_pyctr_runtime(rt, bundle):
     listed = subprocess.run([PYCTR, "runtime", "--root", rt.root, "list", "-q"], capture_output=True, text=True)
     assert (listed.returncode, listed.stdout) == (0, f"{CID}\n")
     assert rt("delete", "--force", CID).returncode == 0
+
+
+def test_state_says_creating_until_create_is_done(rt, bundle):
+    """A createRuntime hook runs while create is still at work: `state` then says so."""
+    seen = bundle.path / "seen"
+    ask = f"{RUNTIME} --root {rt.root} state {CID} > {seen}"
+    bundle("true", hooks={"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", ask]}]})
+    assert rt("create", CID).returncode == 0
+    assert json.loads(seen.read_text())["status"] == "creating"
+    assert rt.state()["status"] == "created"
+    assert rt("delete", "--force", CID).returncode == 0
