@@ -284,3 +284,36 @@ def test_state_says_creating_until_create_is_done(rt, bundle):
     assert json.loads(seen.read_text())["status"] == "creating"
     assert rt.state()["status"] == "created"
     assert rt("delete", "--force", CID).returncode == 0
+
+
+@pytest.mark.cgroups
+def test_resources_and_the_cgroup_mount_on_this_hierarchy(rt, bundle):
+    """(Also run in the cgroup v2 guest.)  linux.resources applied at create, `update`
+    changes them, `events --stats` reads them; a `cgroup` mount shows the container's own
+    cgroup as the root of /sys/fs/cgroup."""
+    from pyctr.runtime import cgroups
+    spec = bundle("sh", "-c", "ls /sys/fs/cgroup > /cg; exec sleep 100")
+    spec["linux"]["resources"]["memory"] = {"limit": 64 << 20}
+    spec["linux"]["resources"]["pids"] = {"limit": 50}
+    spec["mounts"].append({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                           "options": ["nosuid", "noexec", "nodev", "ro"]})
+    (bundle.path / "config.json").write_text(json.dumps(spec))
+    assert rt("create", CID).returncode == 0
+    assert rt("start", CID).returncode == 0
+    group = cgroups.open_cgroup(spec["linux"]["cgroupsPath"])
+    assert group.stats().memory_limit == 64 << 20 and group.stats().pids_limit == 50
+    done = rt("update", "--memory", "128m", "--pids-limit", "60", CID)
+    assert done.returncode == 0, done.stderr
+    assert group.stats().memory_limit == 128 << 20 and group.stats().pids_limit == 60
+    figures = json.loads(rt("events", "--stats", CID).stdout)
+    assert figures["type"] == "stats" and figures["data"]["memory"]["usage"]["limit"] == 128 << 20
+    deadline = time.monotonic() + 10
+    while not (bundle.path / "rootfs" / "cg").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    listed = (bundle.path / "rootfs" / "cg").read_text().split()
+    if cgroups.mode() == "v2":
+        assert "cgroup.controllers" in listed and "memory.max" in listed
+    else:
+        assert {"memory", "pids", "devices"} <= set(listed)
+    assert rt("exec", CID, "touch", "/sys/fs/cgroup/x").returncode != 0  # read-only, as asked
+    assert rt("delete", "--force", CID).returncode == 0
