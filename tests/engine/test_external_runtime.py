@@ -32,11 +32,15 @@ from test_cgroups import test_with_rm_an_oom_kill_is_still_told  # noqa: F401
 from test_events import test_an_oom_kill_then_die, test_kill_start_restart  # noqa: F401
 from test_runflags import test_restart_on_failure_restarts_exactly_n_times_with_back_off  # noqa: F401
 
-RUNTIMES = ("runc", "crun")
+# and pyctr's own runtime behind runc's command line, as any other: the engine's bundle
+# through pyctr-runtime (this build's, beside the tests' interpreter)
+RUNTIMES = ("runc", "crun", "pyctr-runtime")
 
 
 @pytest.fixture(params=RUNTIMES)
 def runtime(request) -> str:
+    if request.param == "pyctr-runtime":
+        return os.path.join(os.path.dirname(sys.executable), "pyctr-runtime")
     if shutil.which(request.param) is None:
         pytest.skip(f"{request.param} is not installed")
     return request.param
@@ -65,7 +69,7 @@ def test_exec_exit_codes(pyctr, runtime):
 
 def _runtime_state(pyctr, runtime: str, cid: str) -> dict | None:
     """What the runtime itself says of the container, from its own state root."""
-    root = os.path.join(pyctr.root, "run", "runtimes", runtime)
+    root = os.path.join(pyctr.root, "run", "runtimes", os.path.basename(runtime))
     r = subprocess.run([runtime, "--root", root, "state", cid], capture_output=True, text=True)
     return json.loads(r.stdout) if r.returncode == 0 else None
 

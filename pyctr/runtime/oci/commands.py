@@ -268,7 +268,20 @@ def _delete(inv: Invocation, cid: str, force: bool) -> None:
     container.delete(inv.root, cid)
     if saved.cgroups_path == _DEFAULT_CGROUP_PARENT + "/" + cid:
         _remove_default_parent()
+    _drop_cache_if_last(inv.root)
     _poststop(inv, _state(saved, "stopped", 0), saved.hooks)
+
+
+def _drop_cache_if_last(root: str) -> None:
+    """The compiled seccomp filters (<root>/seccomp) go with the last container, so that a
+    --root with no containers holds nothing (the engine removes a runtime's root then)."""
+    from .. import _core
+    from ..seccomp import CACHE_DIR
+    try:
+        if set(os.listdir(root)) == {CACHE_DIR}:
+            _core.remove_tree(os.path.join(root, CACHE_DIR))
+    except OSError:
+        pass
 
 
 def _remove_default_parent() -> None:
