@@ -30,7 +30,7 @@ PYCTR_RUNTIME = os.path.join(os.path.dirname(sys.executable), "pyctr-runtime")
 OCI_CLIS = {"pyctr-runtime": PYCTR_RUNTIME, "runc": "runc", "crun": "crun"}
 RUNTIMES = ("pyctr", "runc", "crun")
 LIMITS = {"memory": {"limit": 64 << 20}, "cpu": {"cpus": "0"}}  # = pyctr's -m 64m --cpuset-cpus 0
-SCENARIOS = ("start", "limits", "exec", "seccomp", "throughput", "monitor", "network", "oci")
+SCENARIOS = ("start", "limits", "exec", "seccomp", "throughput", "monitor", "network", "oci", "podman")
 
 
 def private_namespace() -> None:
@@ -178,7 +178,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def latency_table(samples: dict) -> str:
     medians = {n: statistics.median(w for w, _ in s) for n, (s, _) in samples.items()}
-    against = [r for r in ("runc", "crun", "pyctr-base", "unconfined") if r in medians]
+    against = [r for r in ("runc", "crun", "pyctr-base", "unconfined", "podman/runc", "podman/crun") if r in medians]
     lines = ["| runtime | median ms | p90 ms | CPU ms (median) | peak RSS MiB | " + " | ".join(f"vs {r}" for r in against) + " |",
              "|---|---|---|---|---|" + "---|" * len(against)]
     for name, (s, rss) in samples.items():
@@ -330,18 +330,33 @@ class Podman:
         self.base = tempfile.mkdtemp(prefix="pd", dir="/tmp")
         self.argv = ["podman", "--root", f"{self.base}/root", "--runroot", f"{self.base}/run",
                      "--tmpdir", f"{self.base}/tmp", "--storage-driver", "overlay", "--events-backend", "none",
-                     "--cgroup-manager", "cgroupfs", "--runtime", "runc"]
+                     "--cgroup-manager", "cgroupfs"]
         archive = os.path.join(work, "busybox.tar")
         run([*pyctr_argv, "save", "-o", archive, "busybox"])
         run([*self.argv, "load", "-i", archive])
 
-    def run_true(self, network: str) -> list[str]:
-        return [*self.argv, "run", "--rm", "--network", network, "--ulimit", "nofile=1024:1024",
-                "--ulimit", "nproc=1024:1024", "busybox", "true"]
+    def run_true(self, network: str, runtime: str = "runc") -> list[str]:
+        return [*self.argv, "--runtime", runtime, "run", "--rm", "--network", network, "--ulimit",
+                "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "busybox", "true"]
 
     def close(self) -> None:
         subprocess.run([*self.argv, "system", "reset", "--force"], capture_output=True)
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def podman(bench: Bench, args) -> str:
+    """podman's `run --rm --network none busybox true` on each runtime (conmon, its store and
+    its overlay around each): what a podman user sees of the runtime underneath."""
+    if not shutil.which("podman"):
+        return "podman: not installed, skipped"
+    runtimes = {name: path for name, path in OCI_CLIS.items() if shutil.which(path)}
+    pod = Podman(bench.work, bench.pyctr())
+    try:
+        samples = alternate({f"podman/{name}": (lambda path=path: pod.run_true("none", path))
+                             for name, path in runtimes.items()}, args.runs, args.warmup)
+    finally:
+        pod.close()
+    return "`podman --runtime RUNTIME run --rm --network none busybox true`\n\n" + latency_table(samples)
 
 
 def network(bench: Bench, args) -> str:
@@ -384,7 +399,7 @@ def main() -> None:
     private_namespace()
     become_subreaper()
     functions = {"start": start, "limits": limits, "exec": exec_, "seccomp": seccomp, "throughput": throughput,
-                 "monitor": monitor, "network": network, "oci": oci}
+                 "monitor": monitor, "network": network, "oci": oci, "podman": podman}
     print(f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, kernel {os.uname().release}, "
           f"{args.runs} timed runs per runtime after {args.warmup} untimed\n", flush=True)
     with tempfile.TemporaryDirectory(prefix="pyctr-bench-") as work:

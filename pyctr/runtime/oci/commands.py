@@ -102,6 +102,15 @@ def _create(inv: Invocation, start_now: bool):
     """create, and run's first half: the container set up and waiting (for `start`, or
     for run's own go-ahead) with its state saved and the pre-start hooks run.  Returns
     (state, process, config)."""
+    from ..cgroups import warm_attach, warm_attach_stop
+    warm_attach()  # v1's attach grace period waited out while the config is read (csrc/warm.c)
+    try:
+        return _create_warm(inv, start_now)
+    finally:
+        warm_attach_stop()
+
+
+def _create_warm(inv: Invocation, start_now: bool):
     cid = _id(inv)
     bundle = os.path.abspath(inv.options.get("bundle") or ".")
     config = _bundle_config(bundle)

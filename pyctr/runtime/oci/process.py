@@ -14,6 +14,8 @@ from .main import Invocation, UsageError
 def exec_in(inv: Invocation, saved: container.State) -> int:
     from ..plan import load
     from ..terminal import foreground, terminal_size
+    from ..cgroups import warm_attach
+    warm_attach()  # exec_process stops it once the process is placed
     opts = inv.options
     config = load(saved.bundle)
     process = _process(inv, config)
