@@ -1,0 +1,53 @@
+"""What the podman and containerd tests share: where the installed executables are, a
+tool that may be missing, the mounts a store leaves, commands run and checked."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+# The installed executables, as podman and containerd are told to run them.
+BIN = os.path.dirname(sys.executable)
+RUNTIME = os.path.join(BIN, "pyctr-runtime")
+PYCTR = os.path.join(BIN, "pyctr")
+# root here cannot raise its limits past the hard ones podman would set by default
+ULIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
+
+
+def need(tool: str) -> str:
+    path = shutil.which(tool)
+    if not path:
+        pytest.skip(f"{tool} is not installed (scripts/setup.sh installs it)")
+    return path
+
+
+def mounts_under(base: str) -> list[str]:
+    """Mount points under `base`, deepest first (the order to unmount them in)."""
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = line.split()[4].replace("\\040", " ")
+            if point == base or point.startswith(base + "/"):
+                found.append(point)
+    return sorted(found, key=len, reverse=True)
+
+
+def unmount_all(base: str) -> list[str]:
+    """Unmounts what is left under `base` (lazily: a store's mounts may be busy a
+    moment after its last container); returns what was there, for the caller to
+    report as a leak."""
+    left = mounts_under(base)
+    for point in left:
+        subprocess.run(["umount", "-l", point], capture_output=True)
+    return left
+
+
+def run(argv: list[str], timeout: float = 60, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+def ok(r: subprocess.CompletedProcess) -> str:
+    assert r.returncode == 0, f"{' '.join(r.args)}: exit {r.returncode}: {r.stderr}"
+    return r.stdout

@@ -1,0 +1,184 @@
+"""Fixtures for the engines that drive `pyctr-runtime` as they drive runc: podman (through
+conmon) and containerd (through its runc shim), each with a store of its own in a temp
+directory and a busybox image made on this machine.
+
+The stores live for a module (loading an image costs more than a test); every test
+removes its own containers, so the leak check still sees each test's leftovers:
+containers' cgroups go under the test's cgroup parent, conmon, the shims and the
+container processes run in the run's cgroup.  What the module leaves (podman's storage
+mounts, containerd's daemon) is checked at the module's end by the fixtures here."""
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from .clients import PYCTR, RUNTIME, ULIMITS, need, ok, run, unmount_all
+
+
+@pytest.fixture(scope="session")
+def busybox_archive(tmp_path_factory) -> str:
+    """A docker archive of pyctr's built-in busybox image (busybox:latest), made by
+    `pyctr save` on this machine: no registry, no network."""
+    d = tmp_path_factory.mktemp("oci-images")
+    root, archive = str(d / "pyctr-root"), str(d / "busybox.tar")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TMPDIR": os.environ["TMPDIR"], "PYCTR_NETWORK": "none"}
+    # the built-in image is made on first use: a container created (never started) makes it
+    for argv in (["create", "--name", "mk", "--net", "none", "busybox", "true"], ["rm", "mk"],
+                 ["save", "-o", archive, "busybox"]):
+        r = subprocess.run([PYCTR, "--root", root, *argv], capture_output=True, text=True, env=env, timeout=60)
+        assert r.returncode == 0, f"pyctr {' '.join(argv)}: {r.stderr}"
+    shutil.rmtree(root)
+    return archive
+
+
+
+
+class PodmanStore:
+    """podman 4.3 with a root, runroot and network config of its own (nothing of the
+    host's podman is read or written), cgroupfs, pyctr-runtime as its runtime and
+    busybox loaded.  The runroot is under /tmp: podman refuses one of 50 characters or
+    more; the root is in the run's TMPDIR, where the leak check sees its overlay mounts."""
+
+    def __init__(self, archive: str):
+        need("podman")
+        need("conmon")
+        self.root = tempfile.mkdtemp(prefix="podman-")
+        self.runroot = tempfile.mkdtemp(prefix="pd", dir="/tmp")
+        self.argv = ["podman", "--root", f"{self.root}/root", "--runroot", self.runroot, "--tmpdir",
+                     f"{self.root}/tmp", "--network-config-dir", f"{self.root}/net", "--storage-driver", "overlay",
+                     "--events-backend", "none", "--cgroup-manager", "cgroupfs", "--runtime", RUNTIME]
+        ok(run([*self.argv, "load", "-q", "-i", archive]))
+
+    def close(self) -> list[str]:
+        """Everything removed; returns the mounts that were still there."""
+        run([*self.argv, "rm", "-af", "-t", "0"])
+        run([*self.argv, "rmi", "-af"])
+        left = unmount_all(self.root) + unmount_all(self.runroot)
+        shutil.rmtree(self.root, ignore_errors=True)
+        shutil.rmtree(self.runroot, ignore_errors=True)
+        return left
+
+
+class Podman:
+    """`podman ...` on the module's store for one test: its containers' cgroups under the
+    test's cgroup parent (conmon's in <parent>/conmon, removed afterwards), no network."""
+
+    def __init__(self, store: PodmanStore, cgroup_parent: str):
+        self.store, self.cgroup_parent = store, cgroup_parent
+        self.run_flags = ["--cgroup-parent", f"/{cgroup_parent}", "--network", "none", *ULIMITS]
+
+    def argv(self, *args: str) -> list[str]:
+        return [*self.store.argv, *args]
+
+    def __call__(self, *args: str, timeout: float = 60, **kwargs) -> subprocess.CompletedProcess:
+        return run(self.argv(*args), timeout=timeout, **kwargs)
+
+    def container_flags(self, *args: str) -> list[str]:
+        """`run ...` or `create ...` with the test's flags before the rest."""
+        return [args[0], *self.run_flags, *args[1:]]
+
+
+@pytest.fixture(scope="module")
+def podman_store(busybox_archive):
+    store = PodmanStore(busybox_archive)
+    yield store
+    left = store.close()
+    assert not left, f"podman left mounts: {left}"
+
+
+@pytest.fixture
+def podman(podman_store, cgroup_parent):
+    p = Podman(podman_store, cgroup_parent)
+    yield p
+    p("rm", "-af", "-t", "0")
+    remove_cgroups(f"{cgroup_parent}/conmon")
+
+
+def remove_cgroups(path: str) -> None:
+    """rmdir of `path` in every hierarchy that has it (conmon's cgroup: podman makes it
+    and never removes it)."""
+    for d in glob.glob(f"/sys/fs/cgroup/{path}") + glob.glob(f"/sys/fs/cgroup/*/{path}"):
+        for _ in range(60):  # conmon may take a moment to exit
+            try:
+                os.rmdir(d)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.05)
+
+
+class Containerd:
+    """containerd 1.6 of our own: root, state, sockets and config in a temp directory
+    (the leak check sees the mounts of its snapshots and tasks), the CRI plugin off,
+    busybox imported.  Its socket is short enough (a socket path holds 107 bytes)."""
+
+    def __init__(self, archive: str):
+        need("containerd")
+        need("ctr")
+        need("containerd-shim-runc-v2")
+        self.base = tempfile.mkdtemp(prefix="ctd-")
+        self.address = os.path.join(self.base, "sock")
+        config = os.path.join(self.base, "config.toml")
+        with open(config, "w") as f:
+            f.write(CONTAINERD_CONFIG.format(base=self.base, address=self.address))
+        self.log_path = os.path.join(self.base, "daemon.log")
+        with open(self.log_path, "w") as log:
+            self.process = subprocess.Popen(["containerd", "--config", config], stdin=subprocess.DEVNULL, stdout=log,
+                                            stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while self.ctr("version").returncode != 0:
+            assert self.process.poll() is None, f"containerd exited: {self.log()[-2000:]}"
+            assert time.monotonic() < deadline, f"containerd did not answer within 20 s: {self.log()[-2000:]}"
+            time.sleep(0.1)
+        ok(self.ctr("image", "import", archive))
+
+    def ctr(self, *args: str, timeout: float = 60, **kwargs) -> subprocess.CompletedProcess:
+        return run(["ctr", "--address", self.address, *args], timeout=timeout, **kwargs)
+
+    def log(self) -> str:
+        with open(self.log_path) as f:
+            return f.read()
+
+    def close(self) -> list[str]:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        left = unmount_all(self.base)
+        shutil.rmtree(self.base, ignore_errors=True)
+        return left
+
+
+# Only what a container needs: no CRI, no snapshotters this host lacks, nothing on TCP.
+CONTAINERD_CONFIG = """version = 2
+root = "{base}/root"
+state = "{base}/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.aufs", "io.containerd.internal.v1.opt",
+  "io.containerd.tracing.processor.v1.otlp"]
+[grpc]
+  address = "{address}"
+[ttrpc]
+  address = "{address}.ttrpc"
+[debug]
+  address = ""
+[metrics]
+  address = ""
+"""
+
+
+@pytest.fixture(scope="module")
+def containerd(busybox_archive):
+    daemon = Containerd(busybox_archive)
+    yield daemon
+    left = daemon.close()
+    assert not left, f"containerd left mounts: {left}"

@@ -1,0 +1,120 @@
+"""podman 4.3 driving pyctr-runtime as it drives runc (`--runtime PATH`): conmon calls
+create (with --pid-file, and --console-socket for -t), start, kill, delete, exec
+(--process, --detach, --tty), pause and resume.  Each test checks what a podman user
+sees (output, exit codes, logs, states) and that the runtime keeps nothing afterwards."""
+
+import os
+import signal
+import time
+
+from helpers import read_until, wait_for
+
+from .clients import ok
+
+RUNTIME_ROOT = "/run/pyctr-runtime"  # podman passes no --root: the runtime's default
+
+
+def runtime_state(cid: str) -> bool:
+    return os.path.exists(os.path.join(RUNTIME_ROOT, cid))
+
+
+def test_run_rm_echo(podman, tmp_path):
+    cidfile = str(tmp_path / "cid")
+    r = podman(*podman.container_flags("run", "--rm", "--cidfile", cidfile, "busybox", "echo", "hi"))
+    assert (r.returncode, r.stdout) == (0, "hi\n"), r.stderr
+    with open(cidfile) as f:
+        cid = f.read().strip()
+    assert not runtime_state(cid)
+    assert podman("ps", "-aq").stdout == ""
+
+
+def test_exit_code_and_config_reach_the_process(podman):
+    r = podman(*podman.container_flags("run", "--rm", "-e", "GREETING=hello", "-w", "/tmp", "--hostname", "box",
+                                       "busybox", "sh", "-c", 'echo "$GREETING $(pwd) $(hostname) $$"; exit 3'))
+    assert (r.returncode, r.stdout) == (3, "hello /tmp box 1\n"), r.stderr
+
+
+def test_detached_exec_logs_pause_stop_rm(podman):
+    script = "trap 'echo bye; exit 3' TERM; echo started; while :; do sleep 0.1; done"
+    cid = ok(podman(*podman.container_flags("run", "-d", "--name", "d", "busybox", "sh", "-c", script))).strip()
+    assert runtime_state(cid)
+    wait_for(lambda: "started" in podman("logs", "d").stdout)
+    assert podman("inspect", "d", "--format", "{{.State.Status}}").stdout.strip() == "running"
+
+    # exec: a process of its own in the container, its output and exit code podman's
+    r = podman("exec", "-e", "X=1", "-w", "/etc", "d", "sh", "-c", 'echo "$X $(pwd)"; cat /proc/1/cmdline; exit 7')
+    assert r.returncode == 7, r.stderr
+    first, init = r.stdout.split("\n", 1)
+    assert first == "1 /etc"
+    assert init.startswith("sh\0-c\0trap")
+    assert ok(podman("exec", "d", "sh", "-c", "echo $$")).strip() != "1"
+
+    ok(podman("pause", "d"))
+    assert podman("inspect", "d", "--format", "{{.State.Status}}").stdout.strip() == "paused"
+    ok(podman("unpause", "d"))
+    assert podman("inspect", "d", "--format", "{{.State.Status}}").stdout.strip() == "running"
+
+    started = time.monotonic()
+    ok(podman("stop", "-t", "20", "d"))
+    assert time.monotonic() - started < 10  # SIGTERM ended it: no wait for the timeout
+    assert podman("inspect", "d", "--format", "{{.State.ExitCode}}").stdout.strip() == "3"
+    assert podman("logs", "d").stdout == "started\nbye\n"
+    ok(podman("rm", "d"))
+    assert not runtime_state(cid)
+    assert podman("ps", "-aq").stdout == ""
+
+
+def test_kill_with_a_signal(podman):
+    script = "trap 'echo got-usr1; exit 4' USR1; echo ready; while :; do sleep 0.1; done"
+    ok(podman(*podman.container_flags("run", "-d", "--name", "k", "busybox", "sh", "-c", script)))
+    wait_for(lambda: "ready" in podman("logs", "k").stdout)
+    ok(podman("kill", "-s", "USR1", "k"))
+    wait_for(lambda: podman("inspect", "k", "--format", "{{.State.Status}}").stdout.strip() == "exited")
+    assert podman("inspect", "k", "--format", "{{.State.ExitCode}}").stdout.strip() == "4"
+    assert "got-usr1" in podman("logs", "k").stdout
+    ok(podman("rm", "k"))
+
+
+def _on_a_pty(podman, argv: list[str]):
+    """`podman ARGV` with a pty as its terminal (conmon hands it the container's through
+    the runtime's console socket); returns (process, master)."""
+    import subprocess
+    master, slave = os.openpty()
+    proc = subprocess.Popen(podman.argv(*argv), stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    return proc, master
+
+
+def _finish(proc, master) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    os.close(master)
+
+
+def test_tty_through_the_console_socket(podman):
+    proc, master = _on_a_pty(podman, podman.container_flags("run", "--rm", "-ti", "busybox", "sh"))
+    try:
+        assert b"# " in read_until(master, b"# ")
+        os.write(master, b"tty; echo $((6*7)); exit 5\r")
+        out = read_until(master, b"42")
+        assert proc.wait(timeout=20) == 5
+    finally:
+        _finish(proc, master)
+    lines = out.decode().replace("\r", "").splitlines()
+    assert "/dev/pts/0" in lines  # the pty the runtime made in the container's devpts
+    assert "42" in lines
+
+
+def test_exec_tty_into_a_detached_container(podman):
+    ok(podman(*podman.container_flags("run", "-d", "--name", "t", "busybox", "sleep", "100")))
+    proc, master = _on_a_pty(podman, ["exec", "-ti", "t", "sh"])
+    try:
+        assert b"# " in read_until(master, b"# ")
+        os.write(master, b"tty; ps | grep -c 'sleep 100'; exit 6\r")
+        out = read_until(master, b"\n1")
+        assert proc.wait(timeout=20) == 6
+    finally:
+        _finish(proc, master)
+    assert "/dev/pts/" in out.decode()
+    ok(podman("rm", "-f", "-t", "0", "t"))
