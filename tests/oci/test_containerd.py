@@ -43,6 +43,15 @@ def test_run_rm_output_and_exit_code(containerd, ctr_run, runc_root):
     assert os.listdir(os.path.join(runc_root, "default")) == []
 
 
+def test_a_failed_create_reports_the_runtime_s_reason(containerd, ctr_run):
+    """The shim reads the reason from the runtime's --log (JSON, --log-format json)."""
+    r = subprocess.run([*ctr_run("f1", "--rm"), "nosuchcmd"], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0
+    assert "OCI runtime create failed" in r.stderr and "nosuchcmd" in r.stderr, r.stderr
+    containerd.ctr("containers", "rm", "f1")  # --rm removes it only after a start
+    assert containerd.ctr("containers", "ls", "-q").stdout == ""
+
+
 def test_detached_task_exec_ps_pause_kill_delete(containerd, ctr_run):
     script = "trap 'exit 9' TERM; echo > /tmp/ready; while :; do sleep 0.1; done"
     ok(subprocess.run([*ctr_run("d1", "-d"), "sh", "-c", script], capture_output=True, text=True, timeout=60))

@@ -34,6 +34,14 @@ def test_exit_code_and_config_reach_the_process(podman):
     assert (r.returncode, r.stdout) == (3, "hello /tmp box 1\n"), r.stderr
 
 
+def test_a_missing_command_is_127_with_the_runtime_s_reason(podman):
+    """podman reads runc's own words (from the runtime's stderr) to tell 127 from 126."""
+    r = podman(*podman.container_flags("run", "--rm", "busybox", "nosuchcmd"))
+    assert r.returncode == 127, r.stderr
+    assert "nosuchcmd" in r.stderr and "executable file not found" in r.stderr
+    assert podman("ps", "-aq").stdout == ""
+
+
 def test_detached_exec_logs_pause_stop_rm(podman):
     script = "trap 'echo bye; exit 3' TERM; echo started; while :; do sleep 0.1; done"
     cid = ok(podman(*podman.container_flags("run", "-d", "--name", "d", "busybox", "sh", "-c", script))).strip()
