@@ -15,11 +15,12 @@ apt-get update -qq
 # mmdebstrap (a Debian rootfs), umoci (OCI images of it), docker-registry (a registry on
 # loopback), skopeo (pushing into it, archives), podman (archives both ways), apache2-utils
 # (htpasswd) and openssl (the token server's key); zstd: zstd layers; zsh, fish: the
-# completion scripts' tests.
+# completion scripts' tests.  podman (with conmon) and containerd (with ctr and its runc
+# shim): the engines tests/oci runs on pyctr-runtime, each a store and daemon of its own.
 apt-get install -y -qq --no-install-recommends \
     busybox-static python3 python3-venv python3-dev gcc libc6-dev cmake make libseccomp-dev \
     golang-github-containers-common \
-    mmdebstrap umoci docker-registry skopeo podman apache2-utils openssl zstd ca-certificates \
+    mmdebstrap umoci docker-registry skopeo podman containerd apache2-utils openssl zstd ca-certificates \
     nftables libnftables1 zsh fish \
     strace bpftrace iproute2 runc crun time qemu-system-x86 linux-image-amd64 kmod xz-utils >/dev/null
 
