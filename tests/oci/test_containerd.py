@@ -43,12 +43,14 @@ def test_run_rm_output_and_exit_code(containerd, ctr_run, runc_root):
     assert os.listdir(os.path.join(runc_root, "default")) == []
 
 
-def test_a_failed_create_reports_the_runtime_s_reason(containerd, ctr_run):
-    """The shim reads the reason from the runtime's --log (JSON, --log-format json)."""
+def test_a_missing_command_is_told_to_the_ctr_user(containerd, ctr_run):
+    """runc fails `create` (the shim reads why from the runtime's --log, JSON); pyctr-runtime
+    finds the command missing at start, the reason on the container's stderr and 127 its
+    exit: either way the user reads the runtime's words and ctr fails."""
     r = subprocess.run([*ctr_run("f1", "--rm"), "nosuchcmd"], capture_output=True, text=True, timeout=60)
     assert r.returncode != 0
-    assert "OCI runtime create failed" in r.stderr and "nosuchcmd" in r.stderr, r.stderr
-    containerd.ctr("containers", "rm", "f1")  # --rm removes it only after a start
+    assert "executable file not found in $PATH: nosuchcmd" in r.stderr, r.stderr
+    containerd.ctr("containers", "rm", "f1")  # --rm removes it only once it started
     assert containerd.ctr("containers", "ls", "-q").stdout == ""
 
 
