@@ -366,7 +366,8 @@ static int exec_command(const struct pyctr_plan *plan, int sync_fd, struct pyctr
         if (wait_for_start(sync_fd, err) < 0)
             return -1;
         /* create has gone: what fails from here on can only be told on the container's
-         * stderr (and its exit code, 127), as a shell tells a command it cannot run */
+         * stderr and in its exit code, as a shell tells a command it cannot run (127 not
+         * found, 126 found but not runnable: podman and docker read them so) */
         fail_on_stderr = 1;
     }
     if (pyctr_run_hooks(plan, plan->start_hooks, plan->n_start_hooks, err) < 0)
@@ -497,9 +498,10 @@ void pyctr_child_main(const struct pyctr_plan *plan, int sync_fd)
         char line[PYCTR_ERR_MSG + 128];
         int n = snprintf(line, sizeof line, "pyctr-runtime: %s: %s%s%s\n", pyctr_stage_name(err.stage), err.message,
                          err.errnum ? ": " : "", err.errnum ? strerrordesc_np(err.errnum) : ""); /* no locale, no allocation */
+        int code = err.stage == PYCTR_STAGE_EXEC && err.errnum != ENOENT ? 126 : 127;
         if (n > 0 && write(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1) < 0)
-            _exit(127);
-        _exit(127);
+            _exit(code);
+        _exit(code);
     }
     pyctr_msg_send(sync_fd, PYCTR_MSG_ERROR, &err, -1);
     _exit(127);

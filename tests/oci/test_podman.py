@@ -34,11 +34,13 @@ def test_exit_code_and_config_reach_the_process(podman):
     assert (r.returncode, r.stdout) == (3, "hello /tmp box 1\n"), r.stderr
 
 
-def test_a_missing_command_is_127_with_the_runtime_s_reason(podman):
-    """podman reads runc's own words (from the runtime's stderr) to tell 127 from 126."""
-    r = podman(*podman.container_flags("run", "--rm", "busybox", "nosuchcmd"))
-    assert r.returncode == 127, r.stderr
-    assert "nosuchcmd" in r.stderr and "executable file not found" in r.stderr
+def test_a_command_that_cannot_run_is_127_or_126_with_the_runtime_s_words(podman):
+    """As a shell and docker tell them: 127 for a command not found, 126 for one found
+    but not runnable; the runtime's reason on podman's stderr."""
+    for command, code, words in (("nosuchcmd", 127, "executable file not found in $PATH: nosuchcmd"),
+                                 ("/etc", 126, "/etc: Permission denied")):
+        r = podman(*podman.container_flags("run", "--rm", "busybox", command))
+        assert r.returncode == code and words in r.stderr, (command, r.returncode, r.stderr)
     assert podman("ps", "-aq").stdout == ""
 
 
