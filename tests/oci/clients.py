@@ -1,10 +1,12 @@
 """What the podman and containerd tests share: where the installed executables are, a
 tool that may be missing, the mounts a store leaves, commands run and checked."""
 
+import glob
 import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -51,3 +53,36 @@ def run(argv: list[str], timeout: float = 60, **kwargs) -> subprocess.CompletedP
 def ok(r: subprocess.CompletedProcess) -> str:
     assert r.returncode == 0, f"{' '.join(r.args)}: exit {r.returncode}: {r.stderr}"
     return r.stdout
+
+
+# podman passes the runtime no --root (its --runtime-flag root=... would not reach the
+# `podman container cleanup` that conmon runs when a container exits): the default one,
+# shared with whoever else runs pyctr-runtime, so only this test's containers are looked at
+RUNTIME_DEFAULT_ROOT = "/run/pyctr-runtime"
+
+
+def states_naming(root: str, text: str) -> list[str]:
+    """The containers under a runtime root whose state names `text` (a cgroup parent)."""
+    found = []
+    for state in glob.glob(os.path.join(root, "*", "state.json")):
+        try:
+            with open(state) as f:
+                if text in f.read():
+                    found.append(os.path.dirname(state))
+        except FileNotFoundError:  # deleted meanwhile: someone else's
+            pass
+    return found
+
+
+def remove_cgroups(path: str) -> None:
+    """rmdir of `path` in every hierarchy that has it (conmon's cgroup: podman makes it
+    and never removes it)."""
+    for d in glob.glob(f"/sys/fs/cgroup/{path}") + glob.glob(f"/sys/fs/cgroup/*/{path}"):
+        for _ in range(60):  # conmon may take a moment to exit
+            try:
+                os.rmdir(d)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.05)

@@ -8,7 +8,6 @@ containers' cgroups go under the test's cgroup parent, conmon, the shims and the
 container processes run in the run's cgroup.  What the module leaves (podman's storage
 mounts, containerd's daemon) is checked at the module's end by the fixtures here."""
 
-import glob
 import os
 import shutil
 import subprocess
@@ -17,7 +16,8 @@ import time
 
 import pytest
 
-from .clients import PYCTR, RUNTIME, ULIMITS, need, ok, run, unmount_all
+from .clients import (PYCTR, RUNTIME, RUNTIME_DEFAULT_ROOT, ULIMITS, need, ok, remove_cgroups, run, states_naming,
+                      unmount_all)
 
 
 @pytest.fixture(scope="session")
@@ -97,20 +97,8 @@ def podman(podman_store, cgroup_parent):
     yield p
     p("rm", "-af", "-t", "0")
     remove_cgroups(f"{cgroup_parent}/conmon")
-
-
-def remove_cgroups(path: str) -> None:
-    """rmdir of `path` in every hierarchy that has it (conmon's cgroup: podman makes it
-    and never removes it)."""
-    for d in glob.glob(f"/sys/fs/cgroup/{path}") + glob.glob(f"/sys/fs/cgroup/*/{path}"):
-        for _ in range(60):  # conmon may take a moment to exit
-            try:
-                os.rmdir(d)
-                break
-            except FileNotFoundError:
-                break
-            except OSError:
-                time.sleep(0.05)
+    left = states_naming(RUNTIME_DEFAULT_ROOT, f"/{cgroup_parent}/")
+    assert not left, f"pyctr-runtime kept the state of deleted containers: {left}"
 
 
 class Containerd:

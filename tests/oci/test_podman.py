@@ -5,17 +5,16 @@ sees (output, exit codes, logs, states) and that the runtime keeps nothing after
 
 import os
 import signal
+import subprocess
 import time
 
 from helpers import read_until, wait_for
 
-from .clients import ok
-
-RUNTIME_ROOT = "/run/pyctr-runtime"  # podman passes no --root: the runtime's default
+from .clients import RUNTIME_DEFAULT_ROOT, ok
 
 
 def runtime_state(cid: str) -> bool:
-    return os.path.exists(os.path.join(RUNTIME_ROOT, cid))
+    return os.path.exists(os.path.join(RUNTIME_DEFAULT_ROOT, cid))
 
 
 def test_run_rm_echo(podman, tmp_path):
@@ -88,7 +87,6 @@ def test_kill_with_a_signal(podman):
 def _on_a_pty(podman, argv: list[str]):
     """`podman ARGV` with a pty as its terminal (conmon hands it the container's through
     the runtime's console socket); returns (process, master)."""
-    import subprocess
     master, slave = os.openpty()
     proc = subprocess.Popen(podman.argv(*argv), stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
     os.close(slave)
