@@ -84,6 +84,23 @@ def test_kill_with_a_signal(podman):
     ok(podman("rm", "k"))
 
 
+def test_stop_kills_what_ignores_sigterm_and_restart_starts_it_again(podman):
+    """stop: `kill ID 15`, then after the timeout `kill ID 9`; restart: a new create and
+    start of the same container (its bundle again, the state of the old one gone)."""
+    script = "trap '' TERM; echo up; while :; do sleep 0.1; done"
+    cid = ok(podman(*podman.container_flags("run", "-d", "--name", "s", "busybox", "sh", "-c", script))).strip()
+    wait_for(lambda: "up" in podman("logs", "s").stdout)
+    started = time.monotonic()
+    ok(podman("stop", "-t", "1", "s"))
+    assert 1 <= time.monotonic() - started < 10
+    assert podman("inspect", "s", "--format", "{{.State.ExitCode}}").stdout.strip() == "137"
+    ok(podman("restart", "-t", "0", "s"))
+    wait_for(lambda: podman("logs", "s").stdout.count("up") == 2)
+    assert podman("inspect", "s", "--format", "{{.State.Status}}").stdout.strip() == "running"
+    ok(podman("rm", "-f", "-t", "0", "s"))
+    assert not runtime_state(cid)
+
+
 def _on_a_pty(podman, argv: list[str]):
     """`podman ARGV` with a pty as its terminal (conmon hands it the container's through
     the runtime's console socket); returns (process, master)."""
