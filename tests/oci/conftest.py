@@ -112,6 +112,9 @@ class Containerd:
         need("containerd-shim-runc-v2")
         self.base = tempfile.mkdtemp(prefix="ctd-")
         self.address = os.path.join(self.base, "sock")
+        self.fifo_dir = os.path.join(self.base, "fifo")  # ctr's own default: /run/containerd/fifo
+        # the shims' sockets go to /run/containerd/s whatever the config says (1.6)
+        self.made_run_dir = not os.path.exists(SHIM_RUN_DIR)
         config = os.path.join(self.base, "config.toml")
         with open(config, "w") as f:
             f.write(CONTAINERD_CONFIG.format(base=self.base, address=self.address))
@@ -129,6 +132,9 @@ class Containerd:
     def ctr(self, *args: str, timeout: float = 60, **kwargs) -> subprocess.CompletedProcess:
         return run(["ctr", "--address", self.address, *args], timeout=timeout, **kwargs)
 
+    def task_exec(self, *args: str) -> subprocess.CompletedProcess:
+        return self.ctr("task", "exec", "--fifo-dir", self.fifo_dir, *args)
+
     def log(self) -> str:
         with open(self.log_path) as f:
             return f.read()
@@ -142,8 +148,16 @@ class Containerd:
             self.process.wait()
         left = unmount_all(self.base)
         shutil.rmtree(self.base, ignore_errors=True)
+        if self.made_run_dir:  # rmdir alone: what a containerd started meanwhile put there stays
+            for d in ("s", "fifo", ""):
+                try:
+                    os.rmdir(os.path.join(SHIM_RUN_DIR, d))
+                except OSError:
+                    pass
         return left
 
+
+SHIM_RUN_DIR = "/run/containerd"
 
 # Only what a container needs: no CRI, no snapshotters this host lacks, nothing on TCP.
 CONTAINERD_CONFIG = """version = 2

@@ -31,6 +31,7 @@ def ctr_run(containerd, runc_root, cgroup_parent):
     the test's parent, for a container ID: ctr_run(ID, *flags) + [IMAGE, ID, cmd...]."""
     def argv(cid: str, *flags: str) -> list[str]:
         return ["ctr", "--address", containerd.address, "run", "--runc-binary", RUNTIME, "--runc-root", runc_root,
+                "--fifo-dir", containerd.fifo_dir,
                 "--cgroup", f"/{cgroup_parent}/{cid}", *flags, IMAGE, cid]
     return argv
 
@@ -59,13 +60,13 @@ def test_detached_task_exec_ps_pause_kill_delete(containerd, ctr_run):
     ok(subprocess.run([*ctr_run("d1", "-d"), "sh", "-c", script], capture_output=True, text=True, timeout=60))
     try:
         ctr = containerd.ctr
-        wait_for(lambda: ctr("task", "exec", "--exec-id", "probe", "d1", "test", "-e", "/tmp/ready").returncode == 0)
+        wait_for(lambda: containerd.task_exec("--exec-id", "probe", "d1", "test", "-e", "/tmp/ready").returncode == 0)
         [line] = ok(ctr("task", "ls")).splitlines()[1:]
         name, pid, status = line.split()
         assert (name, status) == ("d1", "RUNNING")
 
         # exec: in the container's pid namespace, its output and exit code the shim's
-        r = ctr("task", "exec", "--exec-id", "e1", "d1", "sh", "-c", "echo in exec; cat /proc/1/cmdline; exit 4")
+        r = containerd.task_exec("--exec-id", "e1", "d1", "sh", "-c", "echo in exec; cat /proc/1/cmdline; exit 4")
         assert r.returncode == 4, r.stderr
         assert r.stdout.startswith("in exec\nsh\0-c\0trap")
 
