@@ -7,7 +7,7 @@ import sys
 
 from ... import fastjson
 from .. import container
-from ..errors import NotRunning, RuntimeFailure, WrongState
+from ..errors import ConfigError, NotRunning, RuntimeFailure, WrongState
 from ..plan import OCI_VERSION, load
 from . import hooks
 from .main import Invocation, UsageError, log
@@ -56,7 +56,31 @@ def _bundle_config(bundle: str) -> dict:
     bundle) and a cgroup for every container (runc's default, under our own name)."""
     config = load(bundle)
     config["root"]["path"] = os.path.join(bundle, config["root"]["path"])
+    _tmpcopyup(config)
     return config
+
+
+def _tmpcopyup(config: dict) -> None:
+    """runc's `tmpcopyup` mount option (podman gives it to the tmpfs of /run, /tmp and
+    /var/tmp with --read-only): a tmpfs that starts with what the directory under it
+    held.  Over an empty or missing directory that is a plain tmpfs, so the option is
+    dropped; over one that holds files it is refused, as copying up is not implemented."""
+    for mount in config.get("mounts") or []:
+        options = mount.get("options") if isinstance(mount, dict) else None
+        if not isinstance(options, list) or "tmpcopyup" not in options:
+            continue
+        mount["options"] = [o for o in options if o != "tmpcopyup"]
+        destination = str(mount.get("destination") or "")
+        under = os.path.join(config["root"]["path"], destination.lstrip("/"))
+        if os.path.islink(under):
+            raise ConfigError(f"mount {destination}: tmpcopyup over a symlink is not supported")
+        try:
+            held = os.listdir(under)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        if held:
+            raise ConfigError(f"mount {destination}: tmpcopyup over a directory that holds files "
+                              f"({', '.join(sorted(held)[:3])}) is not supported")
 
 
 _DEFAULT_CGROUP_PARENT = "/pyctr-runtime"
