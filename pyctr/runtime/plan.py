@@ -268,14 +268,16 @@ def plan_mount(m: dict) -> Mount:
                  SOURCE_RESOLVED in ours, "idmap" in ours)
 
 
-def plan_mounts(mounts: list) -> tuple[list[Mount], list[str]]:
+def plan_mounts(mounts: list, own_cgroup: str | None = None) -> tuple[list[Mount], list[str]]:
     """config.mounts as Mounts, and the paths to make read-only once all is mounted: a
     "cgroup" mount becomes the host's cgroup filesystems mounted again (seen through the
-    container's cgroup namespace), read-only as a whole if it asks for "ro"."""
+    container's cgroup namespace), read-only as a whole if it asks for "ro".  A container
+    without a cgroup namespace (`own_cgroup`: its cgroupsPath) gets its own cgroup's
+    directories bound instead, as runc does: a fresh mount would show the host's tree."""
     planned, readonly = [], []
     for m in mounts:
         if isinstance(m, dict) and m.get("type") in ("cgroup", "cgroup2"):
-            cgroup_mounts, ro = _cgroup_mounts(m)
+            cgroup_mounts, ro = _cgroup_mounts(m, own_cgroup)
             planned.extend(cgroup_mounts)
             if ro:
                 readonly.append(m["destination"])
@@ -284,16 +286,25 @@ def plan_mounts(mounts: list) -> tuple[list[Mount], list[str]]:
     return planned, readonly
 
 
-def _cgroup_mounts(m: dict) -> tuple[list[Mount], bool]:
-    from .cgroups import hierarchies, mode
+def _cgroup_mounts(m: dict, own_cgroup: str | None) -> tuple[list[Mount], bool]:
+    from .cgroups import CGROUP_ROOT, hierarchies, mode
+    from .cgroups.v1 import CONTROLLERS
     base = plan_mount(m)
     ro = bool(base.flags & MS_RDONLY)
     flags = base.flags & ~MS_RDONLY
     if mode() == "v2":
+        if own_cgroup:
+            return [Mount(base.target, os.path.join(CGROUP_ROOT, own_cgroup), "bind", None, flags | MS_BIND)], ro
         return [Mount(base.target, "cgroup2", "cgroup2", None, flags | (MS_RDONLY if ro else 0))], False
     planned = [Mount(base.target, "tmpfs", "tmpfs", "mode=755", flags)]
     for name, fstype, options in hierarchies():
-        planned.append(Mount(os.path.join(base.target, name), fstype, fstype, options or None, flags))
+        target = os.path.join(base.target, name)
+        if not own_cgroup:
+            planned.append(Mount(target, fstype, fstype, options or None, flags))
+        elif set(name.split(",")) <= set(CONTROLLERS):
+            # the hierarchies the runtime puts the container in; in the others (systemd,
+            # unified) it stays where it was, and an empty directory shows no host's tree
+            planned.append(Mount(target, os.path.join(CGROUP_ROOT, name, own_cgroup), "bind", None, flags | MS_BIND))
     return planned, ro
 
 
@@ -456,7 +467,10 @@ def build_plan(config: dict, stdio=(0, 1, 2), tty_size=(0, 0)) -> Plan:
     propagation = _known(PROPAGATION, linux.get("rootfsPropagation", "rprivate"), "rootfsPropagation")
     # The cgroup namespace is made by the child once it sits in its own cgroup.
     unshare_flags = clone_flags & CLONE_FLAGS["cgroup"]
-    mounts, readonly = plan_mounts(config.get("mounts", []))
+    own_cgroup = None
+    if not namespace_flags(config) & CLONE_FLAGS["cgroup"]:  # (one joined by path is its own)
+        own_cgroup = (linux.get("cgroupsPath") or "").strip("/") or None
+    mounts, readonly = plan_mounts(config.get("mounts", []), own_cgroup)
     plan = Plan(
         clone_flags=clone_flags & ~unshare_flags,
         unshare_flags=unshare_flags,

@@ -33,6 +33,21 @@ def test_exit_code_and_config_reach_the_process(podman):
     assert (r.returncode, r.stdout) == (3, "hello /tmp box 1\n"), r.stderr
 
 
+def test_podman_s_config_reaches_the_container(podman):
+    """What podman's config asks on this v1 host, read from inside: the user, no
+    capabilities, a read-only root with tmpfs (tmpcopyup) on /tmp, and under
+    /sys/fs/cgroup the container's own cgroup (no cgroup namespace here: bound, as runc
+    does, not the host's tree) with its limits, read-only."""
+    script = ("id -u; grep CapEff /proc/self/status; touch /x 2>/dev/null || echo root-ro; touch /tmp/y && echo tmp-rw; "
+              "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; "
+              "mkdir /sys/fs/cgroup/pids/x 2>/dev/null || echo cgroup-ro")
+    r = podman(*podman.container_flags("run", "--rm", "--user", "1000:1000", "--cap-drop", "all", "--read-only",
+                                       "--memory", "64m", "--pids-limit", "50", "busybox", "sh", "-c", script))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("\n") == ["1000", "CapEff:\t0000000000000000", "root-ro", "tmp-rw", str(64 << 20), "50",
+                                     "cgroup-ro", ""]
+
+
 def test_a_command_that_cannot_run_is_127_or_126_with_the_runtime_s_words(podman):
     """As a shell and docker tell them: 127 for a command not found, 126 for one found
     but not runnable; the runtime's reason on podman's stderr."""
