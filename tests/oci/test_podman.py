@@ -88,6 +88,20 @@ def test_detached_exec_logs_pause_stop_rm(podman):
     assert podman("ps", "-aq").stdout == ""
 
 
+def test_update_stats_top_cp(podman):
+    """update (`update --resources FILE`), and what podman reads itself of a container the
+    runtime made: its cgroup (stats), its processes (top), its root (cp)."""
+    ok(podman(*podman.container_flags("run", "-d", "--name", "u", "--memory", "64m", "busybox", "sleep", "100")))
+    assert ok(podman("stats", "--no-stream", "--format", "{{.MemLimit}}", "u")).strip() == str(64 << 20)
+    ok(podman("update", "--memory", "128m", "u"))  # (podman's stats go on showing 64m, on runc too)
+    assert ok(podman("exec", "u", "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes")).strip() == str(128 << 20)
+    assert "sleep 100" in ok(podman("top", "u"))
+    ok(podman("cp", "/etc/os-release", "u:/tmp/copied"))
+    with open("/etc/os-release") as f:
+        assert ok(podman("exec", "u", "cat", "/tmp/copied")) == f.read()
+    ok(podman("rm", "-f", "-t", "0", "u"))
+
+
 def test_kill_with_a_signal(podman):
     script = "trap 'echo got-usr1; exit 4' USR1; echo ready; while :; do sleep 0.1; done"
     ok(podman(*podman.container_flags("run", "-d", "--name", "k", "busybox", "sh", "-c", script)))
