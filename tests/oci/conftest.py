@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-from .clients import (PYCTR, RUNTIME, RUNTIME_DEFAULT_ROOT, ULIMITS, need, ok, remove_cgroups, run, states_naming,
-                      unmount_all)
+from .clients import (PYCTR, RUNTIME, RUNTIME_DEFAULT_ROOT, ULIMITS, need, ok, mounts_under, remove_cgroups, run,
+                      states_naming, unmount_all)
 
 
 @pytest.fixture(scope="session")
@@ -41,26 +41,33 @@ def busybox_archive(tmp_path_factory) -> str:
 class PodmanStore:
     """podman 4.3 with a root, runroot and network config of its own (nothing of the
     host's podman is read or written), cgroupfs, pyctr-runtime as its runtime and
-    busybox loaded.  The runroot is under /tmp: podman refuses one of 50 characters or
-    more; the root is in the run's TMPDIR, where the leak check sees its overlay mounts."""
+    busybox loaded.  All under /tmp/pdXXXXXXXX: podman refuses a runroot of 50
+    characters or more.  There the run's leak check does not look: the `podman` fixture
+    checks the store's mounts around each test instead, as the overlay driver bind-mounts
+    its home (<root>/overlay) onto itself in every podman process and unmounts it as that
+    process ends, which a `podman container cleanup` that conmon starts may do late."""
 
     def __init__(self, archive: str):
         need("podman")
         need("conmon")
-        self.root = tempfile.mkdtemp(prefix="podman-")
-        self.runroot = tempfile.mkdtemp(prefix="pd", dir="/tmp")
-        self.argv = ["podman", "--root", f"{self.root}/root", "--runroot", self.runroot, "--tmpdir",
-                     f"{self.root}/tmp", "--network-config-dir", f"{self.root}/net", "--storage-driver", "overlay",
+        self.base = tempfile.mkdtemp(prefix="pd", dir="/tmp")
+        self.driver_home = f"{self.base}/root/overlay"
+        self.argv = ["podman", "--root", f"{self.base}/root", "--runroot", f"{self.base}/run", "--tmpdir",
+                     f"{self.base}/tmp", "--network-config-dir", f"{self.base}/net", "--storage-driver", "overlay",
                      "--events-backend", "none", "--cgroup-manager", "cgroupfs", "--runtime", RUNTIME]
         ok(run([*self.argv, "load", "-q", "-i", archive]))
 
+    def container_mounts(self) -> set[str]:
+        """The store's mounts but for the driver's home: its containers' root filesystems."""
+        return set(mounts_under(self.base)) - {self.driver_home}
+
     def close(self) -> list[str]:
-        """Everything removed; returns the mounts that were still there."""
+        """Everything removed; returns the container mounts that were still there."""
         run([*self.argv, "rm", "-af", "-t", "0"])
         run([*self.argv, "rmi", "-af"])
-        left = unmount_all(self.root) + unmount_all(self.runroot)
-        shutil.rmtree(self.root, ignore_errors=True)
-        shutil.rmtree(self.runroot, ignore_errors=True)
+        left = sorted(self.container_mounts())
+        unmount_all(self.base)
+        shutil.rmtree(self.base, ignore_errors=True)
         return left
 
 
@@ -93,10 +100,15 @@ def podman_store(busybox_archive):
 
 @pytest.fixture
 def podman(podman_store, cgroup_parent):
+    before = podman_store.container_mounts()
     p = Podman(podman_store, cgroup_parent)
     yield p
     p("rm", "-af", "-t", "0")
     remove_cgroups(f"{cgroup_parent}/conmon")
+    deadline = time.monotonic() + 3  # as the leak check waits
+    while podman_store.container_mounts() - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not podman_store.container_mounts() - before, f"podman left mounts: {podman_store.container_mounts() - before}"
     left = states_naming(RUNTIME_DEFAULT_ROOT, f"/{cgroup_parent}/")
     assert not left, f"pyctr-runtime kept the state of deleted containers: {left}"
 
