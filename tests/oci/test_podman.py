@@ -3,9 +3,12 @@ create (with --pid-file, and --console-socket for -t), start, kill, delete, exec
 (--process, --detach, --tty), pause and resume.  Each test checks what a podman user
 sees (output, exit codes, logs, states) and that the runtime keeps nothing afterwards."""
 
+import fcntl
 import os
 import signal
+import struct
 import subprocess
+import termios
 import time
 
 from helpers import read_until, wait_for
@@ -134,6 +137,7 @@ def _on_a_pty(podman, argv: list[str]):
     """`podman ARGV` with a pty as its terminal (conmon hands it the container's through
     the runtime's console socket); returns (process, master)."""
     master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
     proc = subprocess.Popen(podman.argv(*argv), stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
     os.close(slave)
     return proc, master
@@ -150,13 +154,14 @@ def test_tty_through_the_console_socket(podman):
     proc, master = _on_a_pty(podman, podman.container_flags("run", "--rm", "-ti", "busybox", "sh"))
     try:
         assert b"# " in read_until(master, b"# ")
-        os.write(master, b"tty; echo $((6*7)); exit 5\r")
+        os.write(master, b"tty; stty size; echo $((6*7)); exit 5\r")
         out = read_until(master, b"42")
         assert proc.wait(timeout=20) == 5
     finally:
         _finish(proc, master)
     lines = out.decode().replace("\r", "").splitlines()
     assert "/dev/pts/0" in lines  # the pty the runtime made in the container's devpts
+    assert "33 101" in lines  # our terminal's size, which conmon gives the runtime's pty
     assert "42" in lines
 
 
