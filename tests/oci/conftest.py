@@ -5,8 +5,10 @@ directory and a busybox image made on this machine.
 The stores live for a module (loading an image costs more than a test); every test
 removes its own containers, so the leak check still sees each test's leftovers:
 containers' cgroups go under the test's cgroup parent, conmon, the shims and the
-container processes run in the run's cgroup.  What the module leaves (podman's storage
-mounts, containerd's daemon) is checked at the module's end by the fixtures here."""
+container processes run in the run's cgroup, containerd's mounts in the run's TMPDIR.
+What the leak check cannot see is checked here: podman's container mounts and the
+runtime's default root around each test, containerd's daemon and mounts at the
+module's end."""
 
 import os
 import shutil
@@ -34,8 +36,6 @@ def busybox_archive(tmp_path_factory) -> str:
         assert r.returncode == 0, f"pyctr {' '.join(argv)}: {r.stderr}"
     shutil.rmtree(root)
     return archive
-
-
 
 
 class PodmanStore:
