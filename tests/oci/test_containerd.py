@@ -90,22 +90,44 @@ def test_detached_task_exec_ps_pause_kill_delete(containerd, ctr_run):
     assert containerd.ctr("containers", "ls", "-q").stdout == ""
 
 
-def test_tty_through_the_console_socket(containerd, ctr_run):
+def _on_a_pty(argv: list[str], command: bytes, until: bytes) -> tuple[int, list[str]]:
+    """`argv` with a pty as its terminal: `command` typed at the shell's prompt; returns
+    its exit code and the lines it printed up to `until`."""
     master, slave = os.openpty()
-    proc = subprocess.Popen([*ctr_run("t1", "--rm", "-t"), "sh"], stdin=slave, stdout=slave, stderr=slave,
-                            start_new_session=True)
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
     os.close(slave)
     try:
         assert b"# " in read_until(master, b"# ")
-        os.write(master, b"tty; echo $((6*7)); exit 5\r")
-        out = read_until(master, b"42")
-        assert proc.wait(timeout=20) == 5
+        os.write(master, command + b"\r")
+        out = read_until(master, until)
+        code = proc.wait(timeout=20)
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
         os.close(master)
-    lines = out.decode().replace("\r", "").splitlines()
-    assert "/dev/pts/0" in lines
+    return code, out.decode().replace("\r", "").splitlines()
+
+
+def test_tty_through_the_console_socket(containerd, ctr_run):
+    code, lines = _on_a_pty([*ctr_run("t1", "--rm", "-t"), "sh"], b"tty; echo $((6*7)); exit 5", b"42")
+    assert code == 5
+    assert "/dev/pts/0" in lines  # the pty the runtime made in the container's devpts
     assert "42" in lines
+    assert containerd.ctr("containers", "ls", "-q").stdout == ""
+
+
+def test_exec_tty_into_a_running_task(containerd, ctr_run):
+    ok(subprocess.run([*ctr_run("t2", "-d"), "sleep", "100"], capture_output=True, text=True, timeout=60))
+    try:
+        argv = ["ctr", "--address", containerd.address, "task", "exec", "--fifo-dir", containerd.fifo_dir, "-t",
+                "--exec-id", "sh", "t2", "sh"]
+        code, lines = _on_a_pty(argv, b"tty; echo $((6*7)); exit 6", b"42")
+        assert code == 6
+        assert any(line.startswith("/dev/pts/") for line in lines)
+        assert "42" in lines
+    finally:
+        containerd.ctr("task", "kill", "-s", "KILL", "t2")
+        containerd.ctr("task", "delete", "-f", "t2")
+        containerd.ctr("containers", "rm", "t2")
     assert containerd.ctr("containers", "ls", "-q").stdout == ""
