@@ -1,14 +1,20 @@
 """What the podman and containerd tests share: where the installed executables are, a
 tool that may be missing, the mounts a store leaves, commands run and checked."""
 
+import fcntl
 import glob
 import os
 import shutil
+import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
 
 import pytest
+
+from helpers import read_until
 
 # The installed executables, as podman and containerd are told to run them.
 BIN = os.path.dirname(sys.executable)
@@ -86,3 +92,24 @@ def remove_cgroups(path: str) -> None:
                 break
             except OSError:
                 time.sleep(0.05)
+
+
+def shell_on_a_pty(argv: list[str], command: bytes, until: bytes) -> tuple[int, list[str]]:
+    """`argv` (a client running `sh` with -t) with a pty of 33x101 as its terminal:
+    `command` typed at the shell's prompt; returns the client's exit code and the lines
+    printed up to `until`."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    try:
+        assert b"# " in read_until(master, b"# ")
+        os.write(master, command + b"\r")
+        out = read_until(master, until)
+        code = proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        os.close(master)
+    return code, out.decode().replace("\r", "").splitlines()

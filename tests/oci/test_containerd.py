@@ -4,14 +4,13 @@ the shim calls create (--pid-file, --console-socket for -t), start, exec (--proc
 --log-format json before each.  On busybox imported by `ctr image import`."""
 
 import os
-import signal
 import subprocess
 
 import pytest
 
-from helpers import read_until, wait_for
+from helpers import wait_for
 
-from .clients import RUNTIME, ok
+from .clients import RUNTIME, ok, shell_on_a_pty
 
 IMAGE = "docker.io/library/busybox:latest"  # what `ctr image import` names the archive's busybox:latest
 
@@ -90,27 +89,8 @@ def test_detached_task_exec_ps_pause_kill_delete(containerd, ctr_run):
     assert containerd.ctr("containers", "ls", "-q").stdout == ""
 
 
-def _on_a_pty(argv: list[str], command: bytes, until: bytes) -> tuple[int, list[str]]:
-    """`argv` with a pty as its terminal: `command` typed at the shell's prompt; returns
-    its exit code and the lines it printed up to `until`."""
-    master, slave = os.openpty()
-    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
-    os.close(slave)
-    try:
-        assert b"# " in read_until(master, b"# ")
-        os.write(master, command + b"\r")
-        out = read_until(master, until)
-        code = proc.wait(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-        os.close(master)
-    return code, out.decode().replace("\r", "").splitlines()
-
-
 def test_tty_through_the_console_socket(containerd, ctr_run):
-    code, lines = _on_a_pty([*ctr_run("t1", "--rm", "-t"), "sh"], b"tty; echo $((6*7)); exit 5", b"42")
+    code, lines = shell_on_a_pty([*ctr_run("t1", "--rm", "-t"), "sh"], b"tty; echo $((6*7)); exit 5", b"42")
     assert code == 5
     assert "/dev/pts/0" in lines  # the pty the runtime made in the container's devpts
     assert "42" in lines
@@ -122,7 +102,7 @@ def test_exec_tty_into_a_running_task(containerd, ctr_run):
     try:
         argv = ["ctr", "--address", containerd.address, "task", "exec", "--fifo-dir", containerd.fifo_dir, "-t",
                 "--exec-id", "sh", "t2", "sh"]
-        code, lines = _on_a_pty(argv, b"tty; echo $((6*7)); exit 6", b"42")
+        code, lines = shell_on_a_pty(argv, b"tty; echo $((6*7)); exit 6", b"42")
         assert code == 6
         assert any(line.startswith("/dev/pts/") for line in lines)
         assert "42" in lines

@@ -3,17 +3,12 @@ create (with --pid-file, and --console-socket for -t), start, kill, delete, exec
 (--process, --detach, --tty), pause and resume.  Each test checks what a podman user
 sees (output, exit codes, logs, states) and that the runtime keeps nothing afterwards."""
 
-import fcntl
 import os
-import signal
-import struct
-import subprocess
-import termios
 import time
 
-from helpers import read_until, wait_for
+from helpers import wait_for
 
-from .clients import RUNTIME_DEFAULT_ROOT, ok
+from .clients import RUNTIME_DEFAULT_ROOT, ok, shell_on_a_pty
 
 
 def runtime_state(cid: str) -> bool:
@@ -133,33 +128,10 @@ def test_stop_kills_what_ignores_sigterm_and_restart_starts_it_again(podman):
     assert not runtime_state(cid)
 
 
-def _on_a_pty(podman, argv: list[str]):
-    """`podman ARGV` with a pty as its terminal (conmon hands it the container's through
-    the runtime's console socket); returns (process, master)."""
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
-    proc = subprocess.Popen(podman.argv(*argv), stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
-    os.close(slave)
-    return proc, master
-
-
-def _finish(proc, master) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    os.close(master)
-
-
 def test_tty_through_the_console_socket(podman):
-    proc, master = _on_a_pty(podman, podman.container_flags("run", "--rm", "-ti", "busybox", "sh"))
-    try:
-        assert b"# " in read_until(master, b"# ")
-        os.write(master, b"tty; stty size; echo $((6*7)); exit 5\r")
-        out = read_until(master, b"42")
-        assert proc.wait(timeout=20) == 5
-    finally:
-        _finish(proc, master)
-    lines = out.decode().replace("\r", "").splitlines()
+    code, lines = shell_on_a_pty(podman.argv(*podman.container_flags("run", "--rm", "-ti", "busybox", "sh")),
+                                 b"tty; stty size; echo $((6*7)); exit 5", b"42")
+    assert code == 5
     assert "/dev/pts/0" in lines  # the pty the runtime made in the container's devpts
     assert "33 101" in lines  # our terminal's size, which conmon gives the runtime's pty
     assert "42" in lines
@@ -167,13 +139,8 @@ def test_tty_through_the_console_socket(podman):
 
 def test_exec_tty_into_a_detached_container(podman):
     ok(podman(*podman.container_flags("run", "-d", "--name", "t", "busybox", "sleep", "100")))
-    proc, master = _on_a_pty(podman, ["exec", "-ti", "t", "sh"])
-    try:
-        assert b"# " in read_until(master, b"# ")
-        os.write(master, b"tty; ps | grep -c 'sleep 100'; exit 6\r")
-        out = read_until(master, b"\n1")
-        assert proc.wait(timeout=20) == 6
-    finally:
-        _finish(proc, master)
-    assert "/dev/pts/" in out.decode()
+    code, lines = shell_on_a_pty(podman.argv("exec", "-ti", "t", "sh"), b"tty; ps | grep -c 'sleep 100'; exit 6",
+                                 b"\n1")
+    assert code == 6
+    assert any(line.startswith("/dev/pts/") for line in lines)
     ok(podman("rm", "-f", "-t", "0", "t"))
