@@ -148,6 +148,7 @@ def create_waiting(root: str, container_id: str, config: dict, bundle: str, stdi
     runs while the child waits before pivot_root (the prestart and createRuntime hooks);
     the child itself runs createContainer and startContainer.  WrongState if the id is
     taken; on any failure nothing of it is left."""
+    _refuse_a_cgroup_in_use(config)
     d = state_dir(root, container_id)
     os.makedirs(root, mode=0o700, exist_ok=True)
     try:
@@ -175,6 +176,17 @@ def create_waiting(root: str, container_id: str, config: dict, bundle: str, stdi
         remove_state(root, container_id)
         raise
     return process
+
+
+def _refuse_a_cgroup_in_use(config: dict) -> None:
+    """A cgroupsPath that has processes in it already is not the container's own: a failed
+    create, `kill --all` or `delete` would kill them with it.  runc 1.2 refuses it too (1.1
+    only warns); WrongState."""
+    path = config.get("linux", {}).get("cgroupsPath")
+    cgroup = cgroups.open_cgroup(path) if path else None
+    found = cgroup.procs() if cgroup is not None and cgroup.exists() else []
+    if found:
+        raise WrongState(f"container's cgroup is not empty: {len(found)} process(es) found")
 
 
 def hook_state(container_id: str, bundle: str, annotations: dict, status: str) -> tuple[str, str]:

@@ -1,0 +1,47 @@
+"""pyctr-runtime against what a careless or hostile caller, config or image does to it:
+each test here is a bug found by red-teaming the runc-compatible command line, first
+seen failing, then fixed.  runc 1.1.5 and crun 1.8.1 are the reference for behaviour."""
+
+import json
+import subprocess
+import time
+
+import pytest
+
+import test_oci_cli
+from conftest import CID
+
+from pyctr.runtime import cgroups
+
+# test_oci_cli's fixtures: a bundle over busybox, and the runtime's command line on it
+bundle, rt = test_oci_cli.bundle, test_oci_cli.rt
+
+
+@pytest.fixture
+def foreign_cgroup(bundle_spec, run_scope):
+    """A cgroup that is not the runtime's, with a process of someone else's in it: where
+    a config's cgroupsPath may point (a shared parent, a pod's cgroup)."""
+    path = bundle_spec("true")["linux"]["cgroupsPath"] + "-foreign"
+    cgroup = cgroups.open_cgroup(path)
+    cgroup.create()
+    victim = subprocess.Popen(["sleep", "100"])
+    try:
+        cgroup.add(victim.pid)
+        yield path, victim
+    finally:
+        victim.kill()
+        victim.wait()
+        cgroup.destroy()
+
+
+def test_a_create_in_a_cgroup_with_others_in_it_is_refused_and_kills_nobody(rt, bundle, foreign_cgroup):
+    path, victim = foreign_cgroup
+    spec = bundle("true")
+    spec["linux"]["cgroupsPath"] = path
+    spec["mounts"].append({"destination": "/x", "type": "bind", "source": "/nonexistent", "options": ["bind"]})
+    (bundle.path / "config.json").write_text(json.dumps(spec))
+    done = rt("create", CID)
+    assert (done.returncode, done.stderr) == (1, "container's cgroup is not empty: 1 process(es) found\n")
+    time.sleep(0.2)
+    assert victim.poll() is None  # runc 1.1.5 leaves it alone too (and 1.2 refuses, as here)
+    assert cgroups.open_cgroup(path).procs() == [victim.pid]
