@@ -45,3 +45,16 @@ def test_a_create_in_a_cgroup_with_others_in_it_is_refused_and_kills_nobody(rt, 
     time.sleep(0.2)
     assert victim.poll() is None  # runc 1.1.5 leaves it alone too (and 1.2 refuses, as here)
     assert cgroups.open_cgroup(path).procs() == [victim.pid]
+
+
+@pytest.mark.parametrize("flag", ["--pid-file", "--console-socket"])
+def test_a_create_that_fails_at_its_last_step_leaves_nothing(rt, bundle, tmp_path, flag):
+    """--pid-file where none can be written, --console-socket where nobody listens: the
+    container was made by then; runc kills and deletes it before failing, as here."""
+    spec = bundle("sleep", "100")
+    spec["process"]["terminal"] = flag == "--console-socket"
+    (bundle.path / "config.json").write_text(json.dumps(spec))
+    done = rt("create", flag, str(tmp_path / "nonexistent" / "x"), CID)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert rt("list", "-q").stdout == ""
+    assert not cgroups.open_cgroup(spec["linux"]["cgroupsPath"]).exists()

@@ -162,6 +162,17 @@ def _create_warm(inv: Invocation, start_now: bool):
         _poststop(inv, {"ociVersion": OCI_VERSION, "id": cid, "status": "stopped", "bundle": bundle,
                         "annotations": config.get("annotations") or {}}, host_hooks)
         raise
+    try:
+        _hand_over(inv, process, socket_path)
+    except BaseException:
+        # the caller hears create failed and will not delete what it never got (runc's way)
+        _delete(inv, cid, force=True)
+        raise
+    return container.load_state(inv.root, cid), process, config
+
+
+def _hand_over(inv: Invocation, process, socket_path: str | None) -> None:
+    """The pty master to the console socket, the pid to --pid-file."""
     if process.master >= 0 and socket_path:
         from .console import send_master
         try:
@@ -170,7 +181,6 @@ def _create_warm(inv: Invocation, start_now: bool):
             os.close(process.master)
             process.master = -1
     _write_pid_file(inv.options.get("pid-file"), process.pid)
-    return container.load_state(inv.root, cid), process, config
 
 
 def create(inv: Invocation) -> int:
