@@ -148,7 +148,6 @@ def create_waiting(root: str, container_id: str, config: dict, bundle: str, stdi
     runs while the child waits before pivot_root (the prestart and createRuntime hooks);
     the child itself runs createContainer and startContainer.  WrongState if the id is
     taken; on any failure nothing of it is left."""
-    _refuse_a_cgroup_in_use(config)
     d = state_dir(root, container_id)
     os.makedirs(root, mode=0o700, exist_ok=True)
     try:
@@ -156,6 +155,7 @@ def create_waiting(root: str, container_id: str, config: dict, bundle: str, stdi
     except FileExistsError:
         raise WrongState(f"container with id {container_id} already exists") from None
     try:
+        _refuse_a_cgroup_in_use(config)
         fd = -1
         if wait_for_start:
             fifo = os.path.join(d, START_FIFO)
