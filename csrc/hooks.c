@@ -13,10 +13,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "pyctr.h"
 #include "sync.h"
 
@@ -105,11 +107,36 @@ static int wait_hook(pid_t pid, int timeout)
     return status;
 }
 
+/* A hook's stdout and stderr go to a memfd, never to ours: they are the container's
+ * stdio (conmon's log pipe), which runc and crun keep hook output out of.  A file, not a
+ * pipe: nobody has to drain it while the hook runs, and a daemon the hook leaves behind
+ * holding it cannot make us wait.  Without memfd (a seccomp profile may refuse it),
+ * /dev/null; -1 if neither opens (the hook then writes where we would). */
+static int open_hook_output(void)
+{
+    int fd = (int)syscall(SYS_memfd_create, "pyctr-hook-output", MFD_CLOEXEC);
+    return fd >= 0 ? fd : open("/dev/null", O_WRONLY | O_CLOEXEC);
+}
+
+/* The start of what the hook wrote, on one line, into out (for its failure's message). */
+static void read_hook_output(int fd, char *out, size_t size)
+{
+    ssize_t n = fd >= 0 ? pread(fd, out, size - 1, 0) : -1;
+    n = n < 0 ? 0 : n;
+    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '))
+        n--;
+    out[n] = '\0';
+    for (char *c = out; *c; c++)
+        if (*c == '\n' || *c == '\r' || *c == '\t')
+            *c = ' ';
+}
+
 static int run_hook(const struct pyctr_plan *plan, const struct pyctr_hook *h, struct pyctr_err *err)
 {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0)
         return pyctr_set_err(err, PYCTR_STAGE_HOOK, errno, "pipe for hook", h->path);
+    _cleanup_close_ int output = open_hook_output();
     pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL);
     if (pid < 0) {
         int saved = errno;
@@ -119,6 +146,8 @@ static int run_hook(const struct pyctr_plan *plan, const struct pyctr_hook *h, s
     }
     if (pid == 0) {
         if (dup2(fds[0], 0) < 0)
+            _exit(127);
+        if (output >= 0 && (dup2(output, 1) < 0 || dup2(output, 2) < 0))
             _exit(127);
         static const char *const no_env[] = {NULL};
         execve(h->path, (char *const *)h->argv, (char *const *)(h->envp ? h->envp : no_env));
@@ -132,11 +161,12 @@ static int run_hook(const struct pyctr_plan *plan, const struct pyctr_hook *h, s
         return pyctr_set_err(err, PYCTR_STAGE_HOOK, ETIMEDOUT, "hook timed out", h->path);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
-    char detail[64];
+    char said[120], detail[160];
+    read_hook_output(output, said, sizeof said);
     if (WIFSIGNALED(status))
-        snprintf(detail, sizeof detail, "killed by signal %d", WTERMSIG(status));
+        snprintf(detail, sizeof detail, "killed by signal %d%s%s", WTERMSIG(status), *said ? ", output: " : "", said);
     else
-        snprintf(detail, sizeof detail, "exit status %d", WEXITSTATUS(status));
+        snprintf(detail, sizeof detail, "exit status %d%s%s", WEXITSTATUS(status), *said ? ", output: " : "", said);
     char what[PYCTR_ERR_MSG / 2];
     snprintf(what, sizeof what, "hook %s failed", h->path);
     return pyctr_set_err(err, PYCTR_STAGE_HOOK, 0, what, detail);

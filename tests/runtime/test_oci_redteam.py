@@ -58,3 +58,24 @@ def test_a_create_that_fails_at_its_last_step_leaves_nothing(rt, bundle, tmp_pat
     assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
     assert rt("list", "-q").stdout == ""
     assert not cgroups.open_cgroup(spec["linux"]["cgroupsPath"]).exists()
+
+
+HOOK_KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
+
+
+def test_hooks_print_nothing_on_the_container_stdio(rt, bundle, tmp_path):
+    """create's stdio is the container's (conmon's log pipe): runc and crun keep a hook's
+    output out of it, and runc tells it in the error of a hook that fails."""
+    talk = {"path": "/bin/sh", "args": ["sh", "-c", "echo hook-out; echo hook-err >&2"]}
+    bundle("echo", "container-out", hooks={kind: [talk] for kind in HOOK_KINDS})
+    done = rt("run", CID)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "container-out\n", "")
+
+
+@pytest.mark.parametrize("kind", ["createRuntime", "createContainer"])
+def test_a_failed_hook_tells_its_output(rt, bundle, kind):
+    fail = {"path": "/bin/sh", "args": ["sh", "-c", "echo why; echo because >&2; exit 3"]}
+    bundle("true", hooks={kind: [fail]})
+    done = rt("run", CID)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.endswith("hook /bin/sh failed: exit status 3, output: why because\n"), done.stderr

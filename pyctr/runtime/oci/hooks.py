@@ -4,6 +4,8 @@ createRuntime (while the created child waits before pivot_root), poststart (afte
 stdin, its own args and env, and at most its timeout.  createContainer and
 startContainer run inside the container, started by the child itself (csrc/hooks.c)."""
 
+import os
+
 from ... import fastjson
 from ..errors import RuntimeFailure
 
@@ -32,19 +34,28 @@ def run_warning(hooks: dict, kind: str, state: dict) -> list[str]:
 
 
 def run_one(kind: str, hook: dict, state: dict) -> None:
+    """The hook's stdout and stderr go to a memfd, never to ours (create's stdio is the
+    container's: conmon's log pipe); what it said is told if it fails, as runc tells it.
+    csrc/hooks.c does the same for the hooks the child runs."""
     import subprocess
     path = hook.get("path")
     args = hook.get("args") or [path]
     timeout = hook.get("timeout") or None
+    output = os.memfd_create("pyctr-hook-output", os.MFD_CLOEXEC)
     try:
-        done = subprocess.run(args, executable=path, input=fastjson.dumps(state).encode(), env=_env(hook),
-                              timeout=timeout, stdout=None, stderr=None, close_fds=True, cwd="/")
-    except subprocess.TimeoutExpired:
-        raise HookFailed(f"{kind} hook {path} timed out after {timeout} s") from None
-    except OSError as e:
-        raise HookFailed(f"{kind} hook {path}: {e.strerror}") from None
-    if done.returncode != 0:
-        raise HookFailed(f"{kind} hook {path} failed: exit status {done.returncode}")
+        try:
+            done = subprocess.run(args, executable=path, input=fastjson.dumps(state).encode(), env=_env(hook),
+                                  timeout=timeout, stdout=output, stderr=output, close_fds=True, cwd="/")
+        except subprocess.TimeoutExpired:
+            raise HookFailed(f"{kind} hook {path} timed out after {timeout} s") from None
+        except OSError as e:
+            raise HookFailed(f"{kind} hook {path}: {e.strerror}") from None
+        if done.returncode != 0:
+            said = " ".join(os.pread(output, 119, 0).decode(errors="replace").split())
+            raise HookFailed(f"{kind} hook {path} failed: exit status {done.returncode}"
+                             + (f", output: {said}" if said else ""))
+    finally:
+        os.close(output)
 
 
 def _env(hook: dict) -> dict:
