@@ -3,6 +3,7 @@ each test here is a bug found by red-teaming the runc-compatible command line, f
 seen failing, then fixed.  runc 1.1.5 and crun 1.8.1 are the reference for behaviour."""
 
 import json
+import os
 import subprocess
 import time
 
@@ -79,3 +80,17 @@ def test_a_failed_hook_tells_its_output(rt, bundle, kind):
     done = rt("run", CID)
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.endswith("hook /bin/sh failed: exit status 3, output: why because\n"), done.stderr
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_delete_clears_what_a_killed_create_left_of_an_id(rt, bundle, force):
+    """A create killed between making <root>/<id> and writing its state leaves the
+    directory alone: the id is then taken for good unless delete clears it (runc's delete
+    removes such a directory, then says the container does not exist, or with --force
+    nothing)."""
+    bundle("true")
+    os.makedirs(os.path.join(rt.root, CID))
+    done = rt("delete", *(["--force"] if force else []), CID)
+    assert (done.returncode, done.stderr) == ((0, "") if force else (1, f"container {CID} does not exist\n"))
+    assert not os.path.exists(os.path.join(rt.root, CID))
+    assert rt("run", CID).returncode == 0  # the id is free again

@@ -284,6 +284,9 @@ def kill(inv: Invocation) -> int:
 def delete(inv: Invocation) -> int:
     cid = _id(inv)
     if container.load_state(inv.root, cid) is None:
+        # a create killed before it wrote the state leaves its directory, which would hold
+        # the id for good: cleared, as runc clears it
+        container.remove_state(inv.root, cid)
         if inv.options.get("force"):
             return 0
         raise WrongState(f"container {cid} does not exist")
