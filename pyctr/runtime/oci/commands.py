@@ -3,6 +3,7 @@ its state under --root (<root>/<id>/state.json), a created container waiting on 
 fifo for `start`, hooks at the points the runtime spec names."""
 
 import os
+import re
 import sys
 
 from ... import fastjson
@@ -39,9 +40,13 @@ def _id(inv: Invocation, extra_ok: bool = False) -> str:
     if len(inv.args) > 1 and not extra_ok:
         raise UsageError(f"{inv.command}: one container id expected, got {' '.join(inv.args)}")
     cid = inv.args[0]
-    if not cid or "/" in cid or cid in (".", "..") or len(cid) > 1024:
-        raise UsageError(f"invalid container id {cid!r}")
+    if not _ID.fullmatch(cid) or cid in (".", ".."):
+        raise UsageError(f"invalid container id format: {cid!r}")
     return cid
+
+
+# runc's ids: one directory name under --root, one cgroup name, one word in `list`
+_ID = re.compile(r"[A-Za-z0-9_+.-]{1,255}")
 
 
 def _loaded(inv: Invocation, cid: str) -> container.State:
