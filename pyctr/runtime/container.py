@@ -223,10 +223,14 @@ def start(root: str, container_id: str) -> State:
     except OSError:  # ENXIO: nobody reads it: the process is gone
         raise WrongState("cannot start a container that is stopped") from None
     try:
+        # the unlink is the claim: of starts racing each other, one removes it and goes on
+        try:
+            os.unlink(fifo)
+        except FileNotFoundError:
+            raise WrongState("cannot start a container that was started already") from None
         os.write(fd, b"0")
     finally:
         os.close(fd)
-    os.unlink(fifo)
     delay = 0.0005
     while saved.current_status() == "created":
         time.sleep(delay)

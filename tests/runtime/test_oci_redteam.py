@@ -94,3 +94,28 @@ def test_delete_clears_what_a_killed_create_left_of_an_id(rt, bundle, force):
     assert (done.returncode, done.stderr) == ((0, "") if force else (1, f"container {CID} does not exist\n"))
     assert not os.path.exists(os.path.join(rt.root, CID))
     assert rt("run", CID).returncode == 0  # the id is free again
+
+
+@pytest.mark.parametrize("cid", ["a b", "tab\there", "new\nline", "ünï", "x;y", "..", "a*"])
+def test_ids_are_what_runc_takes(rt, bundle, cid):
+    """runc takes [A-Za-z0-9_+.-] only: anything else broke `list` (an id with a space or
+    a newline is two columns, two lines) or failed half-way with a cgroup error."""
+    bundle("true")
+    done = rt("create", cid)
+    assert (done.returncode, done.stderr) == (1, f"invalid container id format: {cid!r}\n")
+    assert rt("list", "-q").stdout == ""
+
+
+def test_two_starts_at_once_start_it_once(rt, bundle):
+    """Racing starts (a caller retrying) must not both report success."""
+    bundle("sleep", "100")
+    for _ in range(20):  # the window is narrow: both open the fifo before either is done
+        assert rt("create", CID).returncode == 0
+        argv = [test_oci_cli.RUNTIME, "--root", rt.root, "start", CID]
+        starts = [subprocess.Popen(argv, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        results = sorted((p.wait(), p.stderr.read()) for p in starts)
+        for p in starts:
+            p.stderr.close()
+        assert results[0] == (0, "")
+        assert results[1][0] == 1 and results[1][1].startswith("cannot start a container that"), results
+        assert rt("delete", "--force", CID).returncode == 0
