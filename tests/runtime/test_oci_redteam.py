@@ -119,3 +119,33 @@ def test_two_starts_at_once_start_it_once(rt, bundle):
         assert results[0] == (0, "")
         assert results[1][0] == 1 and results[1][1].startswith("cannot start a container that"), results
         assert rt("delete", "--force", CID).returncode == 0
+
+
+def test_a_console_socket_path_longer_than_sockaddr_un_takes(rt, bundle, tmp_path):
+    """conmon's socket paths can pass sun_path's 108 bytes (crun connects through
+    /proc/self/fd then; this failed with 'cannot connect to the console socket: None')."""
+    import array
+    import socket
+    spec = bundle("true")
+    spec["process"]["terminal"] = True
+    (bundle.path / "config.json").write_text(json.dumps(spec))
+    where = tmp_path / ("d" * 100)
+    where.mkdir()
+    path = str(where / "console.sock")
+    assert len(path) > 108
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        dirfd = os.open(where, os.O_PATH)
+        try:
+            listener.bind(f"/proc/self/fd/{dirfd}/console.sock")
+        finally:
+            os.close(dirfd)
+        listener.listen(1)
+        assert rt("create", "--console-socket", path, CID).returncode == 0
+        conn, _ = listener.accept()
+        with conn:
+            fds = array.array("i")
+            name, ancillary, _, _ = conn.recvmsg(64, socket.CMSG_SPACE(fds.itemsize))
+            fds.frombytes(ancillary[0][2])
+    os.close(fds[0])
+    assert name.decode().startswith("/dev/pts/")
+    assert rt("delete", "--force", CID).returncode == 0

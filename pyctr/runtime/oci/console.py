@@ -12,11 +12,30 @@ def send_master(path: str, master: int) -> None:
     name = _pty_name(master)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         try:
-            sock.connect(path)
+            _connect(sock, path)
         except OSError as e:
-            raise OSError(e.errno, f"cannot connect to the console socket: {e.strerror}", path) from None
+            raise OSError(e.errno, f"cannot connect to the console socket: {e.strerror or e}", path) from None
         fds = array.array("i", [master])
         sock.sendmsg([name.encode()], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds.tobytes())])
+
+
+# sockaddr_un's sun_path, its NUL included
+_SUN_PATH = 108
+
+
+def _connect(sock, path: str) -> None:
+    """connect(), also to a path longer than sun_path (conmon's can be): through the
+    directory opened, as /proc/self/fd/N/NAME, as crun does."""
+    import os
+    if len(os.fsencode(path)) < _SUN_PATH:
+        sock.connect(path)
+        return
+    where, name = os.path.split(path)
+    dirfd = os.open(where or ".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        sock.connect(f"/proc/self/fd/{dirfd}/{name}")
+    finally:
+        os.close(dirfd)
 
 
 def _pty_name(master: int) -> str:
