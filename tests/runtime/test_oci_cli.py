@@ -183,6 +183,16 @@ def test_a_command_missing_at_start_is_told_on_the_container_stderr(rt, bundle, 
     assert (tmp_path / "err").read_text() == "pyctr-runtime: exec: exec: /no/such/program: No such file or directory\n"
 
 
+def receive_master(listener: socket.socket) -> tuple[bytes, int]:
+    """The pty's name and master fd, as a console socket's listener (conmon) takes them."""
+    conn, _ = listener.accept()
+    with conn:
+        fds = array.array("i")
+        name, ancillary, _, _ = conn.recvmsg(64, socket.CMSG_SPACE(fds.itemsize))
+        fds.frombytes(ancillary[0][2])
+    return name, fds[0]
+
+
 def test_the_console_socket_receives_the_pty_master(rt, bundle, tmp_path):
     spec = bundle("sh", "-c", "tty; read line; echo got $line")
     spec["process"]["terminal"] = True
@@ -192,12 +202,7 @@ def test_the_console_socket_receives_the_pty_master(rt, bundle, tmp_path):
         listener.bind(path)
         listener.listen(1)
         assert rt("create", "--console-socket", path, CID).returncode == 0
-        conn, _ = listener.accept()
-        with conn:
-            fds = array.array("i")
-            name, ancillary, _, _ = conn.recvmsg(64, socket.CMSG_SPACE(fds.itemsize))
-            fds.frombytes(ancillary[0][2])
-    master = fds[0]
+        name, master = receive_master(listener)
     try:
         assert name.decode().startswith("/dev/pts/")
         assert rt("start", CID).returncode == 0

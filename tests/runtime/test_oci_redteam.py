@@ -124,7 +124,6 @@ def test_two_starts_at_once_start_it_once(rt, bundle):
 def test_a_console_socket_path_longer_than_sockaddr_un_takes(rt, bundle, tmp_path):
     """conmon's socket paths can pass sun_path's 108 bytes (crun connects through
     /proc/self/fd then; this failed with 'cannot connect to the console socket: None')."""
-    import array
     import socket
     spec = bundle("true")
     spec["process"]["terminal"] = True
@@ -141,11 +140,7 @@ def test_a_console_socket_path_longer_than_sockaddr_un_takes(rt, bundle, tmp_pat
             os.close(dirfd)
         listener.listen(1)
         assert rt("create", "--console-socket", path, CID).returncode == 0
-        conn, _ = listener.accept()
-        with conn:
-            fds = array.array("i")
-            name, ancillary, _, _ = conn.recvmsg(64, socket.CMSG_SPACE(fds.itemsize))
-            fds.frombytes(ancillary[0][2])
-    os.close(fds[0])
+        name, master = test_oci_cli.receive_master(listener)
+    os.close(master)
     assert name.decode().startswith("/dev/pts/")
     assert rt("delete", "--force", CID).returncode == 0
