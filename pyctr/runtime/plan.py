@@ -445,8 +445,27 @@ def sysctls(config: dict, clone_flags: int) -> list[tuple[str, str]]:
             raise ConfigError(f"sysctl {key!r} is not in a namespace the container has: it would change the host's")
         if not clone_flags & CLONE_FLAGS[owner]:
             raise ConfigError(f"sysctl {key!r} needs a {owner} namespace of the container's own")
+        if _joins_our_own(config, owner):
+            raise ConfigError(f"sysctl {key!r} would change the host's: the {owner} namespace joined is the "
+                              "runtime's own")
         planned.append((key, value))
     return planned
+
+
+def _joins_our_own(config: dict, ns_type: str) -> bool:
+    """Whether the config joins, by path, the namespace of `ns_type` this process is in."""
+    path = next((ns.get("path") for ns in config.get("linux", {}).get("namespaces", [])
+                 if ns.get("type") == ns_type and ns.get("path")), None)
+    if not path:
+        return False
+    try:
+        joined, own = os.stat(path), os.stat(f"/proc/self/ns/{_NS_FILES[ns_type]}")
+    except OSError:
+        return False  # joining it fails, and says why
+    return (joined.st_dev, joined.st_ino) == (own.st_dev, own.st_ino)
+
+
+_NS_FILES = {"network": "net", "ipc": "ipc", "uts": "uts"}
 
 
 def build_plan(config: dict, stdio=(0, 1, 2), tty_size=(0, 0)) -> Plan:

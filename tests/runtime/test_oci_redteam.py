@@ -144,3 +144,21 @@ def test_a_console_socket_path_longer_than_sockaddr_un_takes(rt, bundle, tmp_pat
     os.close(master)
     assert name.decode().startswith("/dev/pts/")
     assert rt("delete", "--force", CID).returncode == 0
+
+
+@pytest.mark.parametrize("kind,key", [("network", "net.ipv4.ip_forward"), ("ipc", "kernel.shmmni")])
+def test_a_sysctl_in_a_namespace_joined_from_the_host_is_refused(rt, bundle, kind, key):
+    """A namespace joined by path may be the host's own: its sysctls are then the host's
+    (runc refuses net.* in the host's network namespace).  The value asked for is the one
+    in force, so that the host is left as it was whatever happens."""
+    with open("/proc/sys/" + key.replace(".", "/")) as f:
+        value = f.read().strip()
+    spec = bundle("true")
+    spec["linux"]["namespaces"] = [ns for ns in spec["linux"]["namespaces"] if ns["type"] != kind]
+    spec["linux"]["namespaces"].append({"type": kind, "path": f"/proc/{os.getpid()}/ns/{kind[:3]}"})
+    spec["linux"]["sysctl"] = {key: value}
+    (bundle.path / "config.json").write_text(json.dumps(spec))
+    done = rt("create", CID)
+    assert (done.returncode, done.stderr) == (1, f"sysctl {key!r} would change the host's: the {kind} namespace "
+                                                 "joined is the runtime's own\n")
+    assert rt("list", "-q").stdout == ""
