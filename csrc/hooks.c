@@ -149,6 +149,9 @@ static int run_hook(const struct pyctr_plan *plan, const struct pyctr_hook *h, s
             _exit(127);
         if (output >= 0 && (dup2(output, 1) < 0 || dup2(output, 2) < 0))
             _exit(127);
+        /* createContainer runs before setup_stdio has closed what the runtime's caller
+         * left open (not CLOEXEC): none of it is the hook's */
+        close_range(3, ~0U, 0);
         static const char *const no_env[] = {NULL};
         execve(h->path, (char *const *)h->argv, (char *const *)(h->envp ? h->envp : no_env));
         _exit(127);

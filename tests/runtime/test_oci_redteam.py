@@ -162,3 +162,18 @@ def test_a_sysctl_in_a_namespace_joined_from_the_host_is_refused(rt, bundle, kin
     assert (done.returncode, done.stderr) == (1, f"sysctl {key!r} would change the host's: the {kind} namespace "
                                                  "joined is the runtime's own\n")
     assert rt("list", "-q").stdout == ""
+
+
+def test_hooks_get_no_fd_of_the_runtime_caller(rt, bundle, tmp_path):
+    """An fd the caller left open (conmon's, containerd's) is not the container's, nor its
+    hooks': the container closes them (CVE-2024-21626's lesson), and so must a hook the
+    child starts (createContainer ran with them all)."""
+    seen = tmp_path / "fds"
+    listing = {"path": "/bin/sh", "args": ["sh", "-c", f"ls /proc/self/fd > {seen}"]}
+    bundle("true", hooks={"createContainer": [listing]})
+    with open("/dev/null") as stray:
+        os.set_inheritable(stray.fileno(), True)
+        done = rt("run", CID, pass_fds=[stray.fileno()])
+    assert done.returncode == 0, done.stderr
+    # 0-2, and the fd ls opens to read the directory
+    assert sorted(int(fd) for fd in seen.read_text().split()) == [0, 1, 2, 3]
