@@ -163,11 +163,11 @@ static int open_null(void)
 static int start_fd = -1;
 static int fail_on_stderr;
 
-/* Closes every fd from 3 up but `a` and `b` (either may be -1). */
-static int close_all_but(int a, int b)
+/* Closes every fd from `first` up but `a` and `b` (either may be -1). */
+static int close_all_but(unsigned first, int a, int b)
 {
     int lo = a < b ? a : b, hi = a < b ? b : a;
-    unsigned next = 3;
+    unsigned next = first;
     int keep[2] = {lo, hi};
     for (int i = 0; i < 2; i++) {
         if (keep[i] < (int)next)
@@ -200,7 +200,9 @@ static int setup_stdio(const struct pyctr_plan *plan, int sync_fd, struct pyctr_
     for (int i = 0; i < 3; i++)
         if (dup2(src[i], i) < 0)
             return pyctr_set_err(err, PYCTR_STAGE_STDIO, errno, "dup2 stdio", NULL);
-    if (close_all_but(sync_fd, start_fd) < 0)
+    /* 3 .. 3+preserve_fds-1 are the caller's, for the container (runc's --preserve-fds);
+     * ours among them, if the caller gave fewer, are CLOEXEC and go at execve */
+    if (close_all_but(3 + (unsigned)plan->preserve_fds, sync_fd, start_fd) < 0)
         return pyctr_set_err(err, PYCTR_STAGE_STDIO, errno, "close_range", NULL);
     return 0;
 }

@@ -190,6 +190,7 @@ struct pyctr_plan {
      * hooks' state is hook_state_head, the container's host pid, hook_state_tail. */
     int start_fd;
     int hooks_sync;
+    int preserve_fds; /* --preserve-fds: the caller's fds 3 .. 3+n-1 stay the container's */
     const struct pyctr_hook *create_hooks; /* createContainer: before pivot_root */
     size_t n_create_hooks;
     const struct pyctr_hook *start_hooks; /* startContainer: just before execve */

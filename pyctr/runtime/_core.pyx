@@ -118,6 +118,7 @@ cdef extern from "pyctr.h" nogil:
         unsigned long personality
         int start_fd
         int hooks_sync
+        int preserve_fds
         const pyctr_hook *create_hooks
         size_t n_create_hooks
         const pyctr_hook *start_hooks
@@ -252,6 +253,7 @@ cdef void _fill_lifecycle(_Arena a, pyctr_plan *p, plan) except *:
     """The create/start split and the hooks the child runs (runtime/oci/)."""
     p.start_fd = plan.start_fd
     p.hooks_sync = bool(plan.hooks_sync)
+    p.preserve_fds = plan.preserve_fds
     p.create_hooks = _hooks(a, plan.create_hooks)
     p.n_create_hooks = len(plan.create_hooks)
     p.start_hooks = _hooks(a, plan.start_hooks)

@@ -141,12 +141,14 @@ START_FIFO = "exec.fifo"
 
 
 def create_waiting(root: str, container_id: str, config: dict, bundle: str, stdio=(0, 1, 2), *,
-                   wait_for_start: bool = True, no_pivot: bool = False, on_hooks=None) -> "Created":
+                   wait_for_start: bool = True, no_pivot: bool = False, on_hooks=None,
+                   preserve_fds: int = 0) -> "Created":
     """The OCI runtime CLI's create: the container set up to its command (found already),
     waiting on START_FIFO for `start()` with nobody holding it, so that this process may
     exit; without `wait_for_start` (runc's run), run on to its execve.  `on_hooks(pid)`
     runs while the child waits before pivot_root (the prestart and createRuntime hooks);
-    the child itself runs createContainer and startContainer.  WrongState if the id is
+    the child itself runs createContainer and startContainer.  `preserve_fds`: our fds 3
+    .. 3+n-1 are the command's too.  WrongState if the id is
     taken; on any failure nothing of it is left."""
     d = state_dir(root, container_id)
     os.makedirs(root, mode=0o700, exist_ok=True)
@@ -163,6 +165,7 @@ def create_waiting(root: str, container_id: str, config: dict, bundle: str, stdi
             fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
             plan = _waiting_plan(config, stdio, fd, no_pivot, on_hooks is not None)
+            plan.preserve_fds = preserve_fds
             plan.hook_state = hook_state(container_id, bundle, config.get("annotations") or {}, "created")
             process = _create(root, container_id, config, bundle, plan, creating=True)
             process.start(lambda: on_hooks(process.pid)) if on_hooks else process.start()
@@ -431,10 +434,10 @@ def read_in_root(rootfd: int, path: str, limit: int) -> bytes:
 
 
 def exec_process(root: str, container_id: str, config: dict, process: dict, stdio=(0, 1, 2),
-                 tty_size=(0, 0)) -> Process:
+                 tty_size=(0, 0), preserve_fds: int = 0) -> Process:
     """A new process (an OCI process section) in a live container's namespaces and cgroup
     (created or running, as runc allows), waiting for start(); NotRunning if its first
-    process is gone."""
+    process is gone.  `preserve_fds`: our fds 3 .. 3+n-1 are the process's too."""
     saved = _loaded(root, container_id)
     try:
         if saved.current_status() == "stopped":
@@ -447,6 +450,7 @@ def exec_process(root: str, container_id: str, config: dict, process: dict, stdi
         if not alive(saved.pid, saved.pid_start):
             raise NotRunning(f"container {container_id} is not running")
         plan = build_exec_plan(config, process, pidfd, stdio, tty_size)
+        plan.preserve_fds = preserve_fds
         plan.seccomp = seccomp.program(root, config.get("linux", {}).get("seccomp"))
         child = _core.spawn(plan)
     finally:

@@ -217,6 +217,7 @@ class Plan:
     # and their state JSON, cut where the host pid goes
     start_fd: int = -1
     hooks_sync: bool = False
+    preserve_fds: int = 0  # the caller's fds 3 .. 3+n-1 kept open for the command
     create_hooks: list[Hook] = []
     start_hooks: list[Hook] = []
     hook_state: tuple = (None, None)

@@ -177,3 +177,36 @@ def test_hooks_get_no_fd_of_the_runtime_caller(rt, bundle, tmp_path):
     assert done.returncode == 0, done.stderr
     # 0-2, and the fd ls opens to read the directory
     assert sorted(int(fd) for fd in seen.read_text().split()) == [0, 1, 2, 3]
+
+
+def test_preserve_fds_passes_them_to_the_container(rt, bundle, tmp_path):
+    """--preserve-fds N: the caller's fds 3 .. 3+N-1 are the container's too (podman's
+    --preserve-fds, systemd's socket activation through it); it was taken and ignored."""
+    bundle("sh", "-c", "echo via-fd-3 >&3; ls /proc/self/fd")
+    out = tmp_path / "out"
+    # a shell opens the fd 3 the runtime is handed, as a caller would
+    argv = ["sh", "-c", f'exec "$@" 3>{out}', "sh", test_oci_cli.RUNTIME, "--root", rt.root, "run",
+            "--preserve-fds", "1", CID]
+    done = subprocess.run(argv, cwd=bundle.path, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert out.read_text() == "via-fd-3\n"
+    assert sorted(int(fd) for fd in done.stdout.split()) == [0, 1, 2, 3, 4]  # 4: ls's own
+
+
+def test_preserve_fds_must_be_a_count(rt, bundle):
+    bundle("true")
+    done = rt("run", "--preserve-fds", "x", CID)
+    assert (done.returncode, done.stderr) == (1, "--preserve-fds takes a number of fds: 'x'\n")
+
+
+def test_exec_preserve_fds_passes_them_too(rt, bundle, tmp_path):
+    bundle("sleep", "100")
+    assert rt("create", CID).returncode == 0
+    out = tmp_path / "out"
+    argv = ["sh", "-c", f'exec "$@" 3>{out}', "sh", test_oci_cli.RUNTIME, "--root", rt.root, "exec",
+            "--preserve-fds", "1", CID, "sh", "-c", "echo exec-fd-3 >&3"]
+    done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert out.read_text() == "exec-fd-3\n"
+    assert rt("delete", "--force", CID).returncode == 0

@@ -162,7 +162,8 @@ def _create_warm(inv: Invocation, start_now: bool):
             hooks.run_all(host_hooks, early, state)
     try:
         process = container.create_waiting(inv.root, cid, config, bundle, wait_for_start=not start_now,
-                                           no_pivot=bool(inv.options.get("no-pivot")), on_hooks=on_hooks)
+                                           no_pivot=bool(inv.options.get("no-pivot")), on_hooks=on_hooks,
+                                           preserve_fds=preserve_fds(inv))
     except hooks.HookFailed:
         _poststop(inv, {"ociVersion": OCI_VERSION, "id": cid, "status": "stopped", "bundle": bundle,
                         "annotations": config.get("annotations") or {}}, host_hooks)
@@ -186,6 +187,14 @@ def _hand_over(inv: Invocation, process, socket_path: str | None) -> None:
             os.close(process.master)
             process.master = -1
     _write_pid_file(inv.options.get("pid-file"), process.pid)
+
+
+def preserve_fds(inv: Invocation) -> int:
+    """--preserve-fds N, of create, run and exec."""
+    text = inv.options.get("preserve-fds") or "0"
+    if not text.isdigit():
+        raise UsageError(f"--preserve-fds takes a number of fds: {text!r}")
+    return int(text)
 
 
 def create(inv: Invocation) -> int:

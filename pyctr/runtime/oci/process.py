@@ -25,8 +25,9 @@ def exec_in(inv: Invocation, saved: container.State) -> int:
     socket_path = opts.get("console-socket")
     if tty and not socket_path and opts.get("detach"):
         raise UsageError("cannot allocate a tty without --console-socket when the runtime will detach")
+    from .commands import preserve_fds
     proc = container.exec_process(inv.root, saved.id, config, process, (0, 1, 2),
-                                  terminal_size(0) if tty and not socket_path else (0, 0))
+                                  terminal_size(0) if tty and not socket_path else (0, 0), preserve_fds(inv))
     if opts.get("detach") or socket_path:
         master = proc.start()
         if master >= 0:
