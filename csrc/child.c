@@ -10,6 +10,7 @@
 #include <linux/capability.h>
 #include <linux/sched.h>
 #include <linux/filter.h>
+#include <linux/keyctl.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
 #include <poll.h>
@@ -403,6 +404,17 @@ static int exec_command(const struct pyctr_plan *plan, int sync_fd, struct pyctr
  * (its fds, cwd, limits, filter, user, capabilities) but its session.  The same for a
  * new container and for exec, where the helper does it before it clones the process the
  * container can see: that one never holds more than the container's own. */
+/* A session keyring of its own, as runc gives each container (unless --no-new-keyring):
+ * the keys of the caller's session (a login's, kerberos', NFS's) are not the container's
+ * to use.  Before the seccomp filter, which may refuse keyctl (docker's profile does); a
+ * kernel without keyrings has nothing to share. */
+static int join_new_keyring(const struct pyctr_plan *plan, struct pyctr_err *err)
+{
+    if (plan->new_keyring && syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0 && errno != ENOSYS)
+        return pyctr_set_err(err, PYCTR_STAGE_NAMESPACE, errno, "join a new session keyring", NULL);
+    return 0;
+}
+
 static int prepare_process(const struct pyctr_plan *plan, int sync_fd, struct pyctr_err *err)
 {
     umask(022); /* the container's, as docker and the OCI default have it: not pyctr's */
@@ -416,6 +428,8 @@ static int prepare_process(const struct pyctr_plan *plan, int sync_fd, struct py
         return -1;
     if (plan->set_personality && personality(plan->personality) < 0)
         return pyctr_set_err(err, PYCTR_STAGE_PERSONALITY, errno, "personality", NULL);
+    if (join_new_keyring(plan, err) < 0)
+        return -1;
     /* Without no_new_privs the kernel wants CAP_SYS_ADMIN to load a filter, so it goes in
      * before the capabilities are dropped (as runc does); the filter must then allow the
      * remaining steps. */

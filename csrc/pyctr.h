@@ -177,6 +177,7 @@ struct pyctr_plan {
     int cap_last_cap;
 
     int no_new_privs;
+    int new_keyring; /* join a new session keyring (runc's default; --no-new-keyring: 0) */
     const void *seccomp_filter; /* struct sock_filter[], NULL: none */
     size_t seccomp_len;         /* number of instructions */
     int set_personality;

@@ -112,6 +112,7 @@ cdef extern from "pyctr.h" nogil:
         pyctr_caps caps
         int cap_last_cap
         int no_new_privs
+        int new_keyring
         const void *seccomp_filter
         size_t seccomp_len
         int set_personality
@@ -311,6 +312,7 @@ cdef void _fill_security(_Arena a, pyctr_plan *p, plan) except *:
         p.caps.ambient = caps.ambient
         p.cap_last_cap = plan.cap_last_cap
     p.no_new_privs = bool(plan.no_new_privs)
+    p.new_keyring = bool(plan.new_keyring)
     p.set_personality = plan.personality is not None
     if plan.personality is not None:
         p.personality = plan.personality

@@ -142,13 +142,13 @@ START_FIFO = "exec.fifo"
 
 def create_waiting(root: str, container_id: str, config: dict, bundle: str, stdio=(0, 1, 2), *,
                    wait_for_start: bool = True, no_pivot: bool = False, on_hooks=None,
-                   preserve_fds: int = 0) -> "Created":
+                   preserve_fds: int = 0, new_keyring: bool = True) -> "Created":
     """The OCI runtime CLI's create: the container set up to its command (found already),
     waiting on START_FIFO for `start()` with nobody holding it, so that this process may
     exit; without `wait_for_start` (runc's run), run on to its execve.  `on_hooks(pid)`
     runs while the child waits before pivot_root (the prestart and createRuntime hooks);
     the child itself runs createContainer and startContainer.  `preserve_fds`: our fds 3
-    .. 3+n-1 are the command's too.  WrongState if the id is
+    .. 3+n-1 are the command's too; `new_keyring` False: the session keyring is ours.  WrongState if the id is
     taken; on any failure nothing of it is left."""
     d = state_dir(root, container_id)
     os.makedirs(root, mode=0o700, exist_ok=True)
@@ -165,7 +165,7 @@ def create_waiting(root: str, container_id: str, config: dict, bundle: str, stdi
             fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
             plan = _waiting_plan(config, stdio, fd, no_pivot, on_hooks is not None)
-            plan.preserve_fds = preserve_fds
+            plan.preserve_fds, plan.new_keyring = preserve_fds, new_keyring
             plan.hook_state = hook_state(container_id, bundle, config.get("annotations") or {}, "created")
             process = _create(root, container_id, config, bundle, plan, creating=True)
             process.start(lambda: on_hooks(process.pid)) if on_hooks else process.start()

@@ -184,6 +184,7 @@ class Plan:
     caps: Caps | None = None  # None: keep the caller's
     cap_last_cap: int = 0
     no_new_privs: bool = False
+    new_keyring: bool = True  # a session keyring of its own, as runc gives each container
     seccomp: bytes | None = None  # a BPF program (struct sock_filter[]), or None
     clone_flags: int = 0  # CLONE_NEW*
     unshare_flags: int = 0  # made after the go-ahead (the cgroup namespace)

@@ -5,6 +5,7 @@ seen failing, then fixed.  runc 1.1.5 and crun 1.8.1 are the reference for behav
 import json
 import os
 import subprocess
+import sys
 import time
 
 import pytest
@@ -210,3 +211,29 @@ def test_exec_preserve_fds_passes_them_too(rt, bundle, tmp_path):
     assert done.returncode == 0, done.stderr
     assert out.read_text() == "exec-fd-3\n"
     assert rt("delete", "--force", CID).returncode == 0
+
+
+_KEYRING_CALLER = """
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+SYS_add_key, SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, KEYCTL_SETPERM = 248, 250, 1, 5
+assert libc.syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, b"caller-session") > 0
+key = libc.syscall(SYS_add_key, b"user", b"caller-secret", b"s3cret", 6, -3)  # -3: the session keyring
+assert key > 0 and libc.syscall(SYS_keyctl, KEYCTL_SETPERM, key, 0x3f000000) == 0  # its possessor's only
+os.execv(sys.argv[1], sys.argv[1:])
+"""
+
+
+@pytest.mark.parametrize("no_new_keyring", [False, True])
+def test_the_container_has_a_session_keyring_of_its_own(rt, bundle, no_new_keyring):
+    """runc joins each container to a new session keyring (unless --no-new-keyring): the
+    caller's keys (a login's, kerberos', NFS's) are not the container's to use.  A key
+    only its possessor may see shows in /proc/keys only where it is possessed."""
+    spec = bundle("cat", "/proc/keys")
+    spec["linux"]["maskedPaths"] = [p for p in spec["linux"].get("maskedPaths", []) if p != "/proc/keys"]
+    (bundle.path / "config.json").write_text(json.dumps(spec))
+    argv = [test_oci_cli.RUNTIME, "--root", rt.root, "run", *(["--no-new-keyring"] if no_new_keyring else []), CID]
+    done = subprocess.run([sys.executable, "-c", _KEYRING_CALLER, *argv], cwd=bundle.path, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert ("caller-secret" in done.stdout) == no_new_keyring, done.stdout

@@ -163,7 +163,8 @@ def _create_warm(inv: Invocation, start_now: bool):
     try:
         process = container.create_waiting(inv.root, cid, config, bundle, wait_for_start=not start_now,
                                            no_pivot=bool(inv.options.get("no-pivot")), on_hooks=on_hooks,
-                                           preserve_fds=preserve_fds(inv))
+                                           preserve_fds=preserve_fds(inv),
+                                           new_keyring=not inv.options.get("no-new-keyring"))
     except hooks.HookFailed:
         _poststop(inv, {"ociVersion": OCI_VERSION, "id": cid, "status": "stopped", "bundle": bundle,
                         "annotations": config.get("annotations") or {}}, host_hooks)
