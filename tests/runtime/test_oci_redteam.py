@@ -237,3 +237,23 @@ def test_the_container_has_a_session_keyring_of_its_own(rt, bundle, no_new_keyri
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
     assert ("caller-secret" in done.stdout) == no_new_keyring, done.stdout
+
+
+def test_a_writable_cgroup_mount_without_a_cgroup_namespace_is_the_container_s_own_cgroup(rt, bundle):
+    """Without a cgroup namespace, mounting the cgroup filesystems again showed the host's
+    whole hierarchies: with "rw" the container moved itself out of its limits (into the
+    root cgroup) and could rewrite anyone's.  runc binds the container's own cgroup."""
+    if cgroups.mode() == "v2":
+        pytest.skip("the v1 hierarchies")
+    script = ("echo $$ > /sys/fs/cgroup/memory/cgroup.procs; grep memory: /proc/self/cgroup; "
+              "ls /sys/fs/cgroup/memory/cgroup.sane_behavior")  # a file of the root cgroup's alone
+    spec = bundle("sh", "-c", script)
+    spec["linux"]["namespaces"] = [ns for ns in spec["linux"]["namespaces"] if ns["type"] != "cgroup"]
+    spec["mounts"] = [m for m in spec["mounts"] if m["destination"] != "/sys/fs/cgroup"]
+    spec["mounts"].append({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                           "options": ["nosuid", "noexec", "nodev", "rw"]})
+    (bundle.path / "config.json").write_text(json.dumps(spec))
+    done = rt("run", CID)
+    own = "/" + spec["linux"]["cgroupsPath"].strip("/")
+    assert f"memory:{own}\n" in done.stdout, done.stdout  # still in its own cgroup
+    assert "sane_behavior" in done.stderr and done.returncode == 1, (done.stdout, done.stderr)
