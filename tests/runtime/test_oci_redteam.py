@@ -257,3 +257,22 @@ def test_a_writable_cgroup_mount_without_a_cgroup_namespace_is_the_container_s_o
     own = "/" + spec["linux"]["cgroupsPath"].strip("/")
     assert f"memory:{own}\n" in done.stdout, done.stdout  # still in its own cgroup
     assert "sane_behavior" in done.stderr and done.returncode == 1, (done.stdout, done.stderr)
+
+
+def test_a_paused_container_says_so_and_refuses_exec(rt, bundle):
+    """runc's state and list say "paused"; its exec refuses a paused container (a process
+    joining a frozen cgroup freezes: our exec hung, deaf to SIGTERM) unless told
+    --ignore-paused."""
+    bundle("sleep", "100")
+    assert rt("create", CID).returncode == 0 and rt("start", CID).returncode == 0
+    assert rt("pause", CID).returncode == 0
+    try:
+        assert rt.state()["status"] == "paused"
+        assert [c["status"] for c in json.loads(rt("list", "--format", "json").stdout)] == ["paused"]
+        done = rt("exec", CID, "true", timeout=10)
+        assert (done.returncode, done.stderr) == (1, "cannot exec in a paused container "
+                                                     "(use --ignore-paused to override)\n")
+    finally:
+        assert rt("resume", CID).returncode == 0
+    assert rt.state()["status"] == "running"
+    assert rt("delete", "--force", CID).returncode == 0

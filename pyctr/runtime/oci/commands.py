@@ -119,9 +119,13 @@ def _write_pid_file(path: str | None, pid: int) -> None:
 
 
 def _state(saved: container.State, status: str | None = None, pid: int | None = None) -> dict:
+    """The OCI state; a running container whose cgroup is frozen is "paused", as runc
+    says (podman and containerd read it)."""
     state = saved.as_oci()
     if status is not None:
         state["status"] = status
+    elif state["status"] == "running" and container.paused("", saved.id, saved):
+        state["status"] = "paused"
     if pid is not None:
         state["pid"] = pid
     return state

@@ -21,6 +21,9 @@ def exec_in(inv: Invocation, saved: container.State) -> int:
     process = _process(inv, config)
     if saved.current_status() == "stopped":
         raise WrongState("cannot exec in a stopped container")
+    # a process joining a frozen cgroup freezes with it, and us waiting on it (runc's check)
+    if not opts.get("ignore-paused") and container.paused(inv.root, saved.id, saved):
+        raise WrongState("cannot exec in a paused container (use --ignore-paused to override)")
     tty = bool(process.get("terminal"))
     socket_path = opts.get("console-socket")
     if tty and not socket_path and opts.get("detach"):
