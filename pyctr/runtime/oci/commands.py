@@ -315,12 +315,11 @@ def delete(inv: Invocation) -> int:
 
 def _delete(inv: Invocation, cid: str, force: bool) -> None:
     """A stopped or created container's cgroup and state go (a created one killed first,
-    as runc and crun do), then the poststop hooks run; a running (or still creating) one
-    only with force."""
+    as runc and crun do), then the poststop hooks run; a running one only with force."""
     import time
     saved = _loaded(inv, cid)
     status = saved.current_status()
-    if status not in ("stopped", "created") and not force:
+    if status == "running" and not force:
         raise WrongState(f"cannot delete container {cid} that is not stopped: {status}")
     if status != "stopped":
         try:
