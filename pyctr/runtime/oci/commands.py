@@ -314,12 +314,12 @@ def delete(inv: Invocation) -> int:
 
 
 def _delete(inv: Invocation, cid: str, force: bool) -> None:
-    """A stopped or created container's cgroup and state go (a created one killed first,
-    as runc and crun do), then the poststop hooks run; a running one only with force."""
+    """A stopped or created container's cgroup and state go, then the poststop hooks run;
+    a running one only with force (killed first)."""
     import time
     saved = _loaded(inv, cid)
     status = saved.current_status()
-    if status == "running" and not force:
+    if status != "stopped" and not force:
         raise WrongState(f"cannot delete container {cid} that is not stopped: {status}")
     if status != "stopped":
         try:
