@@ -467,7 +467,7 @@ def _joins_our_own(config: dict, ns_type: str) -> bool:
     return (joined.st_dev, joined.st_ino) == (own.st_dev, own.st_ino)
 
 
-_NS_FILES = {"network": "net", "ipc": "ipc", "uts": "uts"}
+_NS_FILES = {"network": "net", "ipc": "ipc", "uts": "uts", "mount": "mnt"}
 
 
 def build_plan(config: dict, stdio=(0, 1, 2), tty_size=(0, 0)) -> Plan:
@@ -476,6 +476,11 @@ def build_plan(config: dict, stdio=(0, 1, 2), tty_size=(0, 0)) -> Plan:
     annotations = config.get("annotations", {})
     joined = namespace_paths(config)
     clone_flags = namespace_flags(config) & ~sum(flag for flag, _ in joined)
+    # The child makes / a slave and pivots: in the runtime's own mount namespace (the
+    # host's) that would be done to the host.
+    if _joins_our_own(config, "mount"):
+        raise ConfigError("joining the runtime's own mount namespace is refused: the container's mounts and "
+                          "pivot_root would be the host's")
     # A namespace joined from a new user namespace is owned by another one: setns refuses.
     if joined and clone_flags & CLONE_FLAGS["user"]:
         raise ConfigError("joining a namespace by path is not supported with a new user namespace")

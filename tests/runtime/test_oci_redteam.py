@@ -2,6 +2,7 @@
 each test here is a bug found by red-teaming the runc-compatible command line, first
 seen failing, then fixed.  runc 1.1.5 and crun 1.8.1 are the reference for behaviour."""
 
+import glob
 import json
 import os
 import subprocess
@@ -17,6 +18,7 @@ from pyctr.runtime import cgroups
 
 # test_oci_cli's fixtures: a bundle over busybox, and the runtime's command line on it
 bundle, rt = test_oci_cli.bundle, test_oci_cli.rt
+RUNTIME = test_oci_cli.RUNTIME
 
 
 @pytest.fixture
@@ -276,3 +278,46 @@ def test_a_paused_container_says_so_and_refuses_exec(rt, bundle):
         assert rt("resume", CID).returncode == 0
     assert rt.state()["status"] == "running"
     assert rt("delete", "--force", CID).returncode == 0
+
+
+@pytest.mark.parametrize("path,where", [("../../../../tmp/escaped-cgroup", "tmp/escaped-cgroup"), ("/..", None)])
+def test_a_cgroups_path_never_leads_out_of_the_cgroup_root(rt, bundle, tmp_path, path, where):
+    """`..` is cleaned as runc cleans it: from the root, never above it; the root itself is
+    refused."""
+    spec = bundle("true")
+    spec["linux"]["cgroupsPath"] = path
+    (bundle.path / "config.json").write_text(json.dumps(spec))
+    done = rt("create", CID)
+    assert not os.path.exists("/tmp/escaped-cgroup")
+    if where is None:
+        assert done.returncode == 1 and "below the root" in done.stderr
+    else:  # landed at /sys/fs/cgroup[/ctl]/tmp/escaped-cgroup: removed with the container
+        assert done.returncode == 0, done.stderr
+        assert rt("delete", "--force", CID).returncode == 0
+        for d in glob.glob(f"/sys/fs/cgroup/*/{where}") + glob.glob(f"/sys/fs/cgroup/{where}"):
+            os.rmdir(d)
+        for d in glob.glob("/sys/fs/cgroup/*/tmp") + glob.glob("/sys/fs/cgroup/tmp"):
+            os.rmdir(d)
+
+
+def test_joining_the_runtimes_own_mount_namespace_is_refused(rt, bundle):
+    spec = bundle("true")
+    spec["linux"]["namespaces"] = [ns for ns in spec["linux"]["namespaces"] if ns["type"] != "mount"] + [
+        {"type": "mount", "path": f"/proc/{os.getpid()}/ns/mnt"}]  # ours is the runtime's
+    (bundle.path / "config.json").write_text(json.dumps(spec))
+    done = rt("create", CID)
+    assert done.returncode == 1 and "joining the runtime's own mount namespace is refused" in done.stderr
+    assert rt("list", "-q").stdout == ""
+
+
+def test_a_relative_root_is_made_absolute(bundle, tmp_path):
+    bundle("sleep", "100")
+    cwd = str(bundle.path)
+    with open(tmp_path / "err", "w") as err:  # the container keeps create's stdio: a file, not a pipe
+        done = subprocess.run([RUNTIME, "--root", "relroot", "create", CID], cwd=cwd, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=err, timeout=30)
+    assert done.returncode == 0, (tmp_path / "err").read_text()
+    state = subprocess.run([RUNTIME, "--root", os.path.join(cwd, "relroot"), "state", CID], capture_output=True,
+                           text=True)
+    assert json.loads(state.stdout)["status"] == "created"
+    subprocess.run([RUNTIME, "--root", os.path.join(cwd, "relroot"), "delete", "--force", CID], check=True)

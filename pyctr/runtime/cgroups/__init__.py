@@ -58,7 +58,12 @@ class Stats:
 
 
 def open_cgroup(path: str, root: str | None = None):
-    """The driver object for relative cgroup `path` on this host."""
+    """The driver object for relative cgroup `path` on this host.  The path is cleaned as
+    if it hung from the root ("/../../tmp" is "/tmp"): a config's `..` cannot lead out of
+    the cgroup filesystem (runc cleans it the same way)."""
+    path = os.path.normpath("/" + path).lstrip("/")
+    if not path:  # the root itself: no container's to limit, kill or remove
+        raise CgroupError("a cgroup path must name a cgroup below the root")
     if mode() == "v2":
         from .v2 import CgroupV2
         return CgroupV2(path, root or CGROUP_ROOT)

@@ -77,7 +77,9 @@ class Invocation:
 
     @property
     def root(self) -> str:
-        return self.globals.get("root") or DEFAULT_ROOT
+        """--root, made absolute (as runc makes it): hooks and later commands may run
+        elsewhere."""
+        return os.path.abspath(self.globals.get("root") or DEFAULT_ROOT)
 
 
 def _split(arg: str, table: dict, short: dict) -> tuple[str, str | None] | None:
