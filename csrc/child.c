@@ -327,8 +327,9 @@ static int load_seccomp(const struct pyctr_plan *plan, struct pyctr_err *err)
 }
 
 /* Created: tells the parent (create writes the state and exits), then waits for `start`'s
- * byte in the fifo.  A writer that leaves without one (start killed) leaves us waiting
- * for the next. */
+ * byte in the fifo.  A writer that leaves without one leaves us waiting for the next
+ * (though `start` removes the fifo as its claim first: a start killed in between leaves a
+ * container only delete --force takes). */
 static int wait_for_start(int sync_fd, struct pyctr_err *err)
 {
     if (pyctr_msg_send(sync_fd, PYCTR_MSG_CREATED, NULL, -1) < 0)
@@ -493,7 +494,8 @@ static int move_sync_fd(int sync_fd)
     return moved;
 }
 
-/* The start fifo, above 2 too, close-on-exec and blocking from here on (poll waits). */
+/* The start fifo, above 2 too, close-on-exec.  It stays O_NONBLOCK (the flag lives on the
+ * file description the parent opened): wait_for_start polls, and takes EAGAIN as "not yet". */
 static void take_start_fd(const struct pyctr_plan *plan)
 {
     if (plan->start_fd < 0)

@@ -1,9 +1,10 @@
 /* The OCI hooks a container's own process runs (createContainer before pivot_root,
  * startContainer just before execve: both inside its namespaces, as the runtime spec
- * says), and the HOOKS pause in which the parent runs prestart and createRuntime.
+ * says), and the HOOKS pause in which the parent runs createRuntime (and, for run,
+ * prestart).
  *
  * This is the child of a raw clone (see child.c): no allocation, and the hook is
- * started with a raw clone too.  Its stdin is a pipe carrying the container's state;
+ * started with a raw clone too.  Its stdin carries the container's state (state_as_file);
  * the JSON is the parent's, but for the pid, which only the parent learns after clone
  * and sends before the GO. */
 #define _GNU_SOURCE
@@ -16,6 +17,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -79,32 +81,63 @@ static void write_state(const struct pyctr_plan *plan, int fd)
     sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
+/* Whether `pid` exited within `timeout` seconds: a pidfd polled, or (a kernel or filter
+ * without pidfd_open) waitpid(WNOHANG) every 10 ms.  Returns 1 when it has exited (still
+ * to be reaped, or reaped into *status with *reaped set), 0 at the timeout. */
+static int exited_within(pid_t pid, int timeout, int *status, int *reaped)
+{
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pidfd >= 0) {
+        struct pollfd p = {.fd = pidfd, .events = POLLIN};
+        int r;
+        do
+            r = poll(&p, 1, timeout * 1000);
+        while (r < 0 && errno == EINTR);
+        close(pidfd);
+        return r != 0;
+    }
+    struct timespec tick = {0, 10 * 1000 * 1000};
+    for (long waited_ms = 0; waited_ms < timeout * 1000L; waited_ms += 10) {
+        if (waitpid(pid, status, WNOHANG) == pid) {
+            *reaped = 1;
+            return 1;
+        }
+        nanosleep(&tick, NULL);
+    }
+    return 0;
+}
+
 /* Waits for the hook, killing it after its timeout; its wait status, or -1 (timed out:
  * ETIMEDOUT). */
 static int wait_hook(pid_t pid, int timeout)
 {
-    int status = 0;
-    if (timeout > 0) {
-        int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-        if (pidfd >= 0) {
-            struct pollfd p = {.fd = pidfd, .events = POLLIN};
-            int r;
-            do
-                r = poll(&p, 1, timeout * 1000);
-            while (r < 0 && errno == EINTR);
-            close(pidfd);
-            if (r == 0) {
-                kill(pid, SIGKILL);
-                while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                    ;
-                errno = ETIMEDOUT;
-                return -1;
-            }
-        }
+    int status = 0, reaped = 0;
+    if (timeout > 0 && !exited_within(pid, timeout, &status, &reaped)) {
+        kill(pid, SIGKILL);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        errno = ETIMEDOUT;
+        return -1;
     }
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    while (!reaped && waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     return status;
+}
+
+/* The hook's stdin: a memfd holding the whole state, read from its start, so that no
+ * write of ours can block on a hook that does not read (its timeout runs from the start).
+ * Where memfd is refused (a seccomp profile), a pipe, written after the clone. */
+static int state_as_file(const struct pyctr_plan *plan)
+{
+    int fd = (int)syscall(SYS_memfd_create, "pyctr-hook-state", MFD_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    write_state(plan, fd);
+    if (lseek(fd, 0, SEEK_SET) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 /* A hook's stdout and stderr go to a memfd, never to ours: they are the container's
@@ -133,15 +166,16 @@ static void read_hook_output(int fd, char *out, size_t size)
 
 static int run_hook(const struct pyctr_plan *plan, const struct pyctr_hook *h, struct pyctr_err *err)
 {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) < 0)
+    int fds[2] = {state_as_file(plan), -1};
+    if (fds[0] < 0 && pipe2(fds, O_CLOEXEC) < 0)
         return pyctr_set_err(err, PYCTR_STAGE_HOOK, errno, "pipe for hook", h->path);
     _cleanup_close_ int output = open_hook_output();
     pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL);
     if (pid < 0) {
         int saved = errno;
         close(fds[0]);
-        close(fds[1]);
+        if (fds[1] >= 0)
+            close(fds[1]);
         return pyctr_set_err(err, PYCTR_STAGE_HOOK, saved, "start hook", h->path);
     }
     if (pid == 0) {
@@ -157,8 +191,10 @@ static int run_hook(const struct pyctr_plan *plan, const struct pyctr_hook *h, s
         _exit(127);
     }
     close(fds[0]);
-    write_state(plan, fds[1]);
-    close(fds[1]);
+    if (fds[1] >= 0) { /* the pipe: written now, as far as the hook reads it */
+        write_state(plan, fds[1]);
+        close(fds[1]);
+    }
     int status = wait_hook(pid, h->timeout);
     if (status < 0)
         return pyctr_set_err(err, PYCTR_STAGE_HOOK, ETIMEDOUT, "hook timed out", h->path);

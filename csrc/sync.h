@@ -28,7 +28,7 @@ enum pyctr_msg_type {
     PYCTR_MSG_PID = 5, /* exec: the pid of the process made inside the container */
     PYCTR_MSG_IDMAP = 6, /* user namespace: an idmapped mount, then where to attach it */
     PYCTR_MSG_HOOKS = 7, /* the child waits for GO while the parent runs its hooks */
-    PYCTR_MSG_CREATED = 8, /* set up, its command found: it waits for `start` (start_fd) */
+    PYCTR_MSG_CREATED = 8, /* set up: it waits for `start` (start_fd), then finds its command */
 };
 
 struct pyctr_msg {

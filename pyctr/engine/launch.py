@@ -276,5 +276,7 @@ def _create(paths: Paths, container_id: str, config: dict, runtime, stdio, tty_s
     except ConfigError as e:
         raise PyctrError(f"invalid container config: {e}") from None
     except RuntimeFailure as e:  # an external runtime's own words
+        if not runtime.external:  # pyctr's own: a ChildError, told by start_error above
+            raise
         from ..runtime.external import exit_code
         raise PyctrError(f"{runtime.name}: {e}", exit_code(str(e), ENGINE_ERROR)) from None

@@ -9,7 +9,7 @@ import os
 from ..fastjson import dumps, loads
 from ..images.image import DEFAULT_PATH
 from ..records import factory, record
-from ..runtime.cgroups.devices import DEFAULT_ALLOWED
+from ..runtime.cgroups.devices import with_defaults
 from ..runtime.plan import OCI_VERSION, ROOTFS_OPTIONS, ROOTFS_TYPE
 from .environment import apply_lines, as_list, read_env_file
 from .errors import PyctrError
@@ -74,7 +74,7 @@ MASKED_PATHS = [
 INIT_PATH = "/dev/init"  # where --init's pid 1 is bound, as docker's /sbin/docker-init
 READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 # docker's device cgroup: nothing but mknod, and the default devices, a tty and ptys.
-DEFAULT_DEVICE_RULES = [{"allow": False, "access": "rwm"}, *DEFAULT_ALLOWED]
+DEFAULT_DEVICE_RULES = with_defaults([], [])
 
 
 @record

@@ -566,6 +566,31 @@ def private_mounts():
         raise OSError(c_errno, os.strerror(c_errno), "make / private")
 
 
+cdef extern from "sys/prctl.h" nogil:
+    int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)
+    enum: PR_SET_CHILD_SUBREAPER
+
+
+def set_child_subreaper():
+    """prctl(PR_SET_CHILD_SUBREAPER, 1): orphans below us are reparented to us (kept across
+    execve).  Raises OSError."""
+    if prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0:
+        raise OSError(c_errno, os.strerror(c_errno), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+cdef extern from "sys/mount.h" nogil:
+    int c_umount2 "umount2"(const char *target, int flags)
+    enum: MNT_DETACH
+
+
+def detach_mount(str target):
+    """umount2(MNT_DETACH): `target` leaves this mount namespace (a no-op error is raised
+    as OSError).  Here, not through ctypes: it runs in a preexec_fn, after fork."""
+    cdef bytes t = os.fsencode(target)
+    if c_umount2(t, MNT_DETACH) < 0:
+        raise OSError(c_errno, os.strerror(c_errno), target)
+
+
 def mount_overlay(str options, str target, bint readonly):
     """An overlay with `options` (lowerdir=...[,upperdir=,workdir=]) at `target`, nodev."""
     cdef bytes o = os.fsencode(options), t = os.fsencode(target)

@@ -143,8 +143,8 @@ START_FIFO = "exec.fifo"
 def create_waiting(root: str, container_id: str, config: dict, bundle: str, stdio=(0, 1, 2), *,
                    wait_for_start: bool = True, no_pivot: bool = False, on_hooks=None,
                    preserve_fds: int = 0, new_keyring: bool = True) -> "Created":
-    """The OCI runtime CLI's create: the container set up to its command (found already),
-    waiting on START_FIFO for `start()` with nobody holding it, so that this process may
+    """The OCI runtime CLI's create: the container set up to its command, waiting on
+    START_FIFO for `start()` with nobody holding it, so that this process may
     exit; without `wait_for_start` (runc's run), run on to its execve.  `on_hooks(pid)`
     runs while the child waits before pivot_root (the prestart and createRuntime hooks);
     the child itself runs createContainer and startContainer.  `preserve_fds`: our fds 3
@@ -169,9 +169,13 @@ def create_waiting(root: str, container_id: str, config: dict, bundle: str, stdi
             plan.hook_state = hook_state(container_id, bundle, config.get("annotations") or {}, "created")
             process = _create(root, container_id, config, bundle, plan, creating=True)
             process.start(lambda: on_hooks(process.pid)) if on_hooks else process.start()
-            saved = load_state(root, container_id)
-            saved.creating = False
-            save_state(root, saved)
+            try:
+                saved = _loaded(root, container_id)
+                saved.creating = False
+                save_state(root, saved)
+            except BaseException:  # it waits for start: nothing of it may stay unreachable
+                process.abort()  # killed, reaped, its cgroup and state gone
+                raise
         finally:
             if fd >= 0:
                 os.close(fd)

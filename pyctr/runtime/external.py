@@ -33,7 +33,6 @@ from .plan import ROOTFS_OPTIONS, ROOTFS_TYPE
 from .process import alive, start_time
 
 HYBRID_V2 = "/sys/fs/cgroup/unified"
-PR_SET_CHILD_SUBREAPER = 36
 # a runtime's words for "no such container" and "its process is gone", runc's and crun's
 _MISSING = ("does not exist", "/status`: No such file or directory")
 _STOPPED = ("not running", "process already finished", "No such process", "is stopped",
@@ -53,11 +52,8 @@ def set_child_subreaper() -> None:
     """This process becomes the subreaper of what it starts: a container whose runtime
     exits after creating it (runc, crun) is reparented here, not to init.  Kept across
     execve, so pyctr-monitor reaps it."""
-    import ctypes
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err), "prctl(PR_SET_CHILD_SUBREAPER)")
+    from . import _core  # (not ctypes: this runs in a fork, where dlopen may deadlock)
+    _core.set_child_subreaper()
 
 
 def one_line(output: str) -> str:
@@ -185,8 +181,10 @@ class External:
             from . import _core
             _core.private_mounts()
             if hide:
-                import ctypes
-                ctypes.CDLL(None, use_errno=True).umount2(HYBRID_V2.encode(), 2)  # MNT_DETACH
+                try:
+                    _core.detach_mount(HYBRID_V2)
+                except OSError:  # not mounted after all: nothing to hide
+                    pass
             if rootfs is not None:
                 _core.mount_overlay(rootfs[0], rootfs[1], False)
         return enter

@@ -41,7 +41,12 @@ class pid_namespace_for_children:
     def __enter__(self) -> None:
         if self.fd >= 0:
             self.own = os.open("/proc/self/ns/pid_for_children", os.O_RDONLY | os.O_CLOEXEC)
-            _core.setns(self.fd, CLONE_FLAGS["pid"])
+            try:
+                _core.setns(self.fd, CLONE_FLAGS["pid"])
+            except BaseException:
+                os.close(self.own)
+                self.own = -1
+                raise
 
     def __exit__(self, *_exc) -> None:
         if self.own >= 0:

@@ -1,6 +1,7 @@
 """pyctr's own runtime (container.py) with its state root, as one object: what the engine
 holds of a container's runtime, beside external.External (an OCI runtime's CLI) with the
-same methods.  In-process, no command run: the default's fast path."""
+same methods for what both do (adopt is only ours: a container from before runtimes kept
+state; exec's detach only External's, whose exec is a process of its own).  In-process, no command run: the default's fast path."""
 
 from . import container
 

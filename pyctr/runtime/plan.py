@@ -397,10 +397,22 @@ def namespace_paths(config: dict) -> list[tuple[int, str]]:
 HOOK_KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
 
 
+def check_hooks(hooks) -> None:
+    """config.hooks, each kind's list as plan_hooks takes it; ConfigError for a bad one
+    (before anything runs: a host hook's fault must not show at poststop)."""
+    if not isinstance(hooks, dict):
+        raise ConfigError("hooks must be an object")
+    for kind in HOOK_KINDS:
+        plan_hooks(hooks, kind)
+
+
 def plan_hooks(hooks: dict, kind: str) -> list[Hook]:
     """config.hooks[kind] as Hook records; ConfigError for one without an absolute path."""
     planned = []
-    for h in hooks.get(kind) or []:
+    listed = hooks.get(kind) or []
+    if not isinstance(listed, list):
+        raise ConfigError(f"hooks.{kind} must be a list")
+    for h in listed:
         if not isinstance(h, dict) or not isinstance(h.get("path"), str) or not h["path"].startswith("/"):
             raise ConfigError(f"a {kind} hook needs an absolute path: {h!r}")
         timeout = h.get("timeout", 0)
@@ -485,9 +497,11 @@ def build_plan(config: dict, stdio=(0, 1, 2), tty_size=(0, 0)) -> Plan:
     if joined and clone_flags & CLONE_FLAGS["user"]:
         raise ConfigError("joining a namespace by path is not supported with a new user namespace")
     # Without a mount namespace (runc takes such a config) the child's mounts are the
-    # host's and chroot stands for pivot_root (csrc/rootfs.c); a hostname would be the host's.
-    if not namespace_flags(config) & CLONE_FLAGS["mount"] and config["root"].get("readonly"):
-        raise ConfigError("a read-only root needs a mount namespace of the container's own")
+    # host's, left there after it, and chroot stands for pivot_root (csrc/rootfs.c); what
+    # would only restrict the host's tree (a read-only root, masks) is refused, as runc does.
+    if not namespace_flags(config) & CLONE_FLAGS["mount"] and (
+            config["root"].get("readonly") or linux.get("maskedPaths") or linux.get("readonlyPaths")):
+        raise ConfigError("a read-only root, masked or read-only paths need a mount namespace of the container's own")
     if (config.get("hostname") or config.get("domainname")) and not namespace_flags(config) & CLONE_FLAGS["uts"]:
         raise ConfigError("setting a hostname or domainname needs a uts namespace")
     propagation = _known(PROPAGATION, linux.get("rootfsPropagation", "rprivate"), "rootfsPropagation")

@@ -117,7 +117,7 @@ def test_a_read_only_root_without_a_mount_namespace_is_refused(bundle_spec, stat
     spec = bundle_spec("true")
     spec["linux"]["namespaces"] = [n for n in spec["linux"]["namespaces"] if n["type"] != "mount"]
     spec["root"]["readonly"] = True
-    with pytest.raises(ConfigError, match="a read-only root needs a mount namespace"):
+    with pytest.raises(ConfigError, match="a read-only root, masked or read-only paths need a mount namespace"):
         create(state_root, spec)
     assert runtime.status(state_root, CID) is None
 

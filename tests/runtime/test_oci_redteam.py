@@ -321,3 +321,57 @@ def test_a_relative_root_is_made_absolute(bundle, tmp_path):
                            text=True)
     assert json.loads(state.stdout)["status"] == "created"
     subprocess.run([RUNTIME, "--root", os.path.join(cwd, "relroot"), "delete", "--force", CID], check=True)
+
+
+# The whole change's review
+
+
+def _block_device() -> tuple[int, int] | None:
+    """A block device of this host's (major, minor), one a container must not read."""
+    for entry in sorted(os.listdir("/sys/dev/block")):
+        major, minor = entry.split(":")
+        if os.path.exists(f"/sys/dev/block/{entry}/size") and open(f"/sys/dev/block/{entry}/size").read().strip() != "0":
+            return int(major), int(minor)
+    return None
+
+
+def test_device_rules_start_from_deny_when_the_config_gives_none(rt, bundle):
+    found = _block_device()
+    if found is None:
+        pytest.skip("no block device on this host")
+    spec = bundle("sh", "-c", f"mknod /disk b {found[0]} {found[1]} && head -c 1 /disk > /dev/null && echo READ")
+    spec["linux"]["resources"].pop("devices", None)
+    spec["linux"].pop("devices", None)
+    (bundle.path / "config.json").write_text(json.dumps(spec))
+    done = rt("run", CID)
+    assert "READ" not in done.stdout and "Operation not permitted" in done.stderr, (done.stdout, done.stderr)
+    assert rt("state", CID).returncode == 1
+
+
+def test_a_failed_create_container_hook_runs_poststop(rt, bundle):
+    log = bundle.path / "poststop.log"
+    bundle("true", hooks={"createContainer": [{"path": "/bin/false"}],
+                          "poststop": [{"path": "/bin/sh", "args": ["sh", "-c", f"cat > {log}"]}]})
+    done = rt("create", CID)
+    assert done.returncode == 1 and "hook /bin/false failed" in done.stderr
+    assert json.loads(log.read_text())["status"] == "stopped"
+    assert rt("state", CID).returncode == 1
+
+
+def test_a_hook_that_never_reads_its_state_still_times_out(rt, bundle):
+    """A state larger than a pipe holds, to a hook that neither reads nor exits: its stdin
+    is a file, so the timeout runs from its start."""
+    bundle("true", annotations={"big": "x" * 300_000},
+           hooks={"createContainer": [{"path": "/bin/sleep", "args": ["sleep", "100"], "timeout": 1}]})
+    began = time.monotonic()
+    done = rt("create", CID)
+    assert done.returncode == 1 and "hook timed out" in done.stderr, done.stderr
+    assert time.monotonic() - began < 10
+    assert rt("state", CID).returncode == 1
+
+
+def test_host_hooks_are_checked_before_anything_runs(rt, bundle):
+    bundle("true", hooks={"poststop": [{"path": "relative/hook"}]})
+    done = rt("create", CID)
+    assert (done.returncode, done.stderr) == (1, "a poststop hook needs an absolute path: {'path': 'relative/hook'}\n")
+    assert rt("list", "-q").stdout == ""

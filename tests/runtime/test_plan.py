@@ -58,7 +58,9 @@ def _config(**changes) -> dict:
 @pytest.mark.parametrize("change,message", [
     ({"linux": {"namespaces": [{"type": "mount"}, {"type": "bogus"}]}}, "unknown namespace 'bogus'"),
     ({"linux": {"namespaces": [{"type": "pid"}]}, "root": {"path": "/r", "readonly": True}},
-     "a read-only root needs a mount namespace"),
+     "a read-only root, masked or read-only paths need a mount namespace"),
+    ({"linux": {"namespaces": [{"type": "pid"}], "maskedPaths": ["/proc/kcore"]}},
+     "a read-only root, masked or read-only paths need a mount namespace"),
     ({"linux": {"namespaces": [{"type": "mount"}, {"type": "user", "path": "/x"}]}},
      "joining a user namespace by path is not supported"),
     ({"ociVersion": "2.0.0"}, "unsupported ociVersion '2.0.0'"),

@@ -19,15 +19,19 @@ DEFAULT_ALLOWED = [
 ]
 
 
+DENY_ALL = {"allow": False, "access": "rwm"}
+
+
 def with_defaults(rules: list, devices: list) -> list:
-    """A config's rules, then DEFAULT_ALLOWED and the config's own linux.devices (a device
-    the config makes is one it may use): the rules the OCI CLI applies, as runc does."""
+    """DENY_ALL, a config's rules, then DEFAULT_ALLOWED and the config's own linux.devices (a
+    device the config makes is one it may use): the rules the OCI CLI applies, as runc's
+    start from deny."""
     made = [{"allow": True, "type": d.get("type"), "major": d.get("major"), "minor": d.get("minor"),
              "access": "rwm"} for d in devices if isinstance(d, dict) and d.get("type") in ("c", "b", "u")]
     for rule in made:
         if rule["type"] == "u":
             rule["type"] = "c"
-    return list(rules) + DEFAULT_ALLOWED + made
+    return [DENY_ALL, *rules, *DEFAULT_ALLOWED, *made]
 _OUT_OF_RANGE = -2  # what the C core refuses as a number, with its own message
 
 

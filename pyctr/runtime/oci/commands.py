@@ -9,7 +9,7 @@ import sys
 from ... import fastjson
 from .. import container
 from ..errors import ConfigError, NotRunning, RuntimeFailure, WrongState
-from ..plan import OCI_VERSION, load
+from ..plan import OCI_VERSION, check_hooks, load
 from . import hooks
 from .main import Invocation, UsageError, log
 
@@ -93,15 +93,14 @@ _DEFAULT_CGROUP_PARENT = "/pyctr-runtime"
 
 def _default_cgroup(config: dict, cid: str) -> None:
     """Every container gets a cgroup (/pyctr-runtime/<id> unless the config names one), and
-    in it the device rules runc adds to every config's: the default devices, and those the
-    config makes."""
+    in it device rules from "deny all": the config's, then those runc adds to every
+    config's (the default devices, and those the config makes)."""
     from ..cgroups.devices import with_defaults
     linux = config.setdefault("linux", {})
     if not linux.get("cgroupsPath"):
         linux["cgroupsPath"] = f"{_DEFAULT_CGROUP_PARENT}/{cid}"
     resources = linux.setdefault("resources", {})
-    if "devices" in resources or linux.get("devices"):
-        resources["devices"] = with_defaults(resources.get("devices") or [], linux.get("devices") or [])
+    resources["devices"] = with_defaults(resources.get("devices") or [], linux.get("devices") or [])
 
 
 def _write_pid_file(path: str | None, pid: int) -> None:
@@ -155,6 +154,7 @@ def _create_warm(inv: Invocation, start_now: bool):
     if socket_path and not terminal:
         raise UsageError("--console-socket given, but the config's process.terminal is false")
     host_hooks = config.get("hooks") or {}
+    check_hooks(host_hooks)
     # prestart runs at `start` (the conformance suite holds runtimes to runtime-spec
     # 1.0.2's "after start is called"), or here for run, where nothing comes between
     early = ("prestart", "createRuntime") if start_now else ("createRuntime",)
@@ -169,9 +169,12 @@ def _create_warm(inv: Invocation, start_now: bool):
                                            no_pivot=bool(inv.options.get("no-pivot")), on_hooks=on_hooks,
                                            preserve_fds=preserve_fds(inv),
                                            new_keyring=not inv.options.get("no-new-keyring"))
-    except hooks.HookFailed:
-        _poststop(inv, {"ociVersion": OCI_VERSION, "id": cid, "status": "stopped", "bundle": bundle,
-                        "annotations": config.get("annotations") or {}}, host_hooks)
+    except Exception as e:
+        from .._core import ChildError
+        # a createRuntime (here) or createContainer (the child: stage "hook") hook failed
+        if isinstance(e, hooks.HookFailed) or (isinstance(e, ChildError) and e.stage == "hook"):
+            _poststop(inv, {"ociVersion": OCI_VERSION, "id": cid, "status": "stopped", "bundle": bundle,
+                            "annotations": config.get("annotations") or {}}, host_hooks)
         raise
     try:
         _hand_over(inv, process, socket_path)
@@ -352,9 +355,10 @@ def _drop_cache_if_last(root: str) -> None:
 def _remove_default_parent() -> None:
     """The default parent goes with its last container: rmdir alone (while other
     containers are in it, the kernel refuses; nothing in it is killed or frozen)."""
-    from ..cgroups import CGROUP_ROOT
+    from ..cgroups import CGROUP_ROOT, hierarchies, mode
     name = _DEFAULT_CGROUP_PARENT.lstrip("/")
-    for hierarchy in [CGROUP_ROOT, *(e.path for e in os.scandir(CGROUP_ROOT) if e.is_dir(follow_symlinks=False))]:
+    places = [CGROUP_ROOT] if mode() == "v2" else [os.path.join(CGROUP_ROOT, h) for h, _, _ in hierarchies()]
+    for hierarchy in places:
         try:
             os.rmdir(os.path.join(hierarchy, name))
         except OSError:

@@ -6,7 +6,7 @@ import os
 
 from ... import fastjson
 from ..errors import WrongState
-from ..plan import CAPABILITIES, CLONE_FLAGS, MOUNT_OPTIONS, OCI_VERSION, PROPAGATION, cap_last_cap
+from ..plan import CAPABILITIES, CLONE_FLAGS, HOOK_KINDS, MOUNT_OPTIONS, OCI_VERSION, PROPAGATION, cap_last_cap
 
 _CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
 _MASKED = ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
@@ -74,7 +74,7 @@ def features_doc() -> dict:
     return {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": OCI_VERSION,
-        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
+        "hooks": list(HOOK_KINDS),
         "mountOptions": sorted(set(MOUNT_OPTIONS) | set(PROPAGATION)),
         "linux": {
             "namespaces": sorted(CLONE_FLAGS),
