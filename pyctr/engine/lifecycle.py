@@ -26,17 +26,12 @@ STOPPING_SIGNALS = (signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGQUI
 
 
 def parse_signal(text: str) -> int:
-    """`9`, `KILL` or `SIGKILL` -> 9."""
-    name = text.strip().upper()
-    if name.isascii() and name.isdigit():
-        number = int(name)
-        if 0 < number < signal.NSIG:
-            return number
-    else:
-        sig = getattr(signal, name if name.startswith("SIG") else f"SIG{name}", None)
-        if isinstance(sig, signal.Signals):
-            return int(sig)
-    raise PyctrError(f"invalid signal: {text}")
+    """`9`, `KILL`, `SIGKILL` or `SIGRTMIN+3` -> its number (runtime/signals.py)."""
+    from ..runtime.signals import parse
+    try:
+        return parse(text)
+    except ValueError:
+        raise PyctrError(f"invalid signal: {text}") from None
 
 
 def running(paths: Paths, store: Store, name: str) -> ContainerRecord:

@@ -264,30 +264,12 @@ def state(inv: Invocation) -> int:
     return 0
 
 
-SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT": 6, "BUS": 7, "FPE": 8,
-           "KILL": 9, "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15, "STKFLT": 16,
-           "CHLD": 17, "CONT": 18, "STOP": 19, "TSTP": 20, "TTIN": 21, "TTOU": 22, "URG": 23, "XCPU": 24,
-           "XFSZ": 25, "VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29, "POLL": 29, "PWR": 30, "SYS": 31}
-
-
 def parse_signal(text: str) -> int:
-    """KILL, SIGKILL, 9, and SIGRTMIN+n as runc takes them."""
-    name = text.upper().removeprefix("SIG")
-    if text.isdigit() and 0 < int(text) < 65:
-        return int(text)
-    if name in SIGNALS:
-        return SIGNALS[name]
-    if name.startswith("RTMIN") or name.startswith("RTMAX"):
-        import signal
-        base = signal.SIGRTMIN if name.startswith("RTMIN") else signal.SIGRTMAX
-        offset = name[5:]
-        try:
-            value = base + (int(offset) if offset else 0)
-        except ValueError:
-            value = 0
-        if signal.SIGRTMIN <= value <= signal.SIGRTMAX:
-            return value
-    raise UsageError(f"unknown signal {text!r}")
+    from ..signals import parse
+    try:
+        return parse(text)
+    except ValueError:
+        raise UsageError(f"unknown signal {text!r}") from None
 
 
 def kill(inv: Invocation) -> int:
