@@ -322,3 +322,29 @@ def test_resources_and_the_cgroup_mount_on_this_hierarchy(rt, bundle):
         assert {"memory", "pids", "devices"} <= set(listed)
     assert rt("exec", CID, "touch", "/sys/fs/cgroup/x").returncode != 0  # read-only, as asked
     assert rt("delete", "--force", CID).returncode == 0
+
+
+HEAVY = {"re", "enum", "subprocess", "json", "socket", "typer", "rich", "sqlite3", "tempfile"}
+
+
+def _imported(*args, cwd=None) -> set[str]:
+    done = subprocess.run([sys.executable, "-X", "importtime", RUNTIME, *args], capture_output=True, text=True,
+                          cwd=cwd, stdin=subprocess.DEVNULL, timeout=30)
+    return {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+
+
+def test_the_commands_a_client_calls_most_import_nothing_heavy(rt, bundle, tmp_path):
+    """state, create, start, delete run for every container podman or containerd starts:
+    an interpreter start, and not the 5 ms of `re` (an id check once took it) or more."""
+    bundle("true")
+    for args in (["state", "nothere"], ["list"], ["kill", "nothere", "KILL"]):
+        assert not _imported("--root", rt.root, *args) & HEAVY, args
+    with open(tmp_path / "imports", "w") as err:  # a file: the container keeps create's stdio
+        subprocess.run([sys.executable, "-X", "importtime", RUNTIME, "--root", rt.root, "create", CID], cwd=rt.bundle,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, timeout=30, check=True)
+    text = (tmp_path / "imports").read_text().splitlines()
+    imported = {line.rsplit("|", 1)[1].strip() for line in text if line.startswith("import time:")}
+    assert not imported & HEAVY
+    assert not _imported("--root", rt.root, "start", CID) & HEAVY
+    rt.wait_status("stopped")
+    assert not _imported("--root", rt.root, "delete", CID) & HEAVY

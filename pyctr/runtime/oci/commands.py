@@ -3,7 +3,6 @@ its state under --root (<root>/<id>/state.json), a created container waiting on 
 fifo for `start`, hooks at the points the runtime spec names."""
 
 import os
-import re
 import sys
 
 from ... import fastjson
@@ -40,13 +39,14 @@ def _id(inv: Invocation, extra_ok: bool = False) -> str:
     if len(inv.args) > 1 and not extra_ok:
         raise UsageError(f"{inv.command}: one container id expected, got {' '.join(inv.args)}")
     cid = inv.args[0]
-    if not _ID.fullmatch(cid) or cid in (".", ".."):
+    if not 0 < len(cid) <= 255 or not set(cid) <= _ID_CHARACTERS or cid in (".", ".."):
         raise UsageError(f"invalid container id format: {cid!r}")
     return cid
 
 
-# runc's ids: one directory name under --root, one cgroup name, one word in `list`
-_ID = re.compile(r"[A-Za-z0-9_+.-]{1,255}")
+# runc's ids, [A-Za-z0-9_+.-]{1,255}: one directory name under --root, one cgroup name, one
+# word in `list`.  A set, not a regular expression: `re` is 5 ms of every command's start.
+_ID_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+.-")
 
 
 def _loaded(inv: Invocation, cid: str) -> container.State:
