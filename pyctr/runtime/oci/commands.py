@@ -104,17 +104,10 @@ def _default_cgroup(config: dict, cid: str) -> None:
 
 
 def _write_pid_file(path: str | None, pid: int) -> None:
-    """--pid-file, whole or not at all: written aside, then renamed into place."""
-    if not path:
-        return
-    path = os.path.abspath(path)
-    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-    try:
-        os.write(fd, str(pid).encode())
-    finally:
-        os.close(fd)
-    os.rename(tmp, path)
+    """--pid-file, whole or not at all: fastjson.write's temp file and rename (a JSON number
+    is the pid's digits, as runc writes them)."""
+    if path:
+        fastjson.write(os.path.abspath(path), pid, 0o644)
 
 
 def _state(saved: container.State, status: str | None = None, pid: int | None = None) -> dict:
