@@ -11,3 +11,5 @@ set(PYCTR_NETLINK_SOURCES csrc/netlink.c)
 set(PYCTR_MONITOR_SOURCES csrc/monitor/main.c csrc/monitor/logfile.c csrc/monitor/attach.c)
 # pyctr-init, pid 1 for run --init (linked static: it runs inside any image)
 set(PYCTR_INIT_SOURCES csrc/init.c)
+# pyctr, the command: the warm process's client, else an exec of the Python CLI
+set(PYCTR_CLIENT_SOURCES csrc/client/main.c csrc/client/where.c)

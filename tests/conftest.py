@@ -60,6 +60,7 @@ def no_leaks(run_scope):
     leaks.py)."""
     before = run_scope.snapshot()
     yield
+    leaks.stop_warm_servers(run_scope.processes() - before["processes"])
     deadline = time.monotonic() + 3  # a killed namespace takes a moment to be reaped
     while True:
         found = leaks.found(before, run_scope.snapshot())
@@ -109,8 +110,9 @@ class Pyctr:
         self.cgroup_parent = cgroup_parent
         self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYCTR_ROOT": root,
                     "PYCTR_CGROUP_PARENT": cgroup_parent, "TMPDIR": os.environ["TMPDIR"]}
-        if os.environ.get("PYCTR_NETWORK"):  # the default network mode of a whole run (the v2 guest's none)
-            self.env["PYCTR_NETWORK"] = os.environ["PYCTR_NETWORK"]
+        for name in ("PYCTR_NETWORK", "PYCTR_NO_SERVER"):  # a whole run's: the v2 guest's --net none;
+            if os.environ.get(name):  # the second pass of scripts/test.sh, without the warm process
+                self.env[name] = os.environ[name]
 
     def cgroup_dirs(self, container_id: str) -> list[str]:
         """The container's cgroup directories on this host (v1: one per controller)."""
@@ -168,7 +170,16 @@ def pyctr(tmp_path, image_template, cgroup_parent, run_scope):
     _seed(image_template, p.root)
     run_scope.runroots.append(os.path.join(p.root, "run"))  # the runtime's state: checked too
     yield p
+    stop_server(p.root)
     take_networks_down(p.root)
+
+
+def stop_server(root: str, runroot: str | None = None) -> None:
+    """The warm pyctr process the test's commands started for this root, asked to leave
+    (it would after its idle time; the leak check counts it meanwhile)."""
+    from pyctr.cli import server
+    from pyctr.engine.paths import Paths
+    server.stop(Paths.resolve(root, runroot))
 
 
 def take_networks_down(root: str) -> None:

@@ -108,8 +108,7 @@ def run_read_by_typer(tmp_path, monkeypatch, line: list[str]):
 
 
 def runtime_entries(root: str) -> list[str]:
-    """What the runtime keeps under its root, but for its cache of compiled seccomp filters
-    (kept across containers by design) and the engine's networks/ (its bridges' markers):
-    its state of containers."""
-    from pyctr.runtime.seccomp import CACHE_DIR
-    return [e for e in os.listdir(root) if e not in (CACHE_DIR, "networks")]
+    """What the runtime keeps under its root, but for what it keeps by design
+    (leaks.KEPT_IN_RUNROOT): its state of containers."""
+    from leaks import KEPT_IN_RUNROOT
+    return [e for e in os.listdir(root) if e not in KEPT_IN_RUNROOT]

@@ -19,6 +19,9 @@ def main(argv=None) -> int:
     if args[:1] == ["runtime"]:  # pyctr-runtime's command line (runc's), no typer
         from ..runtime.oci.main import main as runtime_main
         return runtime_main(args[1:])
+    if _on_demand_server(args):  # started by a client: no typer before the lock says it is wanted
+        from . import fast, flags, server
+        return server.serve(flags.paths(fast.parse_globals(args)[0]), on_demand=True)
     if args[:1] == ["__complete"]:  # a shell's TAB: no typer (completion.py)
         from .completion import main as complete
         return complete(args[1:])
@@ -49,6 +52,11 @@ def main(argv=None) -> int:
         else:
             print_error(f"internal error: {type(e).__name__}: {e}")
         return verb_exit_code(_verb(args), ENGINE_ERROR)
+
+
+def _on_demand_server(args: list[str]) -> bool:
+    """`[globals] system server --on-demand`, as the C client starts the warm process."""
+    return args[-3:] == ["system", "server", "--on-demand"] and _verb(args[:-2]) == "system"
 
 
 def _reopen_std_fds() -> None:

@@ -1,4 +1,4 @@
-"""`info`, the `system` group (df, info, prune) and `completion`."""
+"""`info`, the `system` group (df, info, prune, server) and `completion`."""
 
 import json
 from typing import List, Optional
@@ -143,6 +143,29 @@ def completion(shell: str = typer.Argument(..., metavar="bash|zsh|fish", help="T
     typer.echo(script(shell, get_command(app)), nl=False)
 
 
+def system_server(
+    idle: Optional[float] = typer.Option(None, "--idle", help="Seconds without a command before it leaves "
+                                                             "(default: <root>/pyctr.toml's server_idle, else 60)."),
+    stop: bool = typer.Option(False, "--stop", help="Ask the running one to leave, and wait until it has."),
+    on_demand: bool = typer.Option(False, "--on-demand", hidden=True, help="Started by a client (quietly)."),
+):
+    """Run the warm pyctr process in the foreground: an interpreter with every module
+    imported that forks a worker per `pyctr` command, so commands skip Python's start-up.
+    The `pyctr` command starts one on its own when none runs (PYCTR_NO_SERVER=1, or
+    `server = false` in <root>/pyctr.toml, turn that off); it holds no state and leaves
+    after --idle seconds.  Takes systemd's socket (LISTEN_FDS) when socket-activated.
+
+    Example: pyctr system server --stop
+    """
+    from . import server
+    from .commands import State
+    if stop:
+        if not server.stop(State.paths):
+            typer.echo("pyctr: no warm pyctr process was running", err=True)
+        return
+    raise typer.Exit(server.serve(State.paths, idle, on_demand))
+
+
 def register(app: typer.Typer) -> None:
     """info and completion on the main app, and the `system` group."""
     app.command()(info)
@@ -152,4 +175,5 @@ def register(app: typer.Typer) -> None:
     system.command("df")(system_df)
     system.command("info")(info)
     system.command("prune")(system_prune)
+    system.command("server")(system_server)
     app.add_typer(system, name="system")

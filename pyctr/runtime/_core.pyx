@@ -146,6 +146,30 @@ cdef extern from "userns.h" nogil:
     int pyctr_relay(relay_state *r, int master, int in_fd, int out_fd, int wake_fd, pyctr_err *err)
 
 
+cdef extern from "client/protocol.h":
+    enum: PYCTR_SERVER_MAGIC, PYCTR_SERVER_VERSION, PYCTR_SERVER_MAX_BODY, PYCTR_SERVER_RLIMITS
+    enum: PYCTR_REQUEST_RUN, PYCTR_REQUEST_STOP
+    enum: PYCTR_REPLY_RUNNING, PYCTR_REPLY_EXIT, PYCTR_REPLY_SIGNALED, PYCTR_REPLY_FALLBACK, PYCTR_REPLY_REFUSED
+    enum: PYCTR_REPLY_STOPPED, PYCTR_REPLY_STOPPING, PYCTR_MESSAGE_SIGNAL, PYCTR_MESSAGE_CONT
+    enum: PYCTR_FALLBACK_CHANGED, PYCTR_FALLBACK_ELSEWHERE, PYCTR_FALLBACK_LIMITS, PYCTR_FALLBACK_BAD
+    enum: PYCTR_FALLBACK_CLOSING
+    const char *PYCTR_SERVER_DIR, *PYCTR_SERVER_SOCKET, *PYCTR_SERVER_LOCK
+
+
+# The warm pyctr's wire protocol, as the `pyctr` client (csrc/client/) speaks it: read by
+# pyctr/cli/server.py, so that both sides take their numbers from csrc/client/protocol.h.
+SERVER_PROTOCOL = {
+    "MAGIC": PYCTR_SERVER_MAGIC, "VERSION": PYCTR_SERVER_VERSION, "MAX_BODY": PYCTR_SERVER_MAX_BODY,
+    "RLIMITS": PYCTR_SERVER_RLIMITS, "RUN": PYCTR_REQUEST_RUN, "STOP": PYCTR_REQUEST_STOP,
+    "RUNNING": PYCTR_REPLY_RUNNING, "EXIT": PYCTR_REPLY_EXIT, "SIGNALED": PYCTR_REPLY_SIGNALED,
+    "FALLBACK": PYCTR_REPLY_FALLBACK, "REFUSED": PYCTR_REPLY_REFUSED, "STOPPED": PYCTR_REPLY_STOPPED,
+    "STOPPING": PYCTR_REPLY_STOPPING, "SIGNAL": PYCTR_MESSAGE_SIGNAL, "CONT": PYCTR_MESSAGE_CONT,
+    "CHANGED": PYCTR_FALLBACK_CHANGED, "ELSEWHERE": PYCTR_FALLBACK_ELSEWHERE, "LIMITS": PYCTR_FALLBACK_LIMITS,
+    "BAD": PYCTR_FALLBACK_BAD, "CLOSING": PYCTR_FALLBACK_CLOSING,
+    "DIR": PYCTR_SERVER_DIR.decode(), "SOCKET": PYCTR_SERVER_SOCKET.decode(), "LOCK": PYCTR_SERVER_LOCK.decode(),
+}
+
+
 # The C core's names for the steps of the child path (csrc/pyctr.h, PYCTR_STAGES).
 STAGES = tuple(pyctr_stage_name(i).decode() for i in range(PYCTR_STAGE_COUNT))
 # A new container's first process has this name (comm) until its execve.

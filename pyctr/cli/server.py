@@ -1,0 +1,615 @@
+"""The warm pyctr process (`pyctr system server`): a cache of an interpreter with every
+module a command needs imported, which forks a worker per command.
+
+The `pyctr` command is a small C client (csrc/client/).  It hands this process its argv,
+environment, working directory, umask, resource limits and stdin/stdout/stderr; the
+worker forked for it takes them all on and runs the Python CLI (main.py) exactly as the
+client would have run it cold, while the client forwards its signals and ends with the
+worker's exit code.  This process holds no state (everything is in the store, as always):
+anyone may kill it, and a client that finds none runs the command cold and starts one.
+
+One per runroot (<runroot>/server/: the socket, 0600, and the lock that makes it one, in a
+0700 directory).  Only root or the socket's owner may connect (SO_PEERCRED).  It exits
+after `idle` seconds without a command, when its socket is removed, and, draining the
+commands it runs, when the installed pyctr changes (checked per request) or on
+`pyctr system server --stop`.  A client in other namespaces, another root directory or
+other cgroups is sent back to run cold: a worker is this process's child, and would run
+where it is.  The wire format is csrc/client/protocol.h, read through _core.
+"""
+
+import errno
+import fcntl
+import gc
+import io
+import os
+import resource
+import selectors
+import signal
+import socket
+import struct
+import sys
+import time
+
+from ..runtime._core import SERVER_PROTOCOL as P
+
+HEADER = struct.Struct(f"=8I{2 * P['RLIMITS']}Q")
+MESSAGE = struct.Struct("=Ii")
+PEERCRED = struct.Struct("3i")
+HANDED_LOCK_FD = 3  # where a client that starts the warm process hands it the lock (client/main.c)
+DEFAULT_IDLE = 60.0  # seconds without a command before the warm process leaves
+CHECK_EVERY = 2.0  # seconds between looks at its own socket while idle
+NAMESPACES = ("mnt", "net", "pid", "ipc", "uts", "user", "cgroup")
+# Modules commands import inside functions: the warm process takes them too.
+LAZY_IMPORTS = ("pyroute2", "sqlite3", "tomllib", "zstandard", "ctypes", "tarfile", "hashlib", "ssl",
+                "http.client", "urllib.request", "urllib.parse", "shlex", "uuid", "datetime", "json",
+                "subprocess", "tempfile", "shutil", "typer.main", "click", "rich.console", "rich.table",
+                "rich.text", "rich.markup", "rich.progress", "rich.live", "concurrent.futures", "base64",
+                "email.utils", "locale", "getpass", "pwd", "grp", "ipaddress", "fnmatch", "glob")
+
+
+def server_dir(paths) -> str:
+    return os.path.join(paths.runroot, P["DIR"])
+
+
+def serve(paths, idle: float | None = None, on_demand: bool = False) -> int:
+    """Runs the warm process until it has reason to leave.  `on_demand`: started by a
+    client (quietly, at idle priority while importing); else in the foreground, or under
+    systemd's socket activation (LISTEN_FDS)."""
+    os.chdir("/")  # hold no test's or user's directory
+    _std_fds_open()
+    directory = server_dir(paths)
+    lock = _handed_lock(directory) if on_demand else None
+    if lock is None:
+        lock = _take_lock(paths, directory)
+    if lock is None:
+        if not on_demand:
+            sys.stderr.write(f"pyctr: a warm pyctr process already serves {paths.runroot}\n")
+        return 0 if on_demand else 1
+    idle = _idle_setting(paths) if idle is None else idle
+    preload()
+    server = Server(directory, lock, idle)
+    if os.sched_getscheduler(0) == os.SCHED_IDLE:  # imports done: commands run at normal priority
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    gc.freeze()  # what is imported stays: workers neither scan nor copy it
+    return server.run()
+
+
+def preload() -> None:
+    """Imports every pyctr module (but `python -m pyctr`'s) and what commands import late."""
+    import importlib
+    import pkgutil
+
+    import pyctr
+    for found in pkgutil.walk_packages(pyctr.__path__, "pyctr."):
+        if found.name != "pyctr.__main__":
+            importlib.import_module(found.name)
+    for name in LAZY_IMPORTS:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # an optional one this machine lacks: commands say so when they need it
+            pass
+
+
+def _std_fds_open() -> None:
+    """fds 0-2 held (by /dev/null): a client's fds must not arrive as numbers 0-2."""
+    for fd in range(3):
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.dup2(os.open(os.devnull, os.O_RDWR), fd)
+
+
+def _handed_lock(directory: str) -> int | None:
+    """fd 3, when it is this directory's lock: the client that started this process took
+    it (and holds no copy now)."""
+    try:
+        held, named = os.fstat(HANDED_LOCK_FD), os.stat(os.path.join(directory, P["LOCK"]), follow_symlinks=False)
+    except OSError:
+        return None
+    if (held.st_dev, held.st_ino) != (named.st_dev, named.st_ino):
+        return None
+    os.set_inheritable(HANDED_LOCK_FD, False)
+    return HANDED_LOCK_FD
+
+
+def _take_lock(paths, directory: str) -> int | None:
+    """The lock that makes this the one warm process of the runroot, or None if another
+    holds it.  The directory is made 0700 and must be this user's."""
+    for note in paths.secure():
+        sys.stderr.write(f"pyctr: warning: {note}\n")
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    info = os.lstat(directory)
+    if info.st_uid != os.geteuid() or not os.path.isdir(directory) or os.path.islink(directory):
+        raise OSError(errno.EPERM, f"{directory} is not a directory of this user's")
+    os.chmod(directory, 0o700)
+    fd = os.open(os.path.join(directory, P["LOCK"]), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _idle_setting(paths) -> float:
+    """<root>/pyctr.toml's server_idle (seconds), else DEFAULT_IDLE."""
+    settings = config(paths)
+    value = settings.get("server_idle", DEFAULT_IDLE)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else DEFAULT_IDLE
+
+
+def config(paths) -> dict:
+    """<root>/pyctr.toml (the C client reads `server = false` from it too); {} if none or
+    unreadable (the commands that use it say what is wrong)."""
+    import tomllib
+    try:
+        with open(os.path.join(paths.root, "pyctr.toml"), "rb") as f:
+            return tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return {}
+
+
+def installed_files() -> list[str]:
+    """What says which pyctr is installed: the package's directories (pip's install and
+    uninstall add, rename and remove entries in each), its extensions and programs, and
+    the Python CLI a client execs.  Their identities are compared before each command: a
+    few stats."""
+    import pyctr
+    base = os.path.dirname(os.path.abspath(pyctr.__file__))
+    watched = [base, os.path.join(base, "libexec")]
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None) or ""
+        if name.startswith("pyctr.") and (path.endswith("__init__.py") or path.endswith(".so")):
+            watched.append(os.path.dirname(path) if path.endswith("__init__.py") else path)
+    watched.append(os.path.join(os.path.dirname(sys.executable), "pyctr-cli"))
+    return sorted(set(watched))
+
+
+def identities(paths: list[str]) -> tuple:
+    return tuple(_identity(path) for path in paths)
+
+
+def _identity(path: str) -> tuple:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (path, None)
+    return (path, st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+class Request:
+    """One command line, as the client sent it (protocol.h)."""
+
+    __slots__ = ("kind", "umask", "stdio", "rlimits", "argv", "env", "fds")
+
+    @classmethod
+    def read(cls, conn: socket.socket) -> "Request":
+        fds: list[int] = []
+        try:
+            head = _recv_exactly(conn, HEADER.size, fds)
+            magic, version, kind, body, argc, envc, umask, stdio, *limits = HEADER.unpack(head)
+            if magic != P["MAGIC"] or version != P["VERSION"] or body > P["MAX_BODY"]:
+                raise ValueError("not a request of this version")
+            strings = _recv_exactly(conn, body, fds).split(b"\0")[:-1] if body else []
+            if len(strings) != argc + envc or len(fds) != (1 + bin(stdio & 7).count("1") if kind == P["RUN"] else 0):
+                raise ValueError("strings or fds not as announced")
+        except BaseException:
+            for fd in fds:
+                os.close(fd)
+            raise
+        request = cls()
+        request.kind, request.umask, request.stdio, request.fds = kind, umask, stdio, fds
+        request.rlimits = [(limits[2 * i], limits[2 * i + 1]) for i in range(P["RLIMITS"])]
+        request.argv = [os.fsdecode(s) for s in strings[:argc]]
+        request.env = [os.fsdecode(s) for s in strings[argc:]]
+        return request
+
+    def close_fds(self) -> None:
+        for fd in self.fds:
+            os.close(fd)
+        self.fds = []
+
+
+def _recv_exactly(conn: socket.socket, size: int, fds: list[int]) -> bytes:
+    """`size` bytes, and the fds that came with them."""
+    data = b""
+    while len(data) < size:
+        chunk, ancillary, _flags, _addr = conn.recvmsg(size - len(data), socket.CMSG_SPACE(4 * 4))
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds.extend(struct.unpack(f"{len(payload) // 4}i", payload[:len(payload) - len(payload) % 4]))
+        if not chunk:
+            raise EOFError("the client left")
+        data += chunk
+    return data
+
+
+def send(conn: socket.socket, kind: str, value: int = 0) -> None:
+    try:
+        conn.send(MESSAGE.pack(P[kind], value), socket.MSG_NOSIGNAL)
+    except OSError:  # the client is gone: nothing to tell it
+        pass
+
+
+class Server:
+    """The accept loop: one worker per command, their exits relayed to their clients."""
+
+    def __init__(self, directory: str, lock: int, idle: float):
+        self.directory, self.lock, self.idle = directory, lock, idle
+        self.dirfd = os.open(directory, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        self.listener = _listener(self.dirfd)
+        self.socket_id = _socket_id(self.dirfd)
+        self.selector = selectors.DefaultSelector()
+        self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.workers: dict[int, socket.socket] = {}  # pid -> its client's connection
+        self.clients: dict[socket.socket, int] = {}
+        self.watched = installed_files()
+        self.installed = identities(self.watched)
+        self.here = _place(os.getpid())
+        self.last = time.monotonic()
+        self.draining = False
+
+    def run(self) -> int:
+        signal.set_wakeup_fd(self.wake_w)
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, self._on_signal)
+        self.selector.register(self.listener, selectors.EVENT_READ, self._accept)
+        self.selector.register(self.wake_r, selectors.EVENT_READ, self._woken)
+        while not (self.draining and not self.workers):
+            for key, _ in self.selector.select(self._timeout()):
+                key.data(key.fileobj)
+            self._look_around()
+        return 0
+
+    # -- the loop's events
+
+    def _on_signal(self, sig, frame) -> None:
+        if sig != signal.SIGCHLD:
+            self.drain()  # TERM, INT, HUP: leave once the running commands are done
+
+    def _woken(self, fd) -> None:
+        try:
+            os.read(fd, 512)
+        except BlockingIOError:
+            pass
+        self._reap()
+
+    def _accept(self, listener) -> None:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        conn.settimeout(5)  # a client sends its request at once; a stuck one must not hold the loop
+        try:
+            self._handle(conn)
+        except (OSError, ValueError, EOFError, struct.error):
+            send(conn, "FALLBACK", P["BAD"])
+            conn.close()
+
+    def _handle(self, conn: socket.socket) -> None:
+        pid, uid, _gid = PEERCRED.unpack(conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, PEERCRED.size))
+        if uid not in (0, os.geteuid()):
+            send(conn, "REFUSED")
+            conn.close()
+            return
+        request = Request.read(conn)
+        if request.kind == P["STOP"]:
+            send(conn, "STOPPING", os.getpid())
+            conn.close()
+            self.drain()
+            return
+        reason = self._decline(pid)
+        if reason:
+            request.close_fds()
+            send(conn, "FALLBACK", P[reason])
+            conn.close()
+            if reason == "CHANGED":
+                self.drain()
+            return
+        self._fork(conn, request)
+
+    def _decline(self, client_pid: int) -> str | None:
+        """Why this command must run cold, if it must."""
+        if self.draining:
+            return "CLOSING"
+        if identities(self.watched) != self.installed:
+            return "CHANGED"
+        if _place(client_pid) != self.here:
+            return "ELSEWHERE"
+        return None
+
+    def _fork(self, conn: socket.socket, request: Request) -> None:
+        pid = os.fork()
+        if pid == 0:
+            code = 125
+            try:
+                self._become_worker(conn, request)
+            except BaseException:  # noqa: B036 -- nothing of the command ran: the client falls back
+                pass
+            os._exit(code)
+        request.close_fds()
+        conn.setblocking(False)
+        self.workers[pid] = conn
+        self.clients[conn] = pid
+        self.selector.register(conn, selectors.EVENT_READ, self._from_client)
+        self.last = time.monotonic()
+
+    def _from_client(self, conn: socket.socket) -> None:
+        """A signal to forward, or the client gone (killed: its worker goes the same way,
+        as a killed `pyctr` went)."""
+        pid = self.clients.get(conn)
+        try:
+            data = conn.recv(MESSAGE.size * 64)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.selector.unregister(conn)
+            if pid is not None:
+                _kill(pid, signal.SIGKILL)
+            return
+        for offset in range(0, len(data) - len(data) % MESSAGE.size, MESSAGE.size):
+            kind, value = MESSAGE.unpack_from(data, offset)
+            if pid is None:
+                continue
+            if kind == P["SIGNAL"] and 0 < value < signal.NSIG:
+                _kill(pid, value)
+            elif kind == P["CONT"]:
+                _kill(pid, signal.SIGCONT)
+
+    def _reap(self) -> None:
+        while self.workers:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG | os.WUNTRACED)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            conn = self.workers.get(pid)
+            if conn is None:
+                continue
+            if os.WIFSTOPPED(status):
+                send(conn, "STOPPED", os.WSTOPSIG(status))
+                continue
+            del self.workers[pid]
+            del self.clients[conn]
+            if os.WIFSIGNALED(status):
+                send(conn, "SIGNALED", os.WTERMSIG(status))
+            else:
+                send(conn, "EXIT", os.waitstatus_to_exitcode(status))
+            try:
+                self.selector.unregister(conn)
+            except KeyError:  # unregistered when the client left
+                pass
+            conn.close()
+            self.last = time.monotonic()
+
+    # -- leaving
+
+    def _timeout(self) -> float:
+        if self.draining or self.workers:
+            return CHECK_EVERY
+        return max(0.0, min(CHECK_EVERY, self.last + self.idle - time.monotonic()))
+
+    def _look_around(self) -> None:
+        """Leaves when idle long enough, or when its socket is no longer there (the runroot
+        removed, or another one in its place)."""
+        if self.draining:
+            return
+        if not self.workers and time.monotonic() - self.last >= self.idle:
+            self.drain()
+        elif _socket_id(self.dirfd) != self.socket_id:
+            self.drain()
+
+    def drain(self) -> None:
+        """No more commands: the socket and the lock go (a new warm process may start at
+        once); those running are seen to the end."""
+        if self.draining:
+            return
+        self.draining = True
+        if _socket_id(self.dirfd) == self.socket_id:
+            try:
+                os.unlink(P["SOCKET"], dir_fd=self.dirfd)
+            except OSError:
+                pass
+        self.selector.unregister(self.listener)
+        self.listener.close()
+        os.close(self.lock)
+
+    # -- the worker
+
+    def _become_worker(self, conn: socket.socket, request: Request) -> None:
+        """In the forked child: drops the server's fds and signal handlers, takes on the
+        client's, says RUNNING, and runs the command; never returns."""
+        os.setpgid(0, 0)  # its own group, not the server's (it is no session leader: it takes no tty)
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # as at any Python start
+        self.selector.close()
+        for fd in (self.wake_r, self.wake_w, self.dirfd):
+            os.close(fd)
+        if not self.draining:
+            self.listener.close()
+            os.close(self.lock)
+        for other in self.clients:
+            other.close()
+        _take_on(request)
+        send(conn, "RUNNING")
+        conn.close()
+        _run_cli(request.argv)
+
+
+def _take_on(request: Request) -> None:
+    """The client's working directory, limits, umask, environment and stdio."""
+    cwd, *std = request.fds
+    os.fchdir(cwd)
+    os.close(cwd)
+    for which, (soft, hard) in enumerate(request.rlimits):
+        wanted = (_rlim(soft), _rlim(hard))
+        if resource.getrlimit(which) != wanted:
+            resource.setrlimit(which, wanted)  # EPERM (a higher hard limit): the client runs it cold
+    os.umask(request.umask)
+    os.environ.clear()
+    for entry in request.env:
+        key, sep, value = entry.partition("=")
+        if sep and key:
+            os.environ[key] = value
+    import tempfile
+    tempfile.tempdir = None  # TMPDIR is the client's now
+    time.tzset()
+    for fd in range(3):
+        if request.stdio & (1 << fd):
+            os.dup2(std.pop(0), fd)
+        else:
+            os.close(fd)
+    for fd in std:
+        os.close(fd)
+    _new_stdio(request.stdio)
+
+
+def _rlim(value: int) -> int:
+    return resource.RLIM_INFINITY if value >= 1 << 63 else value
+
+
+def _new_stdio(opened: int) -> None:
+    """sys.stdin/stdout/stderr over the client's fds, made as Python makes them at start
+    (line-buffered output to a terminal, stderr always); None for one the client had closed
+    (main.py gives it /dev/null, as for a cold start)."""
+    for fd, name in enumerate(("stdin", "stdout", "stderr")):
+        template = getattr(sys, f"__{name}__")
+        stream = None
+        if opened & (1 << fd):
+            raw = io.FileIO(fd, "rb" if fd == 0 else "wb", closefd=False)
+            tty = raw.isatty()
+            buffered = io.BufferedReader(raw) if fd == 0 else io.BufferedWriter(raw)
+            stream = io.TextIOWrapper(buffered, encoding=template.encoding if template else "utf-8",
+                                      errors=template.errors if template else "strict",
+                                      line_buffering=fd == 2 or (fd == 1 and tty), write_through=fd == 2)
+        setattr(sys, name, stream)
+        setattr(sys, f"__{name}__", stream)
+
+
+def _run_cli(argv: list[str]) -> None:
+    """What bin/pyctr-cli does, in the worker."""
+    from .main import main
+    sys.argv = ["pyctr", *argv[1:]]
+    try:
+        code = main(argv[1:])
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 0 if e.code is None else 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream:
+                stream.flush()
+        except OSError:
+            pass
+    os._exit(code)
+
+
+def _kill(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _place(pid: int) -> tuple:
+    """Where a process runs: its namespaces, root directory and cgroups."""
+    ns = tuple(os.stat(f"/proc/{pid}/ns/{name}").st_ino for name in NAMESPACES)
+    root = os.stat(f"/proc/{pid}/root")
+    with open(f"/proc/{pid}/cgroup", "rb") as f:
+        cgroups = f.read()
+    return ns, (root.st_dev, root.st_ino), cgroups
+
+
+def _listener(dirfd: int) -> socket.socket:
+    """systemd's socket (LISTEN_FDS), else one bound at <dir>/sock, 0600."""
+    if os.environ.get("LISTEN_PID") == str(os.getpid()) and os.environ.get("LISTEN_FDS", "0") != "0":
+        listener = socket.socket(fileno=3)
+        os.set_inheritable(3, False)
+        return listener
+    try:
+        os.unlink(P["SOCKET"], dir_fd=dirfd)  # one a dead server left: the lock is ours
+    except FileNotFoundError:
+        pass
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    old = os.umask(0o177)
+    try:
+        listener.bind(f"/proc/self/fd/{dirfd}/{P['SOCKET']}")  # a runroot's path may not fit sun_path
+    finally:
+        os.umask(old)
+    listener.listen(1024)
+    return listener
+
+
+def _socket_id(dirfd: int):
+    try:
+        st = os.stat(P["SOCKET"], dir_fd=dirfd, follow_symlinks=False)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def stop(paths, timeout: float = 10.0) -> bool:
+    """Asks the warm process of these paths to leave, and waits until it has (one still
+    starting, too: its lock is held); False if none was there."""
+    try:
+        dirfd = os.open(server_dir(paths), os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            pid = _ask_to_stop(dirfd, timeout)
+            if pid:
+                _wait_gone(pid, max(0.0, deadline - time.monotonic()))
+                return True
+            if not _lock_held(dirfd) or time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)  # starting: its socket comes once it has imported everything
+    finally:
+        os.close(dirfd)
+
+
+def _ask_to_stop(dirfd: int, timeout: float) -> int | None:
+    """The server's pid, once it has said it leaves; None if none listens."""
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    try:
+        conn.settimeout(timeout)
+        conn.connect(f"/proc/self/fd/{dirfd}/{P['SOCKET']}")
+        conn.sendall(HEADER.pack(P["MAGIC"], P["VERSION"], P["STOP"], 0, 0, 0, 0, 0, *([0] * 2 * P["RLIMITS"])))
+        reply = conn.recv(MESSAGE.size, socket.MSG_WAITALL)
+    except OSError:
+        return None
+    finally:
+        conn.close()
+    kind, pid = MESSAGE.unpack(reply) if len(reply) == MESSAGE.size else (0, 0)
+    return pid if kind == P["STOPPING"] else None
+
+
+def _lock_held(dirfd: int) -> bool:
+    try:
+        fd = os.open(P["LOCK"], os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW, dir_fd=dirfd)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def _wait_gone(pid: int, timeout: float) -> None:
+    import select
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        select.select([pidfd], [], [], timeout)
+    finally:
+        os.close(pidfd)
