@@ -206,12 +206,50 @@ def instrument() -> None:
     running.launch = launch_mod.launch
 
 
+# the warm run's critical path, cut at marks: (what happens up to the next cut, the cut it
+# starts at as (process, call, "start" | "end")); p0 the CLI's fork, p1 its fork that
+# becomes the monitor; the last segment ends at the server's wait4
+SEGMENTS = (("the server's fork, to the worker's first line", ("p0", "", "")),
+            ("argv read, warm.c's thread started, paths, options", ("p0", "main", "end")),
+            ("the store opened (connect, schema, WAL index)", ("p0", "store.Store", "start")),
+            ("the image looked up, the config built, a name drawn", ("p0", "store.Store", "end")),
+            ("pipes, the fork that becomes the monitor, to its first line", ("p0", "create.new", "end")),
+            ("in the fork: setsid, stdio, pipes", ("p1", "fork-child-begins", "end")),
+            ("create: plan, seccomp (cached), 8 v1 cgroups made and limited, clone3, placement, state",
+             ("p1", "container.create", "start")),
+            ("the pid to the CLI, the row says running, the go-ahead", ("p1", "container.create", "end")),
+            ("the container set up and exec'd (mounts, pivot_root, seccomp, execve)", ("p1", "Process.start", "start")),
+            ("the outcome to the CLI", ("p1", "Process.start", "end")),
+            ("relay: the fork execs pyctr-monitor, which reaps `true` and tells the CLI",
+             ("p0", "session.relay", "start")),
+            ("cleanup: row, OOM count, exit file, 8 cgroups and the state removed, the container's dir "
+             "removed, its row deleted", ("p0", "containers.cleanup", "start")),
+            ("the monitor told, its end awaited", ("p0", "containers.cleanup", "end")),
+            ("the worker's exit (its address space torn down), to the server's wait4", ("p0", "os.waitpid", "end")))
+
+
+def _segments(marks_by_role: dict, wall_ms: float) -> list[float] | None:
+    """One run's SEGMENTS lengths, ms; None if a cut is missing (a run that went otherwise)."""
+    cuts = []
+    for _, (role, label, which) in SEGMENTS:
+        if not label:
+            cuts.append(0.0)
+            continue
+        spans = marks_by_role.get((role, label))
+        if not spans:
+            return None
+        cuts.append(spans[0][0 if which == "start" else 1])
+    cuts.append(wall_ms)
+    return [b - a for a, b in zip(cuts, cuts[1:])]
+
+
 def marks(bench: Bench, runs: int, out: str) -> str:
-    """Each stage's median start and end (ms since the fork), over `runs` warm runs."""
+    """Each stage's median start, end and length (ms since the fork) over `runs` warm runs,
+    then the critical path's segments (SEGMENTS), each a median of the runs' own."""
     instrument()
     argv = ["--root", bench.root("pyctr"), "run", "--rm", "--net", "none", "busybox", "true"]
     rows: dict[tuple, list] = {}
-    totals = []
+    totals, segments = [], []
     for i in range(runs + 3):
         path = f"{out}.{i}"
         _marks["fd"] = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
@@ -223,14 +261,16 @@ def marks(bench: Bench, runs: int, out: str) -> str:
             continue
         totals.append(wall * 1e3)
         pids: dict[str, str] = {}
-        seen: dict[tuple, int] = {}
+        by_role: dict[tuple, list] = {}
         with open(path) as f:
             for line in f:
                 pid, label, began, ended = line.split()
                 role = pids.setdefault(pid, f"p{len(pids)}")
-                n = seen.get((role, label), 0)
-                seen[(role, label)] = n + 1
-                rows.setdefault((role, label, n), []).append((float(began), float(ended)))
+                by_role.setdefault((role, label), []).append((float(began), float(ended)))
+        for (role, label), spans in by_role.items():
+            for n, span in enumerate(spans):
+                rows.setdefault((role, label, n), []).append(span)
+        segments.append(_segments(by_role, wall * 1e3))
     lines = [f"median of {runs}: whole run {statistics.median(totals):.2f} ms (p0: the CLI's fork, p1: its fork "
              "that becomes the monitor)", "", "| process | call | start ms | end ms | ms |", "|---|---|---|---|---|"]
     for (role, label, n), spans in sorted(rows.items(), key=lambda kv: statistics.median(b for b, _ in kv[1])):
@@ -238,6 +278,10 @@ def marks(bench: Bench, runs: int, out: str) -> str:
         ended = statistics.median(e for _, e in spans)
         lines.append(f"| {role} | {label}{f' #{n + 1}' if n else ''} | {began:.2f} | {ended:.2f} | "
                      f"{statistics.median(e - b for b, e in spans):.2f} |")
+    whole = [s for s in segments if s is not None]
+    lines += ["", f"the critical path ({len(whole)} runs; each segment the median of the runs' own)", "",
+              "| segment | ms |", "|---|---|"]
+    lines += [f"| {name} | {statistics.median(s[i] for s in whole):.2f} |" for i, (name, _) in enumerate(SEGMENTS)]
     return "\n".join(lines)
 
 
