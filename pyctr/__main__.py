@@ -1,4 +1,5 @@
-"""`python -m pyctr`: the command line (cli/main.py); pyctr-monitor runs `_cleanup` so."""
+"""`python -m pyctr`: the command line (cli/main.py).  pyctr's own background commands
+(the monitor's `_cleanup`) start it by -c instead: Paths.pyctr_command."""
 
 import sys
 

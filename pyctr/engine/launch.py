@@ -25,7 +25,6 @@ cleans it.  Reaching a point costs one environment lookup.
 """
 
 import os
-import sys
 import time
 
 from .. import fastjson
@@ -251,8 +250,7 @@ def _become_monitor(paths: Paths, container_id: str, pid: int, master: int, pipe
         if fd >= 0:
             os.set_inheritable(fd, True)
             args += [flag, str(fd)]
-    cleanup_command = [sys.executable, "-m", "pyctr", "--root", paths.root, "--runroot", paths.runroot,
-                       "_cleanup", container_id]
+    cleanup_command = paths.pyctr_command("_cleanup", container_id)
     try:
         os.execv(MONITOR, [*args, "--socket", paths.container_file(container_id, "attach"),
                            "--log", paths.container_file(container_id, "log"), *log_flags,

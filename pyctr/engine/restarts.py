@@ -19,7 +19,6 @@ containers, and unless-stopped ones a user did not stop, are started again.
 """
 
 import os
-import sys
 import time
 
 from .paths import Paths
@@ -81,12 +80,9 @@ def after_exit(paths: Paths, store: Store, container_id: str, config: dict) -> b
 
 def _spawn(paths: Paths, container_id: str) -> int:
     """`pyctr _restart ID` in a session of its own, none of our fds (a foreground run's
-    reader must not wait for it), in / (as the monitor's cleanup: `-m` looks for the
-    package in the working directory first, which may hold a pyctr source tree)."""
+    reader must not wait for it), in / (as the monitor's cleanup)."""
     import subprocess
-    command = [sys.executable, "-m", "pyctr", "--root", paths.root, "--runroot", paths.runroot,
-               "_restart", container_id]
-    return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+    return subprocess.Popen(paths.pyctr_command("_restart", container_id), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True, cwd="/").pid
 
 
