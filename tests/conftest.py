@@ -60,9 +60,9 @@ def no_leaks(run_scope):
     leaks.py)."""
     before = run_scope.snapshot()
     yield
-    leaks.stop_warm_servers(run_scope.processes() - before["processes"])
     deadline = time.monotonic() + 3  # a killed namespace takes a moment to be reaped
     while True:
+        leaks.stop_warm_servers(run_scope.processes() - before["processes"])
         found = leaks.found(before, run_scope.snapshot())
         if not found or time.monotonic() > deadline:
             break

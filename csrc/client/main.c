@@ -95,6 +95,21 @@ static int config_says_off(const char *root)
     return pyctr_config_says_off(text);
 }
 
+/* Whether a debugger traces this process (strace -f): a warm process started from here
+ * would stay traced, and keep the tracer waiting, long after the command. */
+static int traced(void)
+{
+    char status[4096];
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, status, sizeof(status) - 1);
+    close(fd);
+    status[n > 0 ? n : 0] = '\0';
+    const char *tracer = strstr(status, "\nTracerPid:");
+    return tracer && strtol(tracer + 11, NULL, 10) != 0;
+}
+
 /* Starts `pyctr-cli [globals] system server --on-demand` in a session of its own, at
  * idle priority while it imports (the command this process is about to run cold must not
  * wait for it).  The server's lock is taken here, before this command runs, and handed
@@ -102,6 +117,8 @@ static int config_says_off(const char *root)
  * is done a server is known to be on its way (`system server --stop` waits for it). */
 static void spawn_server(int dirfd, char **argv, int globals)
 {
+    if (traced())
+        return;
     int lock = openat(dirfd, PYCTR_SERVER_LOCK, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (lock < 0)
         return;
@@ -298,8 +315,9 @@ static void __attribute__((noreturn)) die_of(int sig, const sigset_t *mask)
     exit(128 + sig); /* a signal that does not kill (the worker's did) */
 }
 
-/* Relays until the worker is done.  Returns only to fall back: nothing of the command ran. */
-static void relay(int sock, int sigfd, const sigset_t *old)
+/* Relays until the worker is done.  Returns only to fall back (nothing of the command
+ * ran): 1 when the server is leaving and a new one would help, else 0. */
+static int relay(int sock, int sigfd, const sigset_t *old)
 {
     int running = 0, forwarded = 0;
     struct pollfd fds[2] = {{sock, POLLIN, 0}, {sigfd, POLLIN, 0}};
@@ -327,26 +345,29 @@ static void relay(int sock, int sigfd, const sigset_t *old)
             break;
         case PYCTR_REPLY_EXIT:
             if (!running && !forwarded)
-                return; /* the worker failed before it took the command */
+                return 0; /* the worker failed before it took the command */
             exit(m.value);
         case PYCTR_REPLY_SIGNALED:
             if (!running && !forwarded)
-                return;
+                return 0;
             die_of(m.value, old);
         case PYCTR_REPLY_STOPPED:
             raise(SIGSTOP); /* as the worker did; SIGCONT (forwarded) continues both */
             break;
         case PYCTR_REPLY_FALLBACK:
+            if (!running)
+                return m.value == PYCTR_FALLBACK_CHANGED || m.value == PYCTR_FALLBACK_CLOSING;
+            break;
         case PYCTR_REPLY_REFUSED:
             if (!running)
-                return;
+                return 0;
             break;
         default:
             break;
         }
     }
     if (!running)
-        return; /* the server went away before the command began */
+        return 0; /* the server went away before the command began */
     fprintf(stderr, "pyctr: lost the warm pyctr process while the command ran\n");
     exit(125);
 }
@@ -375,11 +396,14 @@ int main(int argc, char **argv)
     if (sock >= 0) {
         int sigfd = signalfd(-1, &forwarded, SFD_CLOEXEC | SFD_NONBLOCK);
         if (sigfd >= 0 && send_request(sock, argv) == 0)
-            relay(sock, sigfd, &old);
+            spawn = relay(sock, sigfd, &old);
         close(sock);
         if (sigfd >= 0)
             close(sigfd);
-    } else if (spawn) {
+    }
+    /* pyctr's own background commands (a monitor's `_cleanup`, `_restart`) use a warm
+     * process but start none: it would outlive what the user ran by its idle time */
+    if (spawn && !(argc > w.globals + 1 && argv[w.globals + 1][0] == '_')) {
         if (dirfd < 0)
             dirfd = make_server_dir(&w);
         if (dirfd >= 0)

@@ -44,7 +44,7 @@ LAZY_IMPORTS = ("pyroute2", "sqlite3", "tomllib", "zstandard", "ctypes", "tarfil
                 "http.client", "urllib.request", "urllib.parse", "shlex", "uuid", "datetime", "json",
                 "subprocess", "tempfile", "shutil", "typer.main", "click", "rich.console", "rich.table",
                 "rich.text", "rich.markup", "rich.progress", "rich.live", "concurrent.futures", "base64",
-                "email.utils", "locale", "getpass", "pwd", "grp", "ipaddress", "fnmatch", "glob")
+                "email.utils", "locale", "getpass", "pwd", "grp", "ipaddress", "fnmatch", "glob", "_sha256")
 
 
 def server_dir(paths) -> str:
@@ -70,6 +70,7 @@ def serve(paths, idle: float | None = None, on_demand: bool = False) -> int:
     server = Server(directory, lock, idle)
     if os.sched_getscheduler(0) == os.SCHED_IDLE:  # imports done: commands run at normal priority
         os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    gc.collect()
     gc.freeze()  # what is imported stays: workers neither scan nor copy it
     return server.run()
 
@@ -279,7 +280,7 @@ class Server:
             conn, _ = listener.accept()
         except OSError:
             return
-        conn.settimeout(5)  # a client sends its request at once; a stuck one must not hold the loop
+        conn.settimeout(2)  # a client sends its request at once; a stuck one must not hold the loop long
         try:
             self._handle(conn)
         except (OSError, ValueError, EOFError, struct.error):
@@ -301,10 +302,10 @@ class Server:
         reason = self._decline(pid)
         if reason:
             request.close_fds()
+            if reason == "CHANGED":
+                self.drain()  # first: the client that is told starts the next one
             send(conn, "FALLBACK", P[reason])
             conn.close()
-            if reason == "CHANGED":
-                self.drain()
             return
         self._fork(conn, request)
 
@@ -437,8 +438,7 @@ class Server:
             other.close()
         _take_on(request)
         send(conn, "RUNNING")
-        conn.close()
-        _run_cli(request.argv)
+        _run_cli(request.argv, conn)
 
 
 def _take_on(request: Request) -> None:
@@ -491,8 +491,10 @@ def _new_stdio(opened: int) -> None:
         setattr(sys, f"__{name}__", stream)
 
 
-def _run_cli(argv: list[str]) -> None:
-    """What bin/pyctr-cli does, in the worker."""
+def _run_cli(argv: list[str], conn: socket.socket) -> None:
+    """What bin/pyctr-cli does, in the worker; the exit code is sent before the exit
+    itself, which unmaps an interpreter's worth of memory (about a millisecond the client
+    need not wait; its leaving then makes the server kill what is left of the worker)."""
     from .main import main
     sys.argv = ["pyctr", *argv[1:]]
     try:
@@ -505,6 +507,7 @@ def _run_cli(argv: list[str]) -> None:
                 stream.flush()
         except OSError:
             pass
+    send(conn, "EXIT", code)
     os._exit(code)
 
 
