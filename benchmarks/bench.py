@@ -5,6 +5,11 @@ and the monitor's memory, on the same busybox rootfs, in alternation (A B C A B 
     sudo .venv/bin/python benchmarks/bench.py [-n 30] [--only start,limits,exec,seccomp,throughput,monitor]
                                               [--baseline OTHER/.venv/bin/pyctr]
 
+"pyctr" is the `pyctr` command with its warm process running (started and waited for
+before the timing); "pyctr-cold" the same command with PYCTR_NO_SERVER=1: the Python CLI
+from scratch, as every command ran before the warm process.  `--only cli` times ps,
+images and inspect; `--only first` a command that finds no warm process (and starts one).
+
 It runs itself in a private mount namespace with /sys/fs/cgroup/unified unmounted there:
 crun 1.8 refuses this machine's hybrid layout otherwise.  All three runtimes see the same
 namespace, and the host's mounts are untouched.  A runtime that is not installed is
@@ -30,7 +35,26 @@ PYCTR_RUNTIME = os.path.join(os.path.dirname(sys.executable), "pyctr-runtime")
 OCI_CLIS = {"pyctr-runtime": PYCTR_RUNTIME, "runc": "runc", "crun": "crun"}
 RUNTIMES = ("pyctr", "runc", "crun")
 LIMITS = {"memory": {"limit": 64 << 20}, "cpu": {"cpus": "0"}}  # = pyctr's -m 64m --cpuset-cpus 0
-SCENARIOS = ("start", "limits", "exec", "seccomp", "throughput", "monitor", "network", "oci", "podman")
+SCENARIOS = ("start", "limits", "exec", "seccomp", "throughput", "monitor", "network", "oci", "podman", "cli",
+             "first")
+COLD_ENV = {"PYCTR_NO_SERVER": "1"}
+
+
+class Command(list):
+    """An argv, and what it adds to the environment (None: nothing)."""
+
+    env: dict | None = None
+
+    @classmethod
+    def with_env(cls, argv: list[str], env: dict | None) -> "Command":
+        command = cls(argv)
+        command.env = env
+        return command
+
+
+def environment(argv: list[str]) -> dict | None:
+    extra = getattr(argv, "env", None)
+    return {**os.environ, **extra} if extra else None
 
 
 def private_namespace() -> None:
@@ -48,10 +72,12 @@ class Bench:
 
     def __init__(self, work: str, baseline: str | None = None):
         self.work = work
-        self.commands = {"pyctr": PYCTR, **({"pyctr-base": os.path.abspath(baseline)} if baseline else {})}
+        self.commands = {"pyctr": PYCTR, "pyctr-cold": PYCTR,
+                         **({"pyctr-base": os.path.abspath(baseline)} if baseline else {})}
         self.counter = iter(range(10**9))
         for name in self.commands:
             run(self.pyctr("run", "--rm", "--net", "none", "busybox", "true", which=name))
+        self.start_server()
         layers = os.path.join(self.root("pyctr"), "layers")
         [layer] = os.listdir(layers)
         self.rootfs = os.path.join(work, "rootfs")
@@ -63,10 +89,32 @@ class Bench:
             if r not in self.installed:
                 print(f"{r}: not installed, skipped", file=sys.stderr)
 
+    def start_server(self) -> None:
+        """pyctr's warm process, started by a command and waited for (it imports at idle
+        priority): the timed commands find it ready."""
+        run(self.pyctr("ps"))
+        self.wait_for_server()
+        run(self.pyctr("ps"))
+
+    def wait_for_server(self) -> None:
+        sock = os.path.join(self.root("pyctr"), "run", "server", "sock")
+        deadline = time.monotonic() + 60
+        while not os.path.exists(sock):
+            if time.monotonic() > deadline:
+                raise SystemExit("pyctr's warm process did not start")
+            time.sleep(0.05)
+
+    def stop_server(self) -> None:
+        run(self.pyctr("system", "server", "--stop"))
+        reap_orphans()
+
     def close(self) -> None:
-        """The default networks the roots made (a bridge and an nftables table each)."""
+        """The default networks the roots made (a bridge and an nftables table each), and
+        the warm process."""
         for name in self.commands:
-            subprocess.run(self.pyctr("network", "rm", "pyctr0", which=name), capture_output=True)
+            subprocess.run(self.pyctr("network", "rm", "pyctr0", which=name), capture_output=True,
+                           env=environment(self.pyctr(which=name)))
+        subprocess.run(self.pyctr("system", "server", "--stop"), capture_output=True)
 
     def root(self, which: str) -> str:
         return os.path.join(self.work, which)
@@ -88,9 +136,11 @@ class Bench:
             json.dump(config, f)
         return path
 
-    def pyctr(self, *args: str, which: str = "pyctr") -> list[str]:
-        """A command of pyctr's (or of the baseline's, `which` "pyctr-base")."""
-        return [self.commands[which], "--root", self.root(which), *args]
+    def pyctr(self, *args: str, which: str = "pyctr") -> Command:
+        """A command of pyctr's (or of the baseline's, `which` "pyctr-base"; of the cold
+        CLI, "pyctr-cold")."""
+        return Command.with_env([self.commands[which], "--root", self.root(which), *args],
+                                COLD_ENV if which == "pyctr-cold" else None)
 
     def oci(self, runtime: str, *args: str) -> list[str]:
         return [runtime, "--root", os.path.join(self.work, f"{runtime}-state"), *args]
@@ -113,7 +163,7 @@ def run(argv: list[str], detached: bool = False) -> str:
     """Runs a command to its end; `detached`: its stdio is /dev/null, since what it leaves
     running (runc run -d) would hold our pipes open."""
     out = subprocess.DEVNULL if detached else subprocess.PIPE
-    r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, text=True)
+    r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, text=True, env=environment(argv))
     if r.returncode != 0:
         raise SystemExit(f"{argv[0]} failed ({r.returncode}): {(r.stderr or '').strip()}")
     return r.stdout or ""
@@ -137,7 +187,8 @@ def become_subreaper() -> None:
 def timed(argv: list[str]) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of one command and what it waited for."""
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=environment(argv))
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     code = os.waitstatus_to_exitcode(status)
@@ -154,7 +205,7 @@ def peak_rss_kib(argv: list[str]) -> int | None:
     if not os.access("/usr/bin/time", os.X_OK):
         return None
     r = subprocess.run(["/usr/bin/time", "-f", "%M", *argv], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE, text=True)
+                       stderr=subprocess.PIPE, text=True, env=environment(argv))
     return int(r.stderr.strip().splitlines()[-1])
 
 
@@ -178,7 +229,8 @@ def percentile(values: list[float], q: float) -> float:
 
 def latency_table(samples: dict) -> str:
     medians = {n: statistics.median(w for w, _ in s) for n, (s, _) in samples.items()}
-    against = [r for r in ("runc", "crun", "pyctr-base", "unconfined", "podman/runc", "podman/crun") if r in medians]
+    against = [r for r in ("runc", "crun", "pyctr-cold", "pyctr-base", "unconfined", "podman/runc", "podman/crun")
+               if r in medians]
     lines = ["| runtime | median ms | p90 ms | CPU ms (median) | peak RSS MiB | " + " | ".join(f"vs {r}" for r in against) + " |",
              "|---|---|---|---|---|" + "---|" * len(against)]
     for name, (s, rss) in samples.items():
@@ -384,6 +436,41 @@ def network(bench: Bench, args) -> str:
     return "\n".join(lines)
 
 
+def cli(bench: Bench, args) -> str:
+    """`ps -a`, `images` and `inspect CTR` (a running one), warm and cold."""
+    names = {}
+    try:
+        for which in ("pyctr", "pyctr-cold"):
+            names[which] = run(bench.pyctr("run", "-d", "--net", "none", "busybox", "sleep", "600", which=which)).strip()
+        text = []
+        for title, argv in (("ps -a", ["ps", "-a"]), ("images", ["images"]), ("inspect CTR", ["inspect", None])):
+            makers = {w: (lambda w=w, argv=argv: bench.pyctr(*[a or names[w] for a in argv], which=w)) for w in names}
+            text.append(f"`{title}`\n\n" + latency_table(alternate(makers, args.runs, args.warmup)))
+    finally:
+        for which, name in names.items():
+            subprocess.run(bench.pyctr("rm", "-f", name, which=which), capture_output=True,
+                           env=environment(bench.pyctr(which=which)))
+    return "\n\n".join(text)
+
+
+def first(bench: Bench, args) -> str:
+    """The first command after the warm process has gone: the client finds none, runs the
+    command cold and starts one (at idle priority) for the next; against the cold CLI
+    alone (PYCTR_NO_SERVER=1), which is how every command ran before."""
+    def first_call():
+        bench.stop_server()  # untimed: each sample finds none
+        return bench.run_true("pyctr")
+
+    def cold_call():  # the one a first call started has done its importing (untimed)
+        bench.wait_for_server()
+        return bench.run_true("pyctr-cold")
+    try:
+        samples = alternate({"pyctr (none running)": first_call, "pyctr-cold": cold_call}, args.runs, args.warmup)
+    finally:
+        bench.start_server()
+    return "`run --rm --net none busybox true` with no warm process running\n\n" + latency_table(samples)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--runs", type=int, default=30, help="timed runs per runtime (default 30)")
@@ -399,7 +486,7 @@ def main() -> None:
     private_namespace()
     become_subreaper()
     functions = {"start": start, "limits": limits, "exec": exec_, "seccomp": seccomp, "throughput": throughput,
-                 "monitor": monitor, "network": network, "oci": oci, "podman": podman}
+                 "monitor": monitor, "network": network, "oci": oci, "podman": podman, "cli": cli, "first": first}
     print(f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, kernel {os.uname().release}, "
           f"{args.runs} timed runs per runtime after {args.warmup} untimed\n", flush=True)
     with tempfile.TemporaryDirectory(prefix="pyctr-bench-") as work:

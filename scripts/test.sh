@@ -3,6 +3,7 @@
 # ctest, the cgroup tests in a QEMU guest with a pure cgroup v2 hierarchy (this host mounts
 # cgroup v1), the Python suite on this host, then the OCI conformance suite against
 # pyctr-runtime.  PYCTR_SKIP_V2=1 skips the guest, PYCTR_SKIP_OCI=1 the conformance suite.
+# The host suite runs twice: with the warm process (pyctr system server) and without.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +21,10 @@ if [ "${PYCTR_SKIP_V2:-0}" != 1 ]; then
     env PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 PYCTR_NETWORK=none "$PWD/.venv/bin/pytest" -p no:cacheprovider -q \
     -m cgroups tests
 fi
+# The suite twice: commands through the warm pyctr process (started by the first ones, as
+# a user's would be), then every command cold (the Python CLI, as without it).
 .venv/bin/pytest tests "$@"
+PYCTR_NO_SERVER=1 .venv/bin/pytest tests "$@"
 if [ "${PYCTR_SKIP_OCI:-0}" != 1 ]; then
   scripts/oci-conformance.sh
 fi

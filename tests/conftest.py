@@ -18,6 +18,9 @@ pytest_plugins = ["pytester"]  # tests/test_leaks.py runs a test session of its 
 
 # The installed command, as a user runs it (beside the interpreter running the tests).
 PYCTR = os.path.join(os.path.dirname(sys.executable), "pyctr")
+# The Python CLI it execs when no warm pyctr process takes the command: what a test that
+# looks at the interpreter's own start (its imports) runs.
+PYCTR_CLI = os.path.join(os.path.dirname(sys.executable), "pyctr-cli")
 SCOPE: leaks.Scope = None  # this run's places, set by run_scope
 _parents = itertools.count()
 
@@ -121,6 +124,10 @@ class Pyctr:
 
     def argv(self, *args: str) -> list[str]:
         return [PYCTR, *args]
+
+    def cli_argv(self, *args: str) -> list[str]:
+        """The Python CLI's command line (cold, whatever the run's setting)."""
+        return [PYCTR_CLI, *args]
 
     def __call__(self, *args: str, input: str | None = None, timeout: float = 60, env=None):
         return subprocess.run(self.argv(*args), input=input, capture_output=True, text=True,

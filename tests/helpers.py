@@ -112,3 +112,40 @@ def runtime_entries(root: str) -> list[str]:
     (leaks.KEPT_IN_RUNROOT): its state of containers."""
     from leaks import KEPT_IN_RUNROOT
     return [e for e in os.listdir(root) if e not in KEPT_IN_RUNROOT]
+
+
+def tty_shell_session(pyctr, env=None, started=None) -> tuple[list[str], list, list]:
+    """`run --rm -ti busybox sh` from a real pty, as a person's terminal: tty, pid, the
+    window's size before and after a resize (SIGWINCH to pyctr), $TERM; exit 7.  Returns
+    the output's lines and the terminal's modes before and after; `started(proc)` is
+    called once the shell prompts."""
+    import fcntl
+    import signal
+    import struct
+    import termios
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
+    before = termios.tcgetattr(slave)
+    proc = pyctr.popen("run", "--rm", "-t", "-i", "busybox", "sh", stdin=slave, stdout=slave,
+                       stderr=slave, start_new_session=True, env=env)
+    try:
+        assert b"# " in read_until(master, b"# ")
+        if started:
+            started(proc)
+        os.write(master, b"tty; echo pid=$$; stty size; echo $TERM\r")
+        out = read_until(master, b"xterm")
+        # a resized window reaches the container through SIGWINCH
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 44, 120, 0, 0))
+        proc.send_signal(signal.SIGWINCH)
+        time.sleep(0.3)
+        os.write(master, b"stty size; exit 7\r")
+        out += read_until(master, b"44 120")
+        assert proc.wait(timeout=15) == 7
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        after = termios.tcgetattr(slave)
+        os.close(slave)
+        os.close(master)
+    return out.decode().replace("\r", "").splitlines(), before, after

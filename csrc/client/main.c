@@ -137,6 +137,11 @@ static void spawn_server(int dirfd, char **argv, int globals)
     setsid();
     if (fork() != 0)
         _exit(0);
+    /* the lock names its holder: `--stop` may end a server still importing */
+    char holder[24];
+    int len = snprintf(holder, sizeof(holder), "%d\n", (int)getpid());
+    if (ftruncate(lock, 0) < 0 || pwrite(lock, holder, (size_t)len, 0) != len)
+        _exit(1);
     struct sched_param param = {0};
     sched_setscheduler(0, SCHED_IDLE, &param);
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);

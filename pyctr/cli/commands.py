@@ -486,3 +486,17 @@ def _register_groups() -> None:
 
 
 _register_groups()
+
+
+_click = None
+
+
+def click_command():
+    """The click command typer makes of `app`, made once a process: making it walks every
+    command's signature (15 ms, most of a warm `pyctr ps`), and the warm process makes it
+    before it forks (server.preload)."""
+    global _click
+    if _click is None:
+        from typer.main import get_command
+        _click = get_command(app)
+    return _click

@@ -89,12 +89,12 @@ def _typer_main(args: list[str]) -> int:
     import typer
 
     from ..engine.errors import ENGINE_ERROR
-    from .commands import app
+    from .commands import click_command
     from .render import print_error
     try:
         # Outside standalone mode typer returns the code of a `typer.Exit` instead of
         # raising it.
-        rc = app(args=args, standalone_mode=False, prog_name="pyctr")
+        rc = click_command()(args=args, standalone_mode=False, prog_name="pyctr")
         return rc if isinstance(rc, int) else 0
     except typer.Exit as e:
         return e.exit_code

@@ -89,6 +89,8 @@ def preload() -> None:
             importlib.import_module(name)
         except ImportError:  # an optional one this machine lacks: commands say so when they need it
             pass
+    from .commands import click_command
+    click_command()  # typer's click command, made once for every worker
 
 
 def _std_fds_open() -> None:
@@ -129,6 +131,8 @@ def _take_lock(paths, directory: str) -> int | None:
     except BlockingIOError:
         os.close(fd)
         return None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)  # the holder, for stop()
     return fd
 
 
@@ -556,24 +560,49 @@ def _socket_id(dirfd: int):
 
 
 def stop(paths, timeout: float = 10.0) -> bool:
-    """Asks the warm process of these paths to leave, and waits until it has (one still
-    starting, too: its lock is held); False if none was there."""
+    """Asks the warm process of these paths to leave, and waits until it has; one still
+    importing (its lock held, no socket yet) is sent SIGTERM, which ends it there.  False
+    if none was there."""
     try:
         dirfd = os.open(server_dir(paths), os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
         return False
-    deadline = time.monotonic() + timeout
     try:
-        while True:
-            pid = _ask_to_stop(dirfd, timeout)
-            if pid:
-                _wait_gone(pid, max(0.0, deadline - time.monotonic()))
-                return True
-            if not _lock_held(dirfd) or time.monotonic() > deadline:
-                return False
-            time.sleep(0.02)  # starting: its socket comes once it has imported everything
+        pid = _ask_to_stop(dirfd, timeout) or _terminate_starting(dirfd)
     finally:
         os.close(dirfd)
+    if pid:
+        _wait_gone(pid, timeout)
+    return pid is not None
+
+
+def _terminate_starting(dirfd: int) -> int | None:
+    """The lock's holder (it writes its pid there), if the lock is held, sent SIGTERM."""
+    try:
+        fd = os.open(P["LOCK"], os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW, dir_fd=dirfd)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return None  # nobody holds it: none runs
+    except BlockingIOError:
+        text = os.pread(fd, 32, 0)
+    finally:
+        os.close(fd)
+    pid = int(text) if text.strip().isdigit() else None
+    if pid is None or not _is_server(pid):  # the pid of one before it (not yet rewritten)
+        return None
+    _kill(pid, signal.SIGTERM)  # importing, its handlers not set: it ends at once
+    return pid
+
+
+def _is_server(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        return False
+    return b"server" in argv and b"system" in argv
 
 
 def _ask_to_stop(dirfd: int, timeout: float) -> int | None:
@@ -590,20 +619,6 @@ def _ask_to_stop(dirfd: int, timeout: float) -> int | None:
         conn.close()
     kind, pid = MESSAGE.unpack(reply) if len(reply) == MESSAGE.size else (0, 0)
     return pid if kind == P["STOPPING"] else None
-
-
-def _lock_held(dirfd: int) -> bool:
-    try:
-        fd = os.open(P["LOCK"], os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW, dir_fd=dirfd)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        return False
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
 
 
 def _wait_gone(pid: int, timeout: float) -> None:

@@ -137,10 +137,8 @@ def completion(shell: str = typer.Argument(..., metavar="bash|zsh|fish", help="T
     from .completion import script
     if shell not in ("bash", "zsh", "fish"):
         raise UsageError(f"unsupported shell {shell!r}: bash, zsh or fish")
-    from typer.main import get_command
-
-    from .commands import app
-    typer.echo(script(shell, get_command(app)), nl=False)
+    from .commands import click_command
+    typer.echo(script(shell, click_command()), nl=False)
 
 
 def system_server(

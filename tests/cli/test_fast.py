@@ -91,7 +91,7 @@ DENIED = {"typer", "click", "rich", "pygments", "pyroute2", "subprocess", "argpa
                                    ["--rm", "--sig-proxy=false", "--detach-keys", "ctrl-x,y", "--pull", "never"]])
 def test_run_imports_nothing_on_the_deny_list(pyctr, flags):
     pyctr("run", "--rm", "busybox", "true")  # the image is built outside the measurement
-    r = subprocess.run([sys.executable, "-X", "importtime", *pyctr.argv("run", *flags, "busybox", "true")],
+    r = subprocess.run([sys.executable, "-X", "importtime", *pyctr.cli_argv("run", *flags, "busybox", "true")],
                        capture_output=True, text=True, env=pyctr.env, timeout=60)
     assert r.returncode == 0, r.stderr
     if "-d" in flags:
@@ -105,7 +105,7 @@ def test_run_imports_nothing_on_the_deny_list(pyctr, flags):
 def test_exec_imports_nothing_on_the_deny_list(pyctr):
     assert pyctr("run", "-d", "--name", "x", "busybox", "sleep", "60").returncode == 0
     try:
-        r = subprocess.run([sys.executable, "-X", "importtime", *pyctr.argv("exec", "x", "true")],
+        r = subprocess.run([sys.executable, "-X", "importtime", *pyctr.cli_argv("exec", "x", "true")],
                            capture_output=True, text=True, env=pyctr.env, timeout=60)
         assert r.returncode == 0, r.stderr
     finally:

@@ -5,20 +5,17 @@ the process's own rules (who may connect, when it leaves, when it restarts).
 Whether a command ran warm is read from the client itself: a cold one execs the Python
 CLI (bin/pyctr-cli), a warm one never does (strace, or /proc/PID/exe of a running one)."""
 
-import fcntl
 import os
 import signal
 import socket
-import struct
 import subprocess
 import sys
-import termios
 import time
 
 import pytest
 
 from conftest import PYCTR
-from helpers import TICK, read_until, state_of, wait_for
+from helpers import TICK, read_until, state_of, tty_shell_session, wait_for
 
 WARM = {"PYCTR_NO_SERVER": ""}  # on, whatever the run's setting (scripts/test.sh's second pass)
 COLD = {"PYCTR_NO_SERVER": "1"}
@@ -127,30 +124,10 @@ def test_a_pty_session(pyctr):
     """-ti from a terminal: the worker puts the client's terminal in raw mode, resizes
     reach the container through the client's SIGWINCH, and the terminal is put back."""
     start_server(pyctr)
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 90, 0, 0))
-    before = termios.tcgetattr(slave)
-    proc = pyctr.popen("run", "--rm", "-ti", "busybox", "sh", stdin=slave, stdout=slave, stderr=slave,
-                       start_new_session=True, env=WARM)
-    try:
-        assert b"# " in read_until(master, b"# ")
-        assert warm_client(proc.pid)
-        os.write(master, b"stty size\r")
-        out = read_until(master, b"30 90")
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 41, 110, 0, 0))
-        proc.send_signal(signal.SIGWINCH)
-        time.sleep(0.3)
-        os.write(master, b"stty size; exit 4\r")
-        out += read_until(master, b"41 110")
-        assert proc.wait(timeout=15) == 4
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        after = termios.tcgetattr(slave)
-        os.close(slave)
-        os.close(master)
-    assert b"30 90" in out and b"41 110" in out
+    warm = []
+    lines, before, after = tty_shell_session(pyctr, env=WARM, started=lambda proc: warm.append(warm_client(proc.pid)))
+    assert warm == [True]
+    assert "/dev/pts/0" in lines and "pid=1" in lines and "33 101" in lines and "44 120" in lines
     assert after == before
 
 

@@ -369,7 +369,7 @@ def test_zsh_and_fish_completion(pyctr, shell, tmp_path):
 def test_a_tab_loads_no_typer(pyctr):
     tree = subprocess.run(pyctr.argv("completion", "bash"), capture_output=True, text=True, env=pyctr.env).stdout
     tree = tree.split("_pyctr_tree='", 1)[1].split("'\n", 1)[0]
-    r = subprocess.run([sys.executable, "-X", "importtime", *pyctr.argv("__complete", "--", "r")],
+    r = subprocess.run([sys.executable, "-X", "importtime", *pyctr.cli_argv("__complete", "--", "r")],
                        input=tree, capture_output=True, text=True, env=pyctr.env, timeout=30)
     assert r.returncode == 0 and "rm" in r.stdout.split()
     imported = {line.split("|")[-1].strip().split(".")[0] for line in r.stderr.splitlines()

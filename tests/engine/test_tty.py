@@ -1,41 +1,13 @@
 """`run -t -i`, driven from a real pty as a person's terminal would."""
 
 import os
-import signal
-import struct
 import subprocess
-import termios
-import fcntl
-import time
 
-from helpers import read_until
+from helpers import tty_shell_session
 
 
 def test_tty_interactive_shell(pyctr):
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
-    before = termios.tcgetattr(slave)
-    proc = pyctr.popen("run", "--rm", "-t", "-i", "busybox", "sh", stdin=slave, stdout=slave,
-                       stderr=slave, start_new_session=True)
-    try:
-        assert b"# " in read_until(master, b"# ")
-        os.write(master, b"tty; echo pid=$$; stty size; echo $TERM\r")
-        out = read_until(master, b"xterm")
-        # a resized window reaches the container through SIGWINCH
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 44, 120, 0, 0))
-        proc.send_signal(signal.SIGWINCH)
-        time.sleep(0.3)
-        os.write(master, b"stty size; exit 7\r")
-        out += read_until(master, b"44 120")
-        assert proc.wait(timeout=15) == 7
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        after = termios.tcgetattr(slave)
-        os.close(slave)
-        os.close(master)
-    lines = out.decode().replace("\r", "").splitlines()
+    lines, before, after = tty_shell_session(pyctr)
     assert "/dev/pts/0" in lines  # ttyname works: the pty lives in the container's devpts
     assert "pid=1" in lines
     assert "33 101" in lines  # the host terminal's size reached the container

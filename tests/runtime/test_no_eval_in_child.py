@@ -164,7 +164,7 @@ def _interpreter_of(script: str) -> str:
 
 
 def test_the_containers_child_runs_no_python(tracer, pyctr, tmp_path):
-    assert _interpreter_of(pyctr.argv()[0]) == PYTHON  # the probes are on pyctr's interpreter
+    assert _interpreter_of(pyctr.cli_argv()[0]) == PYTHON  # the probes are on pyctr's interpreter (warm or cold)
     code, windows = _trace(tracer, pyctr.argv("run", "--rm", "busybox", "/bin/true"), pyctr.env, tmp_path)
     assert code == 0
     child = _exec_of(windows, "/bin/true")
