@@ -79,7 +79,9 @@ class BuildWithPrograms(build_ext):
             self.compiler.link_executable(objects, name, output_dir=out_dir, extra_postargs=link_args)
         objects = self.compiler.compile(LISTS["PYCTR_CLIENT_SOURCES"], output_dir=self.build_temp,
                                         macros=CLIENT_DEFINES, extra_postargs=FLAGS)
-        self.compiler.link_executable(objects, "pyctr", output_dir=os.path.join(self.build_temp, "client"))
+        # static: no dynamic loader on every command (the client is most of a warm one's own time)
+        self.compiler.link_executable(objects, "pyctr", output_dir=os.path.join(self.build_temp, "client"),
+                                      extra_postargs=["-static"])
 
 
 class BuildScriptsWithClient(build_scripts):

@@ -35,16 +35,21 @@ from ..runtime._core import SERVER_PROTOCOL as P
 HEADER = struct.Struct(f"=8I{2 * P['RLIMITS']}Q")
 MESSAGE = struct.Struct("=Ii")
 PEERCRED = struct.Struct("3i")
+MAX_FDS = 8  # a request brings at most 4 (cwd, stdin, stdout, stderr); a spare gets the connection too
 HANDED_LOCK_FD = 3  # where a client that starts the warm process hands it the lock (client/main.c)
 DEFAULT_IDLE = 60.0  # seconds without a command before the warm process leaves
 CHECK_EVERY = 2.0  # seconds between looks at its own socket while idle
 NAMESPACES = ("mnt", "net", "pid", "ipc", "uts", "user", "cgroup")
-# Modules commands import inside functions: the warm process takes them too.
-LAZY_IMPORTS = ("pyroute2", "sqlite3", "tomllib", "zstandard", "ctypes", "tarfile", "hashlib", "ssl",
-                "http.client", "urllib.request", "urllib.parse", "shlex", "uuid", "datetime", "json",
-                "subprocess", "tempfile", "shutil", "typer.main", "click", "rich.console", "rich.table",
-                "rich.text", "rich.markup", "rich.progress", "rich.live", "concurrent.futures", "base64",
-                "email.utils", "locale", "getpass", "pwd", "grp", "ipaddress", "fnmatch", "glob", "_sha256")
+# Modules commands import inside functions: the warm process takes them too.  Not pyroute2
+# (network create/rm and a first bridge only) nor ssl/http/urllib (pull, login): every
+# worker is a fork of this process, and a fork costs by the memory it copies the mapping
+# of (measured: fork and exit of this process 2.5 ms at 44 MiB, pyroute2 16 MiB of it);
+# the commands that need them import them as they did cold.
+LAZY_IMPORTS = ("sqlite3", "tomllib", "zstandard", "ctypes", "tarfile", "hashlib", "urllib.parse", "shlex",
+                "uuid", "datetime", "json", "subprocess", "tempfile", "shutil", "typer.main", "click",
+                "rich.console", "rich.table", "rich.text", "rich.markup", "rich.progress", "rich.live",
+                "concurrent.futures", "base64", "locale", "pwd", "grp", "ipaddress", "fnmatch", "glob", "_sha256",
+                "pickle")
 
 
 def server_dir(paths) -> str:
@@ -219,7 +224,7 @@ def _recv_exactly(conn: socket.socket, size: int, fds: list[int]) -> bytes:
     """`size` bytes, and the fds that came with them."""
     data = b""
     while len(data) < size:
-        chunk, ancillary, _flags, _addr = conn.recvmsg(size - len(data), socket.CMSG_SPACE(4 * 4))
+        chunk, ancillary, _flags, _addr = conn.recvmsg(size - len(data), socket.CMSG_SPACE(4 * MAX_FDS))
         for level, kind, payload in ancillary:
             if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                 fds.extend(struct.unpack(f"{len(payload) // 4}i", payload[:len(payload) - len(payload) % 4]))
@@ -253,6 +258,7 @@ class Server:
         self.here = _place(os.getpid())
         self.last = time.monotonic()
         self.draining = False
+        self.spare: tuple[int, socket.socket] | None = None  # (pid, channel) of a worker forked ahead
 
     def run(self) -> int:
         signal.set_wakeup_fd(self.wake_w)
@@ -264,6 +270,8 @@ class Server:
             for key, _ in self.selector.select(self._timeout()):
                 key.data(key.fileobj)
             self._look_around()
+            if self.spare is None and not self.draining:
+                self._fork_spare()
         return 0
 
     # -- the loop's events
@@ -324,14 +332,16 @@ class Server:
         return None
 
     def _fork(self, conn: socket.socket, request: Request) -> None:
-        pid = os.fork()
-        if pid == 0:
-            code = 125
-            try:
-                self._become_worker(conn, request)
-            except BaseException:  # noqa: B036 -- nothing of the command ran: the client falls back
-                pass
-            os._exit(code)
+        """The command to the spare worker, else to one forked now."""
+        pid = self._hand_to_spare(conn, request)
+        if pid is None:
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    self._leave_server()
+                    _work(conn, request)
+                finally:  # nothing of the command ran: the client falls back
+                    os._exit(125)
         request.close_fds()
         conn.setblocking(False)
         self.workers[pid] = conn
@@ -364,13 +374,17 @@ class Server:
                 _kill(pid, signal.SIGCONT)
 
     def _reap(self) -> None:
-        while self.workers:
+        while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG | os.WUNTRACED)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
+            if self.spare is not None and pid == self.spare[0] and not os.WIFSTOPPED(status):
+                self.spare[1].close()
+                self.spare = None  # died waiting: the loop forks another
+                continue
             conn = self.workers.get(pid)
             if conn is None:
                 continue
@@ -421,12 +435,48 @@ class Server:
         self.selector.unregister(self.listener)
         self.listener.close()
         os.close(self.lock)
+        if self.spare is not None:
+            _kill(self.spare[0], signal.SIGKILL)
+            self.spare[1].close()
+            self.spare = None
 
     # -- the worker
 
-    def _become_worker(self, conn: socket.socket, request: Request) -> None:
-        """In the forked child: drops the server's fds and signal handlers, takes on the
-        client's, says RUNNING, and runs the command; never returns."""
+    def _fork_spare(self) -> None:
+        """A worker forked ahead of its command, off the command's path (a fork of this
+        process is most of what a warm command waits for otherwise): it leaves the server
+        behind and waits on a channel for a command, the client's connection and fds."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                ours.close()
+                self._leave_server()
+                conn, request = _receive_command(theirs)
+                theirs.close()
+                _work(conn, request)
+            finally:  # the server gone, or the command unreadable: nothing of it ran
+                os._exit(125)
+        theirs.close()
+        self.spare = (pid, ours)
+
+    def _hand_to_spare(self, conn: socket.socket, request: Request) -> int | None:
+        """The spare's pid once it has the command; None if there is none (or it is gone)."""
+        if self.spare is None:
+            return None
+        pid, channel = self.spare
+        self.spare = None
+        try:
+            _send_command(channel, conn, request)
+            return pid
+        except OSError:
+            _kill(pid, signal.SIGKILL)  # reaped as any child
+            return None
+        finally:
+            channel.close()
+
+    def _leave_server(self) -> None:
+        """In a forked child: the server's fds and signal handlers dropped."""
         os.setpgid(0, 0)  # its own group, not the server's (it is no session leader: it takes no tty)
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
@@ -440,9 +490,38 @@ class Server:
             os.close(self.lock)
         for other in self.clients:
             other.close()
-        _take_on(request)
-        send(conn, "RUNNING")
-        _run_cli(request.argv, conn)
+        if self.spare is not None:
+            self.spare[1].close()
+
+
+def _work(conn: socket.socket, request: Request) -> None:
+    """A worker's command: the client's place taken on, RUNNING said, the CLI run; never
+    returns."""
+    _take_on(request)
+    send(conn, "RUNNING")
+    _run_cli(request.argv, conn)
+
+
+def _send_command(channel: socket.socket, conn: socket.socket, request: Request) -> None:
+    """The request (pickled: argv and environment may hold any bytes) and its fds, the
+    client's connection first, to a spare worker."""
+    import pickle
+    data = pickle.dumps((request.kind, request.umask, request.stdio, request.rlimits, request.argv, request.env))
+    fds = [conn.fileno(), *request.fds]
+    channel.sendmsg([struct.pack("=I", len(data))], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack(f"{len(fds)}i", *fds))])
+    channel.sendall(data)
+
+
+def _receive_command(channel: socket.socket) -> tuple[socket.socket, Request]:
+    import pickle
+    fds: list[int] = []
+    size, = struct.unpack("=I", _recv_exactly(channel, 4, fds))
+    request = Request()
+    request.kind, request.umask, request.stdio, request.rlimits, request.argv, request.env = \
+        pickle.loads(_recv_exactly(channel, size, fds))
+    conn = socket.socket(fileno=fds[0])
+    request.fds = fds[1:]
+    return conn, request
 
 
 def _take_on(request: Request) -> None:

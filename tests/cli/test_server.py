@@ -176,8 +176,8 @@ def test_client_killed_mid_run(pyctr, mode):
                        stdout=subprocess.PIPE, env=WARM if mode == "warm" else COLD)
     assert proc.stdout.readline() == b"up\n"
     assert warm_client(proc.pid) == (mode == "warm")
-    if mode == "warm":
-        [worker] = _children(server)
+    if mode == "warm":  # the command's worker, not the spare forked for the next (in /)
+        [worker] = [c for c in _children(server) if os.readlink(f"/proc/{c}/cwd") != "/"]
     proc.kill()
     proc.wait()
     proc.stdout.close()
@@ -359,3 +359,17 @@ def test_a_raw_connection_that_sends_nothing_does_not_block_others(pyctr):
         assert r.returncode == 0
     finally:
         idle.close()
+
+
+def test_a_spare_worker_killed_is_replaced(pyctr):
+    """The worker forked ahead of the next command (in /, waiting): killed, the next
+    command is still served warm, and a new spare waits."""
+    server = start_server(pyctr)
+    wait_for(lambda: len(_children(server)) == 1)
+    [spare] = _children(server)
+    assert os.readlink(f"/proc/{spare}/cwd") == "/"
+    os.kill(spare, signal.SIGKILL)
+    wait_for(lambda: _children(server) not in ([], [spare]))
+    r, ran_cold = traced(pyctr, "ps")
+    assert not ran_cold and r.returncode == 0
+    wait_for(lambda: len(_children(server)) == 1 and _children(server) != [spare])
