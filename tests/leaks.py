@@ -74,9 +74,11 @@ def stop_warm_servers(pids: set[int]) -> None:
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 argv = f.read().split(b"\0")
+            with open(f"/proc/{pid}/comm", "rb") as f:
+                starting = f.read().strip() == b"pyctr-server"  # a client's child about to exec one
         except OSError:
             continue
-        if b"system" in argv and b"server" in argv and argv.index(b"server") == argv.index(b"system") + 1:
+        if starting or b"system" in argv and b"server" in argv and argv.index(b"server") == argv.index(b"system") + 1:
             try:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:

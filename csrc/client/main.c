@@ -21,11 +21,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,6 +37,8 @@
 #define CLI_NAME "pyctr-cli" /* the Python CLI, installed beside this program */
 #define CONFIG_NAME "pyctr.toml"
 #define CONFIG_MAX 65536
+#define STARTING_NAME "pyctr-server" /* a server on its way, before it is Python (server.py) */
+#define SPAWN_DELAY_MS 1000 /* the longest a new server waits for the cold command to end */
 
 extern char **environ;
 
@@ -110,9 +114,10 @@ static int traced(void)
     return tracer && strtol(tracer + 11, NULL, 10) != 0;
 }
 
-/* Starts `pyctr-cli [globals] system server --on-demand` in a session of its own, at
- * idle priority while it imports (the command this process is about to run cold must not
- * wait for it).  The server's lock is taken here, before this command runs, and handed
+/* Starts `pyctr-cli [globals] system server --on-demand` in a session of its own, once
+ * this command (about to run cold, in this process) has ended or had a second to itself,
+ * and at idle priority while it imports: the cold command must not share the CPUs with
+ * a server's imports.  The server's lock is taken here, before this command runs, and handed
  * to it as fd 3: of a burst of cold clients one starts a server, and once this command
  * is done a server is known to be on its way (`system server --stop` waits for it). */
 static void spawn_server(int dirfd, char **argv, int globals)
@@ -126,6 +131,7 @@ static void spawn_server(int dirfd, char **argv, int globals)
         close(lock); /* held: one is starting or running */
         return;
     }
+    pid_t command = getpid();
     pid_t pid = fork();
     if (pid != 0) {
         close(lock); /* the server's copy holds it */
@@ -142,8 +148,15 @@ static void spawn_server(int dirfd, char **argv, int globals)
     int len = snprintf(holder, sizeof(holder), "%d\n", (int)getpid());
     if (ftruncate(lock, 0) < 0 || pwrite(lock, holder, (size_t)len, 0) != len)
         _exit(1);
+    prctl(PR_SET_NAME, STARTING_NAME); /* until its exec: `--stop` may end it meanwhile */
     struct sched_param param = {0};
     sched_setscheduler(0, SCHED_IDLE, &param);
+    int command_fd = (int)syscall(SYS_pidfd_open, command, 0);
+    if (command_fd >= 0) {
+        struct pollfd ended = {command_fd, POLLIN, 0};
+        poll(&ended, 1, SPAWN_DELAY_MS);
+        close(command_fd);
+    }
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 || dup2(lock, 3) < 0)
         _exit(1);

@@ -36,8 +36,11 @@ HEADER = struct.Struct(f"=8I{2 * P['RLIMITS']}Q")
 MESSAGE = struct.Struct("=Ii")
 PEERCRED = struct.Struct("3i")
 MAX_FDS = 8  # a request brings at most 4 (cwd, stdin, stdout, stderr); a spare gets the connection too
+STARTING_NAME = b"pyctr-server"  # the comm of a client's child that will exec the server (client/main.c)
 HANDED_LOCK_FD = 3  # where a client that starts the warm process hands it the lock (client/main.c)
 DEFAULT_IDLE = 60.0  # seconds without a command before the warm process leaves
+# workers forked ahead, one per CPU (up to 4): commands that come together each find one
+SPARES = min(4, max(1, os.cpu_count() or 1))
 CHECK_EVERY = 2.0  # seconds between looks at its own socket while idle
 NAMESPACES = ("mnt", "net", "pid", "ipc", "uts", "user", "cgroup")
 # Modules commands import inside functions: the warm process takes them too.  Not pyroute2
@@ -258,7 +261,7 @@ class Server:
         self.here = _place(os.getpid())
         self.last = time.monotonic()
         self.draining = False
-        self.spare: tuple[int, socket.socket] | None = None  # (pid, channel) of a worker forked ahead
+        self.spares: list[tuple[int, socket.socket]] = []  # (pid, channel) of workers forked ahead
 
     def run(self) -> int:
         signal.set_wakeup_fd(self.wake_w)
@@ -270,7 +273,7 @@ class Server:
             for key, _ in self.selector.select(self._timeout()):
                 key.data(key.fileobj)
             self._look_around()
-            if self.spare is None and not self.draining:
+            while len(self.spares) < SPARES and not self.draining:
                 self._fork_spare()
         return 0
 
@@ -381,9 +384,10 @@ class Server:
                 return
             if pid == 0:
                 return
-            if self.spare is not None and pid == self.spare[0] and not os.WIFSTOPPED(status):
-                self.spare[1].close()
-                self.spare = None  # died waiting: the loop forks another
+            spare = [s for s in self.spares if s[0] == pid]
+            if spare and not os.WIFSTOPPED(status):
+                spare[0][1].close()
+                self.spares.remove(spare[0])  # died waiting: the loop forks another
                 continue
             conn = self.workers.get(pid)
             if conn is None:
@@ -435,10 +439,10 @@ class Server:
         self.selector.unregister(self.listener)
         self.listener.close()
         os.close(self.lock)
-        if self.spare is not None:
-            _kill(self.spare[0], signal.SIGKILL)
-            self.spare[1].close()
-            self.spare = None
+        for pid, channel in self.spares:
+            _kill(pid, signal.SIGKILL)
+            channel.close()
+        self.spares = []
 
     # -- the worker
 
@@ -458,14 +462,13 @@ class Server:
             finally:  # the server gone, or the command unreadable: nothing of it ran
                 os._exit(125)
         theirs.close()
-        self.spare = (pid, ours)
+        self.spares.append((pid, ours))
 
     def _hand_to_spare(self, conn: socket.socket, request: Request) -> int | None:
-        """The spare's pid once it has the command; None if there is none (or it is gone)."""
-        if self.spare is None:
+        """A spare's pid once it has the command; None if there is none (or it is gone)."""
+        if not self.spares:
             return None
-        pid, channel = self.spare
-        self.spare = None
+        pid, channel = self.spares.pop(0)
         try:
             _send_command(channel, conn, request)
             return pid
@@ -490,8 +493,8 @@ class Server:
             os.close(self.lock)
         for other in self.clients:
             other.close()
-        if self.spare is not None:
-            self.spare[1].close()
+        for _pid, channel in self.spares:
+            channel.close()
 
 
 def _work(conn: socket.socket, request: Request) -> None:
@@ -676,7 +679,11 @@ def _terminate_starting(dirfd: int) -> int | None:
 
 
 def _is_server(pid: int) -> bool:
+    """A warm process, or the client's child about to become one (its name set so)."""
     try:
+        with open(f"/proc/{pid}/comm", "rb") as f:
+            if f.read().strip() == STARTING_NAME:
+                return True
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             argv = f.read().split(b"\0")
     except OSError:
