@@ -45,7 +45,16 @@ extern char **environ;
 /* What the client forwards to the worker: what a terminal or a user sends a command. */
 static const int FORWARDED[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH, SIGUSR1, SIGUSR2, SIGTSTP, SIGCONT};
 
+static int open_server_dir(const struct pyctr_where *w);
+
 static char cli_path[PATH_MAX];
+/* bit i: fd i was open when the command started (a closed one is /dev/null from then on,
+ * so that the client's own files do not take its number; the worker gets it closed) */
+static unsigned stdio_open;
+/* Signals read (and forwarded) before the command began: if it falls back, the cold
+ * command gets them as the client did. */
+static int early[64];
+static int nearly;
 
 /* The Python CLI beside the real file of this program (/proc/self/exe: pyctr is often a
  * symlink into a virtualenv's bin/). */
@@ -64,11 +73,15 @@ static int find_cli(void)
     return n > 0 && (size_t)n < sizeof(cli_path) ? 0 : -1;
 }
 
-/* Runs the command as pyctr always did: the Python CLI in this process. */
+/* Runs the command as pyctr always did: the Python CLI in this process (with the
+ * signals that came meanwhile, once the caller's mask is back). */
 static void __attribute__((noreturn)) cold(char **argv, const sigset_t *mask)
 {
-    if (mask)
+    if (mask) {
+        for (int i = 0; i < nearly; i++)
+            kill(getpid(), early[i]);
         sigprocmask(SIG_SETMASK, mask, NULL);
+    }
     if (cli_path[0] || find_cli() == 0) {
         char *old = argv[0];
         argv[0] = cli_path;
@@ -77,6 +90,15 @@ static void __attribute__((noreturn)) cold(char **argv, const sigset_t *mask)
     }
     fprintf(stderr, "pyctr: cannot run %s: %s\n", cli_path[0] ? cli_path : CLI_NAME, strerror(errno));
     exit(125);
+}
+
+/* A command started in the background of a terminal's shell (`pyctr ... &`): the cold
+ * CLI is stopped by the terminal when it reads it (SIGTTIN); a worker, in no session of
+ * that terminal, would not be.  Such a command runs cold. */
+static int in_background(void)
+{
+    pid_t fg = tcgetpgrp(0);
+    return fg > 0 && fg != getpgrp();
 }
 
 static int env_says_off(void)
@@ -89,7 +111,7 @@ static int config_says_off(const char *root)
 {
     char path[PATH_MAX + sizeof(CONFIG_NAME) + 1];
     snprintf(path, sizeof(path), "%s/" CONFIG_NAME, root);
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = open(path, O_RDONLY | O_CLOEXEC); /* followed, as server.py's open() does */
     if (fd < 0)
         return 0; /* one failed open on the common path: no file, nothing turned off */
     static char text[CONFIG_MAX + 1];
@@ -149,6 +171,12 @@ static void spawn_server(int dirfd, char **argv, int globals)
     if (ftruncate(lock, 0) < 0 || pwrite(lock, holder, (size_t)len, 0) != len)
         _exit(1);
     prctl(PR_SET_NAME, STARTING_NAME); /* until its exec: `--stop` may end it meanwhile */
+    /* first: the caller's stdio and whatever else it let this command inherit (a pipe a
+     * reader waits on) must not stay open in a server for its life */
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 || dup2(lock, 3) < 0)
+        _exit(1);
+    close_range(4, ~0U, 0);
     struct sched_param param = {0};
     sched_setscheduler(0, SCHED_IDLE, &param);
     int command_fd = (int)syscall(SYS_pidfd_open, command, 0);
@@ -157,9 +185,6 @@ static void spawn_server(int dirfd, char **argv, int globals)
         poll(&ended, 1, SPAWN_DELAY_MS);
         close(command_fd);
     }
-    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 || dup2(lock, 3) < 0)
-        _exit(1);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -183,13 +208,9 @@ static int make_server_dir(const struct pyctr_where *w)
     int runroot = open(w->runroot, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (runroot < 0)
         return -1;
-    if (mkdirat(runroot, PYCTR_SERVER_DIR, 0700) < 0 && errno != EEXIST) {
-        close(runroot);
-        return -1;
-    }
-    int dirfd = openat(runroot, PYCTR_SERVER_DIR, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int made = mkdirat(runroot, PYCTR_SERVER_DIR, 0700);
     close(runroot);
-    return dirfd;
+    return made < 0 && errno != EEXIST ? -1 : open_server_dir(w);
 }
 
 static int send_all(int fd, const void *buf, size_t len)
@@ -227,7 +248,7 @@ static char *append_strings(char *p, char **strings)
 }
 
 /* The request and its fds: the working directory, then each open one of fds 0-2. */
-static int send_request(int sock, char **argv)
+static int send_request(int sock, char **argv, uint64_t ignored, const sigset_t *blocked)
 {
     struct pyctr_request_header h = {.magic = PYCTR_SERVER_MAGIC, .version = PYCTR_SERVER_VERSION,
                                      .kind = PYCTR_REQUEST_RUN};
@@ -238,6 +259,10 @@ static int send_request(int sock, char **argv)
     mode_t mask = umask(0);
     umask(mask);
     h.umask = mask;
+    h.ignored = ignored;
+    for (int sig = 1; sig < 64; sig++)
+        if (sigismember(blocked, sig) == 1)
+            h.sigmask |= 1ull << sig;
     for (int r = 0; r < PYCTR_SERVER_RLIMITS; r++) {
         struct rlimit lim = {RLIM_INFINITY, RLIM_INFINITY};
         getrlimit(r, &lim);
@@ -249,7 +274,7 @@ static int send_request(int sock, char **argv)
     if (fds[0] < 0)
         return -1; /* a working directory removed from under it: the cold CLI says so */
     for (int fd = 0; fd < 3; fd++)
-        if (fcntl(fd, F_GETFD) >= 0) {
+        if (stdio_open & (1u << fd)) {
             h.stdio |= 1u << fd;
             fds[nfds++] = fd;
         }
@@ -279,13 +304,43 @@ static int send_request(int sock, char **argv)
     return rc;
 }
 
+/* <runroot>/server, not through a symlink, and only if it is this user's and no one
+ * else's to write: whoever can put a socket there gets this command's environment and
+ * fds. */
+static int open_server_dir(const struct pyctr_where *w)
+{
+    int runroot = open(w->runroot, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (runroot < 0)
+        return -1;
+    int dirfd = openat(runroot, PYCTR_SERVER_DIR, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int saved = errno;
+    close(runroot);
+    errno = saved;
+    if (dirfd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(dirfd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 077)) {
+        close(dirfd);
+        errno = EPERM;
+        return -1;
+    }
+    return dirfd;
+}
+
+/* Whether the process at the other end runs as this one's user: a server of another
+ * user (root's, for a user; a user's, for root) must not get this command. */
+static int peer_is_us(int sock)
+{
+    struct ucred peer;
+    socklen_t len = sizeof(peer);
+    return getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0 && peer.uid == geteuid();
+}
+
 /* The warm process's socket for this command line; -1 with *spawn set when starting one
  * could help (none listening), clear when it could not (not ours to use). */
 static int connect_server(const struct pyctr_where *w, int *spawn, int *dirfd)
 {
-    char dir[PATH_MAX + sizeof(PYCTR_SERVER_DIR) + 1];
-    snprintf(dir, sizeof(dir), "%s/" PYCTR_SERVER_DIR, w->runroot);
-    *dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    *dirfd = open_server_dir(w);
     if (*dirfd < 0) {
         *spawn = errno == ENOENT;
         return -1;
@@ -300,6 +355,11 @@ static int connect_server(const struct pyctr_where *w, int *spawn, int *dirfd)
     }
     if (connect(sock, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
         *spawn = errno == ENOENT || errno == ECONNREFUSED;
+        close(sock);
+        return -1;
+    }
+    if (!peer_is_us(sock)) {
+        *spawn = 0;
         close(sock);
         return -1;
     }
@@ -319,6 +379,25 @@ static void tell(int sock, uint32_t kind, int value)
 {
     struct pyctr_message m = {kind, value};
     send_all(sock, &m, sizeof(m));
+}
+
+/* Stops this process by the signal that stopped the worker (the shell says "Stopped"
+ * for SIGTSTP, as for a cold command), unblocked for the moment it takes. */
+static void stop_as(int sig)
+{
+    if (sig != SIGTSTP && sig != SIGTTIN && sig != SIGTTOU) {
+        raise(SIGSTOP);
+        return;
+    }
+    struct sigaction dfl = {.sa_handler = SIG_DFL}, old;
+    sigaction(sig, &dfl, &old);
+    sigset_t one, before;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    raise(sig);
+    sigprocmask(SIG_UNBLOCK, &one, &before);
+    sigprocmask(SIG_SETMASK, &before, NULL);
+    sigaction(sig, &old, NULL);
 }
 
 static void __attribute__((noreturn)) die_of(int sig, const sigset_t *mask)
@@ -350,6 +429,8 @@ static int relay(int sock, int sigfd, const sigset_t *old)
             while (read(sigfd, &si, sizeof(si)) == sizeof(si)) {
                 tell(sock, si.ssi_signo == SIGCONT ? PYCTR_MESSAGE_CONT : PYCTR_MESSAGE_SIGNAL, (int)si.ssi_signo);
                 forwarded = si.ssi_signo != SIGCONT && si.ssi_signo != SIGWINCH;
+                if (!running && nearly < 64)
+                    early[nearly++] = (int)si.ssi_signo;
             }
         }
         if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR)))
@@ -370,7 +451,7 @@ static int relay(int sock, int sigfd, const sigset_t *old)
                 return 0;
             die_of(m.value, old);
         case PYCTR_REPLY_STOPPED:
-            raise(SIGSTOP); /* as the worker did; SIGCONT (forwarded) continues both */
+            stop_as(m.value); /* as the worker did; SIGCONT (forwarded) continues both */
             break;
         case PYCTR_REPLY_FALLBACK:
             if (!running)
@@ -392,12 +473,31 @@ static int relay(int sock, int sigfd, const sigset_t *old)
 
 int main(int argc, char **argv)
 {
+    /* a signal the caller ignores (nohup, `cmd &` in a script) is neither forwarded nor
+     * taken: the worker ignores it too */
     sigset_t forwarded, old;
+    uint64_t ignored = 0;
     sigemptyset(&forwarded);
-    for (size_t i = 0; i < sizeof(FORWARDED) / sizeof(FORWARDED[0]); i++)
-        sigaddset(&forwarded, FORWARDED[i]);
+    for (size_t i = 0; i < sizeof(FORWARDED) / sizeof(FORWARDED[0]); i++) {
+        struct sigaction sa;
+        if (sigaction(FORWARDED[i], NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+            ignored |= 1ull << FORWARDED[i];
+        else
+            sigaddset(&forwarded, FORWARDED[i]);
+    }
+    for (int sig = 1; sig < 32; sig++) { /* the others a cold CLI would inherit ignored */
+        struct sigaction sa;
+        if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+            ignored |= 1ull << sig;
+    }
     sigprocmask(SIG_BLOCK, &forwarded, &old);
-    if (env_says_off() || argc < 1)
+    for (int fd = 0; fd < 3; fd++)
+        if (fcntl(fd, F_GETFD) >= 0)
+            stdio_open |= 1u << fd;
+    for (int fd = 0; fd < 3; fd++) /* in order: each open takes the lowest closed number */
+        if (!(stdio_open & (1u << fd)) && open("/dev/null", O_RDWR) < 0)
+            cold(argv, &old);
+    if (env_says_off() || argc < 1 || in_background())
         cold(argv, &old);
     char cwd[PATH_MAX];
     struct pyctr_where w;
@@ -413,7 +513,7 @@ int main(int argc, char **argv)
     int sock = connect_server(&w, &spawn, &dirfd);
     if (sock >= 0) {
         int sigfd = signalfd(-1, &forwarded, SFD_CLOEXEC | SFD_NONBLOCK);
-        if (sigfd >= 0 && send_request(sock, argv) == 0)
+        if (sigfd >= 0 && send_request(sock, argv, ignored, &old) == 0)
             spawn = relay(sock, sigfd, &old);
         close(sock);
         if (sigfd >= 0)

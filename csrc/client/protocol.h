@@ -59,6 +59,8 @@ struct pyctr_request_header {
     uint32_t argc, envc;
     uint32_t umask;
     uint32_t stdio; /* bit i: fd i was open and is among the fds sent */
+    uint64_t ignored; /* bit n: signal n was ignored (SIG_IGN), as the worker must have it */
+    uint64_t sigmask; /* bit n: signal n was blocked when the client started */
     uint64_t rlimits[PYCTR_SERVER_RLIMITS][2]; /* {soft, hard} */
 };
 

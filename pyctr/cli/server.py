@@ -32,7 +32,7 @@ import time
 
 from ..runtime._core import SERVER_PROTOCOL as P
 
-HEADER = struct.Struct(f"=8I{2 * P['RLIMITS']}Q")
+HEADER = struct.Struct(f"=8I2Q{2 * P['RLIMITS']}Q")
 MESSAGE = struct.Struct("=Ii")
 PEERCRED = struct.Struct("3i")
 MAX_FDS = 8  # a request brings at most 4 (cwd, stdin, stdout, stderr); a spare gets the connection too
@@ -73,9 +73,12 @@ def serve(paths, idle: float | None = None, on_demand: bool = False) -> int:
         if not on_demand:
             sys.stderr.write(f"pyctr: a warm pyctr process already serves {paths.runroot}\n")
         return 0 if on_demand else 1
-    idle = _idle_setting(paths) if idle is None else idle
+    settings = config(paths)
+    if on_demand and settings.get("server", True) is False:  # the client read it otherwise: tomllib decides
+        return 0
+    idle = _idle_setting(settings) if idle is None else idle
     preload()
-    server = Server(directory, lock, idle)
+    server = Server(directory, lock, idle, os.path.join(paths.root, "pyctr.toml"))
     if os.sched_getscheduler(0) == os.SCHED_IDLE:  # imports done: commands run at normal priority
         os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
     gc.collect()
@@ -144,9 +147,8 @@ def _take_lock(paths, directory: str) -> int | None:
     return fd
 
 
-def _idle_setting(paths) -> float:
-    """<root>/pyctr.toml's server_idle (seconds), else DEFAULT_IDLE."""
-    settings = config(paths)
+def _idle_setting(settings: dict) -> float:
+    """pyctr.toml's server_idle (seconds), else DEFAULT_IDLE."""
     value = settings.get("server_idle", DEFAULT_IDLE)
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else DEFAULT_IDLE
 
@@ -162,7 +164,7 @@ def config(paths) -> dict:
         return {}
 
 
-def installed_files() -> list[str]:
+def installed_files(config_file: str | None = None) -> list[str]:
     """What says which pyctr is installed: the package's directories (pip's install and
     uninstall add, rename and remove entries in each), its extensions and programs, and
     the Python CLI a client execs.  Their identities are compared before each command: a
@@ -175,6 +177,8 @@ def installed_files() -> list[str]:
         if name.startswith("pyctr.") and (path.endswith("__init__.py") or path.endswith(".so")):
             watched.append(os.path.dirname(path) if path.endswith("__init__.py") else path)
     watched.append(os.path.join(os.path.dirname(sys.executable), "pyctr-cli"))
+    if config_file:  # a changed pyctr.toml (server = false, server_idle) too: the next server reads it
+        watched.append(config_file)
     return sorted(set(watched))
 
 
@@ -193,14 +197,14 @@ def _identity(path: str) -> tuple:
 class Request:
     """One command line, as the client sent it (protocol.h)."""
 
-    __slots__ = ("kind", "umask", "stdio", "rlimits", "argv", "env", "fds")
+    __slots__ = ("kind", "umask", "stdio", "ignored", "sigmask", "rlimits", "argv", "env", "fds")
 
     @classmethod
     def read(cls, conn: socket.socket) -> "Request":
         fds: list[int] = []
         try:
             head = _recv_exactly(conn, HEADER.size, fds)
-            magic, version, kind, body, argc, envc, umask, stdio, *limits = HEADER.unpack(head)
+            magic, version, kind, body, argc, envc, umask, stdio, ignored, sigmask, *limits = HEADER.unpack(head)
             if magic != P["MAGIC"] or version != P["VERSION"] or body > P["MAX_BODY"]:
                 raise ValueError("not a request of this version")
             strings = _recv_exactly(conn, body, fds).split(b"\0")[:-1] if body else []
@@ -212,6 +216,7 @@ class Request:
             raise
         request = cls()
         request.kind, request.umask, request.stdio, request.fds = kind, umask, stdio, fds
+        request.ignored, request.sigmask = ignored, sigmask
         request.rlimits = [(limits[2 * i], limits[2 * i + 1]) for i in range(P["RLIMITS"])]
         request.argv = [os.fsdecode(s) for s in strings[:argc]]
         request.env = [os.fsdecode(s) for s in strings[argc:]]
@@ -230,7 +235,9 @@ def _recv_exactly(conn: socket.socket, size: int, fds: list[int]) -> bytes:
         chunk, ancillary, _flags, _addr = conn.recvmsg(size - len(data), socket.CMSG_SPACE(4 * MAX_FDS))
         for level, kind, payload in ancillary:
             if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                fds.extend(struct.unpack(f"{len(payload) // 4}i", payload[:len(payload) - len(payload) % 4]))
+                for fd in struct.unpack(f"{len(payload) // 4}i", payload[:len(payload) - len(payload) % 4]):
+                    os.set_inheritable(fd, False)  # nothing a worker runs may inherit them
+                    fds.append(fd)
         if not chunk:
             raise EOFError("the client left")
         data += chunk
@@ -247,7 +254,7 @@ def send(conn: socket.socket, kind: str, value: int = 0) -> None:
 class Server:
     """The accept loop: one worker per command, their exits relayed to their clients."""
 
-    def __init__(self, directory: str, lock: int, idle: float):
+    def __init__(self, directory: str, lock: int, idle: float, config_file: str | None = None):
         self.directory, self.lock, self.idle = directory, lock, idle
         self.dirfd = os.open(directory, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         self.listener = _listener(self.dirfd)
@@ -256,7 +263,7 @@ class Server:
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.workers: dict[int, socket.socket] = {}  # pid -> its client's connection
         self.clients: dict[socket.socket, int] = {}
-        self.watched = installed_files()
+        self.watched = installed_files(config_file)
         self.installed = identities(self.watched)
         self.here = _place(os.getpid())
         self.last = time.monotonic()
@@ -338,9 +345,11 @@ class Server:
         """The command to the spare worker, else to one forked now."""
         pid = self._hand_to_spare(conn, request)
         if pid is None:
+            server = os.getpid()
             pid = os.fork()
             if pid == 0:
                 try:
+                    _die_with(server)
                     self._leave_server()
                     _work(conn, request)
                 finally:  # nothing of the command ran: the client falls back
@@ -451,10 +460,13 @@ class Server:
         process is most of what a warm command waits for otherwise): it leaves the server
         behind and waits on a channel for a command, the client's connection and fds."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        ours.settimeout(2)  # a stopped spare must not hold the loop
+        server = os.getpid()
         pid = os.fork()
         if pid == 0:
             try:
                 ours.close()
+                _die_with(server)
                 self._leave_server()
                 conn, request = _receive_command(theirs)
                 theirs.close()
@@ -497,6 +509,17 @@ class Server:
             channel.close()
 
 
+def _die_with(server: int) -> None:
+    """A worker is killed with its server (PR_SET_PDEATHSIG): without the server nobody
+    forwards its client's signals or reports its end, and a killed server leaves its
+    commands as killed cold commands are left."""
+    import ctypes
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != server:  # it died before the prctl
+        os._exit(125)
+
+
 def _work(conn: socket.socket, request: Request) -> None:
     """A worker's command: the client's place taken on, RUNNING said, the CLI run; never
     returns."""
@@ -509,7 +532,8 @@ def _send_command(channel: socket.socket, conn: socket.socket, request: Request)
     """The request (pickled: argv and environment may hold any bytes) and its fds, the
     client's connection first, to a spare worker."""
     import pickle
-    data = pickle.dumps((request.kind, request.umask, request.stdio, request.rlimits, request.argv, request.env))
+    data = pickle.dumps((request.kind, request.umask, request.stdio, request.ignored, request.sigmask, request.rlimits,
+                         request.argv, request.env))
     fds = [conn.fileno(), *request.fds]
     channel.sendmsg([struct.pack("=I", len(data))], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack(f"{len(fds)}i", *fds))])
     channel.sendall(data)
@@ -520,8 +544,8 @@ def _receive_command(channel: socket.socket) -> tuple[socket.socket, Request]:
     fds: list[int] = []
     size, = struct.unpack("=I", _recv_exactly(channel, 4, fds))
     request = Request()
-    request.kind, request.umask, request.stdio, request.rlimits, request.argv, request.env = \
-        pickle.loads(_recv_exactly(channel, size, fds))
+    (request.kind, request.umask, request.stdio, request.ignored, request.sigmask, request.rlimits, request.argv,
+     request.env) = pickle.loads(_recv_exactly(channel, size, fds))
     conn = socket.socket(fileno=fds[0])
     request.fds = fds[1:]
     return conn, request
@@ -547,12 +571,29 @@ def _take_on(request: Request) -> None:
     time.tzset()
     for fd in range(3):
         if request.stdio & (1 << fd):
-            os.dup2(std.pop(0), fd)
+            source = std.pop(0)
+            os.dup2(source, fd)
+            os.close(source)
         else:
             os.close(fd)
     for fd in std:
         os.close(fd)
     _new_stdio(request.stdio)
+    _take_signals(request)
+
+
+def _take_signals(request: Request) -> None:
+    """The client's ignored signals (nohup, a script's `&`) and blocked ones: what its cold
+    CLI would have started with.  SIGINT not ignored raises KeyboardInterrupt, as Python
+    sets it up at start."""
+    for sig in range(1, 64):
+        if request.ignored & (1 << sig) and sig not in (signal.SIGKILL, signal.SIGSTOP):
+            try:
+                signal.signal(sig, signal.SIG_IGN)
+            except (OSError, ValueError):  # not a signal Python may set
+                pass
+    signal.pthread_sigmask(signal.SIG_SETMASK, {sig for sig in range(1, 64) if request.sigmask & (1 << sig)
+                                                and sig not in (signal.SIGKILL, signal.SIGSTOP)})
 
 
 def _rlim(value: int) -> int:
@@ -604,13 +645,33 @@ def _kill(pid: int, sig: int) -> None:
         pass
 
 
+# /proc/PID/status lines a worker would inherit from the server, not take from its client
+CONFINEMENT = (b"CapInh:", b"CapPrm:", b"CapEff:", b"CapBnd:", b"CapAmb:", b"NoNewPrivs:", b"Seccomp:",
+               b"Cpus_allowed_list:", b"Mems_allowed_list:")
+
+
 def _place(pid: int) -> tuple:
-    """Where a process runs: its namespaces, root directory and cgroups."""
+    """Where a process runs and with what: its namespaces, root directory and cgroups, its
+    capabilities, no_new_privs, seccomp, LSM label, CPUs, nice and OOM score: a worker has
+    the server's, so a client with others runs cold (a capsh-dropped or confined client
+    must not get a server's more)."""
     ns = tuple(os.stat(f"/proc/{pid}/ns/{name}").st_ino for name in NAMESPACES)
     root = os.stat(f"/proc/{pid}/root")
     with open(f"/proc/{pid}/cgroup", "rb") as f:
         cgroups = f.read()
-    return ns, (root.st_dev, root.st_ino), cgroups
+    with open(f"/proc/{pid}/status", "rb") as f:
+        status = tuple(line for line in f if line.startswith(CONFINEMENT))
+    with open(f"/proc/{pid}/oom_score_adj", "rb") as f:
+        oom = f.read()
+    return ns, (root.st_dev, root.st_ino), cgroups, status, _label(pid), oom, os.getpriority(os.PRIO_PROCESS, pid)
+
+
+def _label(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/attr/current", "rb") as f:
+            return f.read()
+    except OSError:  # no LSM
+        return b""
 
 
 def _listener(dirfd: int) -> socket.socket:
@@ -697,7 +758,7 @@ def _ask_to_stop(dirfd: int, timeout: float) -> int | None:
     try:
         conn.settimeout(timeout)
         conn.connect(f"/proc/self/fd/{dirfd}/{P['SOCKET']}")
-        conn.sendall(HEADER.pack(P["MAGIC"], P["VERSION"], P["STOP"], 0, 0, 0, 0, 0, *([0] * 2 * P["RLIMITS"])))
+        conn.sendall(HEADER.pack(P["MAGIC"], P["VERSION"], P["STOP"], 0, 0, 0, 0, 0, 0, 0, *([0] * 2 * P["RLIMITS"])))
         reply = conn.recv(MESSAGE.size, socket.MSG_WAITALL)
     except OSError:
         return None

@@ -290,7 +290,10 @@ ctypes.CDLL(None).prctl(4, 1)  # PR_SET_DUMPABLE, which setuid cleared: /proc/se
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.connect(f"/proc/self/fd/{{d}}/sock")
 argv = b"pyctr\\0run\\0busybox\\0touch\\0/made\\0"
-s.sendall(HEADER.pack(P["MAGIC"], P["VERSION"], P["RUN"], len(argv), 5, 0, 0o22, 0, *([0] * 2 * P["RLIMITS"])) + argv)
+try:  # the server may answer (and close) before it is all sent: it checks the peer first
+    s.sendall(HEADER.pack(P["MAGIC"], P["VERSION"], P["RUN"], len(argv), 5, 0, 0o22, 0, 0, 0, *([0] * 2 * P["RLIMITS"])) + argv)
+except BrokenPipeError:
+    pass
 kind, value = MESSAGE.unpack(s.recv(MESSAGE.size, socket.MSG_WAITALL))
 print("refused" if kind == P["REFUSED"] else kind)
 """
@@ -374,3 +377,82 @@ def test_a_spare_worker_killed_is_replaced(pyctr):
     r, ran_cold = traced(pyctr, "ps")
     assert not ran_cold and r.returncode == 0
     wait_for(lambda: len(_children(server)) == SPARES)
+
+
+def test_a_server_directory_of_another_user_is_not_used(pyctr):
+    """Whoever can put a socket in <runroot>/server would get the command's environment
+    and fds: the client uses only its own user's directory (0700), else runs cold."""
+    assert pyctr("ps").returncode == 0  # the runroot made
+    directory = os.path.join(pyctr.root, "run", "server")
+    os.makedirs(directory, exist_ok=True)
+    os.chown(directory, 65534, 65534)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(os.path.join(directory, "sock"))
+    listener.listen(8)
+    listener.settimeout(0.5)
+    try:
+        r, ran_cold = traced(pyctr, "ps", env={**WARM, "SECRET": "hunter2"})
+        assert ran_cold and r.returncode == 0
+        with pytest.raises(socket.timeout):
+            listener.accept()  # nothing connected
+    finally:
+        listener.close()
+        os.unlink(os.path.join(directory, "sock"))
+        os.chown(directory, 0, 0)
+
+
+def test_ignored_signals_stay_ignored(pyctr):
+    """nohup, or a script's `cmd &`: a signal the caller ignores is neither forwarded nor
+    taken by the worker, as the cold CLI inherits it ignored."""
+    start_server(pyctr)
+    proc = subprocess.Popen(["sh", "-c", "trap '' HUP; exec \"$0\" run --rm busybox sh -c 'echo up; sleep 1; echo done'",
+                             PYCTR], stdout=subprocess.PIPE, env={**pyctr.env, **WARM})
+    try:
+        assert proc.stdout.readline() == b"up\n"
+        assert warm_client(proc.pid)
+        proc.send_signal(signal.SIGHUP)
+        assert proc.wait(timeout=30) == 0 and proc.stdout.read() == b"done\n"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+
+
+def test_a_client_with_fewer_capabilities_runs_cold(pyctr):
+    """A worker has the server's capabilities: a client that dropped some must not get
+    them back, so it runs cold."""
+    start_server(pyctr)
+    log = os.path.join(pyctr.root, "execve.log")
+    r = subprocess.run(["strace", "-qq", "-e", "trace=execve", "-o", log, "setpriv", "--bounding-set=-sys_ptrace",
+                        PYCTR, "ps"], env={**pyctr.env, **WARM}, capture_output=True, text=True, timeout=60)
+    with open(log) as f:
+        assert r.returncode == 0 and "pyctr-cli" in f.read()
+    os.unlink(log)
+
+
+def test_a_new_server_keeps_none_of_the_first_commands_other_fds(pyctr):
+    """The command that starts a server may have inherited a pipe someone reads to its
+    end: the server must not hold it for its idle time."""
+    assert pyctr("ps", env=WARM).returncode == 0  # the runroot made; the next starts a server
+    r, w = os.pipe()
+    try:
+        proc = subprocess.Popen(pyctr.argv("ps"), env={**pyctr.env, **WARM}, pass_fds=(w,),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.close(w)
+        w = None
+        assert proc.wait(timeout=60) == 0
+        wait_for(lambda: os.path.exists(socket_path(pyctr)), timeout=30)
+        os.set_blocking(r, False)
+        wait_for(lambda: _eof(r), timeout=5)  # not the server's 60 s
+    finally:
+        if w is not None:
+            os.close(w)
+        os.close(r)
+
+
+def _eof(fd: int) -> bool:
+    try:
+        return os.read(fd, 1) == b""
+    except BlockingIOError:
+        return False
