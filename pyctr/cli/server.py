@@ -278,7 +278,11 @@ class Server:
         self.selector.register(self.wake_r, selectors.EVENT_READ, self._woken)
         while not (self.draining and not self.workers):
             for key, _ in self.selector.select(self._timeout()):
-                key.data(key.fileobj)
+                try:
+                    key.data(key.fileobj)
+                except Exception:  # one connection's trouble: the others' commands must go on
+                    import traceback
+                    traceback.print_exc()
             self._look_around()
             while len(self.spares) < SPARES and not self.draining:
                 self._fork_spare()
@@ -364,6 +368,8 @@ class Server:
     def _from_client(self, conn: socket.socket) -> None:
         """A signal to forward, or the client gone (killed: its worker goes the same way,
         as a killed `pyctr` went)."""
+        if conn.fileno() < 0:  # its worker ended earlier in this round: closed by _reap
+            return
         pid = self.clients.get(conn)
         try:
             data = conn.recv(MESSAGE.size * 64)

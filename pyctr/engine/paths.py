@@ -75,15 +75,16 @@ class Paths:
                 notes.append(f"{d} was open to other users ({mode:04o}): made 0700")
         return notes
 
-    def pyctr_command(self, *args: str) -> list[str]:
+    def pyctr_command(self, *args: str, warm: bool = True) -> list[str]:
         """The command line of pyctr's own background work on this root and runroot (the
         monitor's `_cleanup ID`, a restart policy's `_restart ID`): the `pyctr` client
         beside this interpreter, which hands it to the warm pyctr process when one runs
-        (measured: a detached container's cleanup 3 ms warm against 16 cold); else this
+        (measured: a detached container's cleanup 3 ms warm against 16 cold); else, or
+        not `warm` (work that must outlive a warm process: it dies with its server), this
         interpreter, with -P, so that no working directory is searched for the package
         (it may hold a pyctr source tree)."""
         where = ["--root", self.root, "--runroot", self.runroot, *args]
-        if os.access(CLIENT, os.X_OK):
+        if warm and os.access(CLIENT, os.X_OK):
             return [CLIENT, *where]
         return [sys.executable, "-P", "-c", _MAIN, *where]
 

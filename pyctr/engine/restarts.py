@@ -82,8 +82,10 @@ def _spawn(paths: Paths, container_id: str) -> int:
     """`pyctr _restart ID` in a session of its own, none of our fds (a foreground run's
     reader must not wait for it), in / (as the monitor's cleanup)."""
     import subprocess
-    return subprocess.Popen(paths.pyctr_command("_restart", container_id), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True, cwd="/").pid
+    # not through the warm process: a waiter outlives any one server (a worker dies with it)
+    return subprocess.Popen(paths.pyctr_command("_restart", container_id, warm=False), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                            close_fds=True, cwd="/").pid
 
 
 def wait_and_start(paths: Paths, store: Store, container_id: str) -> None:
