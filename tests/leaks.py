@@ -67,18 +67,13 @@ KEPT_IN_RUNROOT = (CACHE_DIR, "networks", "server")
 
 
 def stop_warm_servers(pids: set[int]) -> None:
-    """Asks those of `pids` that are warm pyctr processes to leave (SIGTERM: they finish
-    what they run, then exit): one a test started under a root of its own is a cache, not
-    a leak, but the process count cannot tell."""
+    """Asks those of `pids` that are warm pyctr processes (or a client's child about to
+    become one) to leave (SIGTERM: they finish what they run, then exit): one a test
+    started under a root of its own is a cache, not a leak, but the process count cannot
+    tell."""
+    from pyctr.cli.server import is_server
     for pid in pids:
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-            with open(f"/proc/{pid}/comm", "rb") as f:
-                starting = f.read().strip() == b"pyctr-server"  # a client's child about to exec one
-        except OSError:
-            continue
-        if starting or b"system" in argv and b"server" in argv and argv.index(b"server") == argv.index(b"system") + 1:
+        if is_server(pid):
             try:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
@@ -146,8 +141,12 @@ class Scope:
             return False
 
     def links(self) -> set[str]:
-        """pyctr's network links: veth host ends (pv*) and bridges of test roots (pybr*)."""
-        return {name for name in os.listdir("/sys/class/net") if name.startswith(("pv", "pybr"))}
+        """pyctr's network links: veth host ends (pv*), networks' bridges (pybr*) and the
+        default root's default network (pyctr0): one a test reached in the default root is
+        a host-wide object a user would find."""
+        from pyctr.engine.networks import DEFAULT_NETWORK
+        return {name for name in os.listdir("/sys/class/net")
+                if name.startswith(("pv", "pybr")) or name == DEFAULT_NETWORK}
 
     def nft_tables(self) -> set[str]:
         """pyctr's nftables tables (one per root; every rule lives in one)."""

@@ -37,7 +37,6 @@
 #define CLI_NAME "pyctr-cli" /* the Python CLI, installed beside this program */
 #define CONFIG_NAME "pyctr.toml"
 #define CONFIG_MAX 65536
-#define STARTING_NAME "pyctr-server" /* a server on its way, before it is Python (server.py) */
 #define SPAWN_DELAY_MS 1000 /* the longest a new server waits for the cold command to end */
 
 extern char **environ;
@@ -77,11 +76,9 @@ static int find_cli(void)
  * signals that came meanwhile, once the caller's mask is back). */
 static void __attribute__((noreturn)) cold(char **argv, const sigset_t *mask)
 {
-    if (mask) {
-        for (int i = 0; i < nearly; i++)
-            kill(getpid(), early[i]);
-        sigprocmask(SIG_SETMASK, mask, NULL);
-    }
+    for (int i = 0; i < nearly; i++)
+        kill(getpid(), early[i]);
+    sigprocmask(SIG_SETMASK, mask, NULL);
     if (cli_path[0] || find_cli() == 0) {
         char *old = argv[0];
         argv[0] = cli_path;
@@ -170,13 +167,14 @@ static void spawn_server(int dirfd, char **argv, int globals)
     int len = snprintf(holder, sizeof(holder), "%d\n", (int)getpid());
     if (ftruncate(lock, 0) < 0 || pwrite(lock, holder, (size_t)len, 0) != len)
         _exit(1);
-    prctl(PR_SET_NAME, STARTING_NAME); /* until its exec: `--stop` may end it meanwhile */
+    prctl(PR_SET_NAME, PYCTR_SERVER_STARTING); /* until its exec: `--stop` may end it meanwhile */
     /* first: the caller's stdio and whatever else it let this command inherit (a pipe a
      * reader waits on) must not stay open in a server for its life */
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 || dup2(lock, 3) < 0)
+    if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 ||
+        dup2(lock, PYCTR_SERVER_LOCK_FD) < 0)
         _exit(1);
-    close_range(4, ~0U, 0);
+    close_range(PYCTR_SERVER_LOCK_FD + 1, ~0U, 0);
     struct sched_param param = {0};
     sched_setscheduler(0, SCHED_IDLE, &param);
     int command_fd = (int)syscall(SYS_pidfd_open, command, 0);
@@ -477,19 +475,15 @@ int main(int argc, char **argv)
      * taken: the worker ignores it too */
     sigset_t forwarded, old;
     uint64_t ignored = 0;
-    sigemptyset(&forwarded);
-    for (size_t i = 0; i < sizeof(FORWARDED) / sizeof(FORWARDED[0]); i++) {
-        struct sigaction sa;
-        if (sigaction(FORWARDED[i], NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
-            ignored |= 1ull << FORWARDED[i];
-        else
-            sigaddset(&forwarded, FORWARDED[i]);
-    }
-    for (int sig = 1; sig < 32; sig++) { /* the others a cold CLI would inherit ignored */
+    for (int sig = 1; sig < 32; sig++) { /* every one a cold CLI would inherit ignored */
         struct sigaction sa;
         if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
             ignored |= 1ull << sig;
     }
+    sigemptyset(&forwarded);
+    for (size_t i = 0; i < sizeof(FORWARDED) / sizeof(FORWARDED[0]); i++)
+        if (!(ignored & (1ull << FORWARDED[i])))
+            sigaddset(&forwarded, FORWARDED[i]);
     sigprocmask(SIG_BLOCK, &forwarded, &old);
     for (int fd = 0; fd < 3; fd++)
         if (fcntl(fd, F_GETFD) >= 0)

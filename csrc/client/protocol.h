@@ -19,6 +19,8 @@
 #define PYCTR_SERVER_DIR "server"  /* under the runroot, 0700 */
 #define PYCTR_SERVER_SOCKET "sock" /* in it, 0600 */
 #define PYCTR_SERVER_LOCK "lock"   /* held by the one server of a runroot */
+#define PYCTR_SERVER_LOCK_FD 3     /* where a client that starts a server hands it the lock */
+#define PYCTR_SERVER_STARTING "pyctr-server" /* the name of a client's child about to exec one */
 #define PYCTR_SERVER_MAX_BODY (4u << 20) /* argv and environment together */
 #define PYCTR_SERVER_RLIMITS 16    /* RLIM_NLIMITS on Linux */
 

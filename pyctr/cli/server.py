@@ -9,12 +9,14 @@ worker's exit code.  This process holds no state (everything is in the store, as
 anyone may kill it, and a client that finds none runs the command cold and starts one.
 
 One per runroot (<runroot>/server/: the socket, 0600, and the lock that makes it one, in a
-0700 directory).  Only root or the socket's owner may connect (SO_PEERCRED).  It exits
-after `idle` seconds without a command, when its socket is removed, and, draining the
-commands it runs, when the installed pyctr changes (checked per request) or on
-`pyctr system server --stop`.  A client in other namespaces, another root directory or
-other cgroups is sent back to run cold: a worker is this process's child, and would run
-where it is.  The wire format is csrc/client/protocol.h, read through _core.
+0700 directory).  Only root or the socket's owner may connect (SO_PEERCRED).  Workers are
+forked ahead (spares) and take a command off a socketpair.  It exits after `idle` seconds
+without a command, when its socket is removed, and, draining the commands it runs, when
+the installed pyctr or pyctr.toml change (checked per request) or on `pyctr system server
+--stop`.  A client that runs elsewhere or with other privileges (namespaces, root
+directory, cgroups, capabilities, no_new_privs, seccomp, LSM label, CPUs, nice, OOM score:
+_place) is sent back to run cold: a worker is this process's child, and would have its.
+The wire format is csrc/client/protocol.h, read through _core.
 """
 
 import errno
@@ -26,6 +28,7 @@ import resource
 import selectors
 import signal
 import socket
+import stat
 import struct
 import sys
 import time
@@ -36,8 +39,6 @@ HEADER = struct.Struct(f"=8I2Q{2 * P['RLIMITS']}Q")
 MESSAGE = struct.Struct("=Ii")
 PEERCRED = struct.Struct("3i")
 MAX_FDS = 8  # a request brings at most 4 (cwd, stdin, stdout, stderr); a spare gets the connection too
-STARTING_NAME = b"pyctr-server"  # the comm of a client's child that will exec the server (client/main.c)
-HANDED_LOCK_FD = 3  # where a client that starts the warm process hands it the lock (client/main.c)
 DEFAULT_IDLE = 60.0  # seconds without a command before the warm process leaves
 # workers forked ahead, one per CPU (up to 4): commands that come together each find one
 SPARES = min(4, max(1, os.cpu_count() or 1))
@@ -63,12 +64,11 @@ def serve(paths, idle: float | None = None, on_demand: bool = False) -> int:
     """Runs the warm process until it has reason to leave.  `on_demand`: started by a
     client (quietly, at idle priority while importing); else in the foreground, or under
     systemd's socket activation (LISTEN_FDS)."""
-    os.chdir("/")  # hold no test's or user's directory
-    _std_fds_open()
+    os.chdir("/")  # hold no test's or user's directory (fds 0-2: main() reopened any closed)
     directory = server_dir(paths)
     lock = _handed_lock(directory) if on_demand else None
     if lock is None:
-        lock = _take_lock(paths, directory)
+        lock = _take_lock(directory)
     if lock is None:
         if not on_demand:
             sys.stderr.write(f"pyctr: a warm pyctr process already serves {paths.runroot}\n")
@@ -78,7 +78,8 @@ def serve(paths, idle: float | None = None, on_demand: bool = False) -> int:
         return 0
     idle = _idle_setting(settings) if idle is None else idle
     preload()
-    server = Server(directory, lock, idle, os.path.join(paths.root, "pyctr.toml"))
+    from ..engine.settings import CONFIG_FILE
+    server = Server(directory, lock, idle, os.path.join(paths.root, CONFIG_FILE))
     if os.sched_getscheduler(0) == os.SCHED_IDLE:  # imports done: commands run at normal priority
         os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
     gc.collect()
@@ -104,36 +105,26 @@ def preload() -> None:
     click_command()  # typer's click command, made once for every worker
 
 
-def _std_fds_open() -> None:
-    """fds 0-2 held (by /dev/null): a client's fds must not arrive as numbers 0-2."""
-    for fd in range(3):
-        try:
-            os.fstat(fd)
-        except OSError:
-            os.dup2(os.open(os.devnull, os.O_RDWR), fd)
-
-
 def _handed_lock(directory: str) -> int | None:
     """fd 3, when it is this directory's lock: the client that started this process took
     it (and holds no copy now)."""
     try:
-        held, named = os.fstat(HANDED_LOCK_FD), os.stat(os.path.join(directory, P["LOCK"]), follow_symlinks=False)
+        held, named = os.fstat(P["LOCK_FD"]), os.stat(os.path.join(directory, P["LOCK"]), follow_symlinks=False)
     except OSError:
         return None
     if (held.st_dev, held.st_ino) != (named.st_dev, named.st_ino):
         return None
-    os.set_inheritable(HANDED_LOCK_FD, False)
-    return HANDED_LOCK_FD
+    os.set_inheritable(P["LOCK_FD"], False)
+    return P["LOCK_FD"]
 
 
-def _take_lock(paths, directory: str) -> int | None:
+def _take_lock(directory: str) -> int | None:
     """The lock that makes this the one warm process of the runroot, or None if another
-    holds it.  The directory is made 0700 and must be this user's."""
-    for note in paths.secure():
-        sys.stderr.write(f"pyctr: warning: {note}\n")
+    holds it.  The directory is made 0700 and must be this user's (the runroot above it
+    was made private by the command line's paths)."""
     os.makedirs(directory, mode=0o700, exist_ok=True)
     info = os.lstat(directory)
-    if info.st_uid != os.geteuid() or not os.path.isdir(directory) or os.path.islink(directory):
+    if info.st_uid != os.geteuid() or not stat.S_ISDIR(info.st_mode):  # lstat: a symlink is no directory
         raise OSError(errno.EPERM, f"{directory} is not a directory of this user's")
     os.chmod(directory, 0o700)
     fd = os.open(os.path.join(directory, P["LOCK"]), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
@@ -154,13 +145,14 @@ def _idle_setting(settings: dict) -> float:
 
 
 def config(paths) -> dict:
-    """<root>/pyctr.toml (the C client reads `server = false` from it too); {} if none or
-    unreadable (the commands that use it say what is wrong)."""
-    import tomllib
+    """<root>/pyctr.toml's settings (engine/settings.py; the C client reads `server =
+    false` from it too); {} if it is unreadable: the commands that use it say what is
+    wrong."""
+    from ..engine import settings
+    from ..engine.errors import PyctrError
     try:
-        with open(os.path.join(paths.root, "pyctr.toml"), "rb") as f:
-            return tomllib.load(f)
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return settings.read(paths)
+    except (OSError, PyctrError):
         return {}
 
 
@@ -739,23 +731,23 @@ def _terminate_starting(dirfd: int) -> int | None:
     finally:
         os.close(fd)
     pid = int(text) if text.strip().isdigit() else None
-    if pid is None or not _is_server(pid):  # the pid of one before it (not yet rewritten)
+    if pid is None or not is_server(pid):  # the pid of one before it (not yet rewritten)
         return None
     _kill(pid, signal.SIGTERM)  # importing, its handlers not set: it ends at once
     return pid
 
 
-def _is_server(pid: int) -> bool:
+def is_server(pid: int) -> bool:
     """A warm process, or the client's child about to become one (its name set so)."""
     try:
         with open(f"/proc/{pid}/comm", "rb") as f:
-            if f.read().strip() == STARTING_NAME:
+            if f.read().strip() == P["STARTING"]:
                 return True
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             argv = f.read().split(b"\0")
     except OSError:
         return False
-    return b"server" in argv and b"system" in argv
+    return any(argv[i:i + 2] == [b"system", b"server"] for i in range(len(argv) - 1))
 
 
 def _ask_to_stop(dirfd: int, timeout: float) -> int | None:

@@ -6,29 +6,18 @@ a PATH changed later cannot move a container to another runtime."""
 
 import os
 
+from . import settings
 from .errors import PyctrError
 from .paths import Paths
 
-CONFIG_FILE = "pyctr.toml"
 OWN = "pyctr"
 
 
 def configured(paths: Paths) -> str | None:
-    """<root>/pyctr.toml's `runtime`, read only when the file is there (one stat otherwise)."""
-    path = os.path.join(paths.root, CONFIG_FILE)
-    try:
-        f = open(path, "rb")
-    except FileNotFoundError:
-        return None
-    import tomllib
-    with f:
-        try:
-            settings = tomllib.load(f)
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-            raise PyctrError(f"{path}: {e}") from None
-    runtime = settings.get("runtime")
+    """<root>/pyctr.toml's `runtime` (settings.py)."""
+    runtime = settings.read(paths).get("runtime")
     if runtime is not None and (not isinstance(runtime, str) or not runtime):
-        raise PyctrError(f"{path}: runtime must be a name or a path, e.g. runtime = \"runc\"")
+        raise PyctrError(f"{os.path.join(paths.root, settings.CONFIG_FILE)}: runtime must be a name or a path, e.g. runtime = \"runc\"")
     return runtime
 
 

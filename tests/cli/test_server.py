@@ -28,17 +28,16 @@ def socket_path(pyctr) -> str:
 
 def servers(root: str) -> list[int]:
     """The warm processes serving `root` (their cmdline and PYCTR_ROOT say so)."""
+    from pyctr.cli.server import is_server
     found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
+    for pid in map(int, filter(str.isdigit, os.listdir("/proc"))):
         try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
             with open(f"/proc/{pid}/environ", "rb") as f:
                 env = f.read().split(b"\0")
         except OSError:
             continue
-        if b"server" in argv and b"system" in argv and f"PYCTR_ROOT={root}".encode() in env:
-            found.append(int(pid))
+        if f"PYCTR_ROOT={root}".encode() in env and is_server(pid):
+            found.append(pid)
     return found
 
 
